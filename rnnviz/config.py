@@ -1,0 +1,282 @@
+"""One frozen, validated configuration for an rnnviz experiment.
+
+A :class:`Config` holds every knob (data, target rule, model, training, scoring). It is
+hashable, so the app uses it as a cache key, and round-trips through a plain dict/JSON so it
+can live in a shareable URL. Every value is checked against :class:`Bounds` when the object
+is made: an invalid Config cannot exist. Hosted deployments validate again with tighter bounds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
+HEADS = ("dense", "lstm")
+
+# Knobs that change the trained model; the rest (sigma, n_repeats, n_score) only change scoring.
+SCORING_KNOBS = frozenset({"sigma", "n_repeats", "n_score"})
+
+
+class ConfigError(ValueError):
+    """A knob is out of bounds or malformed; the message names the knob and what is allowed."""
+
+    def __init__(self, knob: str, value: Any, allowed: str) -> None:
+        self.knob = knob
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{knob} = {value!r} is not allowed: {allowed}")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Inclusive limits on the knobs; a hosted demo uses tighter ones."""
+
+    seq_len: tuple[int, int] = (2, 200)
+    n_features: tuple[int, int] = (1, 20)
+    sigma: tuple[float, float] = (0.0, 5.0)  # lower bound exclusive
+    n_repeats: tuple[int, int] = (1, 50)
+    n_train: tuple[int, int] = (50, 20000)
+    n_val: tuple[int, int] = (50, 5000)
+    n_score: tuple[int, int] = (10, 2000)
+    layers: tuple[int, int] = (1, 3)
+    units: tuple[int, int] = (1, 64)
+    epochs: tuple[int, int] = (1, 100)
+    batch_size: tuple[int, int] = (1, 1024)
+    learning_rate: tuple[float, float] = (1e-5, 1.0)
+    patience: tuple[int, int] = (0, 20)
+    seed: tuple[int, int] = (0, 2**31 - 1)
+    # Largest training array (sequences x steps x features) and training work
+    # (epochs x sequences x steps): keeps memory and time of one training bounded.
+    max_train_values: int = 20_000_000
+    max_train_work: int = 50_000_000
+
+
+DEFAULT_BOUNDS = Bounds()
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every knob of one experiment. Defaults: the reference task with a fast recipe that learns."""
+
+    # data and target
+    seq_len: int = 10
+    n_features: int = 3
+    rule: str = "reference"
+    n_train: int = 4000
+    n_val: int = 1000
+    # model: stacked LSTM layers, then a per-step sigmoid head (Dense or a 1-unit LSTM)
+    units: tuple[int, ...] = (10, 5)
+    activations: tuple[str, ...] = ("tanh", "tanh")
+    head: str = "dense"
+    input_scaling: bool = True  # map [0, 1) to [-1, 1) inside the model
+    # training
+    epochs: int = 4
+    batch_size: int = 128
+    learning_rate: float = 0.02
+    patience: int = 2  # early stopping on validation loss; 0 = off
+    seed: int = 0
+    # scoring
+    sigma: float = 0.2
+    n_repeats: int = 5
+    n_score: int = 250
+
+    def __post_init__(self) -> None:
+        self.validate(DEFAULT_BOUNDS)
+
+    def validate(self, bounds: Bounds = DEFAULT_BOUNDS) -> Config:
+        """Raise ConfigError naming the first knob outside ``bounds``; return self if all fit."""
+        for name in ("seq_len", "n_features", "n_train", "n_val", "n_score", "n_repeats"):
+            _check_int(name, getattr(self, name), getattr(bounds, name))
+        for name in ("epochs", "batch_size", "patience", "seed"):
+            _check_int(name, getattr(self, name), getattr(bounds, name))
+        lo, hi = bounds.sigma
+        if not (_is_number(self.sigma) and lo < self.sigma <= hi):
+            raise ConfigError("sigma", self.sigma, f"a number > {lo:g} and <= {hi:g}")
+        lo, hi = bounds.learning_rate
+        if not (_is_number(self.learning_rate) and lo <= self.learning_rate <= hi):
+            raise ConfigError("learning_rate", self.learning_rate, f"a number in [{lo:g}, {hi:g}]")
+        lo, hi = bounds.layers
+        if not isinstance(self.units, tuple) or not lo <= len(self.units) <= hi:
+            raise ConfigError("units", self.units, f"{lo} to {hi} LSTM layer sizes")
+        for u in self.units:
+            _check_int("units", u, bounds.units)
+        if not isinstance(self.activations, tuple) or len(self.activations) != len(self.units):
+            raise ConfigError(
+                "activations", self.activations, f"one activation per layer ({len(self.units)})"
+            )
+        for a in self.activations:
+            if a not in ACTIVATIONS:
+                raise ConfigError("activations", a, f"one of {', '.join(ACTIVATIONS)}")
+        if self.head not in HEADS:
+            raise ConfigError("head", self.head, f"one of {', '.join(HEADS)}")
+        if not isinstance(self.input_scaling, bool):
+            raise ConfigError("input_scaling", self.input_scaling, "true or false")
+        values = self.n_train * self.seq_len * self.n_features
+        if values > bounds.max_train_values:
+            raise ConfigError(
+                "n_train",
+                self.n_train,
+                f"n_train x seq_len x n_features must be <= {bounds.max_train_values:,} "
+                f"(now {values:,}); use fewer sequences, steps or features",
+            )
+        work = self.epochs * self.n_train * self.seq_len
+        if work > bounds.max_train_work:
+            raise ConfigError(
+                "epochs",
+                self.epochs,
+                f"epochs x n_train x seq_len must be <= {bounds.max_train_work:,} "
+                f"(now {work:,}); use fewer epochs, sequences or steps",
+            )
+        if not isinstance(self.rule, str):
+            raise ConfigError("rule", self.rule, "a preset name or an expression")
+        self.target()  # raises RuleError (a ValueError) pointing at the bad part
+        return self
+
+    def target(self):  # -> rules.Rule (imported lazily: rules does not depend on config)
+        """The parsed target rule, checked against this config's features and length."""
+        from rnnviz.rules import get_rule
+
+        return get_rule(self.rule, n_features=self.n_features, seq_len=self.seq_len)
+
+    def replace(self, **changes: Any) -> Config:
+        """A validated copy with some knobs changed."""
+        return dataclasses.replace(self, **changes)
+
+    def training_key(self) -> tuple:
+        """Hashable key of the knobs that affect training (scoring knobs excluded)."""
+        return tuple(
+            (f.name, getattr(self, f.name)) for f in fields(self) if f.name not in SCORING_KNOBS
+        )
+
+    def training_id(self) -> str:
+        """Short stable hex id of :meth:`training_key`, for cache file names."""
+        import hashlib
+
+        raw = json.dumps(self.training_key(), sort_keys=True, default=list)
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (tuples become lists)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], base: Config | None = None) -> Config:
+        """Build from untrusted key/values (JSON or URL strings); missing keys come from ``base``.
+
+        Unknown keys and uncoercible values raise ConfigError saying what to change.
+        """
+        base = base or cls()
+        known = {f.name: f for f in fields(cls)}
+        changes: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(key, value, f"unknown setting; known: {', '.join(known)}")
+            changes[key] = _coerce(key, value, getattr(base, key))
+        return dataclasses.replace(base, **changes)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError("config", text[:40], f"valid JSON ({exc.msg})") from None
+        if not isinstance(data, dict):
+            raise ConfigError("config", data, "a JSON object of settings")
+        return cls.from_dict(data)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_int(name: str, value: Any, bounds: tuple[int, int]) -> None:
+    lo, hi = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(name, value, f"a whole number from {lo} to {hi}")
+
+
+def _plain(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
+
+
+_MAX_TEXT = 400  # longest raw value accepted from a URL or file before any parsing
+
+
+def _coerce(key: str, value: Any, like: Any) -> Any:
+    """Convert an untrusted value to the type of the default ``like``; ConfigError if it can't."""
+    if isinstance(value, str) and len(value) > _MAX_TEXT:
+        raise ConfigError(key, value[:40] + "...", f"at most {_MAX_TEXT} characters")
+    try:
+        if isinstance(like, bool):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("true", "1", "yes", "on"):
+                return True
+            if text in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if isinstance(like, int):
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            return int(value) if isinstance(value, int) else int(str(value).strip())
+        if isinstance(like, float):
+            if isinstance(value, bool):
+                raise ValueError
+            out = float(value)
+            if not math.isfinite(out):
+                raise ValueError
+            return out
+        if isinstance(like, tuple):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            if len(items) > 10:
+                raise ValueError
+            kind = type(like[0]) if like else str
+            return tuple(kind(i.strip()) if isinstance(i, str) else kind(i) for i in items)
+        if isinstance(like, str):
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+    except (TypeError, ValueError):
+        pass
+    raise ConfigError(key, value, f"a value of type {type(like).__name__}")
+
+
+PRESETS: dict[str, Config] = {
+    "default": Config(),
+    # The Cross Validated thread's model and recipe, unchanged: relu LSTMs 10 -> 5 -> 1 with a
+    # sigmoid LSTM head, batch 5, Adam 1e-3, 5 epochs over 5,000 sequences, seed 2019.
+    "reference": Config(
+        units=(10, 5),
+        activations=("relu", "relu"),
+        head="lstm",
+        input_scaling=False,
+        n_train=5000,
+        epochs=5,
+        batch_size=5,
+        learning_rate=0.001,
+        patience=0,
+        seed=2019,
+    ),
+}
+
+
+__all__ = [
+    "ACTIVATIONS",
+    "DEFAULT_BOUNDS",
+    "HEADS",
+    "PRESETS",
+    "Bounds",
+    "Config",
+    "ConfigError",
+]
