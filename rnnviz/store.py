@@ -1,0 +1,182 @@
+"""Trained models kept by configuration: in memory, and on disk so they survive a restart.
+
+One store serves every session of a process. It trains each configuration once (sessions asking
+for the same one wait for it), lets at most ``max_training`` trainings run at once (others wait
+in a queue and are told their position), and writes disk entries atomically (temporary folder,
+then rename) with a checksum that is verified on read: a corrupt or half-written entry is
+removed and retrained, never loaded. An unwritable cache folder degrades to memory only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from rnnviz.config import Config
+from rnnviz.model import ProgressFn, TrainResult, load, save, train
+
+WaitFn = Callable[[int], None]  # called with the queue position (1 = next) while waiting
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class ModelStore:
+    """Get a trained model for a config, training it only when no valid cached copy exists."""
+
+    def __init__(
+        self,
+        folder: str | Path | None = None,
+        max_memory: int = 16,
+        max_disk: int = 200,
+        max_training: int = 1,
+    ) -> None:
+        self.max_memory = max_memory
+        self.max_disk = max_disk
+        self.max_training = max_training
+        self.notice: str | None = None  # set when the disk cache had to be turned off
+        self.trainings = 0  # trainings run by this store (the app's "did it retrain?" counter)
+        self._memory: OrderedDict[str, TrainResult] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._queue: list[object] = []
+        self._slots = threading.Condition(self._lock)
+        self._running = 0
+        self.folder: Path | None = None
+        if folder is not None:
+            self._use_folder(Path(folder))
+
+    def _use_folder(self, folder: Path) -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True)
+            probe.close()
+            self.folder = folder
+        except OSError as exc:
+            self.folder = None
+            self.notice = f"cache folder {folder} is not writable ({exc.strerror}); memory only"
+
+    # -- lookup -------------------------------------------------------------------------
+    def get(self, config: Config) -> TrainResult | None:
+        """The cached model for ``config`` (memory, then verified disk entry), or None."""
+        key = config.training_id()
+        with self._lock:
+            if key in self._memory:
+                self._memory.move_to_end(key)
+                return self._memory[key]
+        result = self._read(key, config)
+        if result is not None:
+            self._remember(key, result)
+        return result
+
+    def get_or_train(
+        self, config: Config, progress: ProgressFn | None = None, on_wait: WaitFn | None = None
+    ) -> TrainResult:
+        """The model for ``config``: cached, or trained now (once, whoever else asks)."""
+        key = config.training_id()
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            cached = self.get(config)
+            if cached is not None:
+                return cached
+            with self._slot(on_wait):
+                result = train(config, progress)
+                self.trainings += 1
+            self._remember(key, result)
+            self._write(key, result)
+            return result
+
+    # -- training slots (a queue with visible positions) -------------------------------
+    def _slot(self, on_wait: WaitFn | None):
+        store = self
+
+        class _Slot:
+            def __enter__(self_inner):
+                ticket = object()
+                with store._slots:
+                    store._queue.append(ticket)
+                    try:
+                        while store._running >= store.max_training or store._queue[0] is not ticket:
+                            if on_wait is not None:
+                                on_wait(store._queue.index(ticket) + 1)
+                            store._slots.wait(timeout=1.0)
+                    finally:
+                        store._queue.remove(ticket)
+                    store._running += 1
+                    store._slots.notify_all()
+
+            def __exit__(self_inner, *exc):
+                with store._slots:
+                    store._running -= 1
+                    store._slots.notify_all()
+
+        return _Slot()
+
+    # -- memory -------------------------------------------------------------------------
+    def _remember(self, key: str, result: TrainResult) -> None:
+        with self._lock:
+            self._memory[key] = result
+            self._memory.move_to_end(key)
+            while len(self._memory) > self.max_memory:
+                self._memory.popitem(last=False)
+
+    # -- disk ---------------------------------------------------------------------------
+    def _read(self, key: str, config: Config) -> TrainResult | None:
+        if self.folder is None:
+            return None
+        entry = self.folder / key
+        if not entry.is_dir():
+            return None
+        try:
+            check = json.loads((entry / "checksum.json").read_text())
+            ok = check.get("model.keras") == _digest(entry / "model.keras") and check.get(
+                "meta.json"
+            ) == _digest(entry / "meta.json")
+            result = load(entry) if ok else None
+            if result is not None and result.config.training_key() != config.training_key():
+                result = None
+        except Exception:  # any damage: unreadable, truncated, wrong format
+            result = None
+        if result is None:
+            shutil.rmtree(entry, ignore_errors=True)
+            return None
+        os.utime(entry)  # LRU: most recently used entries are kept
+        return result
+
+    def _write(self, key: str, result: TrainResult) -> None:
+        if self.folder is None:
+            return
+        tmp: Path | None = None
+        try:
+            tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=f".{key}-"))
+            save(result, tmp)
+            check = {name: _digest(tmp / name) for name in ("model.keras", "meta.json")}
+            (tmp / "checksum.json").write_text(json.dumps(check))
+            final = self.folder / key
+            if final.exists():
+                shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+            tmp = None
+            self._evict()
+        except OSError as exc:
+            self.notice = f"could not write the disk cache ({exc.strerror}); memory only"
+            self.folder = None
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def _evict(self) -> None:
+        assert self.folder is not None
+        entries = [p for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        entries.sort(key=lambda p: p.stat().st_mtime)
+        for old in entries[: max(0, len(entries) - self.max_disk)]:
+            shutil.rmtree(old, ignore_errors=True)
