@@ -113,11 +113,15 @@ class TrainResult:
 class Predictor:
     """``predict(x) -> y``: (m, T, F) inputs to (m, T) probabilities in large batched calls.
 
-    One traced function serves every batch size (no retracing) and a lock serialises calls,
-    since TensorFlow does not promise that a shared model is safe to call from several threads.
+    Every call to the model has the same shape (``batch_rows`` rows, the last chunk padded), so
+    each sequence goes through identical kernels wherever it sits in a batch: its outputs are
+    bit-for-bit the same alone or among perturbed copies. Without this, float rounding that
+    depends on the batch shape shows up as tiny non-zero "effects" of future inputs.
+    A lock serialises calls, since TensorFlow does not promise that a shared model is safe to
+    call from several threads.
     """
 
-    def __init__(self, model: keras.Model, batch_rows: int = 8192) -> None:
+    def __init__(self, model: keras.Model, batch_rows: int = 1024) -> None:
         self.model = model
         self.batch_rows = batch_rows
         _, seq_len, n_features = model.input_shape
@@ -125,7 +129,7 @@ class Predictor:
         self._lock = threading.Lock()
         self._fn = tf.function(
             lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec((None, seq_len, n_features), tf.float32)],
+            input_signature=[tf.TensorSpec((batch_rows, seq_len, n_features), tf.float32)],
         )
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -135,11 +139,16 @@ class Predictor:
                 f"inputs must have shape (n, {self.seq_len}, {self.n_features}), got {x.shape}"
             )
         out = np.empty(x.shape[:2], dtype=np.float32)
+        pad = np.zeros((self.batch_rows, self.seq_len, self.n_features), dtype=np.float32)
         with self._lock:
             for start in range(0, len(x), self.batch_rows):
                 chunk = x[start : start + self.batch_rows]
-                y = self._fn(tf.constant(chunk)).numpy()
-                out[start : start + len(chunk)] = y.reshape(len(chunk), -1)
+                if len(chunk) < self.batch_rows:
+                    pad[: len(chunk)] = chunk
+                    chunk = pad
+                y = self._fn(tf.constant(chunk)).numpy().reshape(self.batch_rows, -1)
+                n = min(self.batch_rows, len(x) - start)
+                out[start : start + n] = y[:n]
         return out
 
 

@@ -1,0 +1,98 @@
+"""A real stacked LSTM: it learns, its map is causal, and it finds x1 and x2 as the thread did."""
+
+import numpy as np
+import pytest
+
+from rnnviz.config import PRESETS, Config
+from rnnviz.data import DataError, make_split
+from rnnviz.experiment import explain
+from rnnviz.model import build_model, evaluate, load, save, train
+
+SMALL = Config(n_train=400, n_val=100, n_score=50, epochs=1, n_repeats=2)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """The default recipe on the reference rule (about 3 s on 2 cores)."""
+    events = []
+    result = train(Config(), progress=events.append)
+    return result, events
+
+
+def test_default_recipe_learns_and_says_so(trained):
+    result, _ = trained
+    assert result.learned, result.verdict()
+    assert "learned the rule" in result.verdict()
+    assert result.val_accuracy > result.baseline_accuracy + 0.2
+    assert len(result.history["loss"]) == result.epochs_run
+
+
+def test_reference_rule_x1_x2_dominate_x3(trained):
+    result, _ = trained
+    scores = explain(result, Config(n_repeats=3))
+    x1, x2, x3 = scores.importances_mean
+    assert x1 > 5 * x3 and x2 > 5 * x3
+
+
+def test_causal_triangle_is_exactly_zero_on_a_real_lstm(trained):
+    result, _ = trained
+    resp = explain(result, Config(n_repeats=1, n_score=60)).response_mean  # (F, s, t)
+    s, t = np.indices(resp.shape[1:])
+    assert np.all(resp[:, t < s] == 0.0)  # an output never sees a later input
+    assert np.all(resp[:, t == s] > 0.0)
+
+
+def test_progress_reports_reach_the_end(trained):
+    _, events = trained
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    assert events[-1].val_loss is not None and "epoch" in str(events[-1])
+
+
+def test_same_config_same_numbers():
+    a, b = train(SMALL), train(SMALL)
+    x = make_split(SMALL, "score").x
+    np.testing.assert_array_equal(a.predict(x), b.predict(x))
+    assert a.history == b.history
+    np.testing.assert_array_equal(explain(a).importances, explain(b).importances)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    a = train(SMALL)
+    save(a, tmp_path / "m")
+    b = load(tmp_path / "m")
+    x = make_split(SMALL, "score").x
+    np.testing.assert_array_equal(a.predict(x), b.predict(x))
+    assert b.config == SMALL and b.val_accuracy == a.val_accuracy
+    assert (tmp_path / "m" / "model.keras").stat().st_size > 0
+
+
+def test_untrained_model_is_flagged():
+    # one tiny epoch at a negligible learning rate cannot beat the majority class
+    result = train(SMALL.replace(learning_rate=1e-5, n_train=100))
+    assert not result.learned
+    assert "did NOT learn" in result.verdict()
+
+
+def test_one_class_rule_refuses_to_train():
+    with pytest.raises(DataError, match="nothing to learn"):
+        train(SMALL.replace(rule="x2 < -1"))
+
+
+def test_reference_preset_builds_the_threads_908_parameter_model():
+    model = build_model(PRESETS["reference"])
+    assert model.count_params() == 908  # the thread's model summary
+    lstms = [layer for layer in model.layers if "lstm" in type(layer).__name__.lower()]
+    assert [layer.units for layer in lstms] == [10, 5, 1]
+    assert [layer.activation.__name__ for layer in lstms] == ["relu", "relu", "sigmoid"]
+    assert model.output_shape == (None, 10, 1)
+
+
+def test_predictor_checks_shapes_and_masked_steps_are_ignored():
+    cfg = SMALL.replace(rule="lagged")
+    result = train(cfg)
+    with pytest.raises(ValueError, match="shape"):
+        result.predict(np.zeros((2, 4, 3), np.float32))
+    val = make_split(cfg, "val")
+    loss, acc = evaluate(result.predict, val)
+    assert 0 <= acc <= 1 and loss > 0
