@@ -1,0 +1,84 @@
+"""The command line: tables in the thread's format, JSON, and clear errors with exit status 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rnnviz.cli import main
+
+TINY = [
+    "--n-train",
+    "300",
+    "--n-val",
+    "100",
+    "--n-score",
+    "30",
+    "--epochs",
+    "1",
+    "--seq-len",
+    "5",
+    "--n-repeats",
+    "2",
+]
+
+
+def test_prints_the_threads_table_and_per_step_tables(capsys):
+    assert main([*TINY, "--rule", "lagged"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    for i in (1, 2, 3):
+        assert any(line.startswith(f"Variable {i}, perturbation effect: ") for line in lines)
+    assert "lag=2" in out and "s=4" in out
+    assert "training" in err and "epoch 1/1" in err
+    assert "x1 at lag 2" in err
+
+
+def test_json_output_is_complete_and_machine_readable(capsys, tmp_path):
+    assert main([*TINY, "--json", "--quiet", "--save", str(tmp_path / "m")]) == 0
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert len(data["scores"]["importances_mean"]) == 3
+    assert len(data["scores"]["importances"][0]) == 2
+    assert data["rule"]["ground_truth"] == [[0, 0], [1, 0]]
+    assert data["config"]["seq_len"] == 5 and "learned" in data["training"]
+    assert (tmp_path / "m" / "model.keras").exists()
+    assert "training" not in err
+
+
+def test_config_file_and_preset(capsys, tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"rule": "x2 > 0.5", "n_features": 2}))
+    assert main([*TINY, "--config", str(path), "--json", "--quiet"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["config"]["rule"] == "x2 > 0.5" and data["config"]["n_features"] == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--seq-len", "1"], "seq_len = 1 is not allowed: a whole number from 2 to 200"),
+        (["--sigma", "abc"], "sigma"),
+        (["--rule", "__import__('os')"], "unknown"),
+        (["--rule", "x1 > 5"], "almost one class"),
+        (["--config", "/nonexistent.json"], "cannot read config file"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(capsys, args, message):
+    assert main([*TINY, *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_module_entry_point_runs():
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnviz", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and "--preset" in done.stdout and "reference" in done.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "rnnviz", "--preset", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
