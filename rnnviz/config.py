@@ -54,6 +54,10 @@ class Bounds:
     # (epochs x sequences x steps): keeps memory and time of one training bounded.
     max_train_values: int = 20_000_000
     max_train_work: int = 50_000_000
+    # Optimiser steps (epochs x batches) bound training time; input numbers pushed through the
+    # model by one scoring (repeats x sequences x copies x steps x features) bound scoring time.
+    max_train_steps: int = 500_000
+    max_score_values: int = 1_000_000_000
 
 
 DEFAULT_BOUNDS = Bounds()
@@ -132,10 +136,31 @@ class Config:
                 f"epochs x n_train x seq_len must be <= {bounds.max_train_work:,} "
                 f"(now {work:,}); use fewer epochs, sequences or steps",
             )
+        steps = self.epochs * -(-self.n_train // self.batch_size)
+        if steps > bounds.max_train_steps:
+            raise ConfigError(
+                "batch_size",
+                self.batch_size,
+                f"epochs x batches per epoch must be <= {bounds.max_train_steps:,} "
+                f"(now {steps:,}); use a larger batch, fewer epochs or fewer sequences",
+            )
+        score = self.score_values()
+        if score > bounds.max_score_values:
+            raise ConfigError(
+                "n_score",
+                self.n_score,
+                f"scoring would push {score:,} numbers through the model (limit "
+                f"{bounds.max_score_values:,}); use fewer repeats, sequences, steps or features",
+            )
         if not isinstance(self.rule, str):
             raise ConfigError("rule", self.rule, "a preset name or an expression")
         self.target()  # raises RuleError (a ValueError) pointing at the bad part
         return self
+
+    def score_values(self) -> int:
+        """Input numbers one full perturbation scoring pushes through the model."""
+        copies = 1 + self.n_features * (1 + self.seq_len)
+        return self.n_repeats * self.n_score * copies * self.seq_len * self.n_features
 
     def target(self):  # -> rules.Rule (imported lazily: rules does not depend on config)
         """The parsed target rule, checked against this config's features and length."""

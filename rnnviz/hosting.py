@@ -1,0 +1,99 @@
+"""Hosted mode: one switch that makes a public demo safe on a small shared machine.
+
+Turn it on with the environment variable ``RNNVIZ_HOSTED=1`` (or ``hosted = true`` in
+``.streamlit/secrets.toml``). It tightens the knob bounds, lets one training run at a time
+(others queue), caps the disk cache, and allows only weight uploads (never a whole ``.keras``
+model, whose loading has had code-execution holes). Each setting can be overridden by an
+environment variable or a secret of the same name (lower case in secrets.toml).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rnnviz.config import DEFAULT_BOUNDS, Bounds
+
+# A Streamlit Community Cloud-class host: ~1 GB of memory, a shared CPU, many visitors.
+HOSTED_BOUNDS = Bounds(
+    seq_len=(2, 50),
+    n_features=(1, 8),
+    n_repeats=(1, 10),
+    n_train=(50, 5000),
+    n_val=(50, 1000),
+    n_score=(10, 500),
+    units=(1, 32),
+    epochs=(1, 20),
+    batch_size=(5, 512),
+    max_train_values=2_000_000,
+    max_train_work=1_000_000,
+    max_train_steps=5_000,
+    max_score_values=50_000_000,
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How this process serves the app."""
+
+    hosted: bool = False
+    cache_dir: str = ".rnnviz_cache"
+    max_training: int = 1  # trainings at once, process-wide; the rest wait in a queue
+    max_disk_models: int = 200  # disk cache entries kept (least recently used evicted)
+    max_memory_models: int = 16
+    uploads: bool = True
+    whole_model_uploads: bool = True  # a whole .keras file (never in hosted mode)
+    max_upload_mb: float = 20.0
+
+    @property
+    def bounds(self) -> Bounds:
+        return HOSTED_BOUNDS if self.hosted else DEFAULT_BOUNDS
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, secrets: Mapping[str, Any] | None = None
+) -> Settings:
+    """Settings from environment variables (``RNNVIZ_*``) and secrets; env wins."""
+    env = os.environ if env is None else env
+    secrets = secrets or {}
+
+    def get(name: str) -> Any:
+        return env.get(f"RNNVIZ_{name.upper()}", secrets.get(name))
+
+    hosted = _flag(get("hosted") or False)
+    base = (
+        Settings(hosted=True, max_disk_models=30, max_memory_models=6, max_upload_mb=5.0)
+        if hosted
+        else Settings()
+    )
+    values: dict[str, Any] = {"hosted": hosted}
+    for name, kind in (
+        ("cache_dir", str),
+        ("max_training", int),
+        ("max_disk_models", int),
+        ("max_memory_models", int),
+        ("uploads", _flag),
+        ("max_upload_mb", float),
+    ):
+        raw = get(name)
+        if raw is not None and str(raw) != "":
+            try:
+                values[name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"setting {name}={raw!r} is not a valid {kind.__name__}") from None
+    settings = Settings(**{**base.__dict__, **values})
+    if hosted:  # loading a whole model file can run code: never on a public host
+        settings = Settings(**{**settings.__dict__, "whole_model_uploads": False})
+    if settings.max_training < 1 or settings.max_disk_models < 1 or settings.max_memory_models < 1:
+        raise ValueError("max_training, max_disk_models and max_memory_models must be >= 1")
+    if not 0 < settings.max_upload_mb <= 200:
+        raise ValueError("max_upload_mb must be in (0, 200]")
+    Path(settings.cache_dir)  # a path, checked for writability by the store
+    return settings

@@ -1,0 +1,246 @@
+"""Bring your own data and model, read defensively: sizes, shapes and contents are checked first.
+
+Data files (x of shape (n, T, F), optional 0/1 labels y of shape (n, T)):
+
+* ``.npy`` — the array x;
+* ``.npz`` — arrays named ``x`` and optionally ``y``;
+* ``.csv`` — one row per sequence and step, header ``sequence,step,x1,...,xF`` and optionally a
+  last column ``y``; steps numbered 0..T-1 for every sequence.
+
+Pickled objects are never loaded (``allow_pickle=False``).
+
+Models: weights (``.weights.h5`` from ``model.save_weights``) for an architecture rnnviz builds
+from a Config — the only model upload allowed in hosted mode — or, on your own machine only, a
+whole ``.keras`` model, loaded with ``safe_mode=True`` after its layer list has been checked:
+Lambda layers and custom objects are refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config
+
+MAX_SEQUENCES = 20_000
+
+# Layers a whole-model upload may contain: built-in Keras layers with no user code.
+SAFE_CLASSES = frozenset(
+    {
+        "Functional", "Sequential", "Model", "InputLayer", "LSTM", "LSTMCell", "GRU", "GRUCell",
+        "SimpleRNN", "SimpleRNNCell", "Dense", "Rescaling", "Dropout", "TimeDistributed",
+        "Flatten", "Reshape", "Bidirectional", "LayerNormalization", "BatchNormalization",
+        "Activation",
+    }
+)  # fmt: skip
+
+
+class UploadError(ValueError):
+    """An upload cannot be used; the message says what is wrong and what is expected."""
+
+
+@dataclass(frozen=True)
+class UploadedData:
+    x: np.ndarray  # (n, T, F) float32
+    y: np.ndarray | None = None  # (n, T) float32 0/1
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.x.shape  # type: ignore[return-value]
+
+
+def _check_size(name: str, data: bytes, max_mb: float) -> None:
+    if len(data) > max_mb * 1024 * 1024:
+        raise UploadError(f"{name} is {len(data) / 2**20:.1f} MB; the limit is {max_mb:g} MB")
+    if not data:
+        raise UploadError(f"{name} is empty")
+
+
+def read_data(name: str, data: bytes, max_mb: float = 20.0, bounds: Bounds = DEFAULT_BOUNDS):
+    """Parse an uploaded data file into :class:`UploadedData`, or raise UploadError."""
+    _check_size(name, data, max_mb)
+    suffix = Path(name).suffix.lower()
+    try:
+        if suffix == ".npy":
+            x, y = np.load(io.BytesIO(data), allow_pickle=False), None
+        elif suffix == ".npz":
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                if "x" not in npz.files:
+                    raise UploadError(f"{name} holds {npz.files}; it needs an array named 'x'")
+                x = npz["x"]
+                y = npz["y"] if "y" in npz.files else None
+        elif suffix == ".csv":
+            x, y = _read_csv(data)
+        else:
+            raise UploadError(f"{name}: use a .npy, .npz or .csv file")
+    except UploadError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise UploadError(f"{name} could not be read as {suffix}: {exc}") from None
+    return check_data(x, y, bounds)
+
+
+def check_data(x: np.ndarray, y: np.ndarray | None, bounds: Bounds = DEFAULT_BOUNDS):
+    """Validate shapes, types and values; say exactly what is wrong."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiub":
+        raise UploadError(f"x must be numeric, got dtype {x.dtype}")
+    if x.ndim != 3:
+        raise UploadError(f"x must have 3 dimensions (sequences, steps, features), got {x.shape}")
+    n, steps, feats = x.shape
+    lo, hi = bounds.seq_len
+    if not lo <= steps <= hi:
+        raise UploadError(f"x has {steps} steps per sequence; allowed {lo} to {hi}")
+    lo, hi = bounds.n_features
+    if not lo <= feats <= hi:
+        raise UploadError(f"x has {feats} features; allowed {lo} to {hi}")
+    if not 1 <= n <= MAX_SEQUENCES:
+        raise UploadError(f"x has {n} sequences; allowed 1 to {MAX_SEQUENCES}")
+    x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise UploadError("x contains NaN or infinite values")
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape == (n, steps, 1):
+            y = y[..., 0]
+        if y.shape != (n, steps):
+            raise UploadError(f"y must have shape {(n, steps)} to match x, got {y.shape}")
+        if y.dtype.kind not in "fiub" or not np.isin(y, (0, 1)).all():
+            raise UploadError("y must hold only 0 and 1")
+        y = y.astype(np.float32)
+    return UploadedData(x, y)
+
+
+def _read_csv(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UploadError("the CSV file is not UTF-8 text") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if len(rows) < 2:
+        raise UploadError("the CSV needs a header row and at least one data row")
+    header = [h.strip().lower() for h in rows[0]]
+    if header[:2] != ["sequence", "step"] or len(header) < 3:
+        raise UploadError("the CSV header must start with: sequence,step,x1,... (optional y last)")
+    has_y = header[-1] == "y"
+    feats = len(header) - 2 - has_y
+    if feats < 1:
+        raise UploadError("the CSV has no feature columns (x1, x2, ...)")
+    values = np.empty((len(rows) - 1, len(header)))
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise UploadError(f"CSV line {i} has {len(row)} values; the header has {len(header)}")
+        for j, cell in enumerate(row):
+            try:
+                values[i - 2, j] = float(cell)
+            except ValueError:
+                raise UploadError(
+                    f"CSV line {i}, column '{header[j]}': {cell[:20]!r} is not a number"
+                ) from None
+    seq, step = values[:, 0].astype(int), values[:, 1].astype(int)
+    n, steps = seq.max() + 1, step.max() + 1
+    if seq.min() < 0 or step.min() < 0 or len(values) != n * steps:
+        raise UploadError(
+            "every sequence 0..n-1 needs exactly one row for each step 0..T-1 "
+            f"(found {len(values)} rows for {n} sequences x {steps} steps)"
+        )
+    x = np.full((n, steps, feats), np.nan)
+    x[seq, step] = values[:, 2 : 2 + feats]
+    if np.isnan(x).any():
+        raise UploadError("some (sequence, step) pairs are missing or repeated in the CSV")
+    y = None
+    if has_y:
+        y = np.zeros((n, steps))
+        y[seq, step] = values[:, -1]
+    return x, y
+
+
+def load_weights(data: bytes, config: Config, max_mb: float = 20.0):
+    """Build the model of ``config`` and load uploaded ``.weights.h5`` into it (no code runs)."""
+    from rnnviz.model import build_model
+
+    _check_size("the weights file", data, max_mb)
+    model = build_model(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload.weights.h5"
+        path.write_bytes(data)
+        try:
+            model.load_weights(path)
+        except Exception as exc:  # h5 parse errors and shape mismatches come in many types
+            raise UploadError(
+                "these weights do not fit the architecture in the form (units "
+                f"{list(config.units)}, head {config.head}, {config.n_features} features): "
+                f"{str(exc).strip().splitlines()[0][:200]}"
+            ) from None
+    return model
+
+
+def check_keras_archive(data: bytes) -> list[str]:
+    """Layer classes of a ``.keras`` archive; UploadError if any is not a plain built-in."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            info = json.loads(zf.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
+        raise UploadError("this is not a .keras model archive (no readable config.json)") from None
+    found: list[str] = []
+
+    def walk(node, is_layer: bool = False) -> None:
+        if isinstance(node, dict):
+            cls = node.get("class_name")
+            if isinstance(cls, str):
+                module = str(node.get("module") or "keras")
+                if cls == "Lambda":
+                    raise UploadError(
+                        "the model has a Lambda layer, which can run arbitrary code: refused"
+                    )
+                custom = node.get("registered_name") not in (None, cls)
+                if custom or not (module == "keras" or module.startswith("keras.")):
+                    raise UploadError(f"the model uses a custom object ({cls}): refused")
+                if is_layer:
+                    found.append(cls)
+            for key, value in node.items():
+                if key == "layers" and isinstance(value, list):
+                    for layer in value:
+                        walk(layer, is_layer=True)
+                else:
+                    walk(value, is_layer=key in ("layer", "forward_layer", "backward_layer"))
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(info)
+    unknown = sorted({c for c in found if c not in SAFE_CLASSES})
+    if unknown:
+        raise UploadError(f"layer types not accepted: {', '.join(unknown)}")
+    return found
+
+
+def load_whole_model(data: bytes, allowed: bool, max_mb: float = 20.0):
+    """Load a whole ``.keras`` model, only where allowed (never in hosted mode)."""
+    if not allowed:
+        raise UploadError(
+            "whole .keras models cannot be uploaded here (hosted mode): loading one can run code. "
+            "Upload weights for an architecture rnnviz builds instead."
+        )
+    _check_size("the model file", data, max_mb)
+    check_keras_archive(data)
+    import keras
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload.keras"
+        path.write_bytes(data)
+        try:
+            model = keras.models.load_model(path, safe_mode=True, compile=False)
+        except Exception as exc:
+            raise UploadError(f"the model could not be loaded: {str(exc)[:300]}") from None
+    shape = model.input_shape
+    if not (isinstance(shape, tuple) and len(shape) == 3 and None not in shape[1:]):
+        raise UploadError(f"the model's input must be (batch, steps, features), got {shape}")
+    return model
