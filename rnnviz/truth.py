@@ -1,0 +1,194 @@
+"""Score an attribution against the ground truth that a synthetic rule makes known.
+
+A rule such as ``x1[t-2] > 0.5`` says exactly which ``(feature, lag)`` pairs the label ``y_t``
+reads (``Rule.ground_truth``, feature 0-based). A good importance method should rank those
+first. The metrics follow Ismail et al., "Benchmarking Deep Learning Interpretability in Time
+Series Predictions" (NeurIPS 2020), adapted to rnnviz's grains:
+
+Feature grain, ``feature_auc(scores, true_features)``
+    ROC AUC of the per-feature scores: the probability that a randomly chosen true feature
+    scores higher than a randomly chosen irrelevant one, ties counting one half. 1 = every true
+    feature outranks every irrelevant one, 0.5 = chance (or all tied), 0 = reversed. Undefined
+    (None) when all or no features are true.
+
+Lag grain, ``(F, L)`` scores for feature f at lag L (effect of input step t-L on output t,
+averaged over t), against ``lag_truth_mask`` (True at each ``(f, L)`` of the rule):
+
+* ``lag_auc``: the ROC AUC above over the F x L cells.
+* ``aup`` / ``aur``: saliency-weighted precision and recall (Ismail et al.). Sort the cells
+  by score, highest first, and for each threshold (each distinct score; tied cells enter
+  together) call the cells at or above it *positive*. With S(c) the score of cell c:
+  precision = sum of S over positive true cells / sum of S over positive cells (0 if that
+  sum is 0), recall = sum of S over positive true cells / sum of S over all true cells (0 if
+  that sum is 0). AUP and AUR are the areas under these curves against the share of cells
+  called positive (k / N, a step function, so both lie in [0, 1]).
+* ``aupr``: the usual (unweighted) area under the precision-recall curve, i.e. average
+  precision with counts instead of weights: sum over thresholds of (recall increase) x
+  precision. Chance level is the share of true cells.
+
+The three PR metrics are None when no cell is true.
+
+Why lags rather than input steps: rnnviz's per-cell scores ``(feature, input step s)`` add up
+the effect on *every* output step. A rule term ``(f, L)`` makes input step s matter for
+output ``t = s + L``, so every step of a true feature is relevant for some output and a
+``(feature, step)`` mask (:func:`cell_truth_mask`) is almost the feature mask; it cannot tell
+``x1`` from ``x1[t-2]``. The lag grain can, so the PR metrics use lags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+Truth = Iterable[tuple[int, int]]
+
+__all__ = [
+    "cell_truth_mask",
+    "feature_auc",
+    "lag_truth_mask",
+    "saliency_precision_recall",
+    "score_method",
+]
+
+
+def feature_auc(scores: np.ndarray, true_features: Iterable[int]) -> float | None:
+    """ROC AUC of ``scores`` (F,) for the true features: P(true outranks irrelevant), ties 1/2.
+
+    None when all or no features are true (nothing to rank against).
+    """
+    scores = _finite(scores, "scores").ravel()
+    true = np.zeros(scores.size, dtype=bool)
+    for f in true_features:
+        if not 0 <= int(f) < scores.size:
+            raise ValueError(f"true feature index {f} is outside 0..{scores.size - 1}")
+        true[int(f)] = True
+    return _auc(scores, true)
+
+
+def _auc(scores: np.ndarray, true: np.ndarray) -> float | None:
+    pos, neg = scores[true], scores[~true]
+    if pos.size == 0 or neg.size == 0:
+        return None
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (pos.size * neg.size))
+
+
+def _pairs(truth: Truth) -> set[tuple[int, int]]:
+    pairs = set()
+    for item in truth:
+        f, lag = (int(v) for v in item)
+        if f < 0 or lag < 0:
+            raise ValueError(f"ground truth ({f}, {lag}) has a negative feature or lag")
+        pairs.add((f, lag))
+    return pairs
+
+
+def cell_truth_mask(truth: Truth, seq_len: int, n_features: int) -> np.ndarray:
+    """(F, T) bool: True at (f, s) when input step s of feature f feeds a *defined* label.
+
+    Cell scores aggregate over all output steps, so (f, s) is relevant when the rule reads
+    ``(f, L)`` for some output ``t = s + L`` where the label is defined, i.e.
+    ``max_lag <= s + L <= T - 1`` (``max_lag`` = largest lag of the rule; earlier labels are
+    masked). For a rule without lags this is the whole row of every true feature.
+    """
+    pairs = _pairs(truth)
+    mask = np.zeros((n_features, seq_len), dtype=bool)
+    if not pairs:
+        return mask
+    max_lag = max(lag for _, lag in pairs)
+    for f, lag in pairs:
+        if f >= n_features:
+            raise ValueError(f"ground truth names feature {f} but there are {n_features}")
+        lo, hi = max(0, max_lag - lag), seq_len - 1 - lag
+        if hi >= lo:
+            mask[f, lo : hi + 1] = True
+    return mask
+
+
+def lag_truth_mask(truth: Truth, n_lags: int, n_features: int) -> np.ndarray:
+    """(F, L) bool: True at (f, L) exactly when the rule reads feature f at lag L."""
+    mask = np.zeros((n_features, n_lags), dtype=bool)
+    for f, lag in _pairs(truth):
+        if f >= n_features:
+            raise ValueError(f"ground truth names feature {f} but there are {n_features}")
+        if lag >= n_lags:
+            raise ValueError(f"ground truth lag {lag} does not fit {n_lags} lags (0..{n_lags - 1})")
+        mask[f, lag] = True
+    return mask
+
+
+def saliency_precision_recall(scores: np.ndarray, mask: np.ndarray) -> dict[str, float | None]:
+    """AUP, AUR (saliency-weighted, Ismail et al. 2020) and AUPR of ``scores`` >= 0 vs ``mask``.
+
+    See the module docstring for the exact definitions. All three are None when ``mask`` has
+    no True cell.
+    """
+    s = _finite(scores, "scores").ravel()
+    m = np.asarray(mask, dtype=bool).ravel()
+    if np.shape(scores) != np.shape(mask):
+        raise ValueError(f"scores {np.shape(scores)} and mask {np.shape(mask)} differ in shape")
+    if (s < 0).any():
+        raise ValueError("saliency-weighted precision and recall need scores >= 0")
+    if not m.any():
+        return {"aup": None, "aur": None, "aupr": None}
+    order = np.argsort(-s, kind="stable")
+    s_sorted, m_sorted = s[order], m[order]
+    ends = np.r_[np.nonzero(np.diff(s_sorted))[0], s.size - 1]  # last cell of each tie group
+    k = ends + 1
+    sizes = np.diff(np.r_[0, k])
+    tp_w = np.cumsum(s_sorted * m_sorted)[ends]
+    all_w = np.cumsum(s_sorted)[ends]
+    true_w = float((s * m).sum())
+    precision_w = np.divide(tp_w, all_w, out=np.zeros_like(tp_w), where=all_w > 0)
+    recall_w = tp_w / true_w if true_w > 0 else np.zeros_like(tp_w)
+    tp_c = np.cumsum(m_sorted)[ends]
+    precision_c = tp_c / k
+    recall_c = tp_c / m.sum()
+    return {
+        "aup": float((sizes * precision_w).sum() / s.size),
+        "aur": float((sizes * recall_w).sum() / s.size),
+        "aupr": float((np.diff(np.r_[0.0, recall_c]) * precision_c).sum()),
+    }
+
+
+def score_method(
+    feature_scores: np.ndarray,
+    lag_scores: np.ndarray | None,
+    truth: Truth,
+) -> dict[str, float | None]:
+    """All truth metrics of one method: feature_auc, lag_auc, aup, aur, aupr.
+
+    ``feature_scores`` (F,) are the per-feature means; ``lag_scores`` (F, L) or None when the
+    method has no lag grain (then the lag metrics are None). ``truth`` is
+    ``Rule.ground_truth``.
+    """
+    pairs = _pairs(truth)
+    feature_scores = np.asarray(feature_scores, dtype=np.float64).ravel()
+    out: dict[str, float | None] = {
+        "feature_auc": feature_auc(feature_scores, {f for f, _ in pairs}),
+        "lag_auc": None,
+        "aup": None,
+        "aur": None,
+        "aupr": None,
+    }
+    if lag_scores is not None:
+        lag_scores = _finite(lag_scores, "lag_scores")
+        if lag_scores.ndim != 2 or lag_scores.shape[0] != feature_scores.size:
+            raise ValueError(
+                f"lag_scores must be (F, L) with F = {feature_scores.size}, got {lag_scores.shape}"
+            )
+        mask = lag_truth_mask(pairs, lag_scores.shape[1], lag_scores.shape[0])
+        out["lag_auc"] = _auc(lag_scores.ravel(), mask.ravel())
+        out.update(saliency_precision_recall(lag_scores, mask))
+    return out
+
+
+def _finite(a: np.ndarray, what: str) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    if a.size == 0:
+        raise ValueError(f"{what} is empty")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{what} contains NaN or infinite values")
+    return a

@@ -1,0 +1,399 @@
+"""Tests for rnnviz.methods: hand-computable attributions on linear functions, then a tiny LSTM."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rnnviz import methods as M
+from rnnviz.config import Config
+from rnnviz.data import make_split
+from rnnviz.methods import Attribution, Context, compare, run_method
+
+W = np.array([2.0, -1.0, 0.0], dtype=np.float32)  # f(x)_t = 2 x1_t - x2_t (x3 unused)
+N, T, F = 30, 5, 3
+
+
+@pytest.fixture(scope="module")
+def x() -> np.ndarray:
+    return np.random.default_rng(7).random((N, T, F), dtype=np.float32)
+
+
+def linear(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, np.float32) @ W
+
+
+@pytest.fixture(scope="module")
+def linear_model():
+    import keras
+
+    inputs = keras.Input((T, F))
+    out = keras.layers.Dense(1, use_bias=False, name="w")(inputs)
+    model = keras.Model(inputs, out)
+    model.get_layer("w").set_weights([W[:, None]])
+    return model
+
+
+@pytest.fixture(scope="module")
+def lctx(x, linear_model) -> Context:
+    return Context(linear, x, model=linear_model, seed=3)
+
+
+# --------------------------------------------------------------------------- linear, by hand
+
+
+def test_saliency_is_the_weight_per_cell(lctx) -> None:
+    attr = run_method("saliency", lctx)
+    assert attr.cell.shape == (F, T, 1)
+    np.testing.assert_allclose(attr.cell_mean, np.repeat(np.abs(W)[:, None], T, 1), atol=1e-6)
+    np.testing.assert_allclose(attr.feature_mean, np.abs(W), atol=1e-6)
+    # d y_t / d x_s = w at s == t only: all the effect sits at lag 0.
+    np.testing.assert_allclose(attr.by_lag[:, 0], np.abs(W), atol=1e-6)
+    np.testing.assert_allclose(attr.by_lag[:, 1:], 0.0, atol=1e-7)
+    plain = run_method("saliency", lctx, per_lag=False)
+    np.testing.assert_allclose(plain.cell, attr.cell, atol=1e-6)
+    assert plain.by_lag is None
+
+
+@pytest.mark.parametrize("integration", ["trapezoid", "midpoint"])
+def test_integrated_gradients_zero_baseline_is_w_times_x(lctx, x, integration) -> None:
+    attr = run_method("integrated_gradients", lctx, steps=8, integration=integration)
+    expected = np.abs(x * W).mean(axis=0).T  # (F, T) mean |w_f x|
+    np.testing.assert_allclose(attr.cell_mean, expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(attr.extra["signed_cell"], (x * W).mean(axis=0).T, rtol=1e-5)
+    assert attr.extra["completeness_gap"] < 1e-3
+
+
+def test_integrated_gradients_mean_baseline(lctx, x) -> None:
+    attr = run_method("integrated_gradients", lctx, baseline="mean", steps=4)
+    means = x.mean(axis=(0, 1))
+    expected = np.abs((x - means) * W).mean(axis=0).T
+    np.testing.assert_allclose(attr.cell_mean, expected, rtol=1e-4, atol=1e-6)
+    assert attr.extra["completeness_gap"] < 1e-3
+
+
+def test_ablation_to_zero_and_to_mean(lctx, x) -> None:
+    zero = run_method("ablation", lctx, baseline="zero")
+    expected = np.abs(W) * np.sqrt((x**2).mean(axis=(0, 1)))
+    np.testing.assert_allclose(zero.feature_mean, expected, rtol=1e-5)
+    # Zeroing x_f at step s changes output s only, by w_f x_f: RMS over sequences and T outputs.
+    cell = np.sqrt(((x * W) ** 2).mean(axis=0) / T).T
+    np.testing.assert_allclose(zero.cell_mean, cell, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(zero.by_lag[:, 1:], 0.0, atol=1e-7)
+    mean = run_method("ablation", lctx, baseline="mean")
+    np.testing.assert_allclose(mean.feature_mean, np.abs(W) * x.std(axis=(0, 1)), rtol=1e-4)
+    assert zero.n_repeats == mean.n_repeats == 1
+
+
+def test_permutation_zero_exactly_where_the_weight_is(x) -> None:
+    y = (linear(x) > 0.5).astype(np.float32)
+    p = np.clip(linear(x), 0.01, 0.99)
+    ctx = Context(lambda a: np.clip(linear(a), 0.01, 0.99), x, y=y, seed=1)
+    attr = run_method("permutation", ctx, n_repeats=3)
+    assert attr.feature.shape == (F, 3) and attr.cell.shape == (F, T, 3)
+    assert (attr.feature[:2] > 0).all() and (attr.feature[2] == 0).all()
+    assert (attr.cell[2] == 0).all() and (attr.cell[:2].mean(axis=-1) > 0).all()
+    loss = attr.extra["loss_increase"]
+    assert loss.shape == (F, 3) and (loss[2] == 0).all() and (loss[0] > 0).all()
+    base = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert attr.extra["base_loss"] == pytest.approx(base, rel=1e-6)
+
+
+def test_permutation_seeded_and_chunk_invariant(x) -> None:
+    a = run_method("permutation", Context(linear, x, seed=4), n_repeats=2)
+    b = run_method("permutation", Context(linear, x, seed=4, max_values=x.size * 2), n_repeats=2)
+    c = run_method("permutation", Context(linear, x, seed=5), n_repeats=2)
+    np.testing.assert_array_equal(a.feature, b.feature)
+    np.testing.assert_array_equal(a.cell, b.cell)
+    assert not np.array_equal(a.feature, c.feature)
+
+
+def test_perturbation_of_x1_is_sigma(x) -> None:
+    ctx = Context(lambda a: a[..., 0], np.repeat(x, 8, axis=0))
+    attr = run_method("perturbation", ctx, sigma=0.3, n_repeats=2)
+    assert attr.feature_mean[0] == pytest.approx(0.3, rel=0.1)
+    assert (attr.feature[1:] == 0).all()
+    assert attr.extra["by_lag"][0, 0] == pytest.approx(0.3, rel=0.15)
+    np.testing.assert_array_equal(attr.extra["by_lag"][:, 1:], 0.0)
+    sweep = run_method("sigma_sweep", ctx, sigmas=(0.1, 0.2, 0.4), n_repeats=2)
+    np.testing.assert_allclose(sweep.extra["curves"][0], [0.1, 0.2, 0.4], rtol=0.1)
+    assert (sweep.extra["curves"][1:] == 0).all()
+    assert sweep.feature_mean[0] == pytest.approx(sweep.extra["curves"][0, 1])
+
+
+def test_connection_weights_and_garson_read_the_kernel(lctx) -> None:
+    olden = run_method("connection_weights", lctx)
+    np.testing.assert_allclose(olden.feature_mean, np.abs(W), rtol=1e-6)
+    np.testing.assert_allclose(olden.extra["signed"], W, rtol=1e-6)
+    assert olden.cell is None and "recurrence" in olden.note
+    g = run_method("garson", lctx)
+    np.testing.assert_allclose(g.feature_mean, np.abs(W) / np.abs(W).sum(), rtol=1e-6)
+
+
+def test_lek_profile_of_a_linear_function(lctx, x) -> None:
+    attr = run_method("lek", lctx, n_points=5, quantiles=(0.0, 0.5, 1.0))
+    lo, hi = x.min(axis=(0, 1)), x.max(axis=(0, 1))
+    np.testing.assert_allclose(attr.feature_mean, np.abs(W) * (hi - lo), rtol=1e-5, atol=1e-7)
+    curves, grid = attr.extra["curves"], attr.extra["grid"]
+    assert curves.shape == (F, 3, 5) and grid.shape == (F, 5)
+    held = np.quantile(x.reshape(-1, F), [0.0, 0.5, 1.0], axis=0)  # (Q, F)
+    expected = W[0] * grid[0][None, :] + (held[:, 1:] @ W[1:])[:, None]
+    np.testing.assert_allclose(curves[0], expected, rtol=1e-5)
+
+
+def test_tsr_keeps_only_the_relevant_step(x) -> None:
+    # Every output reads x1 at the last step only: only that step has time relevance.
+    ctx = Context(lambda a: np.repeat(a[:, -1:, 0], a.shape[1], axis=1), x)
+    attr = run_method("tsr:ablation", ctx)
+    tau = attr.extra["time_relevance"]
+    assert tau[-1] > 0 and (tau[:-1] == 0).all()
+    assert attr.extra["kept_steps"].tolist() == [False] * (T - 1) + [True]
+    nonzero = np.argwhere(attr.cell_mean > 0).tolist()
+    assert nonzero == [[0, T - 1]]
+    assert attr.method == "tsr:ablation" and attr.feature.shape == (F, 1)
+    with pytest.raises(ValueError, match="per-step"):
+        run_method("tsr:lek", ctx)
+    with pytest.raises(ValueError, match="per_step"):
+        run_method("tsr:ablation", ctx, per_step=False)
+
+
+def test_stepwise_with_a_given_trainer(x) -> None:
+    losses = {(0, 1, 2): 0.30, (1, 2): 0.60, (0, 2): 0.45, (0, 1): 0.29}
+    calls = []
+
+    def train_fn(kept):
+        calls.append(kept)
+        return losses[kept]
+
+    attr = run_method("stepwise", Context(linear, x), train_fn=train_fn)
+    np.testing.assert_allclose(attr.feature_mean, [0.30, 0.15, -0.01])
+    assert len(calls) == F + 1 and attr.extra["base_loss"] == 0.30
+    with pytest.raises(ValueError, match="train_fn"):
+        run_method("stepwise", Context(linear, x))
+    wide = np.zeros((2, 3, 9), np.float32)
+    with pytest.raises(ValueError, match="fewer features"):
+        run_method("stepwise", Context(lambda a: a[..., 0], wide), train_fn=train_fn)
+
+
+def test_stepwise_trainer_overwrites_dropped_columns(monkeypatch) -> None:
+    import rnnviz.model
+
+    seen = []
+
+    class Fake:
+        val_loss = 0.5
+
+    def fake_train(config, progress=None, train_data=None, val_data=None):
+        seen.append((train_data, val_data))
+        return Fake()
+
+    monkeypatch.setattr(rnnviz.model, "train", fake_train)
+    config = Config(n_train=60, n_val=50, seq_len=4)
+    train_fn = M.make_stepwise_trainer(config)
+    assert train_fn((0, 2)) == 0.5
+    assert train_fn((2, 0)) == 0.5  # cached: same kept set
+    assert len(seen) == 1
+    original = make_split(config, "train")
+    tr, va = seen[0]
+    assert tr.x.shape == original.x.shape
+    assert (tr.x[:, :, 1] == 0.5).all() and (va.x[:, :, 1] == 0.5).all()
+    np.testing.assert_array_equal(tr.x[:, :, [0, 2]], original.x[:, :, [0, 2]])
+    np.testing.assert_array_equal(tr.y, original.y)
+    with pytest.raises(ValueError, match="outside"):
+        train_fn((0, 5))
+
+
+# --------------------------------------------------------------------------- checks and API
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "match"),
+    [
+        ("perturbation", {"sigma": 0}, "sigma"),
+        ("perturbation", {"sigma": -1.0}, "sigma"),
+        ("perturbation", {"sigma": 6.0}, "sigma"),
+        ("perturbation", {"sigma": float("nan")}, "sigma"),
+        ("perturbation", {"n_repeats": 0}, "n_repeats"),
+        ("perturbation", {"n_repeats": 51}, "n_repeats"),
+        ("perturbation", {"n_repeats": 2.5}, "n_repeats"),
+        ("permutation", {"per_step": "yes"}, "per_step"),
+        ("integrated_gradients", {"steps": 3}, "steps"),
+        ("integrated_gradients", {"steps": 257}, "steps"),
+        ("integrated_gradients", {"baseline": "one"}, "baseline"),
+        ("integrated_gradients", {"integration": "simpson"}, "integration"),
+        ("lek", {"n_points": 2}, "n_points"),
+        ("lek", {"quantiles": (1.5,)}, "quantiles"),
+        ("lek", {"quantiles": ()}, "quantiles"),
+        ("sigma_sweep", {"sigmas": (0.2, 0.1)}, "increasing"),
+        ("sigma_sweep", {"sigmas": (0.1,)}, "sigmas"),
+        ("ablation", {"bogus": 1}, "bogus"),
+        ("no_such_method", {}, "unknown method"),
+        ("tsr:no_such_method", {}, "unknown method"),
+    ],
+)
+def test_run_method_rejects_bad_parameters(lctx, name, params, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        run_method(name, lctx, **params)
+
+
+def test_model_methods_need_a_model(x) -> None:
+    for name in ("saliency", "integrated_gradients", "connection_weights", "garson"):
+        assert M.METHODS[name].needs_model
+        with pytest.raises(ValueError, match="model"):
+            run_method(name, Context(linear, x))
+
+
+def test_context_and_attribution_are_checked(x) -> None:
+    with pytest.raises(ValueError, match="shape"):
+        Context(linear, x[0])
+    with pytest.raises(ValueError, match="NaN"):
+        Context(linear, np.full((1, 2, 3), np.nan))
+    with pytest.raises(ValueError, match="names"):
+        Context(linear, x, feature_names=("a",))
+    with pytest.raises(ValueError, match="valid"):
+        Context(linear, x, y=np.zeros((N, T)), valid=np.ones((N, T + 1), bool))
+    with pytest.raises(ValueError, match="F, R"):
+        Attribution("m", ("a", "b"), np.zeros((3, 1)))
+
+
+def test_random_baseline_is_seeded(x) -> None:
+    ctx = Context(linear, x)
+    a, b, c = M.random_baseline(ctx, 1), M.random_baseline(ctx, 1), M.random_baseline(ctx, 2)
+    assert a.feature.shape == (F, 1) and a.cell.shape == (F, T, 1) and a.by_lag.shape == (F, T)
+    np.testing.assert_array_equal(a.cell, b.cell)
+    assert not np.array_equal(a.feature, c.feature)
+
+
+def test_spearman_by_hand() -> None:
+    assert M.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert M.spearman([1, 2, 3], [10, 20, 15]) == pytest.approx(0.5)
+    assert M.spearman([1, 1, 2], [1, 2, 3]) == pytest.approx(np.sqrt(3) / 2)
+    assert np.isnan(M.spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_compare_adds_random_and_agreement_is_symmetric(lctx) -> None:
+    truth = {(0, 0), (1, 0)}
+    result = compare(
+        lctx,
+        ["saliency", "ablation", "connection_weights"],
+        params={"ablation": {"baseline": "zero"}},
+        truth=truth,
+    )
+    assert result.methods == ("saliency", "ablation", "connection_weights", "random")
+    agree = result.rank_agreement
+    assert agree.shape == (4, 4)
+    np.testing.assert_array_equal(agree, agree.T)
+    np.testing.assert_array_equal(np.diag(agree), 1.0)
+    # saliency, ablation and Olden all rank |w| = 2, 1, 0 the same way.
+    np.testing.assert_allclose(agree[:3, :3], 1.0)
+    rows = result.rows()
+    assert [r["method"] for r in rows] == list(result.methods)
+    assert rows[0]["feature_auc"] == 1.0 and rows[0]["aupr"] == 1.0
+    assert rows[2]["aup"] is None  # connection weights have no lag grain
+    json.dumps({k: a.to_dict() for k, a in result.attributions.items()})
+    with pytest.raises(ValueError, match="not compared"):
+        compare(lctx, ["saliency"], params={"lek": {}})
+    with pytest.raises(ValueError, match="steps"):
+        compare(lctx, ["saliency", "integrated_gradients"], {"integrated_gradients": {"steps": 1}})
+
+
+# --------------------------------------------------------------------------- a tiny real LSTM
+
+LSTM_CONFIG = Config(n_train=600, n_val=200, epochs=2, seq_len=6)
+CELL_METHODS = ("perturbation", "ablation", "permutation", "saliency", "integrated_gradients")
+ALL = (*CELL_METHODS, "sigma_sweep", "connection_weights", "garson", "lek", "random")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from rnnviz.model import train
+
+    return train(LSTM_CONFIG)
+
+
+@pytest.fixture(scope="module")
+def ctx(trained) -> Context:
+    data = make_split(LSTM_CONFIG, "score")
+    return Context(
+        trained.predict, data.x[:40], data.y[:40], data.valid[:40], model=trained.model, seed=2
+    )
+
+
+@pytest.fixture(scope="module")
+def lstm_runs(ctx) -> dict[str, tuple[Attribution, Attribution]]:
+    return {name: (run_method(name, ctx), run_method(name, ctx)) for name in ALL}
+
+
+def test_every_method_shapes_on_the_lstm(lstm_runs, ctx) -> None:
+    n_f, n_t = ctx.n_features, ctx.seq_len
+    for name, (attr, _) in lstm_runs.items():
+        spec = M.METHODS[name]
+        repeats = 5 if spec.random and name != "random" else 1
+        assert attr.method == name
+        assert attr.feature.shape == (n_f, repeats), name
+        assert np.isfinite(attr.feature).all(), name
+        if spec.cell:
+            assert attr.cell.shape == (n_f, n_t, repeats), name
+            assert attr.by_lag is None or attr.by_lag.shape == (n_f, n_t), name
+        else:
+            assert attr.cell is None, name
+    assert lstm_runs["garson"][0].feature.sum() == pytest.approx(1.0)
+
+
+def test_every_method_is_deterministic_on_the_lstm(lstm_runs) -> None:
+    for name, (a, b) in lstm_runs.items():
+        np.testing.assert_array_equal(a.feature, b.feature, err_msg=name)
+        if a.cell is not None:
+            np.testing.assert_array_equal(a.cell, b.cell, err_msg=name)
+
+
+def test_lstm_responses_are_causal(lstm_runs) -> None:
+    for name in ("perturbation", "ablation", "permutation", "saliency"):
+        response = lstm_runs[name][0].extra["response"]  # (F, T_in, T_out)
+        later = np.tril(np.ones(response.shape[1:], bool), k=-1)  # input step s > output t
+        assert np.abs(response[:, later]).max() < 1e-6, name
+        assert response[:, ~later].max() > 1e-4, name
+
+
+def test_lstm_integrated_gradients_complete(lstm_runs, ctx) -> None:
+    assert lstm_runs["integrated_gradients"][0].extra["completeness_gap"] < 0.01
+    mid = run_method("integrated_gradients", ctx, integration="midpoint", steps=4)
+    assert (
+        mid.extra["completeness_gap"]
+        > lstm_runs["integrated_gradients"][0].extra["completeness_gap"]
+    )
+
+
+def test_lstm_chunking_does_not_change_scores(lstm_runs, ctx) -> None:
+    small = Context(ctx.predict, ctx.x, model=ctx.model, seed=ctx.seed, max_values=ctx.x.size)
+    for name in ("perturbation", "permutation", "saliency"):
+        np.testing.assert_allclose(
+            run_method(name, small).cell, lstm_runs[name][0].cell, rtol=1e-4, atol=1e-6
+        )
+
+
+def test_lstm_compare_scores_against_the_rule(ctx) -> None:
+    result = compare(
+        ctx,
+        ["perturbation", "saliency", "tsr:saliency", "lek"],
+        params={"perturbation": {"n_repeats": 2}},
+        truth=LSTM_CONFIG.target(),
+    )
+    assert result.methods[-1] == "random"
+    for row in result.rows():
+        assert 0.0 <= row["feature_auc"] <= 1.0
+    assert result.scores["lek"]["aup"] is None
+    assert 0.0 <= result.scores["saliency"]["aupr"] <= 1.0
+
+
+def test_real_stepwise_trainer_is_deterministic() -> None:
+    config = Config(n_train=100, n_val=50, epochs=1, seq_len=4, n_features=2, patience=0)
+    x = make_split(config, "score").x[:5]
+    attr = run_method(
+        "stepwise", Context(lambda a: a[..., 0], x), train_fn=M.make_stepwise_trainer(config)
+    )
+    assert attr.feature.shape == (2, 1) and np.isfinite(attr.feature).all()
+    again = M.make_stepwise_trainer(config)((0, 1))
+    assert again == attr.extra["base_loss"]
