@@ -37,3 +37,57 @@ def run(
     """Train the model of ``config`` and score it."""
     result = train(config, progress)
     return result, explain(result, config)
+
+
+def method_context(result: TrainResult, config: Config | None = None):
+    """The methods' Context for a trained model: its predictor, model and score split."""
+    from rnnviz.methods import Context
+
+    config = config or result.config
+    data = make_split(config, "score")
+    return Context(
+        predict=result.predict,
+        x=data.x,
+        y=data.y,
+        valid=data.valid,
+        model=result.model,
+        seed=config.seed,
+    )
+
+
+# Every method that needs no retraining; stepwise elimination retrains F + 1 models.
+FAST_METHODS = (
+    "perturbation",
+    "ablation",
+    "permutation",
+    "saliency",
+    "integrated_gradients",
+    "connection_weights",
+    "garson",
+    "lek",
+)
+
+
+def compare_methods(
+    result: TrainResult,
+    config: Config | None = None,
+    methods=FAST_METHODS,
+    params=None,
+    progress: ProgressFn | None = None,
+):
+    """Run ``methods`` on one trained model and score them against the rule's ground truth.
+
+    The perturbation method uses the config's sigma and repeats unless ``params`` says
+    otherwise; ``stepwise`` gets a trainer for this config (with ``progress``).
+    """
+    from rnnviz.methods import compare, make_stepwise_trainer
+
+    config = config or result.config
+    params = {k: dict(v) for k, v in (params or {}).items() if k in methods}
+    if "perturbation" in methods:
+        params.setdefault("perturbation", {})
+        params["perturbation"].setdefault("sigma", config.sigma)
+        params["perturbation"].setdefault("n_repeats", config.n_repeats)
+    if "stepwise" in methods:
+        params.setdefault("stepwise", {})["train_fn"] = make_stepwise_trainer(config, progress)
+    return compare(method_context(result, config), methods, params, truth=config.target())
