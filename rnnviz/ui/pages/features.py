@@ -1,0 +1,101 @@
+"""Per-feature effects: the thread's result, with sigma and repeats as (scoring-only) controls."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rnnviz import plots
+from rnnviz.config import Config
+from rnnviz.ui import components, state, tables, text
+from rnnviz.ui.cache import bounds
+
+SIGMA_STEPS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
+SAMPLE_STEPS = (20, 50, 100, 250, 500, 1000, 2000)
+
+
+def _choices(steps, current, bounds, *, open_low: bool = False) -> list:
+    lo, hi = bounds
+    return sorted({v for v in steps if (lo < v if open_low else lo <= v) and v <= hi} | {current})
+
+
+def _scoring_controls(config: Config) -> Config:
+    """σ, repeats and sample size: they only change scoring, never the trained model."""
+    b = bounds()
+    ss = st.session_state
+    for key, value in (
+        ("fx_sigma", config.sigma),
+        ("fx_repeats", config.n_repeats),
+        ("fx_sample", config.n_score),
+    ):
+        if key not in ss:
+            ss[key] = value
+    c1, c2, c3 = st.columns([2, 1.2, 1.2], gap="medium")
+    sigma = c1.select_slider(
+        "Noise scale σ",
+        _choices(SIGMA_STEPS, config.sigma, b.sigma, open_low=True),
+        key="fx_sigma",
+        format_func=lambda v: f"{v:g}",
+        help=text.SIGMA_HELP,
+    )
+    repeats = c2.slider("Repeats", *b.n_repeats, key="fx_repeats", help=text.REPEATS_HELP)
+    sample = c3.select_slider(
+        "Sequences scored",
+        _choices(SAMPLE_STEPS, config.n_score, b.n_score),
+        key="fx_sample",
+        help=text.SAMPLE_HELP,
+    )
+    try:
+        new = config.replace(
+            sigma=float(sigma), n_repeats=int(repeats), n_score=int(sample)
+        ).validate(b)
+    except ValueError as exc:
+        components.error_box("Change the scoring settings", exc)
+        return config
+    if new != config:
+        state.set_config(new)
+    return new
+
+
+def main() -> None:
+    config = components.page_start()
+    st.title("Per-feature effects")
+    st.caption(
+        "The thread's method: add noise of scale σ to one feature at every step and measure the "
+        "RMS change of the model's predictions. The rule's features should stand out."
+    )
+    result = components.trained_model(config)
+    if result is None:
+        components.no_model_info()
+        return
+    components.learned_notice(result)
+    config = _scoring_controls(config)
+    scores = components.scores_or_error(result, config)
+    if scores is None:
+        return
+    rule = config.target()
+    left, right = st.columns([2.3, 1], gap="large")
+    with left:
+        st.plotly_chart(
+            plots.feature_bars(scores, rule.features), theme="streamlit", key="feature_bars"
+        )
+    with right:
+        st.markdown(text.READ_BARS)
+        st.markdown(
+            f"**This rule:** $y_t$ = 1 when `{rule.expression}`, so it reads "
+            f"{rule.describe_truth()}.",
+        )
+        st.caption(
+            "Moving σ, repeats or the sample only re-scores the trained model (no retraining)."
+        )
+    t1, t2 = st.columns([1, 1.3], gap="large")
+    with t1:
+        st.markdown("**In the thread's format**")
+        st.code(tables.thread_lines(scores), language=None)
+    with t2:
+        st.markdown("**Per feature, with the spread over repeats**")
+        st.dataframe(tables.feature_table(scores, rule.features), hide_index=True, width="stretch")
+    st.markdown("**Downloads**")
+    components.score_downloads(config, result, scores)
+
+
+main()

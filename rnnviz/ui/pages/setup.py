@@ -1,0 +1,250 @@
+"""Setup & train: choose the task and the training recipe, train with progress, see the verdict."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import streamlit as st
+
+from rnnviz import plots
+from rnnviz.config import ACTIVATIONS, HEADS, PRESETS, SCORING_KNOBS, Config
+from rnnviz.data import check_balance, make_split
+from rnnviz.rules import PRESETS as RULES
+from rnnviz.rules import Rule, get_rule
+from rnnviz.ui import components, state
+from rnnviz.ui.cache import bounds
+
+K = "setup_"  # prefix of this page's widget keys (drafts of the next configuration)
+RECIPES = {
+    "fast": ("Fast default (about 3 s)", PRESETS["default"]),
+    "thread": ("The thread's exact recipe (slow, about 25 s)", PRESETS["reference"]),
+}
+# Knobs that the two recipes set differently; picking a recipe fills these in.
+RECIPE_KNOBS = [
+    f.name
+    for f in fields(Config)
+    if getattr(PRESETS["default"], f.name) != getattr(PRESETS["reference"], f.name)
+]
+MODEL_KNOBS = [k for k in RECIPE_KNOBS if k not in ("n_train", "epochs", "seed")]
+SAMPLE_ROWS = 2000  # sequences drawn to check, live, that the rule yields both classes
+
+
+def _widget_value(knob: str, value):
+    return ", ".join(map(str, value)) if isinstance(value, tuple) else value
+
+
+def _recipe_of(config: Config) -> str:
+    for name, (_, preset) in RECIPES.items():
+        if all(getattr(config, k) == getattr(preset, k) for k in MODEL_KNOBS):
+            return name
+    return "fast"
+
+
+def _init_drafts(config: Config) -> None:
+    """Fill the widgets from the current config (only those not already on screen)."""
+    ss = st.session_state
+    is_preset = config.rule in RULES
+    values = {
+        "rule_mode": "Preset" if is_preset else "Custom expression",
+        "preset": config.rule if is_preset else ss.get(K + "last_preset", "reference"),
+        "recipe": _recipe_of(config),
+        **{
+            f.name: _widget_value(f.name, getattr(config, f.name))
+            for f in fields(Config)
+            if f.name != "rule" and f.name not in SCORING_KNOBS
+        },
+    }
+    if K + "custom" not in ss:
+        last = ss.get(K + "last_preset", "reference")
+        values["custom"] = RULES[last].expression if is_preset else config.rule
+    for key, value in values.items():
+        if K + key not in ss:
+            ss[K + key] = value
+
+
+def _apply_recipe() -> None:
+    ss = st.session_state
+    preset = RECIPES[ss[K + "recipe"]][1]
+    for knob in RECIPE_KNOBS:
+        ss[K + knob] = _widget_value(knob, getattr(preset, knob))
+
+
+def _check_both_classes(config: Config, text: str, n_features: int, seq_len: int) -> None:
+    """Raise DataError when the rule labels (almost) every step the same on a data sample."""
+    try:
+        probe = config.replace(
+            rule=text,
+            n_features=n_features,
+            seq_len=seq_len,
+            seed=st.session_state[K + "seed"],
+            n_train=SAMPLE_ROWS,
+        )
+    except ValueError:  # another knob is off; the draft check below reports it
+        return
+    check_balance(make_split(probe, "train"))
+
+
+def _rule_section(config: Config, n_features: int, seq_len: int) -> tuple[str, Rule | None]:
+    """Preset picker or live-validated custom expression; returns (rule text, parsed or None)."""
+    ss = st.session_state
+    st.radio("Target rule", ["Preset", "Custom expression"], key=K + "rule_mode", horizontal=True)
+    if ss[K + "rule_mode"] == "Preset":
+        name = st.selectbox(
+            "Preset",
+            list(RULES),
+            key=K + "preset",
+            format_func=lambda n: f"{n}:  {RULES[n].expression}",
+            label_visibility="collapsed",
+        )
+        ss[K + "last_preset"] = name
+        text = name
+    else:
+        text = st.text_input(
+            "Custom expression",
+            key=K + "custom",
+            live=True,
+            max_chars=200,
+            placeholder="e.g. x1[t-2] > 0.5",
+            help=(
+                "Features x1..xF at the current step, x1[t-2] two steps back; + - * /, "
+                "comparisons, and/or/not, abs, min, max, and windows mean(e, k), wmin, wmax."
+            ),
+        )
+    try:
+        rule = get_rule(text, n_features=n_features, seq_len=seq_len)
+        # A custom expression that is a preset's trains (and caches) as that preset.
+        text = next((n for n, p in RULES.items() if p.expression == rule.expression), text)
+        _check_both_classes(config, text, n_features, seq_len)
+    except ValueError as exc:  # RuleError, DataError
+        components.error_box("The rule cannot be used", exc)
+        return text, None
+    lines = [f"$y_t$ = 1 when `{rule.expression}`"]
+    if ss[K + "rule_mode"] == "Preset":
+        lines.append(rule.description)
+    lines.append(f"**Ground truth** (what the effects should find): {rule.describe_truth()}")
+    st.success("  \n".join(lines), icon=":material/check_circle:")
+    return text, rule
+
+
+def _draft_form(config: Config) -> Config | None:
+    """The setup widgets; returns the configuration to train when the button is pressed."""
+    b = bounds()
+    ss = st.session_state
+    _init_drafts(config)
+    st.subheader("1 · The task")
+    c1, c2 = st.columns(2)
+    c1.number_input("Sequence length (steps)", *b.seq_len, key=K + "seq_len")
+    c2.number_input("Features (x1, x2, …)", *b.n_features, key=K + "n_features")
+    text, rule = _rule_section(config, ss[K + "n_features"], ss[K + "seq_len"])
+
+    st.subheader("2 · Training")
+    st.selectbox(
+        "Recipe",
+        list(RECIPES),
+        key=K + "recipe",
+        format_func=lambda r: RECIPES[r][0],
+        on_change=_apply_recipe,
+        help="Sets the model, optimiser and budget below; fine-tune them under Advanced.",
+    )
+    c1, c2, c3 = st.columns(3)
+    c1.number_input("Epochs", *b.epochs, key=K + "epochs")
+    c2.number_input("Training sequences", *b.n_train, step=500, key=K + "n_train")
+    c3.number_input("Seed", *b.seed, key=K + "seed")
+    with st.expander("Advanced settings (model and optimiser)"):
+        a1, a2 = st.columns(2)
+        a1.text_input("LSTM layer sizes", key=K + "units", help="Comma-separated, e.g. 10, 5")
+        a2.text_input(
+            "Activations (one per layer)",
+            key=K + "activations",
+            help=f"Comma-separated; each one of {', '.join(ACTIVATIONS)}",
+        )
+        a1.selectbox("Output head", HEADS, key=K + "head", help="Per-step sigmoid output layer")
+        a2.number_input(
+            "Learning rate", *b.learning_rate, step=0.001, format="%.5f", key=K + "learning_rate"
+        )
+        a1.number_input("Batch size", *b.batch_size, key=K + "batch_size")
+        a2.number_input(
+            "Early-stopping patience", *b.patience, key=K + "patience", help="0 turns it off"
+        )
+        a1.number_input("Validation sequences", *b.n_val, step=100, key=K + "n_val")
+        a2.checkbox("Scale inputs to [-1, 1) inside the model", key=K + "input_scaling")
+
+    draft = None
+    if rule is not None:
+        # Scoring knobs are not here: they live on the effects page and are kept from `config`.
+        values = {
+            f.name: ss[K + f.name]
+            for f in fields(Config)
+            if f.name != "rule" and f.name not in SCORING_KNOBS
+        }
+        values["rule"] = text
+        try:
+            draft = Config.from_dict(values, base=config).validate(b)
+        except ValueError as exc:  # ConfigError
+            components.error_box("Change this setting", exc)
+    current = (
+        draft is not None
+        and draft.training_key() == config.training_key()
+        and not components.training_failed(config)
+    )
+    if current:
+        st.caption("These settings are the current experiment.")
+    pressed = st.button(
+        "Train this experiment",
+        type="primary",
+        disabled=draft is None or current,
+        icon=":material/play_arrow:",
+        width="stretch",
+    )
+    return draft if pressed else None
+
+
+def _results(config: Config) -> None:
+    st.subheader("3 · Result")
+    result = components.trained_model(config)
+    if result is None:
+        return
+    if result.learned:
+        st.success(result.verdict(), icon=":material/check_circle:")
+    else:
+        st.warning(result.verdict(), icon=":material/warning:")
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric(
+        "Accuracy",
+        f"{result.val_accuracy:.1%}",
+        help="Validation accuracy on the steps where the rule is defined.",
+    )
+    m2.metric(
+        "Baseline",
+        f"{result.baseline_accuracy:.1%}",
+        help="Accuracy of always guessing the majority class: the bar to clear.",
+    )
+    m3.metric("Epochs", f"{result.epochs_run} / {result.config.epochs}", help="Run / budget")
+    m4.metric("Time", f"{result.seconds:.1f} s", help="Training time")
+    st.plotly_chart(plots.training_curve(result.history), theme="streamlit", key="curve")
+    st.markdown("**Next:** see which inputs the trained model relies on.")
+    l1, l2 = st.columns(2)
+    l1.page_link(components.FEATURES_PAGE, label="Per-feature effects", icon=":material/bar_chart:")
+    l2.page_link(components.TIMESTEPS_PAGE, label="Per-timestep effects", icon=":material/grid_on:")
+    components.config_downloads(config, result)
+
+
+def main() -> None:
+    config = components.page_start()
+    st.title("Setup & train")
+    st.caption(
+        "Does an LSTM find the inputs its target really depends on? Pick a rule whose answer we "
+        "know, train a small LSTM on it, then check the effects pages."
+    )
+    left, right = st.columns([1, 1.15], gap="large")
+    with left:
+        new = _draft_form(config)
+    if new is not None:
+        components.retry_training(new)
+        state.set_config(new)
+        st.rerun()  # redraw every part (sidebar included) for the new experiment, then train
+    with right:
+        _results(config)
+
+
+main()

@@ -1,0 +1,64 @@
+"""Per-timestep effects: feature × input step, the response map of one feature, effect by lag."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rnnviz import plots
+from rnnviz.ui import components, text
+
+
+def main() -> None:
+    config = components.page_start()
+    st.title("Per-timestep effects")
+    st.caption(
+        "Nudge one feature at one step only: *when* does the model use it, and how far back "
+        "does it remember it?"
+    )
+    result = components.trained_model(config)
+    if result is None:
+        components.no_model_info()
+        return
+    components.learned_notice(result)
+    scores = components.scores_or_error(result, config)
+    if scores is None:
+        return
+    rule = config.target()
+    truth = rule.ground_truth
+    st.caption(
+        f"Scored with σ = {config.sigma:g}, {config.n_repeats} repeats, {config.n_score} "
+        "sequences; change these on the Per-feature effects page. "
+        f"The rule $y_t$ = 1 when `{rule.expression}` reads {rule.describe_truth()}."
+    )
+    left, right = st.columns([2.3, 1], gap="large")
+    with left:
+        st.plotly_chart(plots.timestep_heatmap(scores, truth), theme="streamlit", key="heatmap")
+    with right:
+        st.markdown(text.READ_HEATMAP)
+
+    names = scores.feature_names
+    used = sorted(rule.features)
+    if st.session_state.get("ts_feature", -1) not in range(len(names)):
+        st.session_state["ts_feature"] = used[0] if used else 0
+    c1, c2 = st.columns(2, gap="large")
+    with c1:
+        feature = st.selectbox(
+            "Feature for the response map",
+            range(len(names)),
+            key="ts_feature",
+            format_func=lambda i: (
+                f"{names[i]} {plots.TRUTH_MARK} (used by the rule)"
+                if i in rule.features
+                else names[i]
+            ),
+        )
+        st.plotly_chart(
+            plots.response_map(scores, feature, truth), theme="streamlit", key="response_map"
+        )
+        st.markdown(text.READ_RESPONSE)
+    with c2:
+        st.plotly_chart(plots.lag_profile(scores, truth), theme="streamlit", key="lag_profile")
+        st.markdown(text.READ_LAG)
+
+
+main()

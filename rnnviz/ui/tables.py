@@ -1,0 +1,62 @@
+"""Scores as text: the thread's table, a tidy CSV and JSON (pure functions, no streamlit)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+
+from rnnviz.config import Config
+from rnnviz.scoring import PerturbationResult
+
+
+def thread_lines(result: PerturbationResult) -> str:
+    """The Cross Validated thread's format: ``Variable 1, perturbation effect: 0.1162``."""
+    return "\n".join(
+        f"Variable {i + 1}, perturbation effect: {m:.4f}"
+        for i, m in enumerate(result.importances_mean)
+    )
+
+
+def feature_table(
+    result: PerturbationResult, truth_features: Iterable[int] = ()
+) -> dict[str, list]:
+    """Columns for a per-feature table: name, mean and std over repeats, used by the rule."""
+    used = set(truth_features)
+    n = len(result.feature_names)
+    return {
+        "variable": [f"Variable {i + 1} ({result.feature_names[i]})" for i in range(n)],
+        "perturbation effect": [round(float(v), 4) for v in result.importances_mean],
+        "± std over repeats": [round(float(v), 4) for v in result.importances_std],
+        "used by the rule": ["yes" if i in used else "no" for i in range(n)],
+    }
+
+
+def scores_csv(result: PerturbationResult) -> str:
+    """Tidy CSV: one row per feature (all steps perturbed) and per (feature, input step).
+
+    Columns: ``kind`` (``feature`` or ``cell``), ``feature``, ``input_step`` (empty for
+    ``feature`` rows), ``sigma``, ``mean``, ``std`` and one column per repeat.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    repeats = [f"repeat_{r + 1}" for r in range(result.n_repeats)]
+    writer.writerow(["kind", "feature", "input_step", "sigma", "mean", "std", *repeats])
+    for f, name in enumerate(result.feature_names):
+        row = result.importances[f]
+        writer.writerow(["feature", name, "", result.sigma, row.mean(), row.std(), *row.tolist()])
+    if result.response is not None:
+        cell = result.cell  # (F, T, R)
+        for f, name in enumerate(result.feature_names):
+            for s in range(cell.shape[1]):
+                row = cell[f, s]
+                writer.writerow(
+                    ["cell", name, s, result.sigma, row.mean(), row.std(), *row.tolist()]
+                )
+    return out.getvalue()
+
+
+def scores_json(result: PerturbationResult, config: Config) -> str:
+    """The scores (``PerturbationResult.to_dict()``) together with the configuration."""
+    return json.dumps({"config": config.to_dict(), "scores": result.to_dict()}, indent=2)

@@ -1,0 +1,77 @@
+"""Short teaching texts, shared by the Learn page and the "how to read" notes beside the plots."""
+
+QUESTION = """
+**Which inputs does a recurrent network rely on, and when?** An LSTM reads a sequence of
+feature vectors and predicts y at every step. We trained it on a rule we wrote ourselves, so we
+*know* which features (and how many steps back) really matter, and can check whether the
+explanation finds them.
+"""
+
+METHOD = """
+**Nudge one input, watch the output move.** Take a sample of sequences and the model's
+predictions. Add Gaussian noise of scale σ to one feature only and predict again. The
+root-mean-square (RMS) change of the predictions is that feature's *perturbation effect*:
+large means the model relies on it, near zero means it ignores it. Repeating with fresh noise
+gives error bars. Nudging a feature at **one step only** shows *when* it matters.
+"""
+
+FORMULA_FEATURE = (
+    r"\text{effect}_i = \sqrt{\frac{1}{N\,T}\sum_{n=1}^{N}\sum_{t=1}^{T}"
+    r"\left(\hat y_{n,t}(x) - \hat y_{n,t}(x + \varepsilon\, e_i)\right)^2}"
+)
+FORMULA_NOISE = (
+    r"Over $N$ sequences of $T$ steps; $x + \varepsilon\, e_i$ adds noise to feature $i$ only, "
+    r"with $\varepsilon_{n,t} \sim \mathcal{N}(0, \sigma^2)$ drawn afresh for every sequence "
+    r"and step."
+)
+
+FORMULA_RESPONSE = (
+    r"r_{i,s,t} = \sqrt{\frac{1}{N}\sum_{n=1}^{N}"
+    r"\left(\hat y_{n,t}(x) - \hat y_{n,t}(x + \varepsilon\, e_{i,s})\right)^2}"
+)
+
+READ_BARS = """
+**Per-feature bars.** One bar per feature: the RMS change of all predictions when that
+feature is nudged at every step. Whiskers are ±1 standard deviation over the repeats.
+Hatched orange bars are the features the rule really uses; a model that learned the rule shows
+tall orange bars and near-zero grey ones.
+"""
+
+READ_HEATMAP = """
+**Heatmap (feature × input step).** Each cell nudges one feature at one input step and
+measures how much *all* predictions move. ★ marks features the rule uses. Late steps can only
+affect the few outputs after them, and a lagged rule fades out over its last steps.
+"""
+
+READ_RESPONSE = """
+**Response map (input step × output step).** Nudge the chosen feature at input step s (rows)
+and see which output steps t (columns) move. A causal network cannot react before the nudge,
+so everything below the diagonal stays at zero: the *causal triangle*. A rule that reads the
+feature k steps back lights up the line t = s + k (dashed).
+"""
+
+READ_LAG = """
+**Effect against lag.** The response map averaged along its diagonals: how much output t
+moves when the feature is nudged k = t − s steps earlier. Circles mark the (feature, lag) pairs
+the rule reads; a lagged rule peaks at its lag, not at 0.
+"""
+
+CAVEATS = """
+- **σ is in the feature's units.** Here every feature is uniform on [0, 1), so σ = 0.2 is a
+  large nudge (about two thirds of a feature's standard deviation). With real data, put
+  features on a common scale (or pick σ per feature's spread) before comparing effects.
+- **Noise leaves the data distribution.** x + noise can fall outside [0, 1), where the model
+  never saw data; a big σ measures extrapolation as much as reliance.
+- **Correlated features share credit.** Nudging one of two correlated features creates
+  combinations that never occur, and a model can use either: a low effect does not prove a
+  feature is irrelevant in the world.
+- **It explains the model, not the world.** If the model did not learn the rule (see the
+  verdict), its effects describe a guess, not the rule.
+"""
+
+SIGMA_HELP = (
+    "Standard deviation of the Gaussian noise added to one feature. Features are uniform on "
+    "[0, 1); the thread used 0.2. Changing it only re-scores the trained model."
+)
+REPEATS_HELP = "Independent noise draws; the error bars are the spread over these repeats."
+SAMPLE_HELP = "How many fresh sequences (from the score split) are perturbed and predicted."

@@ -1,0 +1,114 @@
+"""The plot builders draw exactly the numbers of a hand-made PerturbationResult."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from rnnviz import plots
+from rnnviz.scoring import PerturbationResult
+
+F, T, R = 3, 4, 2
+
+
+@pytest.fixture
+def result() -> PerturbationResult:
+    importances = np.array([[0.10, 0.12], [0.20, 0.22], [0.01, 0.03]])
+    rng = np.random.default_rng(0)
+    response = rng.random((F, T, T, R))
+    # causal: input step s cannot move output t < s
+    for s in range(T):
+        response[:, s, :s, :] = 0.0
+    return PerturbationResult(0.2, ("x1", "x2", "x3"), importances, response)
+
+
+def _bars(fig: go.Figure) -> dict[str, go.Bar]:
+    return {t.name: t for t in fig.data if isinstance(t, go.Bar)}
+
+
+def test_feature_bars_split_by_ground_truth(result):
+    fig = plots.feature_bars(result, truth_features={0, 1})
+    bars = _bars(fig)
+    assert set(bars) == {"used by the rule", "not used by the rule"}
+    used, other = bars["used by the rule"], bars["not used by the rule"]
+    assert list(used.x) == ["x1", "x2"] and list(other.x) == ["x3"]
+    np.testing.assert_allclose(used.y, [0.11, 0.21])
+    np.testing.assert_allclose(other.y, [0.02])
+    np.testing.assert_allclose(used.error_y.array, [0.01, 0.01])
+    np.testing.assert_allclose(other.error_y.array, [0.01])
+    assert used.marker.color != other.marker.color
+    assert used.marker.pattern.shape == "/"
+    assert "%{y:.4f}" in used.hovertemplate
+    assert list(fig.layout.xaxis.categoryarray) == ["x1", "x2", "x3"]
+    assert "0.2" in fig.layout.title.subtitle.text
+    assert fig.layout.yaxis.title.text and fig.layout.xaxis.title.text
+
+
+def test_feature_bars_without_truth_is_one_trace(result):
+    fig = plots.feature_bars(result)
+    assert len(fig.data) == 1
+    np.testing.assert_allclose(fig.data[0].y, result.importances_mean)
+    np.testing.assert_allclose(fig.data[0].error_y.array, result.importances_std)
+
+
+def test_timestep_heatmap_values_and_truth_marks(result):
+    fig = plots.timestep_heatmap(result, truth={(1, 0), (1, 2)})
+    (heat,) = fig.data
+    np.testing.assert_allclose(heat.z, result.cell_mean)
+    assert list(heat.y) == ["x1", f"x2 {plots.TRUTH_MARK}", "x3"]
+    assert list(heat.x) == list(range(T))
+    np.testing.assert_allclose(np.asarray(heat.customdata)[..., 0], result.cell_std)
+    assert heat.zmin == 0
+
+
+def test_response_map_draws_the_rules_lag(result):
+    fig = plots.response_map(result, 1, truth={(1, 1), (0, 0)})
+    heat, line = fig.data
+    np.testing.assert_allclose(heat.z, result.response_mean[1])
+    # the rule reads x2 one step back: output t = input s + 1
+    assert list(line.x) == [1, 2, 3] and list(line.y) == [0, 1, 2]
+    assert "lag 1" in line.name
+    # the causal triangle: nothing below the diagonal
+    z = np.asarray(heat.z)
+    assert np.all(z[np.tril_indices(T, k=-1)] == 0)
+    assert "x2" in fig.layout.title.text
+
+
+def test_response_map_without_truth_has_no_lines(result):
+    fig = plots.response_map(result, 0)
+    assert len(fig.data) == 1
+
+
+def test_lag_profile_lines_and_truth_points(result):
+    fig = plots.lag_profile(result, truth={(0, 2), (2, 0)})
+    lines = [t for t in fig.data if t.name in result.feature_names]
+    assert [t.name for t in lines] == ["x1", "x2", "x3"]
+    by_lag = result.by_lag()
+    for f, trace in enumerate(lines):
+        np.testing.assert_allclose(trace.y, by_lag[f])
+        assert list(trace.x) == list(range(T))
+    (marks,) = [t for t in fig.data if t.name == "read by the rule"]
+    assert list(marks.x) == [2, 0]
+    np.testing.assert_allclose(marks.y, [by_lag[0, 2], by_lag[2, 0]])
+
+
+def test_training_curve():
+    fig = plots.training_curve({"loss": [0.6, 0.4, 0.3], "val_loss": [0.5, 0.45, 0.35]})
+    names = [t.name for t in fig.data]
+    assert names == ["training loss", "validation loss"]
+    assert list(fig.data[0].x) == [1, 2, 3]
+    np.testing.assert_allclose(fig.data[1].y, [0.5, 0.45, 0.35])
+    only_train = plots.training_curve({"loss": [0.6]})
+    assert len(only_train.data) == 1
+
+
+def test_builders_are_json_serialisable(result):
+    for fig in (
+        plots.feature_bars(result, {0}),
+        plots.timestep_heatmap(result, {(0, 0)}),
+        plots.response_map(result, 0, {(0, 0)}),
+        plots.lag_profile(result, {(0, 0)}),
+        plots.training_curve({"loss": [1.0, 0.5]}),
+    ):
+        assert fig.to_json()
