@@ -25,6 +25,18 @@ st.navigation(
             url_path="timesteps",
         ),
         st.Page(
+            "rnnviz/ui/pages/compare.py",
+            title="Compare methods",
+            icon=":material/compare_arrows:",
+            url_path="compare",
+        ),
+        st.Page(
+            "rnnviz/ui/pages/upload.py",
+            title="Your model & data",
+            icon=":material/upload_file:",
+            url_path="upload",
+        ),
+        st.Page(
             "rnnviz/ui/pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"
         ),
     ],

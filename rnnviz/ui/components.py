@@ -20,6 +20,8 @@ SETUP_PAGE = "rnnviz/ui/pages/setup.py"
 FEATURES_PAGE = "rnnviz/ui/pages/features.py"
 TIMESTEPS_PAGE = "rnnviz/ui/pages/timesteps.py"
 LEARN_PAGE = "rnnviz/ui/pages/learn.py"
+COMPARE_PAGE = "rnnviz/ui/pages/compare.py"
+UPLOAD_PAGE = "rnnviz/ui/pages/upload.py"
 
 
 def page_start() -> Config:
