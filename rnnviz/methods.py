@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnviz.scoring import DEFAULT_MAX_VALUES, perturbation_importance
+from rnnviz.scoring import (
+    DEFAULT_MAX_VALUES,
+    batched_copies,
+    lag_profile,
+    perturbation_importance,
+    predict_rows,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -240,7 +246,7 @@ class Context:
     @cached_property
     def base(self) -> np.ndarray:
         """(n, T_out) predictions on the unchanged sample (computed once)."""
-        return _predict(self.predict, self.x, self.n)
+        return predict_rows(self.predict, self.x, self.n)
 
     @cached_property
     def feature_means(self) -> np.ndarray:
@@ -251,41 +257,16 @@ class Context:
 # --------------------------------------------------------------------------- batching helpers
 
 
-def _predict(predict: PredictFn, x: np.ndarray, rows: int) -> np.ndarray:
-    y = np.asarray(predict(x), dtype=np.float64)
-    if y.shape[:1] != (rows,):
-        raise ValueError(f"predict returned shape {y.shape} for {rows} sequences")
-    return y.reshape(rows, -1)
-
-
 def _run_copies(
     ctx: Context, jobs: Sequence[Any], edit: Callable[[np.ndarray, Any], None]
 ) -> Iterator[tuple[Sequence[Any], np.ndarray]]:
-    """Predict one edited copy of ``ctx.x`` per job, many copies per call.
-
-    ``edit(copy, job)`` changes a (n, T, F) copy in place. Yields (jobs of the chunk, outputs
-    (k, n, T_out)); no call holds more than ``ctx.max_values`` input numbers (but >= 1 copy).
-    """
-    n, seq_len, n_features = ctx.x.shape
-    per_call = max(1, ctx.max_values // ctx.x.size)
-    for start in range(0, len(jobs), per_call):
-        chunk = jobs[start : start + per_call]
-        batch = np.repeat(ctx.x[None], len(chunk), axis=0)
-        for k, job in enumerate(chunk):
-            edit(batch[k], job)
-        out = _predict(ctx.predict, batch.reshape(-1, seq_len, n_features), len(chunk) * n)
-        yield chunk, out.reshape(len(chunk), n, -1)
+    """Edited copies of ``ctx.x`` through ``ctx.predict`` in a few chunked calls."""
+    return batched_copies(ctx.predict, ctx.x, jobs, edit, ctx.max_values)
 
 
 def _by_lag(response: np.ndarray) -> np.ndarray | None:
-    """(F, L) from a response tensor (F, T_in, T_out): mean over t of response[f, t - L, t]."""
-    n_in, n_out = response.shape[1:]
-    if n_in != n_out:
-        return None
-    return np.stack(
-        [np.diagonal(response, offset=lag, axis1=1, axis2=2).mean(axis=-1) for lag in range(n_in)],
-        axis=1,
-    )
+    """(F, L) per-lag effects of a response tensor, or None when steps are not aligned."""
+    return lag_profile(response) if response.shape[1] == response.shape[2] else None
 
 
 def _bce(p: np.ndarray, y: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -769,7 +750,9 @@ def lek(
     for start in range(0, len(rows), per_call):
         part = rows[start : start + per_call]
         batch = np.repeat(part[:, None, :], seq_len, axis=1)
-        response[start : start + len(part)] = _predict(ctx.predict, batch, len(part)).mean(axis=1)
+        response[start : start + len(part)] = predict_rows(ctx.predict, batch, len(part)).mean(
+            axis=1
+        )
     curves = response.reshape(n_features, n_q, n_points)
     median = np.median(curves, axis=1)
     score = median.max(axis=1) - median.min(axis=1)

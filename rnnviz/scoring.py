@@ -16,8 +16,9 @@ large batched calls, chunked so that no call holds more than ``max_values`` inpu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -71,14 +72,7 @@ class PerturbationResult:
 
         Needs input and output steps aligned (T_out == T_in); this is where a lagged rule shows.
         """
-        resp = self.response_mean
-        n_in, n_out = resp.shape[1:]
-        if n_in != n_out:
-            raise ValueError("effect by lag needs one output per input step")
-        return np.stack(
-            [np.diagonal(resp, offset=lag, axis1=1, axis2=2).mean(axis=-1) for lag in range(n_in)],
-            axis=1,
-        )
+        return lag_profile(self.response_mean)
 
     def _need_response(self) -> np.ndarray:
         if self.response is None:
@@ -122,28 +116,27 @@ def perturbation_importance(
     names = tuple(feature_names or (f"x{i + 1}" for i in range(n_features)))
     if len(names) != n_features:
         raise ValueError(f"{len(names)} feature names for {n_features} features")
-    base = _predict(predict, x, n)
+    base = predict_rows(predict, x, n)
     importances = np.empty((n_features, n_repeats))
     response = np.empty((n_features, seq_len, base.shape[1], n_repeats)) if per_step else None
-    copies_per_call = max(1, max_values // x.size)
     for r in range(n_repeats):
         rng = np.random.default_rng(np.random.SeedSequence([seed, r]))
         # Every draw is made up front in a fixed order, so chunking cannot change the numbers.
         noise_feature = rng.standard_normal((n_features, n, seq_len), dtype=np.float32) * sigma
         noise_cell = rng.standard_normal((n_features, seq_len, n), dtype=np.float32) * sigma
-        jobs = [(f, None) for f in range(n_features)]
+        jobs: list[tuple[int, int | None]] = [(f, None) for f in range(n_features)]
         if per_step:
             jobs += [(f, s) for f in range(n_features) for s in range(seq_len)]
-        for start in range(0, len(jobs), copies_per_call):
-            chunk = jobs[start : start + copies_per_call]
-            batch = np.repeat(x[None], len(chunk), axis=0)  # (k, n, T, F)
-            for k, (f, s) in enumerate(chunk):
-                if s is None:
-                    batch[k, :, :, f] += noise_feature[f]
-                else:
-                    batch[k, :, s, f] += noise_cell[f, s]
-            out = _predict(predict, batch.reshape(-1, seq_len, n_features), len(chunk) * n)
-            diff2 = (out.reshape(len(chunk), n, -1) - base[None]) ** 2  # (k, n, T_out)
+
+        def add_noise(copy, job, noise_feature=noise_feature, noise_cell=noise_cell) -> None:
+            f, s = job
+            if s is None:
+                copy[:, :, f] += noise_feature[f]
+            else:
+                copy[:, s, f] += noise_cell[f, s]
+
+        for chunk, out in batched_copies(predict, x, jobs, add_noise, max_values):
+            diff2 = (out - base[None]) ** 2  # (k, n, T_out)
             for k, (f, s) in enumerate(chunk):
                 if s is None:
                     importances[f, r] = np.sqrt(diff2[k].mean())
@@ -167,9 +160,48 @@ def _check_inputs(x: np.ndarray, sigma: float, n_repeats: int, max_values: int) 
     return x
 
 
-def _predict(predict: PredictFn, x: np.ndarray, rows: int) -> np.ndarray:
-    """Call the model and check that it returned one row of outputs per sequence."""
+def predict_rows(predict: PredictFn, x: np.ndarray, rows: int) -> np.ndarray:
+    """Call the model and check that it returned one row of outputs per sequence: (rows, T_out)."""
     y = np.asarray(predict(x), dtype=np.float64)
     if y.shape[:1] != (rows,):
         raise ValueError(f"predict returned shape {y.shape} for {rows} sequences")
     return y.reshape(rows, -1)
+
+
+def batched_copies(
+    predict: PredictFn,
+    x: np.ndarray,
+    jobs: Sequence[Any],
+    edit: Callable[[np.ndarray, Any], None],
+    max_values: int = DEFAULT_MAX_VALUES,
+) -> Iterator[tuple[Sequence[Any], np.ndarray]]:
+    """Predict one edited copy of ``x`` per job, as many copies per call as fit.
+
+    ``edit(copy, job)`` changes an (n, T, F) copy in place. Yields (the chunk's jobs, outputs
+    of shape (k, n, T_out)); no call holds more than ``max_values`` input numbers (but >= 1 copy).
+    This is the one place where perturbed copies meet the model: a few large calls, never one
+    call per perturbation.
+    """
+    n, seq_len, n_features = x.shape
+    per_call = max(1, max_values // x.size)
+    for start in range(0, len(jobs), per_call):
+        chunk = jobs[start : start + per_call]
+        batch = np.repeat(x[None], len(chunk), axis=0)
+        for k, job in enumerate(chunk):
+            edit(batch[k], job)
+        out = predict_rows(predict, batch.reshape(-1, seq_len, n_features), len(chunk) * n)
+        yield chunk, out.reshape(len(chunk), n, -1)
+
+
+def lag_profile(response: np.ndarray) -> np.ndarray:
+    """(F, L) from a response tensor (F, T_in, T_out): mean over t of response[f, t - L, t].
+
+    Needs input and output steps aligned (T_out == T_in); this is where a lagged rule shows.
+    """
+    n_in, n_out = response.shape[1:3]
+    if n_in != n_out:
+        raise ValueError("effect by lag needs one output per input step")
+    return np.stack(
+        [np.diagonal(response, offset=lag, axis1=1, axis2=2).mean(axis=-1) for lag in range(n_in)],
+        axis=1,
+    )
