@@ -41,7 +41,9 @@ class Settings:
 
     hosted: bool = False
     cache_dir: str = ".rnnviz_cache"
-    max_training: int = 1  # trainings at once, process-wide; the rest wait in a queue
+    # Trainings run one at a time per process (the rest queue and see their position): Keras's
+    # random state is process-wide, so concurrent trainings would not be reproducible.
+    max_training: int = 1
     max_disk_models: int = 200  # disk cache entries kept (least recently used evicted)
     max_memory_models: int = 16
     uploads: bool = True
@@ -76,7 +78,6 @@ def load_settings(
     values: dict[str, Any] = {"hosted": hosted}
     for name, kind in (
         ("cache_dir", str),
-        ("max_training", int),
         ("max_disk_models", int),
         ("max_memory_models", int),
         ("uploads", _flag),
@@ -91,8 +92,8 @@ def load_settings(
     settings = Settings(**{**base.__dict__, **values})
     if hosted:  # loading a whole model file can run code: never on a public host
         settings = Settings(**{**settings.__dict__, "whole_model_uploads": False})
-    if settings.max_training < 1 or settings.max_disk_models < 1 or settings.max_memory_models < 1:
-        raise ValueError("max_training, max_disk_models and max_memory_models must be >= 1")
+    if settings.max_disk_models < 1 or settings.max_memory_models < 1:
+        raise ValueError("max_disk_models and max_memory_models must be >= 1")
     if not 0 < settings.max_upload_mb <= 200:
         raise ValueError("max_upload_mb must be in (0, 200]")
     Path(settings.cache_dir)  # a path, checked for writability by the store

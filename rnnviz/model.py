@@ -152,9 +152,15 @@ class Predictor:
         return out
 
 
-def build_model(config: Config) -> keras.Model:
-    """The stacked LSTM of ``config``: one sigmoid output per step, shape (n, T, 1)."""
-    keras.utils.set_random_seed(config.seed)
+def build_model(config: Config, seeded: bool = True) -> keras.Model:
+    """The stacked LSTM of ``config``: one sigmoid output per step, shape (n, T, 1).
+
+    ``seeded`` sets the global seeds (initialisation, and the shuffling of a training that
+    follows) from the config; a model whose weights are loaded next needs no seeding, and must
+    not reseed the process while another training runs.
+    """
+    if seeded:
+        keras.utils.set_random_seed(config.seed)
     inputs = keras.Input((config.seq_len, config.n_features), name="x")
     h = inputs
     if config.input_scaling:
@@ -215,6 +221,16 @@ def train(
     train_data = train_data or make_split(config, "train")
     val_data = val_data or make_split(config, "val")
     check_balance(train_data)
+    with _TRAIN_LOCK:  # Keras's random state is process-wide: one seeded training at a time
+        return _fit(config, train_data, val_data, progress)
+
+
+_TRAIN_LOCK = threading.Lock()
+
+
+def _fit(
+    config: Config, train_data: Dataset, val_data: Dataset, progress: ProgressFn | None
+) -> TrainResult:
     model = build_model(config)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),

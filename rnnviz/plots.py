@@ -303,3 +303,367 @@ __all__ = [
     "timestep_heatmap",
     "training_curve",
 ]
+
+
+# --------------------------------------------------------------------------- compare methods
+
+# Lek's held quantiles, lowest to highest: a hue ramp at mid lightness (reads on light and dark).
+QUANTILE_COLORS = ("#4E9BE6", "#45B5AA", "#59A14F", "#D4A62A", "#D45087")
+# Features the rule does not read, in the σ sweep: grey like their bars, told apart by dash.
+OTHER_DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")
+
+
+def method_label(name: str) -> str:
+    """The registry label of a method, or "TSR on <label>" for ``tsr:<method>``."""
+    from rnnviz.methods import METHODS
+
+    if name.startswith("tsr:"):
+        base = name[4:]
+        return f"TSR on {METHODS[base].label if base in METHODS else base}"
+    return METHODS[name].label if name in METHODS else name
+
+
+def normalised_scores(scores: np.ndarray) -> tuple[np.ndarray, float]:
+    """(scores / scale, scale) with scale = the largest absolute score (0: all zeros, kept).
+
+    For the usual non-negative scores this is "divide by the maximum", so the top feature of
+    every method is at 1; a method with negative scores (stepwise) keeps its signs.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    scale = float(np.abs(scores).max()) if scores.size else 0.0
+    if not np.isfinite(scale) or scale == 0.0:
+        return np.zeros_like(scores), 0.0
+    return scores / scale, scale
+
+
+def _grid(n: int, columns: int) -> tuple[int, int]:
+    cols = max(1, min(columns, n))
+    return -(-n // cols), cols
+
+
+def _two_lines(label: str, width: int = 22) -> str:
+    """A panel title on at most two lines: before a parenthesis, or at the middle space."""
+    if " (" in label:
+        first, _, rest = label.partition(" (")
+        return f"{first}<br>({rest}"
+    if len(label) <= width or " " not in label:
+        return label
+    spaces = [i for i, c in enumerate(label) if c == " "]
+    cut = min(spaces, key=lambda i: abs(i - len(label) / 2))
+    return f"{label[:cut]}<br>{label[cut + 1 :]}"
+
+
+def method_multiples(
+    comparison, truth_features: Iterable[int] | None = None, columns: int = 5
+) -> go.Figure:
+    """Small multiples: one panel per method, per-feature scores divided by that method's max.
+
+    ``comparison`` is a :class:`rnnviz.methods.Comparison`. Whiskers are ±1 std over repeats
+    (same scale) for methods with repeats. With ``truth_features`` the bars are coloured (and
+    hatched) like :func:`feature_bars`; the features the rule reads carry TRUTH_MARK.
+    """
+    from plotly.subplots import make_subplots
+
+    names = list(comparison.methods)
+    rows, cols = _grid(len(names), columns)
+    height = 110 + 250 * rows
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[_two_lines(method_label(m)) for m in names],
+        shared_yaxes=True,
+        horizontal_spacing=0.03,
+        vertical_spacing=90 / (height - 130) if rows > 1 else 0.0,
+    )
+    used = set(truth_features) if truth_features is not None else None
+    lowest = 0.0
+    for k, method in enumerate(names):
+        attr = comparison.attributions[method]
+        features = list(attr.feature_names)
+        labels = _truth_rows(features, used)
+        norm, scale = normalised_scores(attr.feature_mean)
+        std = attr.feature_std / scale if scale > 0 else np.zeros(len(features))
+        lowest = min(lowest, float((norm - std).min()))
+        if used is None:
+            groups = [("score", list(range(len(features))), feature_color(0), "")]
+        else:
+            groups = [
+                (
+                    "used by the rule",
+                    [i for i in range(len(features)) if i in used],
+                    USED_COLOR,
+                    "/",
+                ),
+                (
+                    "not used by the rule",
+                    [i for i in range(len(features)) if i not in used],
+                    OTHER_COLOR,
+                    "",
+                ),
+            ]
+        row, col = k // cols + 1, k % cols + 1
+        for group, idx, color, pattern in groups:
+            if not idx:
+                continue
+            fig.add_trace(
+                go.Bar(
+                    name=group,
+                    legendgroup=group,
+                    showlegend=False,  # the subtitle says what the colours mean
+                    x=[labels[i] for i in idx],
+                    y=[float(norm[i]) for i in idx],
+                    error_y={
+                        "type": "data",
+                        "array": [float(std[i]) for i in idx],
+                        "visible": attr.n_repeats > 1,
+                        "color": ERROR_COLOR,
+                        "thickness": 1.2,
+                        "width": 4,
+                    },
+                    customdata=[
+                        [float(attr.feature_mean[i]), float(attr.feature_std[i]), attr.n_repeats]
+                        for i in idx
+                    ],
+                    marker={
+                        "color": color,
+                        "pattern": {
+                            "shape": pattern,
+                            "fillmode": "overlay",
+                            "fgcolor": "rgba(255, 255, 255, 0.5)",
+                            "solidity": 0.2,
+                        },
+                    },
+                    hovertemplate=(
+                        f"<b>%{{x}}</b>: {method_label(method)}<br>"
+                        "%{y:.2f} of this method's largest score<br>"
+                        "score %{customdata[0]:.4g} ± %{customdata[1]:.2g} "
+                        "(%{customdata[2]} repeats)<extra></extra>"
+                    ),
+                ),
+                row=row,
+                col=col,
+            )
+        fig.update_xaxes(categoryorder="array", categoryarray=labels, row=row, col=col)
+    low = 0.0 if lowest >= 0 else lowest - 0.1
+    fig.update_yaxes(range=[low, 1.15], dtick=0.5, zeroline=True)
+    fig.update_annotations(font={"size": 13})
+    _layout(
+        fig,
+        "Each method's verdict, scaled to its own largest score",
+        "",
+        "",
+        subtitle=(
+            "each feature's score ÷ the method's largest; "
+            f"orange hatched {TRUTH_MARK} = used by the rule, grey = not used"
+            if used is not None
+            else "each feature's score ÷ the method's largest"
+        ),
+        barmode="overlay",
+        height=height,
+    )
+    fig.update_layout(
+        xaxis_title=None, yaxis_title=None, margin={"l": 10, "r": 10, "t": 135, "b": 10}
+    )
+    for r in range(1, rows + 1):
+        fig.update_yaxes(title_text="÷ method's max", row=r, col=1)
+    return fig
+
+
+def rank_agreement(comparison) -> go.Figure:
+    """Methods × methods heatmap of the Spearman correlation of their per-feature rankings.
+
+    Undefined correlations (a method gives every feature the same score) are blank and say so.
+    """
+    names = list(comparison.methods)
+    labels = [method_label(m) for m in names]
+    rho = np.asarray(comparison.rank_agreement, dtype=np.float64)
+    z = [[None if not np.isfinite(v) else float(v) for v in row] for row in rho]
+    text = [["—" if v is None else f"{v:.2f}" for v in row] for row in z]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=labels,
+            y=labels,
+            text=text,
+            texttemplate="%{text}",
+            textfont={"size": 11},
+            colorscale="RdBu",
+            zmin=-1.0,
+            zmax=1.0,
+            zmid=0.0,
+            colorbar={"title": {"text": "Spearman<br>ρ"}},
+            hovertemplate=("<b>%{y}</b> vs <b>%{x}</b><br>rank correlation %{text}<extra></extra>"),
+            xgap=1,
+            ygap=1,
+        )
+    )
+    n_features = len(comparison.attributions[names[0]].feature_names) if names else 0
+    return _layout(
+        fig,
+        "Do the methods rank the features alike?",
+        "",
+        "",
+        subtitle=(
+            f"Spearman correlation of the per-feature scores ({n_features} features): "
+            "1 = same order, −1 = reversed"
+        ),
+        yaxis={"autorange": "reversed", "type": "category"},
+        xaxis={"type": "category", "tickangle": -35},
+        height=max(360, 140 + 34 * len(names)),
+    )
+
+
+def _quantile_name(level: float) -> str:
+    special = {0.0: " (min)", 0.5: " (median)", 1.0: " (max)"}
+    return f"their {level:g} quantile{special.get(float(level), '')}"
+
+
+def lek_profiles(attribution, truth_features: Iterable[int] | None = None) -> go.Figure:
+    """Lek's sensitivity curves: one panel per feature, one line per held quantile.
+
+    ``attribution`` is the :func:`rnnviz.methods.lek` Attribution: ``extra["grid"]`` (F, P)
+    swept values, ``extra["curves"]`` (F, Q, P) mean predictions, ``extra["quantiles"]``.
+    """
+    from plotly.subplots import make_subplots
+
+    grid = np.asarray(attribution.extra["grid"], dtype=np.float64)
+    curves = np.asarray(attribution.extra["curves"], dtype=np.float64)
+    quantiles = list(attribution.extra["quantiles"])
+    names = list(attribution.feature_names)
+    used = set(truth_features) if truth_features is not None else None
+    titles = _truth_rows(names, used)
+    rows, cols = _grid(len(names), 4)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[f"{t} swept" for t in titles],
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        vertical_spacing=min(0.5 / rows, 0.14) if rows > 1 else 0.0,
+    )
+    n_q = len(quantiles)
+    for f in range(len(names)):
+        row, col = f // cols + 1, f % cols + 1
+        for q, level in enumerate(quantiles):
+            shade = QUANTILE_COLORS[round(q * (len(QUANTILE_COLORS) - 1) / max(n_q - 1, 1))]
+            fig.add_trace(
+                go.Scatter(
+                    x=grid[f],
+                    y=curves[f, q],
+                    mode="lines",
+                    name=_quantile_name(level),
+                    legendgroup=f"q{q}",
+                    showlegend=f == 0,
+                    line={"color": shade, "width": 2.5 if abs(level - 0.5) < 1e-9 else 1.5},
+                    hovertemplate=(
+                        f"<b>{names[f]}</b> = %{{x:.3f}}, others at {_quantile_name(level)}"
+                        "<br>mean prediction %{y:.3f}<extra></extra>"
+                    ),
+                ),
+                row=row,
+                col=col,
+            )
+    fig.update_yaxes(range=[-0.02, 1.02], dtick=0.25)
+    fig.update_annotations(font={"size": 13})
+    _layout(
+        fig,
+        "Lek's profiles: sweep one feature, hold the others",
+        "",
+        "",
+        subtitle=(
+            "constant sequences; score = range of the median curve over quantiles"
+            + (f"; {TRUTH_MARK} = used by the rule" if used else "")
+        ),
+        height=110 + 230 * rows,
+    )
+    fig.update_layout(
+        xaxis_title=None,
+        yaxis_title=None,
+        legend={"title": {"text": "others held at"}},
+        margin={"l": 10, "r": 10, "t": 90, "b": 10},
+    )
+    for r in range(1, rows + 1):
+        fig.update_yaxes(title_text="mean prediction", row=r, col=1)
+    return fig
+
+
+def sigma_sweep_curves(attribution, truth_features: Iterable[int] | None = None) -> go.Figure:
+    """Perturbation effect against σ, one line per feature, ±1 std whiskers, log σ axis.
+
+    ``attribution`` is the :func:`rnnviz.methods.sigma_sweep` Attribution (``extra["sigmas"]``
+    (S,), ``extra["curves"]`` / ``extra["curves_std"]`` (F, S), ``extra["sigma"]`` the σ of
+    its per-feature scores, marked by a dotted line). Features the rule reads are solid and
+    carry TRUTH_MARK, the others are dashed.
+    """
+    sigmas = np.asarray(attribution.extra["sigmas"], dtype=np.float64)
+    curves = np.asarray(attribution.extra["curves"], dtype=np.float64)
+    stds = np.asarray(attribution.extra["curves_std"], dtype=np.float64)
+    names = list(attribution.feature_names)
+    used = set(truth_features) if truth_features is not None else None
+    labels = _truth_rows(names, used)
+    fig = go.Figure()
+    others = 0
+    for f in range(len(names)):
+        solid = used is None or f in used
+        if solid:
+            line = {"color": feature_color(f), "width": 2.5, "dash": "solid"}
+        else:
+            dash = OTHER_DASHES[others % len(OTHER_DASHES)]
+            line = {"color": OTHER_COLOR, "width": 2, "dash": dash}
+            others += 1
+        fig.add_trace(
+            go.Scatter(
+                x=sigmas,
+                y=curves[f],
+                error_y={
+                    "type": "data",
+                    "array": stds[f],
+                    "visible": attribution.n_repeats > 1,
+                    "color": ERROR_COLOR,
+                    "thickness": 1,
+                    "width": 3,
+                },
+                mode="lines+markers",
+                name=labels[f],
+                line=line,
+                marker={"size": 7},
+                customdata=stds[f],
+                hovertemplate=(
+                    f"<b>{labels[f]}</b> at σ = %{{x:g}}<br>RMS effect %{{y:.4f}} ± "
+                    "%{customdata:.4f}<extra></extra>"
+                ),
+            )
+        )
+    middle = float(attribution.extra.get("sigma", sigmas[len(sigmas) // 2]))
+    fig.add_vline(
+        x=middle,
+        line={"color": ERROR_COLOR, "dash": "dot", "width": 1.5},
+        annotation={"text": f"σ = {middle:g} (table row)", "font": {"size": 11}},
+        annotation_position="top left",
+    )
+    return _layout(
+        fig,
+        "Perturbation effect against the noise scale σ",
+        "noise scale σ (log scale)",
+        "RMS change of the predictions",
+        subtitle=(
+            f"mean ± std over {attribution.n_repeats} repeats"
+            + (
+                f"; coloured {TRUTH_MARK} = used by the rule, grey dashed = not used"
+                if used
+                else ""
+            )
+        ),
+        xaxis={"type": "log", "tickvals": sigmas.tolist(), "ticktext": [f"{s:g}" for s in sigmas]},
+        yaxis={"rangemode": "tozero"},
+    )
+
+
+__all__ += [
+    "lek_profiles",
+    "method_label",
+    "method_multiples",
+    "normalised_scores",
+    "rank_agreement",
+    "sigma_sweep_curves",
+]

@@ -13,21 +13,28 @@ Models: weights (``.weights.h5`` from ``model.save_weights``) for an architectur
 from a Config — the only model upload allowed in hosted mode — or, on your own machine only, a
 whole ``.keras`` model, loaded with ``safe_mode=True`` after its layer list has been checked:
 Lambda layers and custom objects are refused.
+
+:func:`prepare_upload` does all of it for the app: data, model, a check that they fit together,
+and (when labels y came with the data) the model's accuracy against them.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import tempfile
 import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config
+from rnnviz.hosting import Settings
 
 MAX_SEQUENCES = 20_000
 
@@ -58,7 +65,7 @@ class UploadedData:
 
 def _check_size(name: str, data: bytes, max_mb: float) -> None:
     if len(data) > max_mb * 1024 * 1024:
-        raise UploadError(f"{name} is {len(data) / 2**20:.1f} MB; the limit is {max_mb:g} MB")
+        raise UploadError(f"{name} is {len(data) / 2**20:.3g} MB; the limit is {max_mb:g} MB")
     if not data:
         raise UploadError(f"{name} is empty")
 
@@ -70,8 +77,13 @@ def read_data(name: str, data: bytes, max_mb: float = 20.0, bounds: Bounds = DEF
     try:
         if suffix == ".npy":
             x, y = np.load(io.BytesIO(data), allow_pickle=False), None
+            if not isinstance(x, np.ndarray):  # np.load opens an .npz archive whatever the name
+                raise UploadError(f"{name} is an .npz archive, not one array: name it .npz")
         elif suffix == ".npz":
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            loaded = np.load(io.BytesIO(data), allow_pickle=False)
+            if isinstance(loaded, np.ndarray):
+                raise UploadError(f"{name} holds a single array (.npy), not an .npz archive")
+            with loaded as npz:
                 if "x" not in npz.files:
                     raise UploadError(f"{name} holds {npz.files}; it needs an array named 'x'")
                 x = npz["x"]
@@ -167,7 +179,7 @@ def load_weights(data: bytes, config: Config, max_mb: float = 20.0):
     from rnnviz.model import build_model
 
     _check_size("the weights file", data, max_mb)
-    model = build_model(config)
+    model = build_model(config, seeded=False)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "upload.weights.h5"
         path.write_bytes(data)
@@ -244,3 +256,170 @@ def load_whole_model(data: bytes, allowed: bool, max_mb: float = 20.0):
     if not (isinstance(shape, tuple) and len(shape) == 3 and None not in shape[1:]):
         raise UploadError(f"the model's input must be (batch, steps, features), got {shape}")
     return model
+
+
+# The architecture knobs the upload form asks for; seq_len and n_features come from the data.
+ARCHITECTURE_KNOBS = ("units", "activations", "head", "input_scaling")
+
+
+def architecture(
+    seq_len: int, n_features: int, values: Mapping[str, Any], bounds: Bounds = DEFAULT_BOUNDS
+) -> Config:
+    """The Config whose model (``build_model``) the uploaded weights are loaded into.
+
+    Only the model knobs matter; the rest are small placeholders that always validate.
+    """
+    unknown = sorted(set(values) - set(ARCHITECTURE_KNOBS))
+    if unknown:
+        raise UploadError(f"unknown architecture settings: {', '.join(unknown)}")
+    base = Config(
+        seq_len=seq_len,
+        n_features=n_features,
+        rule="x1 > 0.5",
+        n_train=50,
+        n_val=50,
+        n_score=10,
+        n_repeats=1,
+        epochs=1,
+    )
+    try:
+        return Config.from_dict(dict(values), base=base).validate(bounds)
+    except ValueError as exc:  # ConfigError names the knob and what is allowed
+        raise UploadError(f"the architecture in the form: {exc}") from None
+
+
+def check_model_fits(model, shape: tuple[int, int, int]) -> None:
+    """The model must read (batch, steps, features) like the data and give one output per step."""
+    _, steps, feats = shape
+    expected = (None, steps, feats)
+    if tuple(model.input_shape) != expected:
+        raise UploadError(
+            f"the model reads inputs of shape {tuple(model.input_shape)}, but the data is "
+            f"{steps} steps x {feats} features, i.e. {expected}"
+        )
+    out = model.output_shape
+    if not (isinstance(out, tuple) and out in ((None, steps, 1), (None, steps))):
+        raise UploadError(
+            f"the model must give one output (a probability) per step, shape (batch, {steps}, 1); "
+            f"its output shape is {out}"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Upload:
+    """An uploaded model with its data: what the results pages need (there is no ground truth)."""
+
+    data_name: str
+    model_name: str
+    kind: str  # "weights" (an rnnviz architecture) or "keras" (a whole model)
+    data: UploadedData
+    model: Any  # keras.Model
+    predict: Callable[[np.ndarray], np.ndarray]  # a rnnviz.model.Predictor
+    key: str  # sha256 of everything uploaded: the cache key of its scores
+    architecture: Config | None = None  # for weights
+    accuracy: float | None = None  # against the uploaded labels y, threshold 0.5
+    baseline_accuracy: float | None = None  # always guessing the labels' majority class
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.data.x
+
+    @property
+    def y(self) -> np.ndarray | None:
+        return self.data.y
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f"x{i + 1}" for i in range(self.data.shape[2]))
+
+    @property
+    def learned(self) -> bool | None:
+        """Clearly beats the majority class on the uploaded labels (None without labels)."""
+        from rnnviz.model import LEARNED_ERROR_RATIO
+
+        if self.accuracy is None or self.baseline_accuracy is None:
+            return None
+        return (1.0 - self.accuracy) <= LEARNED_ERROR_RATIO * (1.0 - self.baseline_accuracy)
+
+    def describe_model(self) -> str:
+        if self.architecture is None:
+            return f"whole Keras model `{self.model_name}`"
+        c = self.architecture
+        layers = " → ".join(map(str, c.units))
+        scaling = ", inputs scaled to [-1, 1)" if c.input_scaling else ""
+        return (
+            f"LSTM {layers} ({', '.join(c.activations)}), {c.head} head{scaling}, "
+            f"weights `{self.model_name}`"
+        )
+
+    def describe_data(self) -> str:
+        n, steps, feats = self.data.shape
+        labels = "with labels y" if self.y is not None else "no labels"
+        return f"`{self.data_name}`: {n:,} sequences × {steps} steps × {feats} features, {labels}"
+
+
+def label_accuracy(predict, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(accuracy of ``predict`` at threshold 0.5, accuracy of always guessing the majority)."""
+    p = np.asarray(predict(x), dtype=np.float64).reshape(y.shape)
+    acc = float(((p >= 0.5) == (y >= 0.5)).mean())
+    share = float(y.mean())
+    return acc, max(share, 1.0 - share)
+
+
+def prepare_upload(
+    data_name: str,
+    data_bytes: bytes,
+    model_name: str,
+    model_bytes: bytes,
+    settings: Settings,
+    arch_values: Mapping[str, Any] | None = None,
+) -> Upload:
+    """Read and check an uploaded data file and model; UploadError says what is wrong.
+
+    The model file's name decides how it is read: ``.keras`` is a whole model (refused unless
+    ``settings.whole_model_uploads``), ``.h5`` is weights for the architecture ``arch_values``
+    (units, activations, head, input_scaling) built for the data's steps and features.
+    """
+    from rnnviz.model import Predictor
+
+    data = read_data(data_name, data_bytes, settings.max_upload_mb, settings.bounds)
+    _, steps, feats = data.shape
+    name = model_name.lower()
+    config = None
+    if name.endswith(".keras"):
+        kind = "keras"
+        model = load_whole_model(model_bytes, settings.whole_model_uploads, settings.max_upload_mb)
+    elif name.endswith(".h5"):
+        kind = "weights"
+        config = architecture(steps, feats, arch_values or {}, settings.bounds)
+        model = load_weights(model_bytes, config, settings.max_upload_mb)
+    else:
+        raise UploadError(
+            f"{model_name}: use weights (.weights.h5, from model.save_weights) or, where "
+            "allowed, a whole model (.keras)"
+        )
+    check_model_fits(model, data.shape)
+    predict = Predictor(model)
+    accuracy = baseline = None
+    if data.y is not None:
+        try:
+            accuracy, baseline = label_accuracy(predict, data.x, data.y)
+        except Exception as exc:  # a model that cannot run on this data
+            raise UploadError(f"the model could not be run on the data: {str(exc)[:200]}") from None
+    digest = hashlib.sha256()
+    arch = json.dumps(config.to_dict() if config else None, sort_keys=True)
+    for part in (kind.encode(), arch.encode(), data_bytes, model_bytes):
+        digest.update(len(part).to_bytes(8, "little"))
+        digest.update(part)
+    return Upload(
+        data_name=data_name,
+        model_name=model_name,
+        kind=kind,
+        data=data,
+        model=model,
+        predict=predict,
+        key=digest.hexdigest(),
+        architecture=config,
+        accuracy=accuracy,
+        baseline_accuracy=baseline,
+    )

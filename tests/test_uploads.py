@@ -110,10 +110,10 @@ def test_settings_from_env_and_secrets():
     assert hosted.hosted and hosted.bounds is HOSTED_BOUNDS and hosted.max_disk_models == 7
     assert load_settings(env={"RNNVIZ_HOSTED": "0"}, secrets={"hosted": "true"}).hosted is False
     assert load_settings(env={"RNNVIZ_UPLOADS": "off"}).uploads is False
-    with pytest.raises(ValueError, match="max_training"):
-        load_settings(env={"RNNVIZ_MAX_TRAINING": "many"})
+    with pytest.raises(ValueError, match="max_disk_models"):
+        load_settings(env={"RNNVIZ_MAX_DISK_MODELS": "many"})
     with pytest.raises(ValueError, match=">= 1"):
-        load_settings(env={"RNNVIZ_MAX_TRAINING": "0"})
+        load_settings(env={"RNNVIZ_MAX_MEMORY_MODELS": "0"})
 
 
 def test_presets_fit_the_hosted_bounds():

@@ -77,9 +77,205 @@ def scores(result: TrainResult, config: Config) -> PerturbationResult:
     )
 
 
+@st.cache_data(max_entries=32, show_spinner="Scoring your model…")
+def upload_scores(
+    _predict, _x, upload_key: str, n: int, sigma: float, n_repeats: int, seed: int
+) -> PerturbationResult:
+    """Scores of an uploaded model on its first ``n`` uploaded sequences.
+
+    ``upload_key`` is the sha256 of the uploaded bytes: the model and data themselves live only
+    in their session (``st.session_state``), and a cached entry is reached only with the same
+    bytes.
+    """
+    from rnnviz.scoring import perturbation_importance
+
+    return perturbation_importance(_predict, _x[:n], sigma=sigma, n_repeats=n_repeats, seed=seed)
+
+
 def model_bytes(result: TrainResult) -> bytes:
     """The trained model as ``.keras`` file bytes (made on demand, when a download is asked)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.keras"
         result.model.save(path)
         return path.read_bytes()
+
+
+# --------------------------------------------------------------------------- compare methods
+
+
+def _freeze(params) -> tuple:
+    """Hashable form of {method: {param: value}} (values are numbers, text or tuples)."""
+    return tuple(sorted((m, tuple(sorted(dict(p).items()))) for m, p in (params or {}).items()))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _comparison(
+    _result: TrainResult,
+    training_id: str,
+    sigma: float,
+    n_repeats: int,
+    n_score: int,
+    seed: int,
+    methods: tuple[str, ...],
+    frozen_params: tuple,
+):
+    from rnnviz.experiment import compare_methods
+
+    config = _result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
+    params = {m: dict(items) for m, items in frozen_params}
+    return compare_methods(_result, config, methods, params)
+
+
+def comparison(result: TrainResult, config: Config, methods, params=None):
+    """``rnnviz.experiment.compare_methods`` of ``result`` (cached per model, knobs, methods).
+
+    ``methods`` must not hold "stepwise" (it retrains: see :func:`stepwise_job`); ``params``
+    maps method name to its parameters. The random baseline is always included by the core.
+    """
+    methods = tuple(methods)
+    if "stepwise" in methods:
+        raise ValueError("stepwise elimination retrains models: run it through stepwise_job()")
+    return _comparison(
+        result,
+        config.training_id(),
+        config.sigma,
+        config.n_repeats,
+        config.n_score,
+        config.seed,
+        methods,
+        _freeze(params),
+    )
+
+
+class StepwiseJob:
+    """Backward stepwise elimination of one trained model, in a background thread.
+
+    Runs ``compare_methods(result, config, ("stepwise",))``: F + 1 trainings, each reported
+    through ``progress``; like a training job, it outlives the script run that started it, so
+    a click meanwhile never restarts it. Jobs sharing ``slot`` (a lock) run one at a time.
+    """
+
+    def __init__(self, result: TrainResult, config: Config, slot) -> None:
+        import threading
+
+        self._slot = slot
+        self.key = config.training_id()
+        self.total = config.n_features + 1
+        self.index = 0  # which of the F + 1 trainings runs (0 = all features)
+        self.waiting = False
+        self.progress = None
+        self.comparison = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self._last: tuple[int, int] | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(result, config), name=f"rnnviz-stepwise-{self.key}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self, result: TrainResult, config: Config) -> None:
+        from rnnviz.experiment import compare_methods
+
+        try:
+            if not self._slot.acquire(blocking=False):
+                self.waiting = True
+                self._slot.acquire()
+            self.waiting = False
+            try:
+                self.comparison = compare_methods(
+                    result, config, ("stepwise",), progress=self._progress
+                )
+            finally:
+                self._slot.release()
+        except Exception as exc:  # shown to every session watching this job
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def _progress(self, p) -> None:
+        at = (p.epoch, p.step)
+        if self._last is not None and at <= self._last:  # a new training started
+            self.index = min(self.index + 1, self.total - 1)
+        self._last = at
+        self.progress = p
+
+    @property
+    def fraction(self) -> float:
+        if self.done.is_set():
+            return 1.0
+        part = self.progress.fraction if self.progress is not None else 0.0
+        return min(1.0, (self.index + part) / self.total)
+
+    def status(self) -> str:
+        if self.waiting:
+            return "Waiting for another stepwise elimination to finish…"
+        which = "with all features" if self.index == 0 else f"without x{self.index}"
+        text = f"Training {self.index + 1} of {self.total} ({which})"
+        return f"{text}: {self.progress}" if self.progress is not None else f"{text}…"
+
+    def wait(self, timeout: float) -> bool:
+        return self.done.wait(timeout)
+
+
+STEPWISE_KEEP = 8  # finished stepwise jobs remembered per process
+
+
+@st.cache_resource(show_spinner=False)
+def _stepwise_jobs() -> dict:
+    """Process-wide: the registry lock, the one-at-a-time slot and the jobs by training id."""
+    import threading
+    from collections import OrderedDict
+
+    return {"lock": threading.Lock(), "slot": threading.Lock(), "jobs": OrderedDict()}
+
+
+def stepwise_job(result: TrainResult, config: Config) -> StepwiseJob:
+    """The stepwise job of ``config``'s trained model: running, finished, or started now."""
+    registry = _stepwise_jobs()
+    key = config.training_id()
+    with registry["lock"]:
+        jobs = registry["jobs"]
+        job = jobs.get(key)
+        if job is None:
+            job = jobs[key] = StepwiseJob(result, config, registry["slot"])
+            job.start()
+            finished = [k for k, j in jobs.items() if j.done.is_set()]
+            for old in finished[: max(0, len(finished) - STEPWISE_KEEP)]:
+                del jobs[old]
+        else:
+            jobs.move_to_end(key)
+        return job
+
+
+def forget_stepwise(config: Config) -> None:
+    """Drop a finished (e.g. failed) stepwise job so that the next request runs it again."""
+    registry = _stepwise_jobs()
+    with registry["lock"]:
+        job = registry["jobs"].get(config.training_id())
+        if job is not None and job.done.is_set():
+            del registry["jobs"][config.training_id()]
+
+
+def with_stepwise(fast, step):
+    """``fast`` Comparison plus the "stepwise" row of ``step`` (before the random row).
+
+    Truth scores and timings come from the core's runs; the rank agreement is recomputed with
+    the core's :func:`rnnviz.methods.spearman` over the joined methods.
+    """
+    import numpy as np
+
+    from rnnviz.methods import Comparison, spearman
+
+    names = [m for m in fast.methods if m != "random"] + ["stepwise", "random"]
+    attributions = {**fast.attributions, "stepwise": step.attributions["stepwise"]}
+    scores = {**fast.scores, "stepwise": step.scores.get("stepwise", {})}
+    seconds = {**fast.seconds, "stepwise": step.seconds["stepwise"]}
+    m = len(names)
+    agreement = np.eye(m)
+    for i in range(m):
+        for j in range(i + 1, m):
+            rho = spearman(attributions[names[i]].feature_mean, attributions[names[j]].feature_mean)
+            agreement[i, j] = agreement[j, i] = rho
+    return Comparison(tuple(names), attributions, scores, agreement, seconds)

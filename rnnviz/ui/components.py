@@ -1,18 +1,27 @@
-"""Pieces every page shares: the page frame, training with progress, warnings and downloads."""
+"""Pieces every page shares: the page frame, training with progress, warnings and downloads.
+
+The results pages explain a :class:`Subject`: the trained experiment of the session's config,
+or the model the user uploaded (``current_subject``), so one page body serves both.
+"""
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
 
-from rnnviz.config import Config
+from rnnviz.config import Config, ConfigError
 from rnnviz.jobs import BusyError, wait_for
 from rnnviz.model import TrainResult
-from rnnviz.rules import RuleError
+from rnnviz.rules import Rule, RuleError
 from rnnviz.scoring import PerturbationResult
 from rnnviz.ui import cache, state, tables
+from rnnviz.uploads import Upload
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,8 @@ def page_start() -> Config:
 
 def error_box(title: str, error: BaseException | str) -> None:
     """An st.error saying what to change; a rule error keeps its caret under the bad part."""
+    if isinstance(error, ConfigError):  # say the range in force (hosted bounds are tighter)
+        error = state.in_bounds(error, cache.bounds())
     text = str(error)
     if isinstance(error, RuleError) and error.position is not None and "\n" in text:
         message, _, pointer = text.partition("\n")
@@ -61,25 +72,11 @@ def describe_rule(config: Config) -> tuple[str, str] | None:
 
 def sidebar(config: Config) -> None:
     with st.sidebar:
-        st.markdown("### Current experiment")
-        described = describe_rule(config)
-        if described:
-            expression, truth = described
-            st.markdown(f"**Rule:** $y_t$ = 1 when `{expression}`")
-            st.markdown(f"**Ground truth:** {truth}")
-        layers = " → ".join(map(str, config.units))
-        st.markdown(
-            f"**Data:** {config.n_features} features × {config.seq_len} steps, "
-            f"{config.n_train:,} training sequences  \n"
-            f"**Model:** LSTM {layers} ({', '.join(config.activations)}), {config.head} head  \n"
-            f"**Training:** {config.epochs} epochs, seed {config.seed}  \n"
-            f"**Scoring:** σ = {config.sigma:g}, {config.n_repeats} repeats, "
-            f"{config.n_score} sequences"
-        )
-        st.caption(
-            "The browser's address holds this configuration: copy it to share exactly this "
-            "experiment."
-        )
+        upload = state.shown_upload()
+        if upload is not None:
+            _upload_sidebar(upload)
+        else:
+            _experiment_sidebar(config)
         if cache.settings().hosted:
             st.caption(
                 "Hosted demo: sizes are capped and one training runs at a time (others queue)."
@@ -87,6 +84,54 @@ def sidebar(config: Config) -> None:
         notice = cache.model_store().notice
         if notice:
             st.warning(f"Model cache: {notice}", icon=":material/warning:")
+
+
+def _upload_sidebar(upload: Upload) -> None:
+    st.markdown("### Shown: your uploaded model")
+    st.markdown(f"**Model:** {upload.describe_model()}  \n**Data:** {upload.describe_data()}")
+    st.caption(
+        "No ground truth: nobody told rnnviz which inputs your target depends on. Only this "
+        "browser session sees your upload, and the page's link does not include it."
+    )
+    st.button(
+        "Back to the trained experiment",
+        key="sidebar_show_experiment",
+        on_click=state.show_upload,
+        args=(False,),
+        icon=":material/undo:",
+    )
+
+
+def _experiment_sidebar(config: Config) -> None:
+    # With an upload kept aside, say plainly which of the two the results pages show.
+    st.markdown(
+        "### Shown: the trained experiment" if state.uploaded() else "### Current experiment"
+    )
+    described = describe_rule(config)
+    if described:
+        expression, truth = described
+        st.markdown(f"**Rule:** $y_t$ = 1 when `{expression}`")
+        st.markdown(f"**Ground truth:** {truth}")
+    layers = " → ".join(map(str, config.units))
+    st.markdown(
+        f"**Data:** {config.n_features} features × {config.seq_len} steps, "
+        f"{config.n_train:,} training sequences  \n"
+        f"**Model:** LSTM {layers} ({', '.join(config.activations)}), {config.head} head  \n"
+        f"**Training:** {config.epochs} epochs, seed {config.seed}  \n"
+        f"**Scoring:** σ = {config.sigma:g}, {config.n_repeats} repeats, "
+        f"{config.n_score} sequences"
+    )
+    st.caption(
+        "The browser's address holds this configuration: copy it to share exactly this experiment."
+    )
+    if state.uploaded() is not None:
+        st.button(
+            "Show my uploaded model",
+            key="sidebar_show_upload",
+            on_click=state.show_upload,
+            args=(True,),
+            icon=":material/upload_file:",
+        )
 
 
 def trained_model(config: Config) -> TrainResult | None:
@@ -203,3 +248,200 @@ def score_downloads(config: Config, result: TrainResult, scores: PerturbationRes
         width="stretch",
     )
     config_downloads(config, result)
+
+
+# --------------------------------------------------------------------------- subjects
+
+NO_TRUTH_CAPTION = (
+    "No ground truth for uploaded models: nobody told rnnviz which inputs your target depends "
+    "on, so there are no ★ marks, dashed lines or circles. The plots show what this model "
+    "relies on, right or wrong."
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Subject:
+    """What the results pages explain: the trained experiment or the session's uploaded model."""
+
+    name: str  # for headings: "the trained experiment" / "your uploaded model"
+    predict: Callable[[np.ndarray], np.ndarray]
+    feature_names: tuple[str, ...]
+    key: str  # cache key: the training id, or the sha256 of the uploaded bytes
+    truth: Rule | None  # the rule (ground truth); None for an upload
+    result: TrainResult | None = None  # the trained experiment
+    upload: Upload | None = None  # the uploaded model and data
+
+    @property
+    def is_upload(self) -> bool:
+        return self.upload is not None
+
+    @property
+    def truth_features(self) -> frozenset[int] | None:
+        """0-based features the rule reads; None when there is no ground truth."""
+        return None if self.truth is None else self.truth.features
+
+    @property
+    def ground_truth(self) -> frozenset[tuple[int, int]] | None:
+        """(feature, lag) pairs the rule reads; None when there is no ground truth."""
+        return None if self.truth is None else self.truth.ground_truth
+
+    @property
+    def learned(self) -> bool | None:
+        """Did the model learn (its validation verdict, or accuracy on uploaded labels)?"""
+        if self.result is not None:
+            return self.result.learned
+        return None if self.upload is None else self.upload.learned
+
+
+def current_subject(config: Config) -> Subject | None:
+    """The subject of the results pages: the session's upload when shown, else the trained
+    experiment of ``config`` (trained now if needed). None after an error message."""
+    upload = state.shown_upload()
+    if upload is not None:
+        return Subject(
+            name="your uploaded model",
+            predict=upload.predict,
+            feature_names=upload.feature_names,
+            key=upload.key,
+            truth=None,
+            upload=upload,
+        )
+    result = trained_model(config)
+    if result is None:
+        return None
+    return Subject(
+        name="the trained experiment",
+        predict=result.predict,
+        feature_names=tuple(f"x{i + 1}" for i in range(config.n_features)),
+        key=config.training_id(),
+        truth=config.target(),
+        result=result,
+    )
+
+
+def skill_notice(subject: Subject) -> None:
+    """How good the model is: the experiment's verdict (a warning when it did not learn), the
+    accuracy against uploaded labels, or a plain note that an upload's skill is unknown."""
+    if subject.result is not None:
+        learned_notice(subject.result)
+        return
+    upload = subject.upload
+    assert upload is not None
+    st.caption(NO_TRUTH_CAPTION)
+    if upload.accuracy is None or upload.baseline_accuracy is None:
+        st.info(
+            "The model's skill is unknown: no labels y came with the data, so its accuracy "
+            "cannot be checked. Add labels (an .npz with `y`, or a CSV `y` column) to see it.",
+            icon=":material/help:",
+        )
+        return
+    acc, base = upload.accuracy, upload.baseline_accuracy
+    if upload.learned:
+        st.success(
+            f"Against your labels: accuracy {acc:.1%}, clearly above the {base:.1%} of always "
+            "guessing the majority class.",
+            icon=":material/check_circle:",
+        )
+    else:
+        st.warning(
+            f"Against your labels: accuracy {acc:.1%} is not clearly above the {base:.1%} of "
+            "always guessing the majority class. The effects describe a model that has not "
+            "learned your target.",
+            icon=":material/warning:",
+        )
+
+
+def upload_sample_size(upload: Upload, config: Config) -> int:
+    """Sequences of the upload to score: the page's sample size, capped by the data and by
+    the bound on the numbers one scoring pushes through the model."""
+    n, steps, feats = upload.data.shape
+    copies = 1 + feats * (1 + steps)
+    per_sequence = config.n_repeats * copies * steps * feats
+    fits = max(1, cache.bounds().max_score_values // per_sequence)
+    return int(min(config.n_score, n, fits))
+
+
+def subject_scores(subject: Subject, config: Config) -> PerturbationResult | None:
+    """Cached perturbation scores of the subject with the scoring knobs of ``config``, or None
+    after an error message."""
+    if subject.result is not None:
+        return scores_or_error(subject.result, config)
+    upload = subject.upload
+    assert upload is not None
+    try:
+        return cache.upload_scores(
+            upload.predict,
+            upload.x,
+            upload.key,
+            upload_sample_size(upload, config),
+            config.sigma,
+            config.n_repeats,
+            config.seed,
+        )
+    except ValueError as exc:
+        error_box("These scoring settings cannot be used", exc)
+    except Exception as exc:  # never show a traceback
+        log.exception("scoring an uploaded model failed")
+        error_box("Scoring failed", f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def scoring_caption(subject: Subject, config: Config, scores: PerturbationResult) -> str:
+    """One line saying what was scored: sigma, repeats and which sequences."""
+    head = f"Scored with σ = {scores.sigma:g}, {scores.n_repeats} repeats, "
+    if subject.upload is None:
+        return head + f"{config.n_score} fresh sequences of the experiment's score split."
+    n_total = subject.upload.data.shape[0]
+    used = upload_sample_size(subject.upload, config)
+    text = head + f"the first {used:,} of your {n_total:,} sequences"
+    if used < min(config.n_score, n_total):
+        text += " (as many as one scoring may push through the model here)"
+    return text + "."
+
+
+def upload_spread_caption(upload: Upload, sigma: float) -> str:
+    """σ is in the data's units: show it beside each feature's spread."""
+    std = upload.x.reshape(-1, upload.x.shape[2]).std(axis=0)
+    spread = ", ".join(f"{n} {s:.3g}" for n, s in zip(upload.feature_names, std, strict=True))
+    return (
+        f"σ = {sigma:g} is in your data's units; the standard deviations of your features are: "
+        f"{spread}. Put features on a common scale before comparing their effects."
+    )
+
+
+def subject_downloads(config: Config, subject: Subject, scores: PerturbationResult) -> None:
+    """Score downloads for either subject (plus model and configuration for the experiment)."""
+    if subject.result is not None:
+        score_downloads(config, subject.result, scores)
+        return
+    upload = subject.upload
+    assert upload is not None
+    name = f"rnnviz-upload-{upload.key[:12]}-sigma{scores.sigma:g}"
+    about = {
+        "data": upload.data_name,
+        "data_shape": list(upload.data.shape),
+        "model": upload.model_name,
+        "architecture": upload.architecture.to_dict() if upload.architecture else None,
+        "sha256": upload.key,
+        "accuracy_on_labels": upload.accuracy,
+        "majority_baseline": upload.baseline_accuracy,
+    }
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        "Scores (CSV)",
+        data=tables.scores_csv(scores),
+        file_name=f"{name}-scores.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+    )
+    c2.download_button(
+        "Scores + upload description (JSON)",
+        data=json.dumps({"upload": about, "scores": scores.to_dict()}, indent=2),
+        file_name=f"{name}-scores.json",
+        mime="application/json",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+    )

@@ -3,6 +3,11 @@
 The URL is untrusted input: it goes through ``Config.from_dict`` (the same validation as the
 setup form), and a bad value becomes an error message while the default configuration is used.
 Only values that differ from the defaults are written to the URL, to keep links short.
+
+An uploaded model and its data (the upload page) live in this session's ``st.session_state``
+only, never in a process-wide cache, so no other session can see them; they are not in the
+URL either. Which one the results pages explain, the trained experiment or the upload, is the
+session's *subject*.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from typing import Any
 
 import streamlit as st
 
-from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config
+from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config, ConfigError
 from rnnviz.ui.cache import bounds
+from rnnviz.uploads import Upload
 
 CONFIG_KEY = "rnnviz_config"
 URL_ERROR_KEY = "rnnviz_url_error"
+UPLOAD_KEY = "rnnviz_upload"  # the session's uploaded model + data (an uploads.Upload)
+SUBJECT_KEY = "rnnviz_subject"  # "upload" when the results pages explain the upload
 
 
 def config_to_params(config: Config) -> dict[str, str]:
@@ -38,8 +46,42 @@ def config_from_params(
         return Config(), None
     try:
         return Config.from_dict(dict(params)).validate(bounds), None
-    except ValueError as exc:  # ConfigError and RuleError
+    except ConfigError as exc:
+        return Config(), str(in_bounds(exc, bounds))
+    except ValueError as exc:  # RuleError
         return Config(), str(exc)
+
+
+_INT_KNOBS = frozenset(
+    {"seq_len", "n_features", "n_train", "n_val", "n_score", "n_repeats", "units", "epochs"}
+    | {"batch_size", "patience", "seed"}
+)
+
+
+def in_bounds(exc: ConfigError, bounds: Bounds) -> ConfigError:
+    """``exc`` restated with the range of ``bounds`` (the bounds in force).
+
+    A Config checks the wide default bounds when it is made, so a value outside those too is
+    rejected with the default range; under tighter (hosted) bounds that range would mislead.
+    """
+    if bounds == DEFAULT_BOUNDS:
+        return exc
+    knob, value = exc.knob, exc.value
+    if knob == "sigma":
+        lo, hi = bounds.sigma
+        allowed = f"a number > {lo:g} and <= {hi:g}"
+    elif knob == "learning_rate":
+        lo, hi = bounds.learning_rate
+        allowed = f"a number in [{lo:g}, {hi:g}]"
+    elif knob == "units" and isinstance(value, tuple):
+        lo, hi = bounds.layers
+        allowed = f"{lo} to {hi} LSTM layer sizes"
+    elif knob in _INT_KNOBS and exc.allowed.startswith("a whole number from"):
+        lo, hi = getattr(bounds, knob)
+        allowed = f"a whole number from {lo} to {hi}"
+    else:  # malformed values and the combined limits: the message holds as it is
+        return exc
+    return ConfigError(knob, value, allowed)
 
 
 def current_config() -> Config:
@@ -55,7 +97,14 @@ def current_config() -> Config:
 
 
 def set_config(config: Config) -> None:
-    """Make ``config`` the session's configuration and put it in the URL."""
+    """Make ``config`` the session's configuration and put it in the URL.
+
+    A new training configuration (not just new scoring knobs) is a new experiment to look at,
+    so the results pages switch back to it from an uploaded model.
+    """
+    old = st.session_state.get(CONFIG_KEY)
+    if old is None or old.training_key() != config.training_key():
+        show_upload(False)
     st.session_state[CONFIG_KEY] = config
     st.session_state[URL_ERROR_KEY] = None
     sync_url(config)
@@ -70,3 +119,26 @@ def sync_url(config: Config) -> None:
     params = config_to_params(config)
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
+
+
+def uploaded() -> Upload | None:
+    """The session's uploaded model and data, shown or not."""
+    return st.session_state.get(UPLOAD_KEY)
+
+
+def set_upload(upload: Upload) -> None:
+    """Keep ``upload`` for this session only and make it the results pages' subject."""
+    st.session_state[UPLOAD_KEY] = upload
+    st.session_state[SUBJECT_KEY] = "upload"
+
+
+def show_upload(show: bool) -> None:
+    """Explain the uploaded model (True) or the trained experiment (False) on the results pages."""
+    st.session_state[SUBJECT_KEY] = "upload" if show and uploaded() is not None else "experiment"
+
+
+def shown_upload() -> Upload | None:
+    """The uploaded model when it is the subject of the results pages, else None."""
+    if st.session_state.get(SUBJECT_KEY) == "upload":
+        return uploaded()
+    return None

@@ -1,4 +1,7 @@
-"""Per-feature effects: the thread's result, with sigma and repeats as (scoring-only) controls."""
+"""Per-feature effects: the thread's result, with sigma and repeats as (scoring-only) controls.
+
+Works on the session's subject: the trained experiment or an uploaded model (no ground truth).
+"""
 
 from __future__ import annotations
 
@@ -18,8 +21,11 @@ def _choices(steps, current, bounds, *, open_low: bool = False) -> list:
     return sorted({v for v in steps if (lo < v if open_low else lo <= v) and v <= hi} | {current})
 
 
-def _scoring_controls(config: Config) -> Config:
-    """σ, repeats and sample size: they only change scoring, never the trained model."""
+def _scoring_controls(config: Config, n_available: int | None = None) -> Config:
+    """σ, repeats and sample size: they only change scoring, never the trained model.
+
+    ``n_available``: the sequences an uploaded data set has (the sample cannot be larger).
+    """
     b = bounds()
     ss = st.session_state
     for key, value in (
@@ -39,7 +45,9 @@ def _scoring_controls(config: Config) -> Config:
     )
     repeats = c2.slider("Repeats", *b.n_repeats, key="fx_repeats", help=text.REPEATS_HELP)
     sample = c3.select_slider(
-        "Sequences scored",
+        "Sequences scored"
+        if n_available is None
+        else f"Sequences scored (your data has {n_available:,})",
         _choices(SAMPLE_STEPS, config.n_score, b.n_score),
         key="fx_sample",
         help=text.SAMPLE_HELP,
@@ -56,46 +64,63 @@ def _scoring_controls(config: Config) -> Config:
     return new
 
 
+READ_BARS_UPLOAD = """
+**Per-feature bars.** One bar per feature: the RMS change of all predictions when that
+feature is nudged at every step. Whiskers are ±1 standard deviation over the repeats. Tall
+bars are the features your model relies on; near-zero bars are features it ignores.
+"""
+
+
 def main() -> None:
     config = components.page_start()
     st.title("Per-feature effects")
     st.caption(
         "The thread's method: add noise of scale σ to one feature at every step and measure the "
-        "RMS change of the model's predictions. The rule's features should stand out."
+        "RMS change of the model's predictions. With a known rule, its features should stand out."
     )
-    result = components.trained_model(config)
-    if result is None:
+    subject = components.current_subject(config)
+    if subject is None:
         components.no_model_info()
         return
-    components.learned_notice(result)
-    config = _scoring_controls(config)
-    scores = components.scores_or_error(result, config)
+    components.skill_notice(subject)
+    config = _scoring_controls(config, subject.upload.data.shape[0] if subject.upload else None)
+    scores = components.subject_scores(subject, config)
     if scores is None:
         return
-    rule = config.target()
     left, right = st.columns([2.3, 1], gap="large")
     with left:
         st.plotly_chart(
-            plots.feature_bars(scores, rule.features), theme="streamlit", key="feature_bars"
+            plots.feature_bars(scores, subject.truth_features),
+            theme="streamlit",
+            key="feature_bars",
         )
     with right:
-        st.markdown(text.READ_BARS)
-        st.markdown(
-            f"**This rule:** $y_t$ = 1 when `{rule.expression}`, so it reads "
-            f"{rule.describe_truth()}.",
-        )
-        st.caption(
-            "Moving σ, repeats or the sample only re-scores the trained model (no retraining)."
-        )
+        rule = subject.truth
+        if rule is not None:
+            st.markdown(text.READ_BARS)
+            st.markdown(
+                f"**This rule:** $y_t$ = 1 when `{rule.expression}`, so it reads "
+                f"{rule.describe_truth()}.",
+            )
+            st.caption(
+                "Moving σ, repeats or the sample only re-scores the trained model (no retraining)."
+            )
+        else:
+            st.markdown(READ_BARS_UPLOAD)
+            st.caption(components.scoring_caption(subject, config, scores))
+            st.caption(components.upload_spread_caption(subject.upload, config.sigma))
     t1, t2 = st.columns([1, 1.3], gap="large")
     with t1:
         st.markdown("**In the thread's format**")
         st.code(tables.thread_lines(scores), language=None)
     with t2:
         st.markdown("**Per feature, with the spread over repeats**")
-        st.dataframe(tables.feature_table(scores, rule.features), hide_index=True, width="stretch")
+        table = tables.feature_table(scores, subject.truth_features or ())
+        if rule is None:  # nothing is known about what the target uses
+            table.pop("used by the rule")
+        st.dataframe(table, hide_index=True, width="stretch")
     st.markdown("**Downloads**")
-    components.score_downloads(config, result, scores)
+    components.subject_downloads(config, subject, scores)
 
 
 main()

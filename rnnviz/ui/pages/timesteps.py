@@ -1,4 +1,7 @@
-"""Per-timestep effects: feature × input step, the response map of one feature, effect by lag."""
+"""Per-timestep effects: feature × input step, the response map of one feature, effect by lag.
+
+Works on the session's subject: the trained experiment or an uploaded model (no ground truth).
+"""
 
 from __future__ import annotations
 
@@ -15,29 +18,32 @@ def main() -> None:
         "Nudge one feature at one step only: *when* does the model use it, and how far back "
         "does it remember it?"
     )
-    result = components.trained_model(config)
-    if result is None:
+    subject = components.current_subject(config)
+    if subject is None:
         components.no_model_info()
         return
-    components.learned_notice(result)
-    scores = components.scores_or_error(result, config)
+    components.skill_notice(subject)
+    scores = components.subject_scores(subject, config)
     if scores is None:
         return
-    rule = config.target()
-    truth = rule.ground_truth
-    st.caption(
-        f"Scored with σ = {config.sigma:g}, {config.n_repeats} repeats, {config.n_score} "
-        "sequences; change these on the Per-feature effects page. "
-        f"The rule $y_t$ = 1 when `{rule.expression}` reads {rule.describe_truth()}."
-    )
+    rule = subject.truth
+    truth = subject.ground_truth
+    used = sorted(subject.truth_features or ())
+    about = components.scoring_caption(subject, config, scores)
+    about += " Change σ, repeats and the sample on the Per-feature effects page."
+    if rule is not None:
+        about += f" The rule $y_t$ = 1 when `{rule.expression}` reads {rule.describe_truth()}."
+    st.caption(about)
     left, right = st.columns([2.3, 1], gap="large")
     with left:
-        st.plotly_chart(plots.timestep_heatmap(scores, truth), theme="streamlit", key="heatmap")
+        heatmap = plots.timestep_heatmap(scores, truth)
+        if truth is None:  # the builder's subtitle explains the ★, which an upload has none of
+            heatmap.update_layout(title_subtitle_text="one feature nudged at one step")
+        st.plotly_chart(heatmap, theme="streamlit", key="heatmap")
     with right:
         st.markdown(text.READ_HEATMAP)
 
     names = scores.feature_names
-    used = sorted(rule.features)
     if st.session_state.get("ts_feature", -1) not in range(len(names)):
         st.session_state["ts_feature"] = used[0] if used else 0
     c1, c2 = st.columns(2, gap="large")
@@ -47,9 +53,7 @@ def main() -> None:
             range(len(names)),
             key="ts_feature",
             format_func=lambda i: (
-                f"{names[i]} {plots.TRUTH_MARK} (used by the rule)"
-                if i in rule.features
-                else names[i]
+                f"{names[i]} {plots.TRUTH_MARK} (used by the rule)" if i in used else names[i]
             ),
         )
         st.plotly_chart(

@@ -1,5 +1,268 @@
-"""Placeholder: being written."""
+"""Your model & data: upload sequences and a model; the results pages then explain that model.
+
+The model comes as weights for an architecture rnnviz builds (the only way in hosted mode) or,
+on your own machine, as a whole ``.keras`` file. All checks live in ``rnnviz.uploads``; this
+page is layout. What is uploaded stays in this browser session (``st.session_state``) only.
+"""
+
+from __future__ import annotations
+
+import math
 
 import streamlit as st
 
-st.title("upload")
+from rnnviz.config import ACTIVATIONS, HEADS
+from rnnviz.hosting import Settings
+from rnnviz.ui import cache, components, state
+from rnnviz.uploads import MAX_SEQUENCES, UploadedData, UploadError, prepare_upload, read_data
+
+K = "up_"  # prefix of this page's widget keys
+MODES = {
+    "weights": "Weights for an rnnviz architecture (.weights.h5)",
+    "keras": "A whole Keras model (.keras)",
+}
+
+
+def _data_help(s: Settings) -> str:
+    b = s.bounds
+    return f"""
+**x** has shape *(sequences, steps, features)*: {b.seq_len[0]} to {b.seq_len[1]} steps,
+{b.n_features[0]} to {b.n_features[1]} features, at most {MAX_SEQUENCES:,} sequences, numbers
+only. Optional **labels y** (0 or 1 per sequence and step, shape *(sequences, steps)*) let
+rnnviz check the model's accuracy. Files up to **{s.max_upload_mb:g} MB**.
+
+- **.npy**: the array x (saved with `numpy.save`).
+- **.npz**: arrays named `x` and, optionally, `y` (`numpy.savez`).
+- **.csv**: one row per sequence and step, header `sequence,step,x1,…,xF` and an optional
+  last column `y`; steps 0…T−1 for every sequence 0…n−1.
+
+Pickled objects are never loaded.
+"""
+
+
+WEIGHTS_HOWTO = """
+rnnviz builds the model from the form (steps and features come from your data) and loads your
+weights into it, so no code from the file runs. To make a weights file for it:
+
+```python
+from rnnviz.config import Config
+from rnnviz.model import build_model
+
+model = build_model(Config(seq_len=T, n_features=F, units=(10, 5)))
+# ... train it on your data ...
+model.save_weights("my.weights.h5")
+```
+"""
+
+KERAS_HELP = (
+    "Loaded with `safe_mode=True` after its layer list is checked: Lambda layers and custom "
+    "objects are refused. It must read inputs of shape (batch, steps, features) and give one "
+    "probability per step, shape (batch, steps, 1)."
+)
+
+
+def _upload_limit_mb(s: Settings) -> int:
+    """The browser-side size limit (whole MB); the exact limit is checked again on the server."""
+    return max(1, math.ceil(s.max_upload_mb))
+
+
+def _read_uploaded_data(file, s: Settings) -> UploadedData | None:
+    """Parse the data file once per uploaded file (kept for this session), showing a summary or
+    what is wrong."""
+    ss = st.session_state
+    cached = ss.get(K + "parsed")
+    if cached is None or cached[0] != file.file_id:
+        try:
+            cached = (
+                file.file_id,
+                read_data(file.name, file.getvalue(), s.max_upload_mb, s.bounds),
+            )
+        except UploadError as exc:
+            cached = (file.file_id, exc)
+        ss[K + "parsed"] = cached
+    data = cached[1]
+    if isinstance(data, UploadError):
+        components.error_box("This data file cannot be used", data)
+        return None
+    n, steps, feats = data.shape
+    labels = (
+        "with labels y" if data.y is not None else "no labels (the model's skill will be unknown)"
+    )
+    st.success(
+        f"{n:,} sequences × {steps} steps × {feats} features, {labels}.",
+        icon=":material/check_circle:",
+    )
+    return data
+
+
+def _status() -> None:
+    """What the results pages show now, with the switch between the upload and the experiment."""
+    upload = state.uploaded()
+    if upload is None:
+        return
+    if state.shown_upload() is not None:
+        with st.container(border=True):
+            st.success(
+                "The results pages now explain **your uploaded model**: "
+                f"{upload.describe_model()}; data {upload.describe_data()}.",
+                icon=":material/check_circle:",
+            )
+            c1, c2, c3 = st.columns(3)
+            c1.page_link(
+                components.FEATURES_PAGE, label="Per-feature effects", icon=":material/bar_chart:"
+            )
+            c2.page_link(
+                components.TIMESTEPS_PAGE, label="Per-timestep effects", icon=":material/grid_on:"
+            )
+            c3.button(
+                "Back to the trained experiment",
+                key=K + "back",
+                on_click=state.show_upload,
+                args=(False,),
+                icon=":material/undo:",
+            )
+    else:
+        with st.container(border=True):
+            st.info(
+                "The results pages show the trained experiment. Your uploaded model "
+                f"({upload.describe_model()}) is kept for this session.",
+                icon=":material/info:",
+            )
+            st.button(
+                "Show my uploaded model",
+                key=K + "show",
+                on_click=state.show_upload,
+                args=(True,),
+                icon=":material/upload_file:",
+            )
+
+
+def _model_section(s: Settings):
+    """The model choice and its uploader; returns (uploaded file or None, architecture values)."""
+    if s.whole_model_uploads:
+        mode = st.radio(
+            "What do you upload?",
+            list(MODES),
+            key=K + "mode",
+            format_func=MODES.get,
+            horizontal=True,
+        )
+    else:
+        mode = "weights"
+        st.info(
+            "**Weights only on this server.** Whole `.keras` models cannot be uploaded here "
+            "(hosted mode): loading one can run code. Upload weights for an architecture "
+            "rnnviz builds instead.",
+            icon=":material/lock:",
+        )
+    if mode == "keras":
+        file = st.file_uploader(
+            "Whole model (.keras)",
+            type=["keras"],
+            key=K + "keras",
+            max_upload_size=_upload_limit_mb(s),
+        )
+        st.caption(KERAS_HELP)
+        return file, None
+    b = s.bounds
+    st.markdown("**Architecture** (steps and features come from the data)")
+    a1, a2 = st.columns(2)
+    a1.text_input(
+        "LSTM layer sizes",
+        "10, 5",
+        key=K + "units",
+        help=f"Comma-separated, {b.layers[0]} to {b.layers[1]} layers of "
+        f"{b.units[0]} to {b.units[1]} units",
+    )
+    a2.text_input(
+        "Activations (one per layer)",
+        "tanh, tanh",
+        key=K + "activations",
+        help=f"Comma-separated; each one of {', '.join(ACTIVATIONS)}",
+    )
+    a1.selectbox("Output head", HEADS, key=K + "head", help="Per-step sigmoid output layer")
+    a2.checkbox(
+        "Scale inputs to [-1, 1)",
+        True,
+        key=K + "input_scaling",
+        help="A Rescaling layer first maps inputs from [0, 1) to [-1, 1) (rnnviz's default)",
+    )
+    file = st.file_uploader(
+        "Weights (.weights.h5)",
+        # In hosted mode a .keras file is accepted here only to be refused with the reason.
+        type=["h5"] if s.whole_model_uploads else ["h5", "keras"],
+        key=K + "weights",
+        max_upload_size=_upload_limit_mb(s),
+    )
+    with st.expander("How to make a weights file"):
+        st.markdown(WEIGHTS_HOWTO)
+    ss = st.session_state
+    values = {
+        "units": ss[K + "units"],
+        "activations": ss[K + "activations"],
+        "head": ss[K + "head"],
+        "input_scaling": ss[K + "input_scaling"],
+    }
+    return file, values
+
+
+def main() -> None:
+    components.page_start()
+    s = cache.settings()
+    st.title("Your model & data")
+    st.caption(
+        "Explain your own recurrent model: upload sequences and a model, and the results pages "
+        "show which inputs it relies on. There is no ground truth for your data, so the pages "
+        "show what the model uses, not what it should use. Your files stay in this browser "
+        "session: other visitors cannot see them and nothing is kept on disk."
+    )
+    if not s.uploads:
+        st.info(
+            "Uploads are turned off on this server (setting `uploads`). The results pages "
+            "explain the trained experiment.",
+            icon=":material/block:",
+        )
+        return
+    _status()
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        st.subheader("1 · Data")
+        st.markdown(_data_help(s))
+        data_file = st.file_uploader(
+            "Data (.npy, .npz or .csv)",
+            type=["npy", "npz", "csv"],
+            key=K + "data",
+            max_upload_size=_upload_limit_mb(s),
+        )
+        data = _read_uploaded_data(data_file, s) if data_file is not None else None
+    with right:
+        st.subheader("2 · Model")
+        model_file, arch = _model_section(s)
+    pressed = st.button(
+        "Explain this model",
+        type="primary",
+        disabled=data is None or model_file is None,
+        icon=":material/play_arrow:",
+        width="stretch",
+        key=K + "go",
+    )
+    if not pressed:
+        return
+    try:
+        with st.spinner("Loading and checking your model…"):
+            upload = prepare_upload(
+                data_file.name,
+                data_file.getvalue(),
+                model_file.name,
+                model_file.getvalue(),
+                s,
+                arch,
+            )
+    except UploadError as exc:
+        components.error_box("This model cannot be used", exc)
+        return
+    state.set_upload(upload)
+    st.rerun()  # redraw the sidebar and the status for the new subject
+
+
+main()

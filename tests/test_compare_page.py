@@ -1,0 +1,238 @@
+"""AppTest of the Compare methods page on a tiny configuration (trains in a few seconds)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rnnviz.methods import Attribution, Comparison
+from rnnviz.truth import score_method
+from rnnviz.ui import cache
+from rnnviz.ui import compare_text as text
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+PAGE = "rnnviz/ui/pages/compare.py"
+TIMEOUT = 120  # the first run imports TensorFlow and trains
+
+TINY = {
+    "seq_len": "5",
+    "n_train": "300",
+    "n_val": "100",
+    "n_score": "40",
+    "epochs": "2",
+    "n_repeats": "2",
+}
+
+
+NAMES = ("x1", "x2", "x3")
+TRUTH = {(0, 0), (1, 0)}  # the reference rule: x1 and x2 at lag 0
+
+
+def comparison(**feature_scores) -> Comparison:
+    """A Comparison of hand-made per-feature scores, scored by the core against TRUTH."""
+    attrs, scores = {}, {}
+    for name, values in feature_scores.items():
+        by_lag = values.pop("by_lag", None) if isinstance(values, dict) else None
+        values = values["scores"] if isinstance(values, dict) else values
+        extra = {} if by_lag is None else {"by_lag": np.asarray(by_lag, float)}
+        attrs[name] = Attribution(name, NAMES, np.asarray(values, float)[:, None], extra=extra)
+        scores[name] = score_method(attrs[name].feature_mean, attrs[name].by_lag, TRUTH)
+    rho = np.eye(len(attrs))
+    return Comparison(tuple(attrs), attrs, scores, rho, dict.fromkeys(attrs, 0.5))
+
+
+# --------------------------------------------------------------------------- readings (pure)
+
+
+def test_reading_names_the_inversion_and_the_recurrence():
+    c = comparison(garson=[0.5, 0.1, 0.4], random=[0.1, 0.2, 0.3])
+    line = text.reading(c, "garson", {0, 1})
+    assert line.startswith("Ranks x3 above x2;")
+    assert "it cannot see the recurrence" in line
+    assert text.chance_note(c, {0, 1}) is None  # random ranks x3 first: no luck to report
+
+
+def test_reading_of_a_perfect_method_and_a_weak_margin():
+    c = comparison(saliency=[0.9, 1.0, 0.01], connection_weights=[1.0, 0.8, 0.4], random=[0, 1, 2])
+    assert text.reading(c, "saliency", {0, 1}) == (
+        "Ranks the rule's features (x1 and x2) above every other one."
+    )
+    weights = text.reading(c, "connection_weights", {0, 1})
+    assert "above every other one, but x3 still scores 50% of x2" in weights
+    assert "recurrence" in weights
+    assert "ranks x3 above x1 (2 of 2 pairs out of order)" in text.reading(c, "random", {0, 1})
+
+
+def test_reading_compares_with_the_random_row_and_lags():
+    by_lag = np.zeros((3, 5))
+    by_lag[0, 0] = by_lag[1, 0] = 1.0
+    c = comparison(
+        ablation={"scores": [0.5, 0.2, 0.3], "by_lag": by_lag},
+        lek=[0.2, 0.2, 0.2],
+        random=[0.3, 0.2, 0.1],
+    )
+    line = text.reading(c, "ablation", {0, 1})
+    assert line.startswith("Ranks x3 above x2; no better than the random row;")
+    assert "finds the rule's lags too (lag AUC 1.00)" in line
+    assert text.reading(c, "lek", {0, 1}) == (
+        "Gives every feature the same score: no ranking at all; no better than the random row."
+    )
+    assert text.chance_note(c, {0, 1})  # random ranks x1 and x2 first, by luck
+
+
+def test_chance_note_when_random_is_lucky():
+    c = comparison(perturbation=[0.9, 1.0, 0.0], random=[0.8, 0.9, 0.1])
+    note = text.chance_note(c, {0, 1})
+    assert note and "1 time in 3" in note
+    assert "by luck" in text.reading(c, "random", {0, 1})
+
+
+def test_table_and_csv_have_every_method_and_dashes():
+    c = comparison(garson=[0.5, 0.1, 0.4], random=[0.1, 0.2, 0.3])
+    table = text.table(c, {0, 1})
+    assert table["method"] == ["Garson's algorithm", "Random scores (chance)"]
+    assert table["feature AUC"] == ["0.50", "0.00"]
+    assert table["lag AUC"] == ["—", "—"]
+    assert table["seconds"] == ["0.50 s", "0.50 s"]
+    rows = list(csv.DictReader(io.StringIO(text.table_csv(c, {0, 1}))))
+    assert [r["method"] for r in rows] == ["garson", "random"]
+    assert rows[0]["feature_auc"] == "0.5" and rows[0]["aupr"] == ""
+    assert "recurrence" in rows[0]["reading"]
+    scores = list(csv.DictReader(io.StringIO(text.scores_csv(c, {0, 1}))))
+    assert len(scores) == 6 and scores[0]["normalised"] == "1.0"
+
+
+def _sweep(curves, stds):
+    return Attribution(
+        "sigma_sweep",
+        NAMES,
+        np.ones((3, 2)),
+        extra={
+            "sigmas": np.array([0.1, 0.2, 0.4]),
+            "curves": np.asarray(curves, float),
+            "curves_std": np.asarray(stds, float),
+        },
+    )
+
+
+def test_sweep_reading_tells_noise_from_a_real_swap():
+    noisy = _sweep([[0.20, 0.31, 0.40], [0.21, 0.30, 0.41], [0, 0, 0]], np.full((3, 3), 0.02))
+    line = text.sweep_reading(noisy, {0, 1})
+    assert line.startswith("The rule's features (x1 and x2) lead at every σ from 0.1 to 0.4.")
+    assert "σ = 0.1: x2 > x1 > x3; σ = 0.2: x1 > x2 > x3" in line
+    assert "No swap (x1/x2) is clear" in line
+    real = _sweep([[0.1, 0.3, 0.5], [0.3, 0.3, 0.1], [0.2, 0.0, 0.4]], np.full((3, 3), 0.01))
+    line = text.sweep_reading(real, {0, 1})
+    assert "x3 over x2" in line and "σ = 0.4" in line
+    assert "x1/x2, x1/x3 and x2/x3 really swap" in line
+    steady = _sweep([[0.3, 0.4, 0.5], [0.2, 0.3, 0.4], [0, 0, 0.1]], np.zeros((3, 3)))
+    assert "The order is the same at every σ: x1 > x2 > x3." in text.sweep_reading(steady)
+
+
+# --------------------------------------------------------------------------- the page
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cache_dir(tmp_path_factory):
+    """A private disk cache for this module's store (models are never written to the repo)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RNNVIZ_CACHE_DIR", str(tmp_path_factory.mktemp("rnnviz_cache")))
+    cache.settings.clear()
+    cache.model_store.clear()
+    yield
+    cache.settings.clear()
+    cache.model_store.clear()
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(TINY)
+    at.switch_page(PAGE)
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def frame(at: AppTest):
+    (shown,) = at.table
+    return shown.value
+
+
+def test_page_shows_every_default_method_against_the_truth(app):
+    at = app
+    assert_clean(at)
+    assert at.title[0].value == "Compare methods"
+    table = frame(at)
+    labels = list(table["method"])
+    assert labels[-1] == "Random scores (chance)"
+    assert "Connection weights (Olden)" in labels and "Garson's algorithm" in labels
+    assert "Backward stepwise elimination" not in labels  # opt-in
+    assert len(labels) == 10  # 8 fast methods, the σ sweep and the random row
+    assert {"feature AUC", "lag AUC", "AUP", "AUR", "AUPR", "seconds"} <= set(table.columns)
+    # gradient-free lag grain for perturbation; none for the weight methods
+    row = dict(zip(table["method"], table["lag AUC"], strict=True))
+    assert row["Input perturbation (noise)"] != "—" and row["Garson's algorithm"] == "—"
+    # multiples, agreement, Lek's profiles and the σ sweep
+    assert len(charts(at)) == 4
+    markdown = "\n".join(m.value for m in at.markdown)
+    (weights_line,) = [
+        line for line in markdown.splitlines() if line.startswith("- **Connection weights")
+    ]
+    assert "recurrence" in weights_line
+    assert any("ignore the recurrence" in i.value for i in at.info)
+    labels = {b.label for b in at.download_button}
+    assert "Comparison table (CSV)" in labels
+
+
+def test_fewer_methods_and_tsr_re_render(app):
+    at = app
+    at.multiselect(key="cmp_methods").set_value(["perturbation", "garson"]).run()
+    assert_clean(at)
+    assert list(frame(at)["method"]) == [
+        "Input perturbation (noise)",
+        "Garson's algorithm",
+        "Random scores (chance)",
+    ]
+    assert len(charts(at)) == 2  # no Lek, no σ sweep
+    at.checkbox(key="cmp_tsr").check().run()
+    assert_clean(at)
+    assert "TSR on Input perturbation (noise)" in list(frame(at)["method"])
+    # a knob from the core's Param bounds: perturbation's σ defaults to the config's
+    assert at.select_slider(key="cmp_perturbation_sigma").value == 0.2
+    at.select_slider(key="cmp_perturbation_sigma").set_value(0.5).run()
+    assert_clean(at)
+    assert len(frame(at)) == 4
+
+
+def test_stepwise_is_opt_in_runs_once_and_joins_the_table(app):
+    at = app
+    at.checkbox(key="cmp_tsr").uncheck()
+    at.multiselect(key="cmp_methods").set_value(["garson", "stepwise"]).run()
+    assert_clean(at)
+    assert any("retrains the model 4 times" in i.value for i in at.info)
+    assert list(frame(at)["method"]) == [
+        "Garson's algorithm",
+        "Backward stepwise elimination",
+        "Random scores (chance)",
+    ]
+    (job,) = cache._stepwise_jobs()["jobs"].values()
+    assert job.done.is_set() and job.error is None and job.index == job.total - 1
+    at.multiselect(key="cmp_methods").set_value(["lek", "stepwise"]).run()
+    assert_clean(at)
+    assert list(cache._stepwise_jobs()["jobs"].values()) == [job]  # remembered, not rerun
+    assert "Backward stepwise elimination" in list(frame(at)["method"])
