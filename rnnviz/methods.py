@@ -86,6 +86,7 @@ __all__ = [
     "permutation",
     "perturbation",
     "random_baseline",
+    "rank_agreement",
     "run_method",
     "saliency",
     "sigma_sweep",
@@ -1294,10 +1295,39 @@ def compare(
         attributions[name] = attr
         if truth_pairs is not None:
             scores[name] = score_method(attr.feature_mean, attr.by_lag, truth_pairs)
+    return Comparison(
+        tuple(names), attributions, scores, rank_agreement(attributions, names), seconds
+    )
+
+
+def merge_comparisons(first: Comparison, second: Comparison) -> Comparison:
+    """One comparison of both runs' methods (``first``'s where both ran; random row last).
+
+    Lets an expensive method (stepwise elimination) be run and cached apart from the rest.
+    """
+    names = [m for m in first.methods if m != "random"]
+    names += [m for m in second.methods if m not in names and m != "random"] + ["random"]
+
+    def pick(field: str) -> dict:
+        a, b = getattr(first, field), getattr(second, field)
+        return {m: a[m] if m in a else b[m] for m in names if m in a or m in b}
+
+    attributions = pick("attributions")
+    return Comparison(
+        tuple(names),
+        attributions,
+        pick("scores"),
+        rank_agreement(attributions, names),
+        pick("seconds"),
+    )
+
+
+def rank_agreement(attributions: Mapping[str, Attribution], names: Sequence[str]) -> np.ndarray:
+    """(M, M) Spearman correlation of the methods' per-feature means, ones on the diagonal."""
     m = len(names)
     agreement = np.eye(m)
     for i in range(m):
         for j in range(i + 1, m):
             rho = spearman(attributions[names[i]].feature_mean, attributions[names[j]].feature_mean)
             agreement[i, j] = agreement[j, i] = rho
-    return Comparison(tuple(names), attributions, scores, agreement, seconds)
+    return agreement

@@ -36,6 +36,19 @@ TRUTH_MARK = "★"
 Truth = Iterable[tuple[int, int]]
 
 
+def _bar_marker(color: str, pattern: str) -> dict:
+    """Bar fill: the colour plus a hatch pattern (used to mark the rule's features)."""
+    return {
+        "color": color,
+        "pattern": {
+            "shape": pattern,
+            "fillmode": "overlay",
+            "fgcolor": "rgba(255, 255, 255, 0.5)",
+            "solidity": 0.2,
+        },
+    }
+
+
 def feature_color(index: int) -> str:
     return FEATURE_COLORS[index % len(FEATURE_COLORS)]
 
@@ -106,15 +119,7 @@ def feature_bars(
                     "width": 6,
                 },
                 customdata=[[float(stds[i]), result.n_repeats] for i in idx],
-                marker={
-                    "color": color,
-                    "pattern": {
-                        "shape": pattern,
-                        "fillmode": "overlay",
-                        "fgcolor": "rgba(255, 255, 255, 0.5)",
-                        "solidity": 0.2,
-                    },
-                },
+                marker=_bar_marker(color, pattern),
                 hovertemplate=(
                     "<b>%{x}</b> (%{fullData.name})<br>RMS effect %{y:.4f} ± %{customdata[0]:.4f}"
                     "<br>over %{customdata[1]} repeats<extra></extra>"
@@ -424,15 +429,7 @@ def method_multiples(
                         [float(attr.feature_mean[i]), float(attr.feature_std[i]), attr.n_repeats]
                         for i in idx
                     ],
-                    marker={
-                        "color": color,
-                        "pattern": {
-                            "shape": pattern,
-                            "fillmode": "overlay",
-                            "fgcolor": "rgba(255, 255, 255, 0.5)",
-                            "solidity": 0.2,
-                        },
-                    },
+                    marker=_bar_marker(color, pattern),
                     hovertemplate=(
                         f"<b>%{{x}}</b>: {method_label(method)}<br>"
                         "%{y:.2f} of this method's largest score<br>"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import threading
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -17,55 +16,10 @@ from rnnviz.config import PRESETS, Config
 from rnnviz.jobs import BusyError, TrainingJobs, wait_for
 from rnnviz.ui import cache, state
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app.py"
-PAGES = "rnnviz/ui/pages"
-TIMEOUT = 120  # the first run imports TensorFlow and trains
+from apptools import ROOT, TINY, assert_clean, charts, go, make_app, private_cache
 
-# A tiny configuration: trains in about a second (and is too small to learn, on purpose).
-TINY = {
-    "seq_len": "5",
-    "n_train": "300",
-    "n_val": "100",
-    "n_score": "40",
-    "epochs": "2",
-    "n_repeats": "2",
-}
+cache_dir = pytest.fixture(scope="module", autouse=True)(private_cache)
 TINY_CONFIG = Config(seq_len=5, n_train=300, n_val=100, n_score=40, epochs=2, n_repeats=2)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def cache_dir(tmp_path_factory):
-    """A private disk cache for this module's store (models are never written to the repo)."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RNNVIZ_CACHE_DIR", str(tmp_path_factory.mktemp("rnnviz_cache")))
-    cache.settings.clear()
-    cache.model_store.clear()
-    yield
-    cache.settings.clear()
-    cache.model_store.clear()
-    mp.undo()
-
-
-def make_app(params: dict[str, str] | None = None, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params.update(params or {})
-    if page:  # before the first run, pages are matched by file name (= our url_path)
-        at.switch_page(f"{PAGES}/{page}.py")
-    return at
-
-
-def go(at: AppTest, page: str) -> AppTest:
-    return at.switch_page(f"{PAGES}/{page}.py").run()
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def charts(at: AppTest) -> list:
-    return at.get("plotly_chart")
 
 
 def train_button(at: AppTest):

@@ -10,18 +10,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from appserver import CHART, CHROMIUM, CHROMIUM_ARGS, ROOT, running_app
+
+from apptools import CHART, CHROMIUM, CHROMIUM_ARGS, ROOT, TINY, running_app
 
 ARTIFACTS = ROOT / "artifacts"
-TINY = {
-    "seq_len": "5",
-    "n_train": "300",
-    "n_val": "100",
-    "n_score": "40",
-    "epochs": "2",
-    "n_repeats": "2",
-}
-
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,20 +14,7 @@ from rnnviz.truth import score_method
 from rnnviz.ui import cache
 from rnnviz.ui import compare_text as text
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app.py"
-PAGE = "rnnviz/ui/pages/compare.py"
-TIMEOUT = 120  # the first run imports TensorFlow and trains
-
-TINY = {
-    "seq_len": "5",
-    "n_train": "300",
-    "n_val": "100",
-    "n_score": "40",
-    "epochs": "2",
-    "n_repeats": "2",
-}
-
+from apptools import APP, PAGES, TIMEOUT, TINY, assert_clean, charts, private_cache
 
 NAMES = ("x1", "x2", "x3")
 TRUTH = {(0, 0), (1, 0)}  # the reference rule: x1 and x2 at lag 0
@@ -138,34 +124,15 @@ def test_sweep_reading_tells_noise_from_a_real_swap():
 # --------------------------------------------------------------------------- the page
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cache_dir(tmp_path_factory):
-    """A private disk cache for this module's store (models are never written to the repo)."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RNNVIZ_CACHE_DIR", str(tmp_path_factory.mktemp("rnnviz_cache")))
-    cache.settings.clear()
-    cache.model_store.clear()
-    yield
-    cache.settings.clear()
-    cache.model_store.clear()
-    mp.undo()
+cache_dir = pytest.fixture(scope="module", autouse=True)(private_cache)
 
 
 @pytest.fixture(scope="module")
 def app() -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.query_params.update(TINY)
-    at.switch_page(PAGE)
+    at.switch_page(f"{PAGES}/compare.py")
     return at.run()
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def charts(at: AppTest) -> list:
-    return at.get("plotly_chart")
 
 
 def frame(at: AppTest):

@@ -9,7 +9,6 @@ hosted mode on for itself only: the cached settings and store are cleared before
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,33 +19,21 @@ from rnnviz.hosting import HOSTED_BOUNDS
 from rnnviz.model import build_model
 from rnnviz.ui import cache, state
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app.py"
-PAGES = "rnnviz/ui/pages"
-TIMEOUT = 120
+import apptools
+from apptools import private_cache
+
 HOSTED_CAPTION = "Hosted demo: sizes are capped and one training runs at a time (others queue)."
 
 
 @pytest.fixture(scope="module", autouse=True)
 def hosted(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RNNVIZ_HOSTED", "1")
-    mp.delenv("RNNVIZ_MAX_UPLOAD_MB", raising=False)
-    mp.setenv("RNNVIZ_CACHE_DIR", str(tmp_path_factory.mktemp("rnnviz_cache")))
-    cache.settings.clear()
-    cache.model_store.clear()
-    assert cache.settings().hosted
-    yield
-    cache.settings.clear()
-    cache.model_store.clear()
-    mp.undo()
+    for folder in private_cache(tmp_path_factory, env={"RNNVIZ_HOSTED": "1"}):
+        assert cache.settings().hosted
+        yield folder
 
 
 def make_app(params: dict[str, str] | None = None, page: str = "learn") -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params.update(params or {})
-    at.switch_page(f"{PAGES}/{page}.py")
-    return at
+    return apptools.make_app(params, page)
 
 
 # Each knob at its hosted bound: (URL parameters, the config they must give). Knobs whose

@@ -397,3 +397,16 @@ def test_real_stepwise_trainer_is_deterministic() -> None:
     assert attr.feature.shape == (2, 1) and np.isfinite(attr.feature).all()
     again = M.make_stepwise_trainer(config)((0, 1))
     assert again == attr.extra["base_loss"]
+
+
+def test_merge_comparisons_joins_rows_and_recomputes_agreement(lctx) -> None:
+    truth = {(0, 0), (1, 0)}
+    fast = compare(lctx, ["saliency", "ablation"], truth=truth)
+    other = compare(lctx, ["connection_weights"], truth=truth)
+    merged = M.merge_comparisons(fast, other)
+    assert merged.methods == ("saliency", "ablation", "connection_weights", "random")
+    assert merged.attributions["saliency"] is fast.attributions["saliency"]
+    assert merged.attributions["random"] is fast.attributions["random"]
+    assert merged.scores["connection_weights"] == other.scores["connection_weights"]
+    assert merged.rank_agreement.shape == (4, 4)
+    np.testing.assert_allclose(merged.rank_agreement[:3, :3], 1.0)  # all rank |w| = 2, 1, 0

@@ -11,7 +11,6 @@ with a notice, an interrupted training leaves no entry (the store-level twin of 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -25,10 +24,9 @@ from rnnviz.model import build_model
 from rnnviz.store import ModelStore
 from rnnviz.ui import cache, state
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app.py"
-PAGES = "rnnviz/ui/pages"
-TIMEOUT = 120
+import apptools
+from apptools import assert_clean, charts, go, private_cache
+
 ARCH = Config(seq_len=6, n_train=100)  # the model whose weights are uploaded (3 features)
 TINY = {"seq_len": "5", "n_train": "300", "n_val": "100", "n_score": "40", "epochs": "2"}
 TINY_CONFIG = Config(seq_len=5, n_train=300, n_val=100, n_score=40, epochs=2)
@@ -37,18 +35,7 @@ BIN = "application/octet-stream"
 
 @pytest.fixture(scope="module", autouse=True)
 def cache_dir(tmp_path_factory):
-    """A private disk cache, the default (local) settings, and clean caches before and after."""
-    folder = tmp_path_factory.mktemp("rnnviz_cache")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RNNVIZ_CACHE_DIR", str(folder))
-    for name in ("RNNVIZ_HOSTED", "RNNVIZ_MAX_UPLOAD_MB", "RNNVIZ_UPLOADS"):
-        mp.delenv(name, raising=False)
-    cache.settings.clear()
-    cache.model_store.clear()
-    yield folder
-    cache.settings.clear()
-    cache.model_store.clear()
-    mp.undo()
+    yield from private_cache(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -78,23 +65,7 @@ def npy(arr) -> bytes:
 
 
 def make_app(params: dict[str, str] | None = None, page: str = "upload") -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.query_params.update(params or {})
-    at.switch_page(f"{PAGES}/{page}.py")
-    return at
-
-
-def go(at: AppTest, page: str) -> AppTest:
-    return at.switch_page(f"{PAGES}/{page}.py").run()
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def charts(at: AppTest) -> list:
-    return at.get("plotly_chart")
+    return apptools.make_app(params, page)
 
 
 def upload(at: AppTest, data: tuple[str, bytes], model: tuple[str, bytes] | None = None):

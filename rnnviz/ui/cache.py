@@ -256,26 +256,3 @@ def forget_stepwise(config: Config) -> None:
         job = registry["jobs"].get(config.training_id())
         if job is not None and job.done.is_set():
             del registry["jobs"][config.training_id()]
-
-
-def with_stepwise(fast, step):
-    """``fast`` Comparison plus the "stepwise" row of ``step`` (before the random row).
-
-    Truth scores and timings come from the core's runs; the rank agreement is recomputed with
-    the core's :func:`rnnviz.methods.spearman` over the joined methods.
-    """
-    import numpy as np
-
-    from rnnviz.methods import Comparison, spearman
-
-    names = [m for m in fast.methods if m != "random"] + ["stepwise", "random"]
-    attributions = {**fast.attributions, "stepwise": step.attributions["stepwise"]}
-    scores = {**fast.scores, "stepwise": step.scores.get("stepwise", {})}
-    seconds = {**fast.seconds, "stepwise": step.seconds["stepwise"]}
-    m = len(names)
-    agreement = np.eye(m)
-    for i in range(m):
-        for j in range(i + 1, m):
-            rho = spearman(attributions[names[i]].feature_mean, attributions[names[j]].feature_mean)
-            agreement[i, j] = agreement[j, i] = rho
-    return Comparison(tuple(names), attributions, scores, agreement, seconds)

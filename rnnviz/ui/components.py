@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -201,51 +202,47 @@ def scores_or_error(result: TrainResult, config: Config) -> PerturbationResult |
     return None
 
 
+def downloads(*items: tuple[str, Any, str, str]) -> None:
+    """Download buttons side by side: (label, data or a function making it, file name, mime).
+
+    Data made by a function is only made when the button is pressed (e.g. a .keras file)."""
+    for column, (label, data, file_name, mime) in zip(st.columns(len(items)), items, strict=True):
+        column.download_button(
+            label,
+            data=data,
+            file_name=file_name,
+            mime=mime,
+            on_click="ignore",
+            icon=":material/download:",
+            width="stretch",
+        )
+
+
 def config_downloads(config: Config, result: TrainResult) -> None:
     """Download buttons for the trained model and the configuration."""
     name = f"rnnviz-{config.training_id()}"
-    c1, c2 = st.columns(2)
-    c1.download_button(
-        "Model (.keras)",
-        data=functools.partial(cache.model_bytes, result),
-        file_name=f"{name}.keras",
-        mime="application/octet-stream",
-        on_click="ignore",
-        icon=":material/download:",
-        width="stretch",
-    )
-    c2.download_button(
-        "Configuration (JSON)",
-        data=config.to_json(),
-        file_name=f"{name}-config.json",
-        mime="application/json",
-        on_click="ignore",
-        icon=":material/download:",
-        width="stretch",
+    downloads(
+        (
+            "Model (.keras)",
+            functools.partial(cache.model_bytes, result),
+            f"{name}.keras",
+            "application/octet-stream",
+        ),
+        ("Configuration (JSON)", config.to_json(), f"{name}-config.json", "application/json"),
     )
 
 
 def score_downloads(config: Config, result: TrainResult, scores: PerturbationResult) -> None:
     """Download buttons for the scores (CSV, JSON), the model and the configuration."""
     name = f"rnnviz-{config.training_id()}-sigma{config.sigma:g}"
-    c1, c2 = st.columns(2)
-    c1.download_button(
-        "Scores (CSV)",
-        data=tables.scores_csv(scores),
-        file_name=f"{name}-scores.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
-        width="stretch",
-    )
-    c2.download_button(
-        "Scores + configuration (JSON)",
-        data=tables.scores_json(scores, config),
-        file_name=f"{name}-scores.json",
-        mime="application/json",
-        on_click="ignore",
-        icon=":material/download:",
-        width="stretch",
+    downloads(
+        ("Scores (CSV)", tables.scores_csv(scores), f"{name}-scores.csv", "text/csv"),
+        (
+            "Scores + configuration (JSON)",
+            tables.scores_json(scores, config),
+            f"{name}-scores.json",
+            "application/json",
+        ),
     )
     config_downloads(config, result)
 
@@ -426,22 +423,12 @@ def subject_downloads(config: Config, subject: Subject, scores: PerturbationResu
         "accuracy_on_labels": upload.accuracy,
         "majority_baseline": upload.baseline_accuracy,
     }
-    c1, c2 = st.columns(2)
-    c1.download_button(
-        "Scores (CSV)",
-        data=tables.scores_csv(scores),
-        file_name=f"{name}-scores.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
-        width="stretch",
-    )
-    c2.download_button(
-        "Scores + upload description (JSON)",
-        data=json.dumps({"upload": about, "scores": scores.to_dict()}, indent=2),
-        file_name=f"{name}-scores.json",
-        mime="application/json",
-        on_click="ignore",
-        icon=":material/download:",
-        width="stretch",
+    downloads(
+        ("Scores (CSV)", tables.scores_csv(scores), f"{name}-scores.csv", "text/csv"),
+        (
+            "Scores + upload description (JSON)",
+            json.dumps({"upload": about, "scores": scores.to_dict()}, indent=2),
+            f"{name}-scores.json",
+            "application/json",
+        ),
     )

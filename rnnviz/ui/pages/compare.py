@@ -16,7 +16,7 @@ from rnnviz import plots
 from rnnviz.config import Config
 from rnnviz.experiment import FAST_METHODS
 from rnnviz.jobs import wait_for
-from rnnviz.methods import METHODS, STEPWISE_MAX_FEATURES, Param
+from rnnviz.methods import METHODS, STEPWISE_MAX_FEATURES, Param, merge_comparisons
 from rnnviz.model import TrainResult
 from rnnviz.ui import cache, components
 from rnnviz.ui import compare_text as text
@@ -306,24 +306,14 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
 
     st.markdown("**Downloads**")
     name = f"rnnviz-{config.training_id()}-compare"
-    c1, c2 = st.columns(2)
-    c1.download_button(
-        "Comparison table (CSV)",
-        data=text.table_csv(comparison, used),
-        file_name=f"{name}.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
-        width="stretch",
-    )
-    c2.download_button(
-        "Per-feature scores of every method (CSV)",
-        data=text.scores_csv(comparison, used),
-        file_name=f"{name}-scores.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
-        width="stretch",
+    components.downloads(
+        ("Comparison table (CSV)", text.table_csv(comparison, used), f"{name}.csv", "text/csv"),
+        (
+            "Per-feature scores of every method (CSV)",
+            text.scores_csv(comparison, used),
+            f"{name}-scores.csv",
+            "text/csv",
+        ),
     )
 
 
@@ -349,7 +339,7 @@ def main() -> None:
     if "stepwise" in chosen:
         step = _stepwise(result, config)
         if step is not None:
-            comparison = cache.with_stepwise(comparison, step)
+            comparison = merge_comparisons(comparison, step)
     _results(config, result, comparison)
 
 

@@ -1,7 +1,8 @@
-"""Start `streamlit run app.py` on a free loopback port (for the browser test and benchmarks).
+"""Test support shared by the app tests, the browser test and the benchmarks.
 
-Loopback only; Debian's /usr/bin/chromium is the browser, launched with the flags that keep it
-off the (closed) network. Nothing is downloaded.
+AppTest helpers (a tiny configuration, a private cache folder, page switching) and a runner for
+`streamlit run app.py` on a free loopback port. Loopback only; Debian's /usr/bin/chromium is the
+browser, launched with the flags that keep it off the (closed) network. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,22 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+PAGES = "rnnviz/ui/pages"
+TIMEOUT = 120  # the first run of a process imports TensorFlow and trains
+
+# A tiny configuration: trains in about a second (and is too small to learn, on purpose).
+TINY = {
+    "seq_len": "5",
+    "n_train": "300",
+    "n_val": "100",
+    "n_score": "40",
+    "epochs": "2",
+    "n_repeats": "2",
+}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -82,3 +98,49 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+SETTING_VARS = ("RNNVIZ_HOSTED", "RNNVIZ_MAX_UPLOAD_MB", "RNNVIZ_UPLOADS")
+
+
+def private_cache(tmp_path_factory, env: Mapping[str, str] | None = None):
+    """Generator for a module fixture: the app's caches in a fresh tmp folder (yielded), local
+    settings unless ``env`` sets some, and cleared caches before and after the module."""
+    from rnnviz.ui import cache
+
+    folder = tmp_path_factory.mktemp("rnnviz_cache")
+    mp = pytest.MonkeyPatch()
+    for name in SETTING_VARS:
+        mp.delenv(name, raising=False)
+    for name, value in {"RNNVIZ_CACHE_DIR": str(folder), **(env or {})}.items():
+        mp.setenv(name, value)
+    cache.settings.clear()
+    cache.model_store.clear()
+    yield folder
+    cache.settings.clear()
+    cache.model_store.clear()
+    mp.undo()
+
+
+def make_app(params: Mapping[str, str] | None = None, page: str | None = None):
+    """An AppTest of app.py with URL parameters, opened on ``page`` (a file name in PAGES)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(params or {})
+    if page:  # before the first run, pages are matched by file name (= our url_path)
+        at.switch_page(f"{PAGES}/{page}.py")
+    return at
+
+
+def go(at, page: str):
+    return at.switch_page(f"{PAGES}/{page}.py").run()
+
+
+def assert_clean(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def charts(at) -> list:
+    return at.get("plotly_chart")
