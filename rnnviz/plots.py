@@ -165,7 +165,8 @@ def timestep_heatmap(result: PerturbationResult, truth: Truth | None = None) -> 
         "Effect per feature and input step",
         "input step s (where the noise is added)",
         "feature",
-        subtitle=f"one feature nudged at one step; {TRUTH_MARK} = used by the rule",
+        subtitle="one feature nudged at one step"
+        + (f"; {TRUTH_MARK} = used by the rule" if truth is not None else ""),
         yaxis={"autorange": "reversed", "type": "category"},
         xaxis={"dtick": 1 if n_steps <= 30 else None},
     )

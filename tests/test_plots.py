@@ -60,6 +60,10 @@ def test_timestep_heatmap_values_and_truth_marks(result):
     assert list(heat.x) == list(range(T))
     np.testing.assert_allclose(np.asarray(heat.customdata)[..., 0], result.cell_std)
     assert heat.zmin == 0
+    assert "used by the rule" in fig.layout.title.subtitle.text
+    no_truth = plots.timestep_heatmap(result)
+    assert list(no_truth.data[0].y) == ["x1", "x2", "x3"]
+    assert "used by the rule" not in no_truth.layout.title.subtitle.text
 
 
 def test_response_map_draws_the_rules_lag(result):

@@ -18,7 +18,7 @@ from rnnviz.experiment import FAST_METHODS
 from rnnviz.jobs import wait_for
 from rnnviz.methods import METHODS, STEPWISE_MAX_FEATURES, Param, merge_comparisons
 from rnnviz.model import TrainResult
-from rnnviz.ui import cache, components
+from rnnviz.ui import cache, components, state
 from rnnviz.ui import compare_text as text
 
 log = logging.getLogger(__name__)
@@ -326,6 +326,12 @@ def main() -> None:
         components.no_model_info()
         return
     components.learned_notice(result)
+    if state.shown_upload() is not None:
+        st.info(
+            "The comparison runs on the trained experiment, whose rule gives the ground truth "
+            "the methods are scored against; your uploaded model is shown on the effects pages.",
+            icon=":material/info:",
+        )
     chosen, tsr = _pick_methods(config)
     params = _knobs(config, chosen, tsr)
     st.caption(

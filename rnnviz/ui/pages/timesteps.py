@@ -36,10 +36,7 @@ def main() -> None:
     st.caption(about)
     left, right = st.columns([2.3, 1], gap="large")
     with left:
-        heatmap = plots.timestep_heatmap(scores, truth)
-        if truth is None:  # the builder's subtitle explains the ★, which an upload has none of
-            heatmap.update_layout(title_subtitle_text="one feature nudged at one step")
-        st.plotly_chart(heatmap, theme="streamlit", key="heatmap")
+        st.plotly_chart(plots.timestep_heatmap(scores, truth), theme="streamlit", key="heatmap")
     with right:
         st.markdown(text.READ_HEATMAP)
 
