@@ -46,6 +46,20 @@ def page_start() -> Config:
     return config
 
 
+def results_page_start(title: str, caption: str) -> tuple[Config, Subject] | None:
+    """Top of a results page: title, the subject to explain (trained or uploaded) and its skill
+    notice; None (after saying what to do) when there is nothing to explain yet."""
+    config = page_start()
+    st.title(title)
+    st.caption(caption)
+    subject = current_subject(config)
+    if subject is None:
+        no_model_info()
+        return None
+    skill_notice(subject)
+    return config, subject
+
+
 def error_box(title: str, error: BaseException | str) -> None:
     """An st.error saying what to change; a rule error keeps its caret under the bad part."""
     if isinstance(error, ConfigError):  # say the range in force (hosted bounds are tighter)

@@ -72,17 +72,14 @@ bars are the features your model relies on; near-zero bars are features it ignor
 
 
 def main() -> None:
-    config = components.page_start()
-    st.title("Per-feature effects")
-    st.caption(
+    started = components.results_page_start(
+        "Per-feature effects",
         "The thread's method: add noise of scale σ to one feature at every step and measure the "
-        "RMS change of the model's predictions. With a known rule, its features should stand out."
+        "RMS change of the model's predictions. With a known rule, its features should stand out.",
     )
-    subject = components.current_subject(config)
-    if subject is None:
-        components.no_model_info()
+    if started is None:
         return
-    components.skill_notice(subject)
+    config, subject = started
     config = _scoring_controls(config, subject.upload.data.shape[0] if subject.upload else None)
     scores = components.subject_scores(subject, config)
     if scores is None:

@@ -12,17 +12,14 @@ from rnnviz.ui import components, text
 
 
 def main() -> None:
-    config = components.page_start()
-    st.title("Per-timestep effects")
-    st.caption(
+    started = components.results_page_start(
+        "Per-timestep effects",
         "Nudge one feature at one step only: *when* does the model use it, and how far back "
-        "does it remember it?"
+        "does it remember it?",
     )
-    subject = components.current_subject(config)
-    if subject is None:
-        components.no_model_info()
+    if started is None:
         return
-    components.skill_notice(subject)
+    config, subject = started
     scores = components.subject_scores(subject, config)
     if scores is None:
         return
