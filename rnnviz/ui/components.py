@@ -101,6 +101,17 @@ def sidebar(config: Config) -> None:
             st.warning(f"Model cache: {notice}", icon=":material/warning:")
 
 
+def subject_switch(to_upload: bool, key: str, where=st) -> None:
+    """A button that makes the results pages show the upload (True) or the experiment."""
+    where.button(
+        "Show my uploaded model" if to_upload else "Back to the trained experiment",
+        key=key,
+        on_click=state.show_upload,
+        args=(to_upload,),
+        icon=":material/upload_file:" if to_upload else ":material/undo:",
+    )
+
+
 def _upload_sidebar(upload: Upload) -> None:
     st.markdown("### Shown: your uploaded model")
     st.markdown(f"**Model:** {upload.describe_model()}  \n**Data:** {upload.describe_data()}")
@@ -108,13 +119,7 @@ def _upload_sidebar(upload: Upload) -> None:
         "No ground truth: nobody told rnnviz which inputs your target depends on. Only this "
         "browser session sees your upload, and the page's link does not include it."
     )
-    st.button(
-        "Back to the trained experiment",
-        key="sidebar_show_experiment",
-        on_click=state.show_upload,
-        args=(False,),
-        icon=":material/undo:",
-    )
+    subject_switch(False, key="sidebar_show_experiment")
 
 
 def _experiment_sidebar(config: Config) -> None:
@@ -140,13 +145,7 @@ def _experiment_sidebar(config: Config) -> None:
         "The browser's address holds this configuration: copy it to share exactly this experiment."
     )
     if state.uploaded() is not None:
-        st.button(
-            "Show my uploaded model",
-            key="sidebar_show_upload",
-            on_click=state.show_upload,
-            args=(True,),
-            icon=":material/upload_file:",
-        )
+        subject_switch(True, key="sidebar_show_upload")
 
 
 def trained_model(config: Config) -> TrainResult | None:

@@ -114,13 +114,7 @@ def _status() -> None:
             c2.page_link(
                 components.TIMESTEPS_PAGE, label="Per-timestep effects", icon=":material/grid_on:"
             )
-            c3.button(
-                "Back to the trained experiment",
-                key=K + "back",
-                on_click=state.show_upload,
-                args=(False,),
-                icon=":material/undo:",
-            )
+            components.subject_switch(False, key=K + "back", where=c3)
     else:
         with st.container(border=True):
             st.info(
@@ -128,13 +122,7 @@ def _status() -> None:
                 f"({upload.describe_model()}) is kept for this session.",
                 icon=":material/info:",
             )
-            st.button(
-                "Show my uploaded model",
-                key=K + "show",
-                on_click=state.show_upload,
-                args=(True,),
-                icon=":material/upload_file:",
-            )
+            components.subject_switch(True, key=K + "show")
 
 
 def _model_section(s: Settings):
