@@ -18,6 +18,11 @@ from typing import Any
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 HEADS = ("dense", "lstm")
 
+# Bumped whenever the training code makes different weights from the same config, so that cache
+# entries written by older code are never served as this code's result. 2: every initialiser and
+# each epoch's shuffle seeded from config.seed (no process-wide random state).
+TRAINING_VERSION = 2
+
 # Knobs that change the trained model; the rest (sigma, n_repeats, n_score) only change scoring.
 SCORING_KNOBS = frozenset({"sigma", "n_repeats", "n_score"})
 
@@ -182,7 +187,11 @@ class Config:
         """Short stable hex id of :meth:`training_key`, for cache file names."""
         import hashlib
 
-        raw = json.dumps(self.training_key(), sort_keys=True, default=list)
+        raw = json.dumps(
+            [TRAINING_VERSION, self.training_key()],
+            sort_keys=True,
+            default=list,
+        )
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:

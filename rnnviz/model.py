@@ -152,26 +152,88 @@ class Predictor:
         return out
 
 
+def _seeds(config: Config, n: int) -> list[int]:
+    """``n`` independent seeds derived from ``config.seed`` (for initialisers and shuffling)."""
+    state = np.random.SeedSequence([config.seed, _INIT_STREAM]).generate_state(n)
+    return [int(s) for s in state]
+
+
+_INIT_STREAM = 7  # separates the initialisers' seeds from the data splits' streams
+_SHUFFLE_STREAM = 11
+
+
 def build_model(config: Config, seeded: bool = True) -> keras.Model:
     """The stacked LSTM of ``config``: one sigmoid output per step, shape (n, T, 1).
 
-    ``seeded`` sets the global seeds (initialisation, and the shuffling of a training that
-    follows) from the config; a model whose weights are loaded next needs no seeding, and must
-    not reseed the process while another training runs.
+    Every initialiser gets an explicit seed derived from ``config.seed``, so the initial
+    weights depend on the config alone: no process-wide random state (Python's ``random``,
+    which Keras's unseeded initialisers read, or TensorFlow's global seed) is read or set, and
+    another thread building models meanwhile changes nothing. ``seeded`` is accepted for
+    compatibility and ignored.
     """
-    if seeded:
-        keras.utils.set_random_seed(config.seed)
+    del seeded
+    seeds = iter(_seeds(config, 3 * (len(config.units) + 1)))
+
+    def recurrent(units: int, activation: str, name: str) -> keras.layers.LSTM:
+        return keras.layers.LSTM(
+            units,
+            activation=activation,
+            return_sequences=True,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+            recurrent_initializer=keras.initializers.Orthogonal(seed=next(seeds)),
+            seed=next(seeds),  # dropout's generator (unused at dropout 0, but never unseeded)
+            name=name,
+        )
+
     inputs = keras.Input((config.seq_len, config.n_features), name="x")
     h = inputs
     if config.input_scaling:
         h = keras.layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(h)
     for i, (units, act) in enumerate(zip(config.units, config.activations, strict=True)):
-        h = keras.layers.LSTM(units, activation=act, return_sequences=True, name=f"lstm_{i + 1}")(h)
+        h = recurrent(units, act, f"lstm_{i + 1}")(h)
     if config.head == "lstm":
-        out = keras.layers.LSTM(1, activation="sigmoid", return_sequences=True, name="head")(h)
+        out = recurrent(1, "sigmoid", "head")(h)
     else:
-        out = keras.layers.Dense(1, activation="sigmoid", name="head")(h)
+        out = keras.layers.Dense(
+            1,
+            activation="sigmoid",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+            name="head",
+        )(h)
     return keras.Model(inputs, out, name="rnnviz_lstm")
+
+
+class _Shuffled(keras.utils.PyDataset):
+    """Training batches in a new order each epoch, drawn from an explicit seed.
+
+    ``fit(shuffle=True)`` shuffles with TensorFlow's process-wide random state; this draws
+    each epoch's order from ``numpy.random.default_rng([seed, epoch])`` instead, so the order
+    is the same whatever else the process does.
+    """
+
+    def __init__(self, data: Dataset, batch_size: int, seed: int) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.x = data.x
+        self.y = data.y[..., None]
+        self.w = data.valid.astype(np.float32)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+        self._order = self._draw(0)
+
+    def _draw(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, _SHUFFLE_STREAM, epoch]).permutation(len(self.x))
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index: int):
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.x[rows], self.y[rows], self.w[rows]
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._order = self._draw(self.epoch)
 
 
 class _ProgressCallback(keras.callbacks.Callback):
@@ -221,11 +283,7 @@ def train(
     train_data = train_data or make_split(config, "train")
     val_data = val_data or make_split(config, "val")
     check_balance(train_data)
-    with _TRAIN_LOCK:  # Keras's random state is process-wide: one seeded training at a time
-        return _fit(config, train_data, val_data, progress)
-
-
-_TRAIN_LOCK = threading.Lock()
+    return _fit(config, train_data, val_data, progress)
 
 
 def _fit(
@@ -247,13 +305,11 @@ def _fit(
         callbacks.append(_ProgressCallback(progress, config.epochs, steps))
     start = time.perf_counter()
     hist = model.fit(
-        train_data.x,
-        train_data.y[..., None],
-        sample_weight=train_data.valid.astype(np.float32),
+        _Shuffled(train_data, config.batch_size, config.seed),
         validation_data=(val_data.x, val_data.y[..., None], val_data.valid.astype(np.float32)),
-        batch_size=config.batch_size,
+        validation_batch_size=config.batch_size,
         epochs=config.epochs,
-        shuffle=True,
+        shuffle=False,  # _Shuffled orders each epoch; fit's own shuffle reads global state
         verbose=0,
         callbacks=callbacks,
     )
