@@ -4,7 +4,8 @@ One store serves every session of a process. It trains each configuration once (
 for the same one wait for it), lets at most ``max_training`` trainings run at once (others wait
 in a queue and are told their position), and writes disk entries atomically (temporary folder,
 then rename) with a checksum that is verified on read: a corrupt or half-written entry is
-removed and retrained, never loaded. An unwritable cache folder degrades to memory only.
+removed and retrained, never loaded. An unwritable cache folder degrades to memory only; a
+write that fails for one entry keeps that model in memory and the disk in use for the others.
 
 What the store owns on disk: the cache folder may hold other things (it may be pointed at a
 folder that already has someone's work in it), so the store evicts, replaces or deletes only
@@ -222,9 +223,11 @@ class ModelStore:
             os.replace(tmp, final)
             tmp = None
             self._evict()
-        except OSError as exc:
-            self.notice = f"could not write the disk cache ({exc.strerror}); memory only"
-            self.folder = None
+        except OSError as exc:  # this entry only: other keys keep using the disk
+            self.notice = (
+                f"could not write the disk cache entry {key} ({exc.strerror or exc}); "
+                "that model is kept in memory only"
+            )
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -172,3 +172,21 @@ def test_a_stray_file_named_like_an_entry_does_not_turn_the_disk_cache_off(tmp_p
     assert restarted.get(other) is not None
     assert restarted.get(TINY) is None
     assert stray.read_text() == "a file, not an entry"
+
+
+def test_a_failed_write_skips_that_entry_only(tmp_path, fake_train, monkeypatch):
+    real_save = rnnviz.store.save
+    broken = TINY.replace(seed=1)
+
+    def save(result, folder):
+        if result.config == broken:
+            raise OSError(28, "No space left on device")
+        return real_save(result, folder)
+
+    monkeypatch.setattr(rnnviz.store, "save", save)
+    store = ModelStore(tmp_path)
+    store.get_or_train(broken)  # kept in memory; nothing half-written left behind
+    assert "No space left" in store.notice and store.folder == tmp_path
+    assert list(tmp_path.iterdir()) == []
+    store.get_or_train(TINY)
+    assert ModelStore(tmp_path).get(TINY) is not None  # other keys still use the disk
