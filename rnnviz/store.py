@@ -15,7 +15,9 @@ see ``Config.training_id``) AND it is a real folder carrying the marker file
 inside the temporary folder before the rename, so every finished entry has it. Everything else
 (files, other folders, a file or folder that merely has a key's name) is never loaded, moved or
 deleted and does not count against ``max_disk``. A key whose name is taken by something
-foreign is kept in memory only, and ``notice`` says so.
+foreign is kept in memory only, and ``notice`` says so. Temporary folders are named
+``.rnnviz-tmp-<key>-<random>``; those left by a killed write are removed when a store starts
+(no other dot-folder is touched).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ WaitFn = Callable[[int], None]  # called with the queue position (1 = next) whil
 ENTRY_MARKER = "rnnviz-entry.json"  # inside every entry the store wrote
 ENTRY_FORMAT = 1
 _KEY = re.compile(r"[0-9a-f]{16}")  # Config.training_id(): the only names entries have
+TEMP_PREFIX = ".rnnviz-tmp-"  # + key + "-" + mkdtemp's random letters
+_TEMP = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{16}-[a-z0-9_]+")
 
 
 def _digest(path: Path) -> str:
@@ -97,12 +101,25 @@ class ModelStore:
     def _use_folder(self, folder: Path) -> None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True)
+            probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".rnnviz-probe-", delete=True)
             probe.close()
             self.folder = folder
         except OSError as exc:
             self.folder = None
             self.notice = f"cache folder {folder} is not writable ({exc.strerror}); memory only"
+            return
+        self._clean_temporaries()
+
+    def _clean_temporaries(self) -> None:
+        """Remove our temporary folders left by a write that was killed; nothing else."""
+        assert self.folder is not None
+        try:
+            leftovers = [p for p in self.folder.iterdir() if _TEMP.fullmatch(p.name)]
+        except OSError:
+            return
+        for path in leftovers:
+            if not path.is_symlink() and path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
 
     # -- lookup -------------------------------------------------------------------------
     def get(self, config: Config) -> TrainResult | None:
@@ -210,7 +227,7 @@ class ModelStore:
             return
         tmp: Path | None = None
         try:
-            tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=f".{key}-"))
+            tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=f"{TEMP_PREFIX}{key}-"))
             save(result, tmp)
             check = {name: _digest(tmp / name) for name in ("model.keras", "meta.json")}
             (tmp / "checksum.json").write_text(json.dumps(check))

@@ -1,6 +1,7 @@
 """The model store: trains once, survives a restart, and shrugs off damaged or unwritable caches."""
 
 import dataclasses
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +157,34 @@ def test_foreign_folder_named_like_a_key_is_neither_loaded_nor_deleted(tmp_path,
     assert store.folder == tmp_path and entry.name in store.notice
     assert ModelStore(tmp_path).get(TINY) is None  # still not loaded after a restart
     assert _snapshot(tmp_path, [entry.name]) == before
+
+
+def test_leftover_temp_folders_are_cleaned_on_start_but_foreign_dot_folders_are_not(
+    tmp_path, fake_train, monkeypatch
+):
+    made: list[Path] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def spy(*args, **kwargs):
+        made.append(Path(real_mkdtemp(*args, **kwargs)))
+        return str(made[-1])
+
+    monkeypatch.setattr(rnnviz.store.tempfile, "mkdtemp", spy)
+    ModelStore(tmp_path).get_or_train(TINY)
+    (temp,) = [p for p in made if p.parent == tmp_path]  # the write's temporary folder (Keras
+    # makes its own elsewhere); renamed into the entry since
+    assert not temp.exists()
+    temp.mkdir()  # as if the process had been killed in the middle of that write
+    (temp / "model.keras").write_bytes(b"half a model")
+    foreign = [".config", f".{TINY.replace(seed=1).training_id()}-abcd1234", ".rnnviz_notes"]
+    for name in foreign:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "keep.txt").write_text(name)
+    before = _snapshot(tmp_path, foreign)
+    store = ModelStore(tmp_path)
+    assert not temp.exists()  # the store's own leftover is removed on start
+    assert _snapshot(tmp_path, foreign) == before  # dot-folders it did not make are kept
+    assert store.get(TINY) is not None  # the finished entry is untouched
 
 
 def test_a_stray_file_named_like_an_entry_does_not_turn_the_disk_cache_off(tmp_path, fake_train):
