@@ -4,7 +4,20 @@ One store serves every session of a process. It trains each configuration once (
 for the same one wait for it), lets at most ``max_training`` trainings run at once (others wait
 in a queue and are told their position), and writes disk entries atomically (temporary folder,
 then rename) with a checksum that is verified on read: a corrupt or half-written entry is
-removed and retrained, never loaded. An unwritable cache folder degrades to memory only.
+removed and retrained, never loaded. An unwritable cache folder degrades to memory only; a
+write that fails for one entry keeps that model in memory and the disk in use for the others.
+
+What the store owns on disk: the cache folder may hold other things (it may be pointed at a
+folder that already has someone's work in it), so the store evicts, replaces or deletes only
+its own entries. An entry is its own when its name is a training id (16 lowercase hex digits,
+see ``Config.training_id``) AND it is a real folder carrying the marker file
+``rnnviz-entry.json`` that names the same key and this entry format; the marker is written
+inside the temporary folder before the rename, so every finished entry has it. Everything else
+(files, other folders, a file or folder that merely has a key's name) is never loaded, moved or
+deleted and does not count against ``max_disk``. A key whose name is taken by something
+foreign is kept in memory only, and ``notice`` says so. Temporary folders are named
+``.rnnviz-tmp-<key>-<random>``; those left by a killed write are removed when a store starts
+(no other dot-folder is touched).
 """
 
 from __future__ import annotations
@@ -12,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -24,9 +38,38 @@ from rnnviz.model import ProgressFn, TrainResult, load, save, train
 
 WaitFn = Callable[[int], None]  # called with the queue position (1 = next) while waiting
 
+ENTRY_MARKER = "rnnviz-entry.json"  # inside every entry the store wrote
+ENTRY_FORMAT = 1
+_KEY = re.compile(r"[0-9a-f]{16}")  # Config.training_id(): the only names entries have
+TEMP_PREFIX = ".rnnviz-tmp-"  # + key + "-" + mkdtemp's random letters
+_TEMP = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{16}-[a-z0-9_]+")
+
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _marker(key: str) -> str:
+    return json.dumps({"written_by": "rnnviz", "format": ENTRY_FORMAT, "key": key})
+
+
+def _is_own_entry(path: Path) -> bool:
+    """True only for a folder the store wrote: a key's name and a marker naming that key."""
+    if not _KEY.fullmatch(path.name):
+        return False
+    marker = path / ENTRY_MARKER
+    try:
+        if path.is_symlink() or not path.is_dir() or marker.is_symlink() or not marker.is_file():
+            return False
+        data = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(data, dict)
+        and data.get("written_by") == "rnnviz"
+        and data.get("format") == ENTRY_FORMAT
+        and data.get("key") == path.name
+    )
 
 
 class ModelStore:
@@ -42,7 +85,8 @@ class ModelStore:
         self.max_memory = max_memory
         self.max_disk = max_disk
         self.max_training = max_training
-        self.notice: str | None = None  # set when the disk cache had to be turned off
+        # what the user should know about the disk cache: turned off, or an entry it could not use
+        self.notice: str | None = None
         self.trainings = 0  # trainings run by this store (the app's "did it retrain?" counter)
         self._memory: OrderedDict[str, TrainResult] = OrderedDict()
         self._lock = threading.Lock()
@@ -57,12 +101,25 @@ class ModelStore:
     def _use_folder(self, folder: Path) -> None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", delete=True)
+            probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".rnnviz-probe-", delete=True)
             probe.close()
             self.folder = folder
         except OSError as exc:
             self.folder = None
             self.notice = f"cache folder {folder} is not writable ({exc.strerror}); memory only"
+            return
+        self._clean_temporaries()
+
+    def _clean_temporaries(self) -> None:
+        """Remove our temporary folders left by a write that was killed; nothing else."""
+        assert self.folder is not None
+        try:
+            leftovers = [p for p in self.folder.iterdir() if _TEMP.fullmatch(p.name)]
+        except OSError:
+            return
+        for path in leftovers:
+            if not path.is_symlink() and path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
 
     # -- lookup -------------------------------------------------------------------------
     def get(self, config: Config) -> TrainResult | None:
@@ -130,11 +187,20 @@ class ModelStore:
                 self._memory.popitem(last=False)
 
     # -- disk ---------------------------------------------------------------------------
+    def _foreign(self, path: Path) -> None:
+        self.notice = (
+            f"{path} was not written by rnnviz; it is left alone, and this model is kept in "
+            "memory only"
+        )
+
     def _read(self, key: str, config: Config) -> TrainResult | None:
         if self.folder is None:
             return None
         entry = self.folder / key
-        if not entry.is_dir():
+        if not os.path.lexists(entry):
+            return None
+        if not _is_own_entry(entry):  # not ours: never loaded, never deleted
+            self._foreign(entry)
             return None
         try:
             check = json.loads((entry / "checksum.json").read_text())
@@ -146,37 +212,53 @@ class ModelStore:
                 result = None
         except Exception:  # any damage: unreadable, truncated, wrong format
             result = None
-        if result is None:
+        if result is None:  # our own entry, damaged: remove it so it is retrained
             shutil.rmtree(entry, ignore_errors=True)
             return None
         os.utime(entry)  # LRU: most recently used entries are kept
         return result
 
     def _write(self, key: str, result: TrainResult) -> None:
-        if self.folder is None:
+        if self.folder is None or not _KEY.fullmatch(key):
+            return
+        final = self.folder / key
+        if os.path.lexists(final) and not _is_own_entry(final):
+            self._foreign(final)  # the name is taken by something else: write nothing
             return
         tmp: Path | None = None
         try:
-            tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=f".{key}-"))
+            tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=f"{TEMP_PREFIX}{key}-"))
             save(result, tmp)
             check = {name: _digest(tmp / name) for name in ("model.keras", "meta.json")}
             (tmp / "checksum.json").write_text(json.dumps(check))
-            final = self.folder / key
-            if final.exists():
-                shutil.rmtree(final, ignore_errors=True)
+            (tmp / ENTRY_MARKER).write_text(_marker(key))
+            if os.path.lexists(final):  # checked again: it may have appeared meanwhile
+                if not _is_own_entry(final):
+                    self._foreign(final)
+                    return
+                shutil.rmtree(final)  # our own older copy of this entry
             os.replace(tmp, final)
             tmp = None
             self._evict()
-        except OSError as exc:
-            self.notice = f"could not write the disk cache ({exc.strerror}); memory only"
-            self.folder = None
+        except OSError as exc:  # this entry only: other keys keep using the disk
+            self.notice = (
+                f"could not write the disk cache entry {key} ({exc.strerror or exc}); "
+                "that model is kept in memory only"
+            )
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     def _evict(self) -> None:
+        """Remove our least recently used entries beyond ``max_disk``; only ours are counted."""
         assert self.folder is not None
-        entries = [p for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
-        entries.sort(key=lambda p: p.stat().st_mtime)
-        for old in entries[: max(0, len(entries) - self.max_disk)]:
+        entries: list[tuple[float, Path]] = []
+        for path in self.folder.iterdir():
+            if _is_own_entry(path):
+                try:
+                    entries.append((path.stat().st_mtime, path))
+                except OSError:  # removed meanwhile
+                    continue
+        entries.sort()
+        for _, old in entries[: max(0, len(entries) - self.max_disk)]:
             shutil.rmtree(old, ignore_errors=True)
