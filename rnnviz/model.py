@@ -14,6 +14,7 @@ import json
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,7 +209,9 @@ class _Shuffled(keras.utils.PyDataset):
 
     ``fit(shuffle=True)`` shuffles with TensorFlow's process-wide random state; this draws
     each epoch's order from ``numpy.random.default_rng([seed, epoch])`` instead, so the order
-    is the same whatever else the process does.
+    is the same whatever else the process does. Every batch is full (the few sequences left
+    over after the last full batch sit out that epoch; the next shuffle includes them), so the
+    compiled training step sees one input shape and is traced once.
     """
 
     def __init__(self, data: Dataset, batch_size: int, seed: int) -> None:
@@ -225,7 +228,7 @@ class _Shuffled(keras.utils.PyDataset):
         return np.random.default_rng([self.seed, _SHUFFLE_STREAM, epoch]).permutation(len(self.x))
 
     def __len__(self) -> int:
-        return -(-len(self.x) // self.batch_size)
+        return len(self.x) // self.batch_size  # full batches only: one shape, one trace
 
     def __getitem__(self, index: int):
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
@@ -269,6 +272,80 @@ def _num(v) -> float | None:
     return None if v is None else float(v)
 
 
+def architecture_key(config: Config) -> tuple:
+    """The knobs that fix the model's layers and shapes (not its weights or its training)."""
+    return (
+        config.seq_len,
+        config.n_features,
+        config.units,
+        config.activations,
+        config.head,
+        config.input_scaling,
+    )
+
+
+class _TrainerPool:
+    """Compiled training models kept by shape, so that a new training skips the tracing.
+
+    Keras traces a model's training and validation steps on its first ``fit`` (about 2 s of a
+    3 s training here). A training of a config whose shapes were seen before borrows a compiled
+    model of those shapes, loads its own seeded initial weights into it, resets the optimiser,
+    trains, and copies the weights out: the same computation on the same numbers, so the same
+    weights as a fresh model (tests/test_reproducible.py). One borrower at a time per model.
+    """
+
+    def __init__(self, max_kept: int = 4) -> None:
+        self.max_kept = max_kept
+        self._lock = threading.Lock()
+        self._free: OrderedDict[tuple, list[keras.Model]] = OrderedDict()
+
+    def take(self, key: tuple) -> keras.Model | None:
+        with self._lock:
+            models = self._free.get(key)
+            if not models:
+                return None
+            self._free.move_to_end(key)
+            return models.pop()
+
+    def give(self, key: tuple, model: keras.Model) -> None:
+        with self._lock:
+            self._free.setdefault(key, []).append(model)
+            self._free.move_to_end(key)
+            while sum(len(v) for v in self._free.values()) > self.max_kept:
+                oldest = next(iter(self._free))
+                self._free[oldest].pop(0)
+                if not self._free[oldest]:
+                    del self._free[oldest]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._free.clear()
+
+
+_TRAINERS = _TrainerPool()
+
+
+def _compiled_trainer(config: Config) -> keras.Model:
+    trainer = build_model(config)
+    trainer.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="binary_crossentropy",
+        jit_compile=False,  # XLA compile time is longer than this whole training
+    )
+    return trainer
+
+
+def _reset(trainer: keras.Model, model: keras.Model, learning_rate: float) -> None:
+    """Give ``trainer`` the initial weights of ``model`` and a fresh optimiser state."""
+    trainer.set_weights(model.get_weights())
+    optimizer = trainer.optimizer
+    for v in optimizer.variables:
+        if v.path.endswith("learning_rate"):
+            v.assign(learning_rate)
+        else:
+            v.assign(np.zeros(v.shape, dtype=v.dtype))
+
+
 def train(
     config: Config,
     progress: ProgressFn | None = None,
@@ -289,13 +366,12 @@ def train(
 def _fit(
     config: Config, train_data: Dataset, val_data: Dataset, progress: ProgressFn | None
 ) -> TrainResult:
-    model = build_model(config)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="binary_crossentropy",
-        jit_compile=False,  # XLA compile time is longer than this whole training
-    )
-    steps = -(-len(train_data.x) // config.batch_size)
+    model = build_model(config)  # the result: seeded initial weights, trained weights copied in
+    batch = min(config.batch_size, len(train_data.x))
+    key = (architecture_key(config), batch, len(val_data.x))
+    trainer = _TRAINERS.take(key) or _compiled_trainer(config)
+    _reset(trainer, model, config.learning_rate)
+    steps = len(train_data.x) // batch
     callbacks: list[keras.callbacks.Callback] = []
     if config.patience:
         callbacks.append(
@@ -304,15 +380,19 @@ def _fit(
     if progress is not None:
         callbacks.append(_ProgressCallback(progress, config.epochs, steps))
     start = time.perf_counter()
-    hist = model.fit(
-        _Shuffled(train_data, config.batch_size, config.seed),
-        validation_data=(val_data.x, val_data.y[..., None], val_data.valid.astype(np.float32)),
-        validation_batch_size=config.batch_size,
-        epochs=config.epochs,
-        shuffle=False,  # _Shuffled orders each epoch; fit's own shuffle reads global state
-        verbose=0,
-        callbacks=callbacks,
-    )
+    try:
+        hist = trainer.fit(
+            _Shuffled(train_data, batch, config.seed),
+            validation_data=(val_data.x, val_data.y[..., None], val_data.valid.astype(np.float32)),
+            validation_batch_size=len(val_data.x),  # one fixed-shape batch
+            epochs=config.epochs,
+            shuffle=False,  # _Shuffled orders each epoch; fit's own shuffle reads global state
+            verbose=0,
+            callbacks=callbacks,
+        )
+        model.set_weights(trainer.get_weights())
+    finally:
+        _TRAINERS.give(key, trainer)
     seconds = time.perf_counter() - start
     result = TrainResult(
         config=config,

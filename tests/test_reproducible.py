@@ -76,3 +76,20 @@ def test_two_trainings_at_once_equal_each_trained_alone():
     for i in range(2):
         for a, b in zip(_weights(alone[i]), _weights(out[i]), strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_a_reused_compiled_trainer_gives_the_weights_of_a_fresh_one():
+    """Trainings borrow compiled models of the same shapes; that must change no number."""
+    from rnnviz import model as model_module
+
+    first, second = (
+        CFG.replace(n_train=600, epochs=2, seed=7),
+        CFG.replace(n_train=600, epochs=3, seed=8, learning_rate=0.01, rule="reference"),
+    )
+    model_module._TRAINERS.clear()
+    fresh = train(second)
+    train(first)  # leaves a compiled model of these shapes, trained, with its optimiser state
+    reused = train(second)
+    assert fresh.history == reused.history
+    for a, b in zip(_weights(fresh), _weights(reused), strict=True):
+        np.testing.assert_array_equal(a, b)
