@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rnnviz.config import DEFAULT_BOUNDS, Bounds
@@ -41,14 +40,20 @@ class Settings:
 
     hosted: bool = False
     cache_dir: str = ".rnnviz_cache"
-    # Trainings run one at a time per process (the rest queue and see their position): Keras's
-    # random state is process-wide, so concurrent trainings would not be reproducible.
+    # Trainings run one at a time per process (the rest queue and see their position and an
+    # estimated wait). Trainings are reproducible under concurrency, but two at once did not
+    # finish a queue sooner on 2 cores (benchmarks/bench_parallel.py): TensorFlow already uses
+    # both cores for one training.
     max_training: int = 1
     max_disk_models: int = 200  # disk cache entries kept (least recently used evicted)
     max_memory_models: int = 16
     uploads: bool = True
     whole_model_uploads: bool = True  # a whole .keras file (never in hosted mode)
     max_upload_mb: float = 20.0
+    # No new training is queued while the process holds more than this (MB); None: no limit.
+    # The queue is otherwise bounded only by a safety cap (rnnviz.jobs.MAX_PENDING).
+    memory_limit_mb: float | None = None
+    warm_presets: bool = False  # train the preset experiments at start, behind visitors
 
     @property
     def bounds(self) -> Bounds:
@@ -71,7 +76,14 @@ def load_settings(
 
     hosted = _flag(get("hosted") or False)
     base = (
-        Settings(hosted=True, max_disk_models=30, max_memory_models=6, max_upload_mb=5.0)
+        Settings(
+            hosted=True,
+            max_disk_models=30,
+            max_memory_models=6,
+            max_upload_mb=5.0,
+            memory_limit_mb=900.0,
+            warm_presets=True,
+        )
         if hosted
         else Settings()
     )
@@ -82,6 +94,8 @@ def load_settings(
         ("max_memory_models", int),
         ("uploads", _flag),
         ("max_upload_mb", float),
+        ("memory_limit_mb", float),
+        ("warm_presets", _flag),
     ):
         raw = get(name)
         if raw is not None and str(raw) != "":
@@ -96,5 +110,4 @@ def load_settings(
         raise ValueError("max_disk_models and max_memory_models must be >= 1")
     if not 0 < settings.max_upload_mb <= 200:
         raise ValueError("max_upload_mb must be in (0, 200]")
-    Path(settings.cache_dir)  # a path, checked for writability by the store
     return settings

@@ -6,31 +6,50 @@ to the same job again, so a training is never restarted by a click. Every sessio
 same configuration watches the same job. Failed jobs are remembered (so every session sees the
 error) until someone retries. The app keeps one registry per process
 (``rnnviz.ui.cache.training_jobs()``).
+
+Visitors are queued, never sent away for a fixed count: a queued job is a waiting thread and a
+config (well under 1 MB), so the queue is bounded by the server's memory (``memory_limit_mb``:
+no new job while the process holds more) and by a generous safety cap. A waiting job knows its
+position and an estimate of its wait from the trainings this process has timed.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 from rnnviz.config import Config
 from rnnviz.model import Progress, TrainResult
 from rnnviz.store import ModelStore
 
-MAX_PENDING = 8  # trainings queued or running at once, over all sessions
+MAX_PENDING = 200  # safety cap on trainings queued or running at once, over all sessions
 MAX_FAILED = 100  # failed jobs remembered
 
 
 class BusyError(RuntimeError):
-    """Too many trainings are already queued."""
+    """No training can be queued now (the server is at its memory limit or safety cap)."""
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MB now (Linux ``/proc``; 0 where unknown)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 class TrainingJob:
     """One training of one configuration, run by ``store.get_or_train`` in a thread."""
 
-    def __init__(self, store: ModelStore, config: Config) -> None:
+    def __init__(self, store: ModelStore, config: Config, priority: int = 0) -> None:
         self.store = store
         self.config = config
+        self.priority = priority
+        self.wait_estimate: float | None = None  # seconds until this training starts
         self.key = config.training_id()
         self.progress: Progress | None = None
         self.queue_position: int | None = None
@@ -48,7 +67,7 @@ class TrainingJob:
     def _run(self) -> None:
         try:
             self.result = self.store.get_or_train(
-                self.config, progress=self._progress, on_wait=self._wait
+                self.config, progress=self._progress, on_wait=self._wait, priority=self.priority
             )
         except Exception as exc:  # reported to every session watching this job
             self.error = exc
@@ -62,6 +81,7 @@ class TrainingJob:
 
     def _wait(self, position: int) -> None:
         self.queue_position = position
+        self.wait_estimate = self.store.estimate_wait(position)
 
     @property
     def fraction(self) -> float:
@@ -69,10 +89,15 @@ class TrainingJob:
 
     def status(self) -> str:
         if self.queue_position is not None:
-            return (
-                "Waiting for another training to finish: position "
-                f"{self.queue_position} in the queue"
+            ahead = self.queue_position - 1
+            text = (
+                "Waiting for another training to finish"
+                if ahead == 0
+                else f"In the queue: {ahead} training{'s' if ahead > 1 else ''} ahead of yours"
             )
+            if self.wait_estimate is not None:
+                text += f", about {_duration(self.wait_estimate)} to go"
+            return text
         if self.progress is None:
             return "Preparing the data…"
         return f"Training: {self.progress}"
@@ -84,14 +109,26 @@ class TrainingJob:
 class TrainingJobs:
     """Process-wide registry: at most one job per training configuration."""
 
-    def __init__(self, max_pending: int = MAX_PENDING) -> None:
+    def __init__(
+        self,
+        max_pending: int = MAX_PENDING,
+        memory_limit_mb: float | None = None,
+        memory_mb: Callable[[], float] = rss_mb,
+    ) -> None:
         self.max_pending = max_pending
+        self.memory_limit_mb = memory_limit_mb
+        self._memory_mb = memory_mb
         self._lock = threading.Lock()
         self._running: dict[str, TrainingJob] = {}
         self._failed: OrderedDict[str, TrainingJob] = OrderedDict()
 
-    def submit(self, store: ModelStore, config: Config) -> TrainingJob:
-        """The running or failed job of ``config``, or a new one (BusyError if too many)."""
+    def submit(self, store: ModelStore, config: Config, priority: int = 0) -> TrainingJob:
+        """The running or failed job of ``config``, or a new one, queued behind the others.
+
+        ``priority`` 0 is a visitor's; larger numbers (warming the cache) wait behind every
+        visitor. Raises BusyError only when the process is at its memory limit or the safety
+        cap: the caller waits a moment and submits again.
+        """
         key = config.training_id()
         with self._lock:
             job = self._running.get(key) or self._failed.get(key)
@@ -99,9 +136,18 @@ class TrainingJobs:
                 return job
             if len(self._running) >= self.max_pending:
                 raise BusyError(
-                    f"the server is busy with {len(self._running)} trainings; try again in a minute"
+                    f"the server already has {len(self._running)} trainings queued; "
+                    "yours is queued as soon as one finishes"
                 )
-            job = TrainingJob(store, config)
+            if self.memory_limit_mb is not None:
+                used = self._memory_mb()
+                if used > self.memory_limit_mb:
+                    raise BusyError(
+                        f"the server is at its memory limit ({used:.0f} of "
+                        f"{self.memory_limit_mb:.0f} MB); your training is queued as soon as "
+                        "memory frees up"
+                    )
+            job = TrainingJob(store, config, priority)
             self._running[key] = job
         job.start(self._finished)
         return job
@@ -123,9 +169,35 @@ class TrainingJobs:
                 while len(self._failed) > MAX_FAILED:
                     self._failed.popitem(last=False)
 
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._running)
+
+def _duration(seconds: float) -> str:
+    if seconds < 1.5:
+        return "a second"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+def preset_experiments() -> list[Config]:
+    """The experiments a visitor opens with one click: every preset rule with the default
+    recipe, then the thread's exact recipe (the slowest, so last)."""
+    from rnnviz.config import PRESETS
+    from rnnviz.rules import PRESETS as RULES
+
+    return [Config(rule=name) for name in RULES] + [PRESETS["reference"]]
+
+
+WARM_PRIORITY = 1  # behind every visitor's training
+
+
+def warm(jobs: TrainingJobs, store: ModelStore, configs: list[Config]) -> list[TrainingJob]:
+    """Queue trainings of ``configs`` not yet cached, behind every visitor's training, so the
+    preset experiments are trained (and on disk) before a visitor asks for them."""
+    return [
+        jobs.submit(store, config, priority=WARM_PRIORITY)
+        for config in configs
+        if not store.has(config)
+    ]
 
 
 def wait_for(job: TrainingJob, report, interval: float = 0.2) -> TrainingJob:
@@ -136,4 +208,12 @@ def wait_for(job: TrainingJob, report, interval: float = 0.2) -> TrainingJob:
     return job
 
 
-__all__ = ["BusyError", "TrainingJob", "TrainingJobs", "wait_for"]
+__all__ = [
+    "BusyError",
+    "TrainingJob",
+    "TrainingJobs",
+    "preset_experiments",
+    "rss_mb",
+    "wait_for",
+    "warm",
+]

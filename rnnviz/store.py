@@ -23,13 +23,15 @@ foreign is kept in memory only, and ``notice`` says so. Temporary folders are na
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
 import shutil
 import tempfile
 import threading
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,7 +93,9 @@ class ModelStore:
         self._memory: OrderedDict[str, TrainResult] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
-        self._queue: list[object] = []
+        self._queue: list[tuple[int, int]] = []  # (priority, arrival) of waiting trainings
+        self._arrivals = itertools.count()
+        self._durations: deque[float] = deque(maxlen=20)  # recent training times (s)
         self._slots = threading.Condition(self._lock)
         self._running = 0
         self.folder: Path | None = None
@@ -122,6 +126,14 @@ class ModelStore:
                 shutil.rmtree(path, ignore_errors=True)
 
     # -- lookup -------------------------------------------------------------------------
+    def has(self, config: Config) -> bool:
+        """Whether a model of ``config`` is in memory or has an entry on disk (not verified)."""
+        key = config.training_id()
+        with self._lock:
+            if key in self._memory:
+                return True
+        return self.folder is not None and _is_own_entry(self.folder / key)
+
     def get(self, config: Config) -> TrainResult | None:
         """The cached model for ``config`` (memory, then verified disk entry), or None."""
         key = config.training_id()
@@ -135,9 +147,17 @@ class ModelStore:
         return result
 
     def get_or_train(
-        self, config: Config, progress: ProgressFn | None = None, on_wait: WaitFn | None = None
+        self,
+        config: Config,
+        progress: ProgressFn | None = None,
+        on_wait: WaitFn | None = None,
+        priority: int = 0,
     ) -> TrainResult:
-        """The model for ``config``: cached, or trained now (once, whoever else asks)."""
+        """The model for ``config``: cached, or trained now (once, whoever else asks).
+
+        Trainings wait for a slot in order of ``priority`` (0 first: visitors; warming the
+        cache uses a larger number), then of arrival.
+        """
         key = config.training_id()
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
@@ -145,24 +165,37 @@ class ModelStore:
             cached = self.get(config)
             if cached is not None:
                 return cached
-            with self._slot(on_wait):
+            with self._slot(on_wait, priority):
+                started = time.perf_counter()
                 result = train(config, progress)
+                self._durations.append(time.perf_counter() - started)
                 self.trainings += 1
             self._remember(key, result)
             self._write(key, result)
             return result
 
     # -- training slots (a queue with visible positions) -------------------------------
-    def _slot(self, on_wait: WaitFn | None):
+    def estimate_wait(self, position: int) -> float | None:
+        """Seconds until a training at queue ``position`` (1 = next) starts, from the median
+        of this store's recent trainings; None before any training was timed."""
+        durations = sorted(self._durations)
+        if not durations:
+            return None
+        median = durations[len(durations) // 2]
+        return median * (position - 1 + 0.5 * min(self._running, 1)) / self.max_training
+
+    def _slot(self, on_wait: WaitFn | None, priority: int = 0):
         store = self
 
         class _Slot:
             def __enter__(self_inner):
-                ticket = object()
+                ticket = (priority, next(store._arrivals))
                 with store._slots:
                     store._queue.append(ticket)
+                    store._queue.sort()
+                    store._slots.notify_all()  # the others' positions may have changed
                     try:
-                        while store._running >= store.max_training or store._queue[0] is not ticket:
+                        while store._running >= store.max_training or store._queue[0] != ticket:
                             if on_wait is not None:
                                 on_wait(store._queue.index(ticket) + 1)
                             store._slots.wait(timeout=1.0)

@@ -100,19 +100,27 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-SETTING_VARS = ("RNNVIZ_HOSTED", "RNNVIZ_MAX_UPLOAD_MB", "RNNVIZ_UPLOADS")
+SETTING_VARS = (
+    "RNNVIZ_HOSTED",
+    "RNNVIZ_MAX_UPLOAD_MB",
+    "RNNVIZ_UPLOADS",
+    "RNNVIZ_MEMORY_LIMIT_MB",
+    "RNNVIZ_WARM_PRESETS",
+)
 
 
 def private_cache(tmp_path_factory, env: Mapping[str, str] | None = None):
     """Generator for a module fixture: the app's caches in a fresh tmp folder (yielded), local
-    settings unless ``env`` sets some, and cleared caches before and after the module."""
+    settings unless ``env`` sets some, and cleared caches before and after the module. The
+    preset experiments are not warmed (hosted mode would): tests train only what they ask."""
     from rnnviz.ui import cache
 
     folder = tmp_path_factory.mktemp("rnnviz_cache")
     mp = pytest.MonkeyPatch()
     for name in SETTING_VARS:
         mp.delenv(name, raising=False)
-    for name, value in {"RNNVIZ_CACHE_DIR": str(folder), **(env or {})}.items():
+    defaults = {"RNNVIZ_CACHE_DIR": str(folder), "RNNVIZ_WARM_PRESETS": "0"}
+    for name, value in {**defaults, **(env or {})}.items():
         mp.setenv(name, value)
     cache.settings.clear()
     cache.model_store.clear()

@@ -91,7 +91,10 @@ class _FakeStore:
         self.release = threading.Event()
         self.calls = 0
 
-    def get_or_train(self, config, progress=None, on_wait=None):
+    def estimate_wait(self, position):
+        return None
+
+    def get_or_train(self, config, progress=None, on_wait=None, priority=0):
         self.calls += 1
         on_wait(1)
         self.release.wait(10)

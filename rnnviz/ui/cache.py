@@ -19,7 +19,7 @@ import streamlit as st
 from rnnviz.config import Bounds, Config
 from rnnviz.experiment import explain
 from rnnviz.hosting import Settings, load_settings
-from rnnviz.jobs import TrainingJobs
+from rnnviz.jobs import TrainingJobs, preset_experiments, warm
 from rnnviz.model import TrainResult
 from rnnviz.scoring import PerturbationResult
 from rnnviz.store import ModelStore
@@ -46,20 +46,24 @@ def bounds() -> Bounds:
 
 @st.cache_resource(show_spinner=False)
 def model_store() -> ModelStore:
-    """The process-wide store of trained models (memory + disk)."""
+    """The process-wide store of trained models (memory + disk); with ``warm_presets`` on, the
+    preset experiments not yet on disk are queued for training behind every visitor."""
     s = settings()
-    return ModelStore(
+    store = ModelStore(
         s.cache_dir,
         max_memory=s.max_memory_models,
         max_disk=s.max_disk_models,
         max_training=s.max_training,
     )
+    if s.warm_presets:
+        warm(training_jobs(), store, preset_experiments())
+    return store
 
 
 @st.cache_resource(show_spinner=False)
 def training_jobs() -> TrainingJobs:
     """The process-wide registry of background trainings (one per training configuration)."""
-    return TrainingJobs()
+    return TrainingJobs(memory_limit_mb=settings().memory_limit_mb)
 
 
 @st.cache_data(max_entries=64, show_spinner="Scoring the model…")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -157,10 +158,8 @@ def trained_model(config: Config) -> TrainResult | None:
     result = store.get(config)
     if result is not None:
         return result
-    try:
-        job = cache.training_jobs().submit(store, config)
-    except BusyError as exc:
-        error_box("Training is not possible right now", exc)
+    job = _submit_when_admitted(store, config)
+    if job is None:
         return None
     if not job.done.is_set():
         expression = (describe_rule(config) or (config.rule, ""))[0]
@@ -178,6 +177,35 @@ def trained_model(config: Config) -> TrainResult | None:
         log.error("training failed for %s", config, exc_info=job.error)
         error_box("Training failed", f"{type(job.error).__name__}: {job.error}")
     return None
+
+
+BUSY_RETRY_S = 2.0  # how often a refused training is submitted again
+BUSY_GIVE_UP_S = 600.0
+
+
+def _submit_when_admitted(store, config: Config):
+    """Submit the training of ``config``; while the server is at its memory limit, say so and
+    submit again every few seconds (the visitor presses nothing). None after giving up."""
+    jobs = cache.training_jobs()
+    slot = None
+    deadline = time.monotonic() + BUSY_GIVE_UP_S
+    while True:
+        try:
+            job = jobs.submit(store, config)
+        except BusyError as exc:
+            if time.monotonic() > deadline:
+                if slot is not None:
+                    slot.empty()
+                error_box("Training is not possible right now", exc)
+                return None
+            if slot is None:
+                slot = st.empty()
+            slot.info(f"Waiting to queue your training: {exc}.", icon=":material/hourglass:")
+            time.sleep(BUSY_RETRY_S)
+            continue
+        if slot is not None:
+            slot.empty()
+        return job
 
 
 def training_failed(config: Config) -> bool:

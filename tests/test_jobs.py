@@ -1,0 +1,113 @@
+"""The training queue: every visitor is queued (never sent away for a fixed count), visitors go
+before cache warming, a waiting visitor sees an estimate, and warmed models equal fresh ones."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import rnnviz.store
+from rnnviz.config import Config
+from rnnviz.jobs import BusyError, TrainingJobs, preset_experiments, wait_for, warm
+from rnnviz.model import train
+from rnnviz.rules import PRESETS as RULES
+from rnnviz.store import ModelStore
+
+TINY = Config(seq_len=5, n_train=300, n_val=100, n_score=40, epochs=1)
+
+
+class _Gate:
+    """A stand-in for ``train`` that records the order of trainings and waits to be released."""
+
+    def __init__(self) -> None:
+        self.order: list[int] = []
+        self.release = threading.Event()
+        self.real = train
+
+    def __call__(self, config, progress=None):
+        self.release.wait(20)
+        self.order.append(config.seed)
+        return self.real(TINY)  # a real (tiny) result; the store keys it by ``config``
+
+
+def test_thirty_visitors_are_all_queued_and_all_get_a_model(tmp_path, monkeypatch):
+    gate = _Gate()
+    monkeypatch.setattr(rnnviz.store, "train", gate)
+    store, jobs = ModelStore(tmp_path), TrainingJobs()
+    submitted = [jobs.submit(store, TINY.replace(seed=s)) for s in range(30)]  # no BusyError
+    statuses = [j.status() for j in submitted]
+    gate.release.set()
+    for job in submitted:
+        wait_for(job, lambda j: None, interval=0.01)
+        assert job.error is None and job.result is not None
+    assert sorted(gate.order) == list(range(30))
+    assert all(isinstance(s, str) and s for s in statuses)
+
+
+def test_visitors_go_before_warming_and_see_their_position_and_an_estimate(tmp_path, monkeypatch):
+    gate = _Gate()
+    monkeypatch.setattr(rnnviz.store, "train", gate)
+    store, jobs = ModelStore(tmp_path), TrainingJobs()
+    store._durations.extend([2.0, 2.0, 2.0])  # as if three trainings of 2 s had been timed
+    first = jobs.submit(store, TINY.replace(seed=100))  # runs first (holds the only slot)
+    warmers = warm(jobs, store, [TINY.replace(seed=s) for s in (200, 201)])
+    visitors = [jobs.submit(store, TINY.replace(seed=s)) for s in (300, 301)]
+    pause = threading.Event()
+    for _ in range(300):  # until every waiting job has reported its current position
+        positions = [j.queue_position for j in visitors + warmers]
+        if positions == [1, 2, 3, 4]:
+            break
+        pause.wait(0.01)
+    assert visitors[1].queue_position == 2  # behind the other visitor, ahead of the warmers
+    assert warmers[0].queue_position == 3
+    text = visitors[1].status()
+    assert "1 training ahead of yours" in text and "about 3 s to go" in text, text
+    gate.release.set()
+    for job in [first, *warmers, *visitors]:
+        wait_for(job, lambda j: None, interval=0.01)
+    assert gate.order == [100, 300, 301, 200, 201]
+
+
+def test_memory_limit_refuses_new_jobs_and_admits_them_once_memory_frees():
+    memory = {"mb": 950.0}
+    jobs = TrainingJobs(memory_limit_mb=900, memory_mb=lambda: memory["mb"])
+    store = ModelStore(None)
+    with pytest.raises(BusyError, match="memory limit"):
+        jobs.submit(store, TINY)
+    memory["mb"] = 500.0
+    job = wait_for(jobs.submit(store, TINY), lambda j: None, interval=0.05)
+    assert job.error is None
+
+
+def test_preset_experiments_cover_every_preset_with_the_default_recipe():
+    configs = preset_experiments()
+    assert [c.rule for c in configs[: len(RULES)]] == list(RULES)
+    assert all(c == Config(rule=c.rule) for c in configs[: len(RULES)])
+    assert len({c.training_id() for c in configs}) == len(configs)
+
+
+def test_a_warmed_model_equals_a_fresh_training(tmp_path):
+    configs = [TINY.replace(rule="lagged", seed=3), TINY.replace(rule="threshold", seed=4)]
+    store, jobs = ModelStore(tmp_path), TrainingJobs()
+    for job in warm(jobs, store, configs):
+        wait_for(job, lambda j: None, interval=0.05)
+    assert warm(jobs, store, configs) == []  # already cached: nothing queued again
+    restarted = ModelStore(tmp_path)  # as a server restarted after warming
+    for config in configs:
+        warmed, fresh = restarted.get(config), train(config)
+        assert warmed is not None
+        for a, b in zip(warmed.model.get_weights(), fresh.model.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_hosted_mode_warms_the_presets_and_bounds_the_queue_by_memory():
+    from rnnviz.hosting import load_settings
+
+    hosted = load_settings(env={"RNNVIZ_HOSTED": "1"})
+    assert hosted.warm_presets and hosted.memory_limit_mb == 900
+    local = load_settings(env={})
+    assert not local.warm_presets and local.memory_limit_mb is None
+    tuned = load_settings(
+        env={"RNNVIZ_HOSTED": "1", "RNNVIZ_WARM_PRESETS": "0", "RNNVIZ_MEMORY_LIMIT_MB": "700"}
+    )
+    assert not tuned.warm_presets and tuned.memory_limit_mb == 700
