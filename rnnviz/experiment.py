@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rnnviz.config import Config
 from rnnviz.data import make_split
-from rnnviz.model import ProgressFn, TrainResult, train
+from rnnviz.result import ProgressFn, TrainResult
 from rnnviz.scoring import PerturbationResult, perturbation_importance
 
 
@@ -35,6 +35,8 @@ def run(
     config: Config, progress: ProgressFn | None = None
 ) -> tuple[TrainResult, PerturbationResult]:
     """Train the model of ``config`` and score it."""
+    from rnnviz.model import train  # TensorFlow: imported when a training is asked for
+
     result = train(config, progress)
     return result, explain(result, config)
 

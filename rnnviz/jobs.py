@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from rnnviz.config import Config
-from rnnviz.model import Progress, TrainResult
+from rnnviz.result import Progress, TrainResult
 from rnnviz.store import ModelStore
 
 MAX_PENDING = 200  # safety cap on trainings queued or running at once, over all sessions

@@ -16,7 +16,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,88 +26,13 @@ import tensorflow as tf  # noqa: E402
 
 from rnnviz.config import Config  # noqa: E402
 from rnnviz.data import Dataset, check_balance, make_split  # noqa: E402
-
-# A model "learned" when its validation error rate is at most this share of the error rate of
-# always predicting the majority class (i.e. it closes at least 40% of the gap to perfect).
-LEARNED_ERROR_RATIO = 0.6
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One progress report during training, for a progress bar in the UI or CLI."""
-
-    epoch: int  # 1-based epoch being run
-    epochs: int
-    step: int  # batches done in this epoch
-    steps: int
-    loss: float | None
-    val_loss: float | None = None
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, ((self.epoch - 1) + self.step / max(self.steps, 1)) / self.epochs)
-
-    def __str__(self) -> str:
-        text = f"epoch {self.epoch}/{self.epochs}"
-        if self.loss is not None:
-            text += f", loss {self.loss:.4f}"
-        if self.val_loss is not None:
-            text += f", val loss {self.val_loss:.4f}"
-        return text
-
-
-ProgressFn = Callable[[Progress], None]
-
-
-@dataclass
-class TrainResult:
-    """A trained model with its history and an honest verdict on whether it learned."""
-
-    config: Config
-    model: keras.Model
-    history: dict[str, list[float]]  # per epoch: loss, val_loss
-    val_loss: float
-    val_accuracy: float  # on valid (defined) steps, threshold 0.5
-    baseline_accuracy: float  # majority class on the validation set
-    seconds: float
-    epochs_run: int
-    _predictor: Predictor | None = field(default=None, repr=False)
-
-    @property
-    def learned(self) -> bool:
-        """True when the model clearly beats always guessing the majority class."""
-        base_err = 1.0 - self.baseline_accuracy
-        return (1.0 - self.val_accuracy) <= LEARNED_ERROR_RATIO * base_err
-
-    def verdict(self) -> str:
-        """One sentence saying whether the model learned, with the numbers."""
-        acc, base = self.val_accuracy, self.baseline_accuracy
-        if self.learned:
-            return (
-                f"The model learned the rule: validation accuracy {acc:.1%} against "
-                f"{base:.1%} for always guessing the majority class."
-            )
-        return (
-            f"The model did NOT learn the rule: validation accuracy {acc:.1%} is not clearly "
-            f"above the {base:.1%} of always guessing the majority class. Its importances "
-            "describe an untrained model; train longer or change the recipe."
-        )
-
-    @property
-    def predict(self) -> Predictor:
-        if self._predictor is None:
-            self._predictor = Predictor(self.model)
-        return self._predictor
-
-    def metrics(self) -> dict[str, float | int | bool]:
-        return {
-            "val_loss": self.val_loss,
-            "val_accuracy": self.val_accuracy,
-            "baseline_accuracy": self.baseline_accuracy,
-            "learned": self.learned,
-            "seconds": self.seconds,
-            "epochs_run": self.epochs_run,
-        }
+from rnnviz.result import (  # noqa: E402, F401  (re-exported: the public names of training)
+    LEARNED_ERROR_RATIO,
+    Progress,
+    ProgressFn,
+    TrainResult,
+    load,
+)
 
 
 class Predictor:
@@ -425,21 +349,3 @@ def save(result: TrainResult, folder: str | Path) -> Path:
     meta = {"config": result.config.to_dict(), "history": result.history, **result.metrics()}
     (folder / "meta.json").write_text(json.dumps(meta, indent=2))
     return folder
-
-
-def load(folder: str | Path) -> TrainResult:
-    """Read back what :func:`save` wrote (``safe_mode=True``: no arbitrary code is loaded)."""
-    folder = Path(folder)
-    meta = json.loads((folder / "meta.json").read_text())
-    config = Config.from_dict(meta["config"])
-    model = keras.models.load_model(folder / "model.keras", safe_mode=True, compile=False)
-    return TrainResult(
-        config=config,
-        model=model,
-        history=meta["history"],
-        val_loss=meta["val_loss"],
-        val_accuracy=meta["val_accuracy"],
-        baseline_accuracy=meta["baseline_accuracy"],
-        seconds=meta["seconds"],
-        epochs_run=meta["epochs_run"],
-    )

@@ -36,7 +36,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rnnviz.config import Config
-from rnnviz.model import ProgressFn, TrainResult, load, save, train
+from rnnviz.result import ProgressFn, TrainResult, load
+
+
+def train(config: Config, progress: ProgressFn | None = None) -> TrainResult:
+    """``rnnviz.model.train``, imported on first use: TensorFlow loads only when a training
+    (or a model) is needed, never to serve a cached experiment's pages."""
+    from rnnviz.model import train as train_model
+
+    return train_model(config, progress)
+
+
+def save(result: TrainResult, folder: Path) -> Path:
+    from rnnviz.model import save as save_model
+
+    return save_model(result, folder)
+
 
 WaitFn = Callable[[int], None]  # called with the queue position (1 = next) while waiting
 
@@ -240,7 +255,7 @@ class ModelStore:
             ok = check.get("model.keras") == _digest(entry / "model.keras") and check.get(
                 "meta.json"
             ) == _digest(entry / "meta.json")
-            result = load(entry) if ok else None
+            result = load(entry, lazy=True) if ok else None
             if result is not None and result.config.training_key() != config.training_key():
                 result = None
         except Exception:  # any damage: unreadable, truncated, wrong format

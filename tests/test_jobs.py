@@ -21,10 +21,12 @@ class _Gate:
 
     def __init__(self) -> None:
         self.order: list[int] = []
+        self.entered = threading.Event()  # a training has started (holds the slot)
         self.release = threading.Event()
         self.real = train
 
     def __call__(self, config, progress=None):
+        self.entered.set()
         self.release.wait(20)
         self.order.append(config.seed)
         return self.real(TINY)  # a real (tiny) result; the store keys it by ``config``
@@ -50,10 +52,11 @@ def test_visitors_go_before_warming_and_see_their_position_and_an_estimate(tmp_p
     store, jobs = ModelStore(tmp_path), TrainingJobs()
     store._durations.extend([2.0, 2.0, 2.0])  # as if three trainings of 2 s had been timed
     first = jobs.submit(store, TINY.replace(seed=100))  # runs first (holds the only slot)
+    assert gate.entered.wait(10)
     warmers = warm(jobs, store, [TINY.replace(seed=s) for s in (200, 201)])
     visitors = [jobs.submit(store, TINY.replace(seed=s)) for s in (300, 301)]
     pause = threading.Event()
-    for _ in range(300):  # until every waiting job has reported its current position
+    for _ in range(1000):  # until every waiting job has reported its current position
         positions = [j.queue_position for j in visitors + warmers]
         if positions == [1, 2, 3, 4]:
             break

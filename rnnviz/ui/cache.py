@@ -20,7 +20,7 @@ from rnnviz.config import Bounds, Config
 from rnnviz.experiment import explain
 from rnnviz.hosting import Settings, load_settings
 from rnnviz.jobs import TrainingJobs, preset_experiments, warm
-from rnnviz.model import TrainResult
+from rnnviz.result import TrainResult
 from rnnviz.scoring import PerturbationResult
 from rnnviz.store import ModelStore
 

@@ -19,7 +19,7 @@ import streamlit as st
 
 from rnnviz.config import Config, ConfigError
 from rnnviz.jobs import BusyError, wait_for
-from rnnviz.model import TrainResult
+from rnnviz.result import TrainResult
 from rnnviz.rules import Rule, RuleError
 from rnnviz.scoring import PerturbationResult
 from rnnviz.ui import cache, state, tables

@@ -17,7 +17,7 @@ from rnnviz.config import Config
 from rnnviz.experiment import FAST_METHODS
 from rnnviz.jobs import wait_for
 from rnnviz.methods import METHODS, STEPWISE_MAX_FEATURES, Param, merge_comparisons
-from rnnviz.model import TrainResult
+from rnnviz.result import TrainResult
 from rnnviz.ui import cache, components, state
 from rnnviz.ui import compare_text as text
 
