@@ -24,6 +24,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
@@ -37,6 +38,8 @@ from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config
 from rnnviz.hosting import Settings
 
 MAX_SEQUENCES = 20_000
+MAX_NPZ_MEMBERS = 16  # files in an .npz archive (np.savez writes one per array)
+MAX_NPY_HEADER = 65_536  # room for an .npy header on top of the array's bytes
 
 # Layers a whole-model upload may contain: built-in Keras layers with no user code.
 SAFE_CLASSES = frozenset(
@@ -70,60 +73,185 @@ def _check_size(name: str, data: bytes, max_mb: float) -> None:
         raise UploadError(f"{name} is empty")
 
 
+def _mb(n_bytes: float) -> str:
+    return f"{n_bytes / 2**20:,.3g} MB"
+
+
+def max_array_bytes(bounds: Bounds = DEFAULT_BOUNDS) -> int:
+    """Bytes of the largest x the bounds allow, as float32: the most any uploaded array may take."""
+    return MAX_SEQUENCES * bounds.seq_len[1] * bounds.n_features[1] * 4
+
+
+def _check_dtype(what: str, dtype: np.dtype) -> None:
+    if dtype.hasobject:
+        raise UploadError(
+            f"{what} holds Python objects (dtype object), which are never loaded: "
+            f"save numbers instead, e.g. {what}.astype('float32')"
+        )
+    if dtype.kind not in "fiub":
+        raise UploadError(
+            f"{what} has dtype {dtype.str}; it must hold numbers: save {what}.astype('float32')"
+        )
+
+
+def _check_x_shape(shape: tuple[int, ...], bounds: Bounds) -> None:
+    if len(shape) != 3:
+        raise UploadError(
+            f"x must have 3 dimensions (sequences, steps, features), got {tuple(shape)}"
+        )
+    n, steps, feats = shape
+    lo, hi = bounds.seq_len
+    if not lo <= steps <= hi:
+        raise UploadError(f"x has {steps:,} steps per sequence; allowed {lo} to {hi}")
+    lo, hi = bounds.n_features
+    if not lo <= feats <= hi:
+        raise UploadError(f"x has {feats:,} features; allowed {lo} to {hi}")
+    if not 1 <= n <= MAX_SEQUENCES:
+        raise UploadError(f"x has {n:,} sequences; allowed 1 to {MAX_SEQUENCES:,}")
+
+
+def _check_y_shape(shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:
+    n, steps = x_shape[:2]
+    if tuple(shape) not in ((n, steps), (n, steps, 1)):
+        raise UploadError(f"y must have shape {(n, steps)} to match x, got {tuple(shape)}")
+
+
+def _read_header(stream, what: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from the header of an .npy stream; nothing after the header is read."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f".npy format version {version} is not read here (use numpy.save)")
+    except (ValueError, EOFError, TypeError, SyntaxError) as exc:
+        raise UploadError(f"{what} is not a .npy array (save it with numpy.save): {exc}") from None
+    return tuple(shape), dtype
+
+
+def _check_header(
+    what: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    bounds: Bounds,
+    x_shape: tuple[int, ...] | None = None,
+) -> None:
+    """Refuse an array by its header (dtype, shape, bytes) before any of it is allocated."""
+    name = "x" if x_shape is None else "y"
+    _check_dtype(name, dtype)
+    if x_shape is None:
+        _check_x_shape(shape, bounds)
+    else:
+        _check_y_shape(shape, x_shape)
+    size = math.prod(shape) * dtype.itemsize
+    limit = max_array_bytes(bounds)
+    if size > limit:
+        raise UploadError(
+            f"{name} takes {_mb(size)} as {dtype}; at most {_mb(limit)} are allowed: "
+            f"save it as float32 ({name}.astype('float32')) or upload fewer sequences"
+        )
+
+
+def _read_npy(name: str, data: bytes, bounds: Bounds) -> np.ndarray:
+    stream = io.BytesIO(data)
+    shape, dtype = _read_header(stream, name)
+    _check_header(name, shape, dtype, bounds)
+    stream.seek(0)
+    return np.lib.format.read_array(stream, allow_pickle=False)
+
+
+def _npz_members(name: str, zf: zipfile.ZipFile, bounds: Bounds) -> dict[str, zipfile.ZipInfo]:
+    """The archive's members by array name, after checking their number, sizes and packing."""
+    infos = zf.infolist()
+    if len(infos) > MAX_NPZ_MEMBERS:
+        raise UploadError(
+            f"{name} holds {len(infos):,} files; at most {MAX_NPZ_MEMBERS} are allowed: "
+            "save only x (and y) with numpy.savez"
+        )
+    limit = max_array_bytes(bounds)
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise UploadError(
+                f"{name}: member '{info.filename}' is packed with zip method "
+                f"{info.compress_type}; save the arrays with numpy.savez or numpy.savez_compressed"
+            )
+        if info.file_size > limit + MAX_NPY_HEADER:
+            raise UploadError(
+                f"{name}: member '{info.filename}' unpacks to {_mb(info.file_size)}; at most "
+                f"{_mb(limit)} are allowed (the largest x, {MAX_SEQUENCES:,} x "
+                f"{bounds.seq_len[1]} x {bounds.n_features[1]} float32 numbers): upload fewer "
+                "sequences or save x as float32"
+            )
+        members[info.filename.removesuffix(".npy")] = info
+    return members
+
+
+def _read_npz(name: str, data: bytes, bounds: Bounds) -> tuple[np.ndarray, np.ndarray | None]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        members = _npz_members(name, zf, bounds)
+        if "x" not in members:
+            raise UploadError(f"{name} holds {sorted(members)}; it needs an array named 'x'")
+        shapes: dict[str, tuple[int, ...]] = {}
+        for key in ("x", "y"):
+            if key in members:
+                with zf.open(members[key]) as member:
+                    shape, dtype = _read_header(member, f"{name}: member '{key}.npy'")
+                _check_header(key, shape, dtype, bounds, shapes.get("x"))
+                shapes[key] = shape
+        arrays = {}
+        for key in shapes:
+            with zf.open(members[key]) as member:
+                arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
+    return arrays["x"], arrays.get("y")
+
+
 def read_data(name: str, data: bytes, max_mb: float = 20.0, bounds: Bounds = DEFAULT_BOUNDS):
-    """Parse an uploaded data file into :class:`UploadedData`, or raise UploadError."""
+    """Parse an uploaded data file into :class:`UploadedData`, or raise UploadError.
+
+    Arrays are refused by their headers (dtype, shape, bytes) before any memory is allocated
+    for them; a zip archive is refused by its members' declared sizes before it is unpacked.
+    """
     _check_size(name, data, max_mb)
     suffix = Path(name).suffix.lower()
     try:
         if suffix == ".npy":
-            x, y = np.load(io.BytesIO(data), allow_pickle=False), None
-            if not isinstance(x, np.ndarray):  # np.load opens an .npz archive whatever the name
+            if data.startswith(b"PK"):  # np.save writes no zip: this is an .npz archive
                 raise UploadError(f"{name} is an .npz archive, not one array: name it .npz")
+            x, y = _read_npy(name, data, bounds), None
         elif suffix == ".npz":
-            loaded = np.load(io.BytesIO(data), allow_pickle=False)
-            if isinstance(loaded, np.ndarray):
+            if data.startswith(np.lib.format.MAGIC_PREFIX):
                 raise UploadError(f"{name} holds a single array (.npy), not an .npz archive")
-            with loaded as npz:
-                if "x" not in npz.files:
-                    raise UploadError(f"{name} holds {npz.files}; it needs an array named 'x'")
-                x = npz["x"]
-                y = npz["y"] if "y" in npz.files else None
+            x, y = _read_npz(name, data, bounds)
         elif suffix == ".csv":
             x, y = _read_csv(data)
         else:
             raise UploadError(f"{name}: use a .npy, .npz or .csv file")
     except UploadError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, RuntimeError, zipfile.BadZipFile) as exc:
         raise UploadError(f"{name} could not be read as {suffix}: {exc}") from None
+    except MemoryError:  # a last resort: every size is checked before it is allocated
+        raise UploadError(f"{name} is too large to read here: upload fewer sequences") from None
     return check_data(x, y, bounds)
 
 
 def check_data(x: np.ndarray, y: np.ndarray | None, bounds: Bounds = DEFAULT_BOUNDS):
     """Validate shapes, types and values; say exactly what is wrong."""
     x = np.asarray(x)
-    if x.dtype.kind not in "fiub":
-        raise UploadError(f"x must be numeric, got dtype {x.dtype}")
-    if x.ndim != 3:
-        raise UploadError(f"x must have 3 dimensions (sequences, steps, features), got {x.shape}")
-    n, steps, feats = x.shape
-    lo, hi = bounds.seq_len
-    if not lo <= steps <= hi:
-        raise UploadError(f"x has {steps} steps per sequence; allowed {lo} to {hi}")
-    lo, hi = bounds.n_features
-    if not lo <= feats <= hi:
-        raise UploadError(f"x has {feats} features; allowed {lo} to {hi}")
-    if not 1 <= n <= MAX_SEQUENCES:
-        raise UploadError(f"x has {n} sequences; allowed 1 to {MAX_SEQUENCES}")
-    x = x.astype(np.float32)
+    _check_dtype("x", x.dtype)
+    _check_x_shape(x.shape, bounds)
+    n, steps, _ = x.shape
+    x = x.astype(np.float32, copy=False)
     if not np.isfinite(x).all():
         raise UploadError("x contains NaN or infinite values")
     if y is not None:
         y = np.asarray(y)
-        if y.shape == (n, steps, 1):
-            y = y[..., 0]
-        if y.shape != (n, steps):
-            raise UploadError(f"y must have shape {(n, steps)} to match x, got {y.shape}")
+        _check_y_shape(y.shape, x.shape)
+        y = y.reshape(n, steps)
         if y.dtype.kind not in "fiub" or not np.isin(y, (0, 1)).all():
             raise UploadError("y must hold only 0 and 1")
         y = y.astype(np.float32)

@@ -1,6 +1,9 @@
 """Bring-your-own data and models: what is accepted, and clear refusals for the rest."""
 
 import io
+import math
+import tracemalloc
+import zipfile
 
 import keras
 import numpy as np
@@ -17,6 +20,49 @@ CFG = Config(n_train=100, seq_len=6)
 def npy(arr) -> bytes:
     buf = io.BytesIO()
     np.save(buf, arr)
+    return buf.getvalue()
+
+
+def refusal_peak_mb(call, match: str) -> float:
+    """Run ``call``, which must raise UploadError matching ``match``; return the peak of the
+    memory allocated meanwhile (tracemalloc sees Python objects and numpy arrays), in MB."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(UploadError, match=match):
+            call()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak / 2**20
+
+
+def npy_header(shape, descr="<f8") -> bytes:
+    """The header of an .npy file declaring ``shape`` and ``descr``, with no data after it."""
+    buf = io.BytesIO()
+    header = {"descr": descr, "fortran_order": False, "shape": tuple(shape)}
+    np.lib.format.write_array_header_1_0(buf, header)
+    return buf.getvalue()
+
+
+def npz(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def npz_bomb(shape, descr="<f8", name="x.npy") -> bytes:
+    """An .npz whose member really unpacks to the whole array: zeros, deflated 1 MiB at a time
+    (the test never holds more than 1 MiB of it)."""
+    size = math.prod(shape) * np.dtype(descr).itemsize
+    zeros = bytes(2**20)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        with zf.open(name, "w") as member:
+            member.write(npy_header(shape, descr))
+            for start in range(0, size, len(zeros)):
+                member.write(zeros[: size - start])
     return buf.getvalue()
 
 
@@ -44,8 +90,8 @@ def test_npy_npz_and_csv_give_the_same_arrays():
         ("a.npy", npy(np.zeros((4, 3))), "3 dimensions"),
         ("a.npy", npy(np.zeros((4, 300, 2))), "300 steps"),
         ("a.npy", npy(np.full((2, 3, 2), np.nan)), "NaN"),
-        ("a.npy", b"garbage", "could not be read"),
-        ("a.npy", npy(np.array([{"a": 1}], dtype=object)), "could not be read"),
+        ("a.npy", b"garbage", "a.npy is not a .npy array"),
+        ("a.npy", npy(np.array([{"a": 1}], dtype=object)), "dtype object"),
         ("a.txt", b"1,2", ".npy, .npz or .csv"),
         ("a.csv", b"sequence,step,x1\n0,0,abc\n", "line 2, column 'x1': 'abc' is not a number"),
         ("a.csv", b"seq,x1\n0,1\n", "header must start with"),
@@ -57,6 +103,49 @@ def test_npy_npz_and_csv_give_the_same_arrays():
 def test_bad_data_is_rejected_with_what_is_wrong(name, data, message):
     with pytest.raises(UploadError, match=message):
         read_data(name, data)
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+def test_npz_that_unpacks_to_hundreds_of_mb_is_refused_before_reading():
+    # 1.2 MB on the wire, 256 MB unpacked: passes the hosted 5 MB cap, as in the issue
+    bomb = npz_bomb((20_000, 200, 8))
+    assert len(bomb) < 5 * 2**20
+    peak = refusal_peak_mb(
+        lambda: read_data("a.npz", bomb, max_mb=5, bounds=HOSTED_BOUNDS),
+        r"member 'x.npy' unpacks to 244 MB; at most 30.5 MB",
+    )
+    assert peak < 50
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ({"x.npy": npy_header((10**6, 10**6, 8))}, "x has 1,000,000 steps per sequence"),
+        ({"x.npy": npy_header((20_000, 200, 20))}, "x takes 610 MB as float64; at most 305 MB"),
+        ({"x.npy": npy_header((4, 3, 2), "|O")}, "x holds Python objects .dtype object."),
+        ({"x.npy": npy_header((4, 3, 2), "<U8")}, "x has dtype <U8; it must hold numbers"),
+        ({"x.npy": npy(np.zeros((4, 3, 2))), "y.npy": npy_header((10**9, 10**9))}, "y must"),
+        ({f"a{i}.npy": b"" for i in range(100)}, "holds 100 files; at most 16"),
+        ({"x.npy": b"not an array"}, "member 'x.npy' is not a .npy array"),
+    ],
+    ids=["huge shape", "too many bytes", "object", "text", "huge y", "many members", "not npy"],
+)
+def test_npz_members_are_checked_by_their_headers_before_any_array_is_made(members, message):
+    data = npz(members)
+    assert refusal_peak_mb(lambda: read_data("a.npz", data), message) < 50
+
+
+def test_npy_whose_header_claims_a_huge_shape_is_refused_without_allocating():
+    header = npy_header((10**6, 10**6, 8))
+    assert len(header) < 200  # 192 bytes, as in the issue
+    peak = refusal_peak_mb(lambda: read_data("a.npy", header), "x has 1,000,000 steps")
+    assert peak < 50
+    with pytest.raises(UploadError, match="x holds Python objects"):
+        read_data("a.npy", npy_header((4, 3, 2), "|O") + b"\x80" * 8)
+    with pytest.raises(UploadError, match="could not be read as .npy"):
+        read_data("a.npy", npy_header((4, 3, 2)) + b"short")  # fewer bytes than declared
 
 
 def test_oversized_file_and_bad_labels_are_rejected():
