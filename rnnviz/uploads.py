@@ -27,7 +27,8 @@ import json
 import math
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from array import array
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from rnnviz.hosting import Settings
 MAX_SEQUENCES = 20_000
 MAX_NPZ_MEMBERS = 16  # files in an .npz archive (np.savez writes one per array)
 MAX_NPY_HEADER = 65_536  # room for an .npy header on top of the array's bytes
+MAX_CSV_LINE = 10_000  # characters in one CSV line (a row of 23 numbers needs under 1,000)
 
 # Layers a whole-model upload may contain: built-in Keras layers with no user code.
 SAFE_CLASSES = frozenset(
@@ -227,7 +229,7 @@ def read_data(name: str, data: bytes, max_mb: float = 20.0, bounds: Bounds = DEF
                 raise UploadError(f"{name} holds a single array (.npy), not an .npz archive")
             x, y = _read_npz(name, data, bounds)
         elif suffix == ".csv":
-            x, y = _read_csv(data)
+            x, y = _read_csv(data, bounds)
         else:
             raise UploadError(f"{name}: use a .npy, .npz or .csv file")
     except UploadError:
@@ -258,48 +260,129 @@ def check_data(x: np.ndarray, y: np.ndarray | None, bounds: Bounds = DEFAULT_BOU
     return UploadedData(x, y)
 
 
-def _read_csv(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+def _csv_lines(data: bytes) -> Iterator[str]:
+    """The file's lines as text, the BOM that Excel writes dropped; refuses over-long lines before
+    the csv module splits them."""
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    number = 0
+    while line := text.readline(MAX_CSV_LINE + 2):
+        number += 1
+        if len(line.rstrip("\r\n")) > MAX_CSV_LINE:
+            raise UploadError(
+                f"CSV line {number} is longer than {MAX_CSV_LINE:,} characters; a row holds "
+                "only the sequence, the step, the features and y, one number in each cell"
+            )
+        yield line
+
+
+def _csv_index(cell: str, what: str, line: int, count: int, unit: str) -> int:
+    """A sequence or step number: a whole number from 0 to ``count - 1``."""
     try:
-        text = data.decode("utf-8")
+        value = int(cell)
+    except ValueError:
+        try:
+            number = float(cell)
+        except ValueError:
+            number = math.nan
+        value = int(number) if number.is_integer() else -1
+    if value < 0:
+        raise UploadError(
+            f"CSV line {line}: {what} {cell.strip()[:20]!r} must be a whole number 0, 1, 2, ... "
+            f"(number the {unit} from 0)"
+        )
+    if value >= count:
+        raise UploadError(
+            f"CSV line {line}: {what} {cell.strip()[:20]} is too large: at most {count:,} {unit}, "
+            f"numbered 0 to {count - 1:,}"
+        )
+    return value
+
+
+def _read_csv(data: bytes, bounds: Bounds) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        return _parse_csv(data, bounds)
     except UnicodeDecodeError:
-        raise UploadError("the CSV file is not UTF-8 text") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if len(rows) < 2:
-        raise UploadError("the CSV needs a header row and at least one data row")
-    header = [h.strip().lower() for h in rows[0]]
-    if header[:2] != ["sequence", "step"] or len(header) < 3:
-        raise UploadError("the CSV header must start with: sequence,step,x1,... (optional y last)")
-    has_y = header[-1] == "y"
-    feats = len(header) - 2 - has_y
-    if feats < 1:
-        raise UploadError("the CSV has no feature columns (x1, x2, ...)")
-    values = np.empty((len(rows) - 1, len(header)))
-    for i, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise UploadError(f"CSV line {i} has {len(row)} values; the header has {len(header)}")
-        for j, cell in enumerate(row):
-            try:
-                values[i - 2, j] = float(cell)
-            except ValueError:
+        raise UploadError(
+            "the CSV file is not UTF-8 text: save it as 'CSV UTF-8' (or plain ASCII)"
+        ) from None
+
+
+def _parse_csv(data: bytes, bounds: Bounds) -> tuple[np.ndarray, np.ndarray | None]:
+    reader = csv.reader(_csv_lines(data))
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+        if header[:2] != ["sequence", "step"] or len(header) < 3:
+            raise UploadError(
+                "the CSV header must start with: sequence,step,x1,... (optional y last)"
+            )
+        has_y = header[-1] == "y"
+        feats = len(header) - 2 - has_y
+        lo, hi = bounds.n_features
+        if not lo <= feats <= hi:
+            raise UploadError(
+                f"the CSV has {feats:,} feature columns; allowed {lo} to {hi} "
+                "(header: sequence,step,x1,...,xF and an optional y)"
+            )
+        max_steps = bounds.seq_len[1]
+        max_rows = MAX_SEQUENCES * max_steps
+        seqs, steps = array("q"), array("q")
+        values = array("d")  # row after row: the features, then y
+        for row in reader:
+            line = reader.line_num
+            if not row:
+                continue  # a blank line
+            if len(row) != len(header):
                 raise UploadError(
-                    f"CSV line {i}, column '{header[j]}': {cell[:20]!r} is not a number"
-                ) from None
-    seq, step = values[:, 0].astype(int), values[:, 1].astype(int)
-    n, steps = seq.max() + 1, step.max() + 1
-    if seq.min() < 0 or step.min() < 0 or len(values) != n * steps:
+                    f"CSV line {line} has {len(row)} values; the header has {len(header)}"
+                )
+            if len(seqs) == max_rows:
+                raise UploadError(
+                    f"the CSV has more than {max_rows:,} data rows ({MAX_SEQUENCES:,} sequences "
+                    f"x {max_steps} steps at most): upload fewer sequences or steps"
+                )
+            seqs.append(_csv_index(row[0], "sequence", line, MAX_SEQUENCES, "sequences"))
+            steps.append(_csv_index(row[1], "step", line, max_steps, "steps"))
+            for j, cell in enumerate(row[2:], start=2):
+                try:
+                    values.append(float(cell))
+                except ValueError:
+                    raise UploadError(
+                        f"CSV line {line}, column '{header[j]}': {cell[:20]!r} is not a number"
+                    ) from None
+    except csv.Error as exc:
+        detail = str(exc)
+        if "field limit" in detail:
+            detail = (
+                f"a cell is longer than {csv.field_size_limit():,} characters; each cell must "
+                'hold one number (is a quote " left open?)'
+            )
+        else:
+            detail = f"cannot be read ({detail}); save the file as plain CSV, one number per cell"
+        raise UploadError(f"CSV line {reader.line_num} {detail}") from None
+    if not seqs:
+        raise UploadError("the CSV needs a header row and at least one data row")
+    seq = np.frombuffer(seqs, dtype=np.int64)
+    step = np.frombuffer(steps, dtype=np.int64)
+    table = np.frombuffer(values, dtype=np.float64).reshape(len(seq), -1)
+    n, n_steps = int(seq.max()) + 1, int(step.max()) + 1
+    index = seq * n_steps + step
+    counts = np.bincount(index, minlength=n * n_steps)
+    if len(seq) != n * n_steps or (counts != 1).any():
+        bad = int(np.flatnonzero(counts != 1)[0])
+        found = "no row" if counts[bad] == 0 else f"{counts[bad]} rows"
         raise UploadError(
             "every sequence 0..n-1 needs exactly one row for each step 0..T-1 "
-            f"(found {len(values)} rows for {n} sequences x {steps} steps)"
+            f"(found {len(seq):,} rows for {n:,} sequences x {n_steps} steps; "
+            f"sequence {bad // n_steps}, step {bad % n_steps} has {found})"
         )
-    x = np.full((n, steps, feats), np.nan)
-    x[seq, step] = values[:, 2 : 2 + feats]
-    if np.isnan(x).any():
-        raise UploadError("some (sequence, step) pairs are missing or repeated in the CSV")
+    x = np.empty((n * n_steps, feats))
+    x[index] = table[:, :feats]
     y = None
     if has_y:
-        y = np.zeros((n, steps))
-        y[seq, step] = values[:, -1]
-    return x, y
+        y = np.empty(n * n_steps)
+        y[index] = table[:, feats]
+        y = y.reshape(n, n_steps)
+    return x.reshape(n, n_steps, feats), y
 
 
 def load_weights(data: bytes, config: Config, max_mb: float = 20.0):

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from rnnviz.config import Config
+from rnnviz.config import Bounds, Config
 from rnnviz.hosting import HOSTED_BOUNDS, load_settings
 from rnnviz.model import Predictor, build_model
 from rnnviz.uploads import UploadError, check_data, load_weights, load_whole_model, read_data
@@ -146,6 +146,53 @@ def test_npy_whose_header_claims_a_huge_shape_is_refused_without_allocating():
         read_data("a.npy", npy_header((4, 3, 2), "|O") + b"\x80" * 8)
     with pytest.raises(UploadError, match="could not be read as .npy"):
         read_data("a.npy", npy_header((4, 3, 2)) + b"short")  # fewer bytes than declared
+
+
+CSV = b"sequence,step,x1\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (CSV + b"0,0," + b"1" * 200_000 + b"\n", "CSV line 2 is longer than 10,000 characters"),
+        (CSV + b'0,0,"' + b"1\n" * 70_000 + b'"\n', "a cell is longer than 131,072 characters"),
+        (CSV + b"0,0,\xff\n", "not UTF-8 text"),
+        (
+            b"sequence,step," + b",".join(b"x%d" % i for i in range(30)) + b"\n",
+            "CSV has 30 feature",
+        ),
+        (CSV + b"0,0,1\n0,1.9,2\n", "CSV line 3: step '1.9' must be a whole number"),
+        (CSV + b"-0.5,0,1\n", "CSV line 2: sequence '-0.5' must be a whole number"),
+        (CSV + b"0,0,1\n1e300,0,1\n", "line 3: sequence 1e300 is too large: at most 20,000"),
+        (CSV + b"0,0,1\n0,1,1\n0,1,2\n", "sequence 0, step 1 has 2 rows"),
+    ],
+    ids=[
+        "one huge cell",
+        "huge quoted cell",
+        "not utf-8",
+        "too many columns",
+        "fractional step",
+        "negative sequence",
+        "huge sequence",
+        "repeated step",
+    ],
+)
+def test_every_csv_failure_is_an_upload_error_that_says_what_to_change(data, message):
+    assert refusal_peak_mb(lambda: read_data("a.csv", data), message) < 50
+
+
+def test_csv_rows_are_capped_before_arrays_are_built():
+    data = CSV + b"0,0,0\n" * 60_001
+    bounds = Bounds(seq_len=(2, 3))  # at most 20,000 sequences x 3 steps = 60,000 rows
+    with pytest.raises(UploadError, match="more than 60,000 data rows"):
+        read_data("a.csv", data, bounds=bounds)
+
+
+def test_csv_saved_by_excel_with_a_byte_order_mark_and_whole_number_floats_is_read():
+    data = b"\xef\xbb\xbfsequence,step,x1,y\r\n0,0,0.5,1\r\n0.0,1.0,0.25,0\r\n"
+    got = read_data("a.csv", data)
+    np.testing.assert_array_equal(got.x, [[[0.5], [0.25]]])
+    np.testing.assert_array_equal(got.y, [[1, 0]])
 
 
 def test_oversized_file_and_bad_labels_are_rejected():
