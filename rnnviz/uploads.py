@@ -25,6 +25,7 @@ import hashlib
 import io
 import json
 import math
+import re
 import tempfile
 import zipfile
 from array import array
@@ -41,6 +42,8 @@ from rnnviz.hosting import Settings
 MAX_SEQUENCES = 20_000
 MAX_NPZ_MEMBERS = 16  # files in an .npz archive (np.savez writes one per array)
 MAX_NPY_HEADER = 65_536  # room for an .npy header on top of the array's bytes
+MAX_H5_OBJECTS = 1_000  # groups and datasets in an uploaded HDF5 file (save_weights: ~50)
+MAX_OPTIMIZER_COPIES = 4  # optimizer numbers per weight in a .weights.h5 (Adam keeps 2)
 MAX_CSV_LINE = 10_000  # characters in one CSV line (a row of 23 numbers needs under 1,000)
 
 # Layers a whole-model upload may contain: built-in Keras layers with no user code.
@@ -385,8 +388,144 @@ def _parse_csv(data: bytes, bounds: Bounds) -> tuple[np.ndarray, np.ndarray | No
     return x.reshape(n, n_steps, feats), y
 
 
+@dataclass(frozen=True)
+class H5Dataset:
+    """What an HDF5 file says about one dataset, read from its metadata (no data is read)."""
+
+    path: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    chunk: int  # numbers in one stored chunk (0 when not chunked)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def h5_datasets(file, what: str = "the weights file") -> list[H5Dataset]:
+    """Every dataset of an open ``h5py.File`` with its shape and dtype, by a bounded walk.
+
+    Refuses files with more than MAX_H5_OBJECTS groups and datasets, any link other than a plain
+    (hard) link, and datasets whose data lives outside the file (external or virtual): a file
+    from ``model.save_weights`` has a few dozen objects and none of those.
+    """
+    import h5py
+
+    found: list[H5Dataset] = []
+    seen = 0
+    todo = [("", file)]
+    while todo:
+        prefix, group = todo.pop()
+        seen += len(group)  # counted before its links are listed
+        if seen > MAX_H5_OBJECTS:
+            raise UploadError(
+                f"{what} holds more than {MAX_H5_OBJECTS:,} groups and datasets; a file from "
+                "model.save_weights holds a few dozen: upload the file Keras wrote"
+            )
+        for name in group:
+            path = f"{prefix}{name}"
+            link = group.get(name, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                raise UploadError(
+                    f"{what} has a {type(link).__name__} at '{path}' (links can point at other "
+                    "files on this server): refused. Upload the file model.save_weights wrote"
+                )
+            obj = group[name]
+            if isinstance(obj, h5py.Group):
+                todo.append((path + "/", obj))
+            elif isinstance(obj, h5py.Dataset):
+                if obj.external or obj.is_virtual:
+                    raise UploadError(
+                        f"{what}: dataset '{path}' keeps its data outside the file (an "
+                        "external or virtual dataset): refused. Upload the file "
+                        "model.save_weights wrote"
+                    )
+                if obj.shape is None:
+                    raise UploadError(f"{what}: dataset '{path}' has no shape (an empty dataset)")
+                chunk = math.prod(obj.chunks) if obj.chunks else 0
+                found.append(H5Dataset(path, tuple(obj.shape), obj.dtype, chunk))
+    return found
+
+
+def check_weights_file(path: Path, model, config: Config) -> None:
+    """Compare every dataset of a ``.weights.h5`` with the weights of ``model`` before Keras reads
+    it: only shapes and dtypes are looked at, so a dataset declared huge is never allocated.
+
+    Each dataset must hold floating-point numbers and at most as many as the model's largest
+    weight; all of them together at most as many as the model has. The ``optimizer`` group that
+    ``save_weights`` writes after training (never read here) may also hold its integer step
+    counter and, at most, MAX_OPTIMIZER_COPIES numbers for each weight.
+    """
+    import h5py
+
+    try:
+        file = h5py.File(path, "r")
+    except OSError as exc:
+        raise UploadError(
+            "the weights file is not an HDF5 file (a .weights.h5 written by "
+            f"model.save_weights): {str(exc).strip()[:120]}"
+        ) from None
+    with file:
+        datasets = h5_datasets(file)
+    weights = [(w.path, tuple(w.shape)) for w in model.weights]
+    largest = max(weights, key=lambda w: math.prod(w[1]))
+    largest_size = math.prod(largest[1])
+    total = sum(math.prod(shape) for _, shape in weights)
+    misfit = _misfit(config)
+    held = {"model": 0, "optimizer": 0}
+    for ds in datasets:
+        part = "optimizer" if ds.path.startswith("optimizer/") else "model"
+        kinds = "fiu" if part == "optimizer" else "f"
+        if ds.dtype.kind not in kinds:
+            raise UploadError(
+                f"{misfit}: the file's dataset '{ds.path}' has dtype {ds.dtype}; weights are "
+                "floating-point numbers (float32)"
+            )
+        if ds.size > largest_size:
+            raise UploadError(
+                f"{misfit}: the file's dataset '{ds.path}' holds {ds.size:,} numbers (shape "
+                f"{ds.shape}), but the largest weight of this architecture holds "
+                f"{largest_size:,} (shape {largest[1]}). {_MISFIT_HELP}"
+            )
+        if ds.chunk > largest_size:
+            raise UploadError(
+                f"{misfit}: the file's dataset '{ds.path}' is stored in chunks of "
+                f"{ds.chunk:,} numbers, more than the largest weight of this architecture "
+                f"({largest_size:,}): reading it would unpack them all. {_MISFIT_HELP}"
+            )
+        held[part] += ds.size
+    if held["model"] > total:
+        raise UploadError(
+            f"{misfit}: the file's weights hold {held['model']:,} numbers in all; this "
+            f"architecture has {total:,}. {_MISFIT_HELP}"
+        )
+    if held["optimizer"] > MAX_OPTIMIZER_COPIES * total + 64:
+        raise UploadError(
+            f"the weights file's optimizer state holds {held['optimizer']:,} numbers, more than "
+            f"{MAX_OPTIMIZER_COPIES} for each of the architecture's {total:,} weights: "
+            "upload the file model.save_weights wrote"
+        )
+
+
+_MISFIT_HELP = (
+    "Upload the .weights.h5 saved from a model of this architecture, or set the form to the "
+    "architecture that saved them"
+)
+
+
+def _misfit(config: Config) -> str:
+    return (
+        f"these weights do not fit the architecture in the form (units {list(config.units)}, "
+        f"head {config.head}, {config.n_features} features)"
+    )
+
+
 def load_weights(data: bytes, config: Config, max_mb: float = 20.0):
-    """Build the model of ``config`` and load uploaded ``.weights.h5`` into it (no code runs)."""
+    """Build the model of ``config`` and load uploaded ``.weights.h5`` into it (no code runs).
+
+    The file's structure is checked first (:func:`check_weights_file`), so Keras only ever reads
+    datasets no larger than the model's own weights.
+    """
     from rnnviz.model import build_model
 
     _check_size("the weights file", data, max_mb)
@@ -394,15 +533,23 @@ def load_weights(data: bytes, config: Config, max_mb: float = 20.0):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "upload.weights.h5"
         path.write_bytes(data)
+        check_weights_file(path, model, config)
         try:
             model.load_weights(path)
         except Exception as exc:  # h5 parse errors and shape mismatches come in many types
-            raise UploadError(
-                "these weights do not fit the architecture in the form (units "
-                f"{list(config.units)}, head {config.head}, {config.n_features} features): "
-                f"{str(exc).strip().splitlines()[0][:200]}"
-            ) from None
+            raise UploadError(f"{_misfit(config)}: {_keras_reason(exc)}. {_MISFIT_HELP}") from None
     return model
+
+
+def _keras_reason(exc: Exception) -> str:
+    """The useful part of Keras's error: which weight has which shape (no weight values)."""
+    text = str(exc)
+    shapes = re.search(r"variable\.shape=(\(.*?\)), Received: value\.shape=(\(.*?\))", text)
+    if shapes:
+        where = re.search(r"Target variable: <Variable path=([^,>]+)", text)
+        name = f"the weight {where.group(1)}" if where else "a weight"
+        return f"{name} has shape {shapes.group(1)}, the file's {shapes.group(2)}"
+    return text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
 
 
 def check_keras_archive(data: bytes) -> list[str]:

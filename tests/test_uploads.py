@@ -5,6 +5,7 @@ import math
 import tracemalloc
 import zipfile
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -215,7 +216,111 @@ def test_weights_for_the_built_architecture_round_trip(tmp_path):
     np.testing.assert_array_equal(Predictor(model)(x), Predictor(loaded)(x))
     with pytest.raises(UploadError, match="do not fit the architecture"):
         load_weights(path.read_bytes(), CFG.replace(units=(8, 4)))
-    with pytest.raises(UploadError, match="do not fit"):
+    swapped = weights_file(tmp_path, replaced("layers/lstm/cell/vars/0", data=np.zeros((40, 3))))
+    with pytest.raises(
+        UploadError, match=r"lstm_1/lstm_cell/kernel has shape \(3, 40\), the file's"
+    ):
+        load_weights(swapped, CFG)
+
+
+def weights_file(tmp_path, edit=None) -> bytes:
+    """CFG's weights as ``model.save_weights`` writes them, then changed by ``edit(h5py.File)``."""
+    path = tmp_path / "w.weights.h5"
+    build_model(CFG).save_weights(path)
+    if edit is not None:
+        with h5py.File(path, "a") as f:
+            edit(f)
+    return path.read_bytes()
+
+
+def replaced(path: str, **dataset):
+    """An edit that puts a dataset made with ``dataset`` (h5py create_dataset) at ``path``."""
+
+    def edit(f):
+        group, name = path.rsplit("/", 1)
+        del f[path]
+        f[group].create_dataset(name, **dataset)
+
+    return edit
+
+
+def test_weights_with_a_gigabyte_dataset_are_refused_by_its_shape(tmp_path):
+    # as in the issue: one gzip-compressed 1 GiB dataset where a (3, 40) kernel belongs; it is
+    # never written, so the file stays tiny and reading it would make 1 GiB of fill values
+    bomb = weights_file(
+        tmp_path,
+        replaced(
+            "layers/lstm/cell/vars/0",
+            shape=(16384, 16384),
+            dtype="f4",
+            chunks=(1024, 1024),
+            compression="gzip",
+            fillvalue=0,
+        ),
+    )
+    assert len(bomb) < 100_000
+    message = (
+        r"do not fit the architecture .* dataset 'layers/lstm/cell/vars/0' holds 268,435,456 "
+        r"numbers \(shape \(16384, 16384\)\), but the largest weight of this architecture "
+        r"holds 400 \(shape \(10, 40\)\)"
+    )
+    assert refusal_peak_mb(lambda: load_weights(bomb, CFG), message) < 50
+
+
+def extra_kernels(f):
+    for i in range(10):
+        f.create_dataset(f"layers/extra/vars/{i}", data=np.zeros((10, 40), "f4"))
+
+
+def many_groups(f):
+    for i in range(1_500):
+        f.create_group(f"junk/{i}")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (replaced("layers/dense/vars/0", data=np.zeros((5, 1), "i4")), "has dtype int32"),
+        (extra_kernels, "hold 4,886 numbers in all; this architecture has 886"),
+        (
+            replaced(
+                "layers/lstm/cell/vars/0",
+                shape=(3, 40),
+                maxshape=(None, None),
+                chunks=(8192, 8192),
+                dtype="f4",
+                compression="gzip",
+            ),
+            "stored in chunks of 67,108,864 numbers",
+        ),
+        (many_groups, "more than 1,000 groups and datasets"),
+        (lambda f: f.__setitem__("layers/ln", h5py.SoftLink("/layers/lstm")), "SoftLink"),
+        (lambda f: f.__setitem__("x", h5py.ExternalLink("/etc/hostname", "/")), "ExternalLink"),
+        (
+            replaced(
+                "layers/dense/vars/1", shape=(1,), dtype="f4", external=[("/etc/hostname", 0, 4)]
+            ),
+            "keeps its data outside the file",
+        ),
+    ],
+    ids=["int", "total", "huge chunks", "many objects", "soft link", "external link", "external"],
+)
+def test_weights_files_are_checked_by_their_structure_before_keras_reads_them(
+    tmp_path, edit, message
+):
+    data = weights_file(tmp_path, edit)
+    assert refusal_peak_mb(lambda: load_weights(data, CFG), message) < 50
+
+
+def test_weights_saved_after_training_with_optimizer_state_load(tmp_path):
+    model = build_model(CFG)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(np.zeros((8, 6, 3)), np.zeros((8, 6, 1)), verbose=0)
+    model.save_weights(tmp_path / "t.weights.h5")  # holds the optimizer's int64 step count too
+    loaded = load_weights((tmp_path / "t.weights.h5").read_bytes(), CFG)
+    x = np.random.default_rng(2).random((4, 6, 3), dtype=np.float32)
+    np.testing.assert_array_equal(Predictor(model)(x), Predictor(loaded)(x))
+    with pytest.raises(UploadError, match="not an HDF5 file"):
         load_weights(b"not an h5 file", CFG)
 
 
