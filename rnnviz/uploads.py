@@ -46,15 +46,15 @@ MAX_H5_OBJECTS = 1_000  # groups and datasets in an uploaded HDF5 file (save_wei
 MAX_OPTIMIZER_COPIES = 4  # optimizer numbers per weight in a .weights.h5 (Adam keeps 2)
 MAX_CSV_LINE = 10_000  # characters in one CSV line (a row of 23 numbers needs under 1,000)
 
-# Layers a whole-model upload may contain: built-in Keras layers with no user code.
-SAFE_CLASSES = frozenset(
-    {
-        "Functional", "Sequential", "Model", "InputLayer", "LSTM", "LSTMCell", "GRU", "GRUCell",
-        "SimpleRNN", "SimpleRNNCell", "Dense", "Rescaling", "Dropout", "TimeDistributed",
-        "Flatten", "Reshape", "Bidirectional", "LayerNormalization", "BatchNormalization",
-        "Activation",
-    }
-)  # fmt: skip
+# Built-in Keras layers refused in a whole-model upload, and why: each runs or loads code.
+REFUSED_LAYERS = {
+    "Lambda": "can run arbitrary code",
+    "TFSMLayer": "loads a TensorFlow SavedModel (which can hold any operation) from a path",
+    "TorchModuleWrapper": "unpickles a PyTorch module, which can run arbitrary code",
+    "JaxLayer": "wraps arbitrary Python functions",
+    "FlaxLayer": "wraps arbitrary Python functions",
+}
+MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
 
 
 class UploadError(ValueError):
@@ -552,8 +552,22 @@ def _keras_reason(exc: Exception) -> str:
     return text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
 
 
+def _is_builtin_layer(cls: str) -> bool:
+    """A class exported by ``keras.layers`` that is a Layer (not a function such as Input)."""
+    import keras
+
+    obj = getattr(keras.layers, cls, None)
+    return isinstance(obj, type) and issubclass(obj, keras.layers.Layer)
+
+
 def check_keras_archive(data: bytes) -> list[str]:
-    """Layer classes of a ``.keras`` archive; UploadError if any is not a plain built-in."""
+    """Layer classes of a ``.keras`` archive; UploadError unless all are plain built-ins.
+
+    Accepted: any layer class exported by ``keras.layers`` (and Functional/Sequential models)
+    whose serialized module is Keras's own. Refused: the layers in REFUSED_LAYERS (Lambda and the
+    others that run or load code), serialized Python lambdas, and any custom object (a
+    ``registered_name`` or module outside Keras).
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             info = json.loads(zf.read("config.json"))
@@ -566,14 +580,27 @@ def check_keras_archive(data: bytes) -> list[str]:
             cls = node.get("class_name")
             if isinstance(cls, str):
                 module = str(node.get("module") or "keras")
-                if cls == "Lambda":
+                if cls in ("Lambda", "__lambda__"):
                     raise UploadError(
-                        "the model has a Lambda layer, which can run arbitrary code: refused"
+                        "the model has a Lambda layer, which can run arbitrary code: refused. "
+                        "Rebuild it from built-in layers only"
+                    )
+                if cls in REFUSED_LAYERS:
+                    raise UploadError(
+                        f"the model has a {cls} layer, which {REFUSED_LAYERS[cls]}: refused"
                     )
                 custom = node.get("registered_name") not in (None, cls)
                 if custom or not (module == "keras" or module.startswith("keras.")):
-                    raise UploadError(f"the model uses a custom object ({cls}): refused")
+                    raise UploadError(
+                        f"the model uses a custom object ({cls}), whose code would have to run: "
+                        "refused. Use built-in Keras layers only"
+                    )
+                is_layer = is_layer or module.startswith(("keras.layers", "keras.src.layers"))
                 if is_layer:
+                    if cls not in MODEL_CLASSES and not _is_builtin_layer(cls):
+                        raise UploadError(
+                            f"the model's layer {cls} is not a built-in Keras layer: refused"
+                        )
                     found.append(cls)
             for key, value in node.items():
                 if key == "layers" and isinstance(value, list):
@@ -586,9 +613,6 @@ def check_keras_archive(data: bytes) -> list[str]:
                 walk(value)
 
     walk(info)
-    unknown = sorted({c for c in found if c not in SAFE_CLASSES})
-    if unknown:
-        raise UploadError(f"layer types not accepted: {', '.join(unknown)}")
     return found
 
 

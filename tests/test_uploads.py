@@ -1,6 +1,7 @@
 """Bring-your-own data and models: what is accepted, and clear refusals for the rest."""
 
 import io
+import json
 import math
 import tracemalloc
 import zipfile
@@ -13,7 +14,14 @@ import pytest
 from rnnviz.config import Bounds, Config
 from rnnviz.hosting import HOSTED_BOUNDS, load_settings
 from rnnviz.model import Predictor, build_model
-from rnnviz.uploads import UploadError, check_data, load_weights, load_whole_model, read_data
+from rnnviz.uploads import (
+    UploadError,
+    check_data,
+    load_weights,
+    load_whole_model,
+    prepare_upload,
+    read_data,
+)
 
 CFG = Config(n_train=100, seq_len=6)
 
@@ -342,6 +350,73 @@ def test_whole_model_refused_in_hosted_mode_and_lambda_refused_everywhere(tmp_pa
         load_whole_model((tmp_path / "l.keras").read_bytes(), allowed=True)
     with pytest.raises(UploadError, match="not a .keras model"):
         load_whole_model(b"PK nothing", allowed=True)
+
+
+def conv_model() -> keras.Model:
+    """A causal Conv1D, then a Dense sigmoid per step: built-in layers, no LSTM at all."""
+    inp = keras.Input((6, 3))
+    h = keras.layers.Conv1D(4, 3, padding="causal", activation="relu")(inp)
+    return keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(h))
+
+
+def test_whole_model_of_any_built_in_layers_uploads_on_the_local_path(tmp_path):
+    conv_model().save(tmp_path / "c.keras")
+    model_bytes = (tmp_path / "c.keras").read_bytes()
+    x = np.random.default_rng(3).random((20, 6, 3)).astype(np.float32)
+    buf = io.BytesIO()
+    np.savez(buf, x=x, y=(x[..., 0] > 0.5).astype(np.float32))
+    local = load_settings(env={})
+    upload = prepare_upload("d.npz", buf.getvalue(), "c.keras", model_bytes, local)
+    assert upload.kind == "keras" and upload.accuracy is not None
+    assert upload.predict(x).shape == (20, 6)
+    hosted = load_settings(env={"RNNVIZ_HOSTED": "1"})
+    with pytest.raises(UploadError, match="hosted mode"):
+        prepare_upload("d.npz", buf.getvalue(), "c.keras", model_bytes, hosted)
+
+
+def rewritten(data: bytes, name: str, content: bytes | None = None, change=None) -> bytes:
+    """A copy of a .keras archive whose member ``name`` is ``content`` or ``change(config)``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            member = src.read(info)
+            if info.filename == name:
+                if change is not None:
+                    config = json.loads(member)
+                    change(config)
+                    member = json.dumps(config).encode()
+                else:
+                    member = content
+            dst.writestr(info, member)
+    return out.getvalue()
+
+
+def conv_layer(config) -> dict:
+    return next(c for c in config["config"]["layers"] if c["class_name"] == "Conv1D")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: conv_layer(c).update(class_name="Lambda"), "Lambda layer, which can run"),
+        (lambda c: conv_layer(c).update(class_name="TFSMLayer"), "TFSMLayer layer, which loads"),
+        (lambda c: conv_layer(c).update(registered_name="evil>Conv1D"), "custom object"),
+        (lambda c: conv_layer(c).update(module="evil.layers"), "custom object .Conv1D."),
+        (lambda c: conv_layer(c).update(class_name="Input"), "Input is not a built-in Keras layer"),
+        (
+            lambda c: conv_layer(c)["config"].update(
+                activation={"class_name": "__lambda__", "config": {"code": "x"}}
+            ),
+            "Lambda",
+        ),
+    ],
+    ids=["Lambda", "TFSMLayer", "registered elsewhere", "module elsewhere", "not a layer", "code"],
+)
+def test_layers_that_run_code_or_are_not_built_in_are_refused(tmp_path, change, message):
+    conv_model().save(tmp_path / "c.keras")
+    data = rewritten((tmp_path / "c.keras").read_bytes(), "config.json", change=change)
+    with pytest.raises(UploadError, match=message):
+        load_whole_model(data, allowed=True)
 
 
 def test_settings_from_env_and_secrets():
