@@ -44,6 +44,7 @@ MAX_NPZ_MEMBERS = 16  # files in an .npz archive (np.savez writes one per array)
 MAX_NPY_HEADER = 65_536  # room for an .npy header on top of the array's bytes
 MAX_H5_OBJECTS = 1_000  # groups and datasets in an uploaded HDF5 file (save_weights: ~50)
 MAX_OPTIMIZER_COPIES = 4  # optimizer numbers per weight in a .weights.h5 (Adam keeps 2)
+MAX_KERAS_MEMBERS = 64  # files in a .keras archive (model.save writes 3, plus any assets)
 MAX_CSV_LINE = 10_000  # characters in one CSV line (a row of 23 numbers needs under 1,000)
 
 # Built-in Keras layers refused in a whole-model upload, and why: each runs or loads code.
@@ -79,7 +80,8 @@ def _check_size(name: str, data: bytes, max_mb: float) -> None:
 
 
 def _mb(n_bytes: float) -> str:
-    return f"{n_bytes / 2**20:,.3g} MB"
+    mb = n_bytes / 2**20
+    return f"{mb:,.0f} MB" if mb >= 1000 else f"{mb:.3g} MB"
 
 
 def max_array_bytes(bounds: Bounds = DEFAULT_BOUNDS) -> int:
@@ -560,16 +562,66 @@ def _is_builtin_layer(cls: str) -> bool:
     return isinstance(obj, type) and issubclass(obj, keras.layers.Layer)
 
 
-def check_keras_archive(data: bytes) -> list[str]:
+def _check_keras_members(zf: zipfile.ZipFile, limit: int) -> None:
+    """A .keras archive's members by their declared sizes, before any is unpacked."""
+    infos = zf.infolist()
+    if len(infos) > MAX_KERAS_MEMBERS:
+        raise UploadError(
+            f"the model file holds {len(infos):,} files; a .keras archive from model.save holds "
+            f"a few (at most {MAX_KERAS_MEMBERS} are read)"
+        )
+    for info in infos:
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise UploadError(
+                f"the model file's member '{info.filename}' is packed with zip method "
+                f"{info.compress_type}; upload the .keras file model.save wrote"
+            )
+        if info.file_size > limit:
+            raise UploadError(
+                f"the model file's member '{info.filename}' unpacks to {_mb(info.file_size)}; "
+                f"at most {_mb(limit)} (the upload limit) are allowed: model.save stores its "
+                "members unpacked, so upload the file it wrote"
+            )
+
+
+def _check_keras_weights(zf: zipfile.ZipFile, limit: int) -> None:
+    """The HDF5 members of a .keras archive by their datasets' declared sizes (no data read):
+    Keras stores weights uncompressed, so a genuine file's weights fit in the upload limit."""
+    import h5py
+
+    for info in zf.infolist():
+        if not info.filename.endswith(".h5"):
+            continue
+        what = f"the model's weights ({info.filename})"
+        try:
+            with zf.open(info) as member, h5py.File(member, "r") as file:
+                datasets = h5_datasets(file, what)
+        except OSError as exc:
+            raise UploadError(f"{what} are not an HDF5 file: {str(exc)[:120]}") from None
+        declared = sum(ds.size * ds.dtype.itemsize for ds in datasets)
+        chunk = max((ds.chunk * ds.dtype.itemsize for ds in datasets), default=0)
+        if max(declared, chunk) > limit:
+            raise UploadError(
+                f"{what} declare {_mb(max(declared, chunk))}; at most {_mb(limit)} (the upload "
+                "limit) are allowed: model.save stores weights uncompressed, so upload the file "
+                "it wrote"
+            )
+
+
+def check_keras_archive(data: bytes, max_mb: float = 20.0) -> list[str]:
     """Layer classes of a ``.keras`` archive; UploadError unless all are plain built-ins.
 
     Accepted: any layer class exported by ``keras.layers`` (and Functional/Sequential models)
     whose serialized module is Keras's own. Refused: the layers in REFUSED_LAYERS (Lambda and the
     others that run or load code), serialized Python lambdas, and any custom object (a
-    ``registered_name`` or module outside Keras).
+    ``registered_name`` or module outside Keras). Before that, the archive's members and the
+    datasets of its weights are refused by their declared sizes if any unpacks to more than
+    ``max_mb``.
     """
+    limit = int(max_mb * 2**20)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            _check_keras_members(zf, limit)
             info = json.loads(zf.read("config.json"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
         raise UploadError("this is not a .keras model archive (no readable config.json)") from None
@@ -613,6 +665,8 @@ def check_keras_archive(data: bytes) -> list[str]:
                 walk(value)
 
     walk(info)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        _check_keras_weights(zf, limit)
     return found
 
 
@@ -624,7 +678,7 @@ def load_whole_model(data: bytes, allowed: bool, max_mb: float = 20.0):
             "Upload weights for an architecture rnnviz builds instead."
         )
     _check_size("the model file", data, max_mb)
-    check_keras_archive(data)
+    check_keras_archive(data, max_mb)
     import keras
 
     with tempfile.TemporaryDirectory() as tmp:

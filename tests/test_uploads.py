@@ -419,6 +419,45 @@ def test_layers_that_run_code_or_are_not_built_in_are_refused(tmp_path, change, 
         load_whole_model(data, allowed=True)
 
 
+def with_member(data: bytes, name: str, pieces) -> bytes:
+    """A copy of a .keras archive whose member ``name`` is written, deflated, from ``pieces``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
+            for info in src.infolist():
+                if info.filename != name:
+                    dst.writestr(info, src.read(info))
+            with dst.open(name, "w") as member:
+                for piece in pieces:
+                    member.write(piece)
+    return out.getvalue()
+
+
+def test_whole_model_archives_are_refused_by_their_declared_sizes(tmp_path):
+    conv_model().save(tmp_path / "c.keras")
+    data = (tmp_path / "c.keras").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        config = zf.read("config.json")
+    # valid JSON: the real config followed by 64 MB of spaces (65 kB deflated)
+    bomb = with_member(data, "config.json", [config] + [b" " * 2**20] * 64)
+    assert len(bomb) < 5 * 2**20
+    message = r"member 'config.json' unpacks to 64 MB; at most 5 MB"
+    assert refusal_peak_mb(lambda: load_whole_model(bomb, True, max_mb=5), message) < 50
+
+    # its weights declare 1 GiB (a gzip-compressed dataset of fill values) in a 40 kB file
+    weights = tmp_path / "model.weights.h5"
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        weights.write_bytes(zf.read("model.weights.h5"))
+    with h5py.File(weights, "a") as f:
+        del f["layers/conv1d/vars/0"]
+        f["layers/conv1d/vars"].create_dataset(
+            "0", shape=(16384, 16384), dtype="f4", chunks=(1024, 1024), compression="gzip"
+        )
+    bomb = with_member(data, "model.weights.h5", [weights.read_bytes()])
+    message = r"weights \(model.weights.h5\) declare 1,024 MB; at most 5 MB"
+    assert refusal_peak_mb(lambda: load_whole_model(bomb, True, max_mb=5), message) < 50
+
+
 def test_settings_from_env_and_secrets():
     local = load_settings(env={})
     assert not local.hosted and local.whole_model_uploads and local.bounds.seq_len == (2, 200)
