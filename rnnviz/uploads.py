@@ -26,6 +26,7 @@ import io
 import json
 import math
 import re
+import shutil
 import tempfile
 import zipfile
 from array import array
@@ -449,6 +450,22 @@ def h5_datasets(file, what: str = "the weights file") -> list[H5Dataset]:
     return found
 
 
+def _read_h5(path: Path, what: str) -> list[H5Dataset]:
+    """:func:`h5_datasets` of the HDF5 file at ``path``; UploadError if it cannot be read."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            return h5_datasets(file, what)
+    except UploadError:
+        raise
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise UploadError(
+            f"{what} is not an HDF5 file that can be read (Keras writes weights with "
+            f"model.save_weights or model.save): {str(exc).strip()[:120]}"
+        ) from None
+
+
 def check_weights_file(path: Path, model, config: Config) -> None:
     """Compare every dataset of a ``.weights.h5`` with the weights of ``model`` before Keras reads
     it: only shapes and dtypes are looked at, so a dataset declared huge is never allocated.
@@ -458,17 +475,7 @@ def check_weights_file(path: Path, model, config: Config) -> None:
     ``save_weights`` writes after training (never read here) may also hold its integer step
     counter and, at most, MAX_OPTIMIZER_COPIES numbers for each weight.
     """
-    import h5py
-
-    try:
-        file = h5py.File(path, "r")
-    except OSError as exc:
-        raise UploadError(
-            "the weights file is not an HDF5 file (a .weights.h5 written by "
-            f"model.save_weights): {str(exc).strip()[:120]}"
-        ) from None
-    with file:
-        datasets = h5_datasets(file)
+    datasets = _read_h5(path, "the weights file")
     weights = [(w.path, tuple(w.shape)) for w in model.weights]
     largest = max(weights, key=lambda w: math.prod(w[1]))
     largest_size = math.prod(largest[1])
@@ -587,17 +594,15 @@ def _check_keras_members(zf: zipfile.ZipFile, limit: int) -> None:
 def _check_keras_weights(zf: zipfile.ZipFile, limit: int) -> None:
     """The HDF5 members of a .keras archive by their datasets' declared sizes (no data read):
     Keras stores weights uncompressed, so a genuine file's weights fit in the upload limit."""
-    import h5py
-
     for info in zf.infolist():
         if not info.filename.endswith(".h5"):
             continue
         what = f"the model's weights ({info.filename})"
-        try:
-            with zf.open(info) as member, h5py.File(member, "r") as file:
-                datasets = h5_datasets(file, what)
-        except OSError as exc:
-            raise UploadError(f"{what} are not an HDF5 file: {str(exc)[:120]}") from None
+        with tempfile.TemporaryDirectory() as tmp:  # h5py seeks: a file, not a zip stream
+            path = Path(tmp) / "weights.h5"
+            with zf.open(info) as member, path.open("wb") as out:
+                shutil.copyfileobj(member, out)  # at most ``limit`` bytes (checked before)
+            datasets = _read_h5(path, what)
         declared = sum(ds.size * ds.dtype.itemsize for ds in datasets)
         chunk = max((ds.chunk * ds.dtype.itemsize for ds in datasets), default=0)
         if max(declared, chunk) > limit:
@@ -625,6 +630,8 @@ def check_keras_archive(data: bytes, max_mb: float = 20.0) -> list[str]:
             info = json.loads(zf.read("config.json"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
         raise UploadError("this is not a .keras model archive (no readable config.json)") from None
+    except RecursionError:
+        raise UploadError("the model's config.json is nested too deeply to be read") from None
     found: list[str] = []
 
     def walk(node, is_layer: bool = False) -> None:
@@ -632,14 +639,15 @@ def check_keras_archive(data: bytes, max_mb: float = 20.0) -> list[str]:
             cls = node.get("class_name")
             if isinstance(cls, str):
                 module = str(node.get("module") or "keras")
-                if cls in ("Lambda", "__lambda__"):
+                if cls == "__lambda__":
                     raise UploadError(
-                        "the model has a Lambda layer, which can run arbitrary code: refused. "
-                        "Rebuild it from built-in layers only"
+                        "the model holds a serialized Python function (a lambda), which can run "
+                        "arbitrary code: refused. Use built-in layers and activations only"
                     )
                 if cls in REFUSED_LAYERS:
                     raise UploadError(
-                        f"the model has a {cls} layer, which {REFUSED_LAYERS[cls]}: refused"
+                        f"the model has a {cls} layer, which {REFUSED_LAYERS[cls]}: refused. "
+                        "Rebuild it from other built-in layers"
                     )
                 custom = node.get("registered_name") not in (None, cls)
                 if custom or not (module == "keras" or module.startswith("keras.")):
@@ -664,7 +672,10 @@ def check_keras_archive(data: bytes, max_mb: float = 20.0) -> list[str]:
             for value in node:
                 walk(value)
 
-    walk(info)
+    try:
+        walk(info)
+    except RecursionError:
+        raise UploadError("the model's config.json is nested too deeply to be read") from None
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         _check_keras_weights(zf, limit)
     return found

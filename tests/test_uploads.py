@@ -407,15 +407,30 @@ def conv_layer(config) -> dict:
             lambda c: conv_layer(c)["config"].update(
                 activation={"class_name": "__lambda__", "config": {"code": "x"}}
             ),
-            "Lambda",
+            "serialized Python function",
         ),
     ],
-    ids=["Lambda", "TFSMLayer", "registered elsewhere", "module elsewhere", "not a layer", "code"],
+    ids=[
+        "Lambda",
+        "TFSMLayer",
+        "registered elsewhere",
+        "module elsewhere",
+        "not a layer",
+        "code",
+    ],
 )
 def test_layers_that_run_code_or_are_not_built_in_are_refused(tmp_path, change, message):
     conv_model().save(tmp_path / "c.keras")
     data = rewritten((tmp_path / "c.keras").read_bytes(), "config.json", change=change)
     with pytest.raises(UploadError, match=message):
+        load_whole_model(data, allowed=True)
+
+
+def test_a_config_nested_too_deeply_is_refused(tmp_path):
+    conv_model().save(tmp_path / "c.keras")
+    deep = b'{"class_name": "Functional", "config": {"layers": ' + b"[" * 10**5 + b"]" * 10**5
+    data = rewritten((tmp_path / "c.keras").read_bytes(), "config.json", deep + b"}}")
+    with pytest.raises(UploadError, match="nested too deeply"):
         load_whole_model(data, allowed=True)
 
 
