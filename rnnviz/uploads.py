@@ -331,8 +331,9 @@ def _parse_csv(data: bytes, bounds: Bounds) -> tuple[np.ndarray, np.ndarray | No
             )
         max_steps = bounds.seq_len[1]
         max_rows = MAX_SEQUENCES * max_steps
-        seqs, steps = array("q"), array("q")
-        values = array("d")  # row after row: the features, then y
+        # compact columns, not lists of strings: 4 bytes a number (x ends as float32 anyway)
+        seqs, steps = array("i"), array("i")
+        values = array("f")  # row after row: the features, then y
         for row in reader:
             line = reader.line_num
             if not row:
@@ -367,25 +368,31 @@ def _parse_csv(data: bytes, bounds: Bounds) -> tuple[np.ndarray, np.ndarray | No
         raise UploadError(f"CSV line {reader.line_num} {detail}") from None
     if not seqs:
         raise UploadError("the CSV needs a header row and at least one data row")
-    seq = np.frombuffer(seqs, dtype=np.int64)
-    step = np.frombuffer(steps, dtype=np.int64)
-    table = np.frombuffer(values, dtype=np.float64).reshape(len(seq), -1)
+    seq = np.frombuffer(seqs, dtype=np.int32)
+    step = np.frombuffer(steps, dtype=np.int32)
+    table = np.frombuffer(values, dtype=np.float32).reshape(len(seq), -1)
     n, n_steps = int(seq.max()) + 1, int(step.max()) + 1
-    index = seq * n_steps + step
-    counts = np.bincount(index, minlength=n * n_steps)
-    if len(seq) != n * n_steps or (counts != 1).any():
-        bad = int(np.flatnonzero(counts != 1)[0])
-        found = "no row" if counts[bad] == 0 else f"{counts[bad]} rows"
+    index = seq * np.int32(n_steps) + step  # < MAX_SEQUENCES x the longest sequence: fits int32
+    filled = np.zeros(n * n_steps, dtype=bool)
+    filled[index] = True
+    if len(seq) != n * n_steps or not filled.all():
+        ordered = np.sort(index)
+        repeats = np.flatnonzero(ordered[1:] == ordered[:-1])
+        if repeats.size:
+            bad = int(ordered[repeats[0]])
+            found = f"{int(np.count_nonzero(ordered == bad))} rows"
+        else:
+            bad, found = int(np.flatnonzero(~filled)[0]), "no row"
         raise UploadError(
             "every sequence 0..n-1 needs exactly one row for each step 0..T-1 "
             f"(found {len(seq):,} rows for {n:,} sequences x {n_steps} steps; "
             f"sequence {bad // n_steps}, step {bad % n_steps} has {found})"
         )
-    x = np.empty((n * n_steps, feats))
+    x = np.empty((n * n_steps, feats), dtype=np.float32)
     x[index] = table[:, :feats]
     y = None
     if has_y:
-        y = np.empty(n * n_steps)
+        y = np.empty(n * n_steps, dtype=np.float32)
         y[index] = table[:, feats]
         y = y.reshape(n, n_steps)
     return x.reshape(n, n_steps, feats), y
