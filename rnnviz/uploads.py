@@ -7,12 +7,34 @@ Data files (x of shape (n, T, F), optional 0/1 labels y of shape (n, T)):
 * ``.csv`` — one row per sequence and step, header ``sequence,step,x1,...,xF`` and optionally a
   last column ``y``; steps numbered 0..T-1 for every sequence.
 
-Pickled objects are never loaded (``allow_pickle=False``).
+Every file is judged by what it declares (``.npy`` headers, zip directories, HDF5 metadata)
+before anything is unpacked or allocated, and every failure is an :class:`UploadError` that says
+what to change. Refused:
+
+* arrays that are not numbers (object, text, structured dtypes; pickles are never loaded), an x
+  outside the bounds (steps, features, at most MAX_SEQUENCES sequences) or larger than
+  :func:`max_array_bytes` (the largest x of the bounds as float32), a y that does not match x;
+* ``.npz`` archives of more than MAX_NPZ_MEMBERS files, members packed other than stored or
+  deflated, or unpacking to more than that array limit;
+* CSV that is not UTF-8 (Excel's BOM is dropped), lines over MAX_CSV_LINE characters or cells
+  over the csv module's field limit, more feature columns than the bounds or more rows than
+  MAX_SEQUENCES x the longest sequence, and sequence or step numbers that are not whole numbers
+  from 0 (never truncated).
 
 Models: weights (``.weights.h5`` from ``model.save_weights``) for an architecture rnnviz builds
-from a Config — the only model upload allowed in hosted mode — or, on your own machine only, a
-whole ``.keras`` model, loaded with ``safe_mode=True`` after its layer list has been checked:
-Lambda layers and custom objects are refused.
+from a Config — the only model upload allowed in hosted mode. :func:`check_weights_file` lists
+the file's datasets with h5py first (a walk of at most MAX_H5_OBJECTS groups and datasets; soft
+and external links and external or virtual datasets are refused) and refuses any that is not
+floating-point, holds more numbers than the model's largest weight, or makes the file hold more
+numbers than the model; only then does Keras read it.
+
+On your own machine only, a whole ``.keras`` model, loaded with ``safe_mode=True`` after
+:func:`check_keras_archive`: any layer class exported by ``keras.layers`` (in Functional or
+Sequential models) is accepted; refused are the built-in layers that run or load code
+(REFUSED_LAYERS: Lambda, TFSMLayer, TorchModuleWrapper, JaxLayer, FlaxLayer), serialized Python
+functions, custom objects (a ``registered_name`` or module outside Keras), archives of more than
+MAX_KERAS_MEMBERS files or with a member unpacking to more than the upload limit, and weights
+declaring more than the upload limit in all.
 
 :func:`prepare_upload` does all of it for the app: data, model, a check that they fit together,
 and (when labels y came with the data) the model's accuracy against them.
