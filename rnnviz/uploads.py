@@ -7,12 +7,34 @@ Data files (x of shape (n, T, F), optional 0/1 labels y of shape (n, T)):
 * ``.csv`` — one row per sequence and step, header ``sequence,step,x1,...,xF`` and optionally a
   last column ``y``; steps numbered 0..T-1 for every sequence.
 
-Pickled objects are never loaded (``allow_pickle=False``).
+Every file is judged by what it declares (``.npy`` headers, zip directories, HDF5 metadata)
+before anything is unpacked or allocated, and every failure is an :class:`UploadError` that says
+what to change. Refused:
+
+* arrays that are not numbers (object, text, structured dtypes; pickles are never loaded), an x
+  outside the bounds (steps, features, at most MAX_SEQUENCES sequences) or larger than
+  :func:`max_array_bytes` (the largest x of the bounds as float32), a y that does not match x;
+* ``.npz`` archives of more than MAX_NPZ_MEMBERS files, members packed other than stored or
+  deflated, or unpacking to more than that array limit;
+* CSV that is not UTF-8 (Excel's BOM is dropped), lines over MAX_CSV_LINE characters or cells
+  over the csv module's field limit, more feature columns than the bounds or more rows than
+  MAX_SEQUENCES x the longest sequence, and sequence or step numbers that are not whole numbers
+  from 0 (never truncated).
 
 Models: weights (``.weights.h5`` from ``model.save_weights``) for an architecture rnnviz builds
-from a Config — the only model upload allowed in hosted mode — or, on your own machine only, a
-whole ``.keras`` model, loaded with ``safe_mode=True`` after its layer list has been checked:
-Lambda layers and custom objects are refused.
+from a Config — the only model upload allowed in hosted mode. :func:`check_weights_file` lists
+the file's datasets with h5py first (a walk of at most MAX_H5_OBJECTS groups and datasets; soft
+and external links and external or virtual datasets are refused) and refuses any that is not
+floating-point, holds more numbers than the model's largest weight, or makes the file hold more
+numbers than the model; only then does Keras read it.
+
+On your own machine only, a whole ``.keras`` model, loaded with ``safe_mode=True`` after
+:func:`check_keras_archive`: any layer class exported by ``keras.layers`` (in Functional or
+Sequential models) is accepted; refused are the built-in layers that run or load code
+(REFUSED_LAYERS: Lambda, TFSMLayer, TorchModuleWrapper, JaxLayer, FlaxLayer), serialized Python
+functions, custom objects (a ``registered_name`` or module outside Keras), archives of more than
+MAX_KERAS_MEMBERS files or with a member unpacking to more than the upload limit, and weights
+declaring more than the upload limit in all.
 
 :func:`prepare_upload` does all of it for the app: data, model, a check that they fit together,
 and (when labels y came with the data) the model's accuracy against them.
@@ -24,9 +46,13 @@ import csv
 import hashlib
 import io
 import json
+import math
+import re
+import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from array import array
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,16 +63,22 @@ from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config
 from rnnviz.hosting import Settings
 
 MAX_SEQUENCES = 20_000
+MAX_NPZ_MEMBERS = 16  # files in an .npz archive (np.savez writes one per array)
+MAX_NPY_HEADER = 65_536  # room for an .npy header on top of the array's bytes
+MAX_H5_OBJECTS = 1_000  # groups and datasets in an uploaded HDF5 file (save_weights: ~50)
+MAX_OPTIMIZER_COPIES = 4  # optimizer numbers per weight in a .weights.h5 (Adam keeps 2)
+MAX_KERAS_MEMBERS = 64  # files in a .keras archive (model.save writes 3, plus any assets)
+MAX_CSV_LINE = 10_000  # characters in one CSV line (a row of 23 numbers needs under 1,000)
 
-# Layers a whole-model upload may contain: built-in Keras layers with no user code.
-SAFE_CLASSES = frozenset(
-    {
-        "Functional", "Sequential", "Model", "InputLayer", "LSTM", "LSTMCell", "GRU", "GRUCell",
-        "SimpleRNN", "SimpleRNNCell", "Dense", "Rescaling", "Dropout", "TimeDistributed",
-        "Flatten", "Reshape", "Bidirectional", "LayerNormalization", "BatchNormalization",
-        "Activation",
-    }
-)  # fmt: skip
+# Built-in Keras layers refused in a whole-model upload, and why: each runs or loads code.
+REFUSED_LAYERS = {
+    "Lambda": "can run arbitrary code",
+    "TFSMLayer": "loads a TensorFlow SavedModel (which can hold any operation) from a path",
+    "TorchModuleWrapper": "unpickles a PyTorch module, which can run arbitrary code",
+    "JaxLayer": "wraps arbitrary Python functions",
+    "FlaxLayer": "wraps arbitrary Python functions",
+}
+MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
 
 
 class UploadError(ValueError):
@@ -70,112 +102,468 @@ def _check_size(name: str, data: bytes, max_mb: float) -> None:
         raise UploadError(f"{name} is empty")
 
 
+def _mb(n_bytes: float) -> str:
+    mb = n_bytes / 2**20
+    return f"{mb:,.0f} MB" if mb >= 1000 else f"{mb:.3g} MB"
+
+
+def max_array_bytes(bounds: Bounds = DEFAULT_BOUNDS) -> int:
+    """Bytes of the largest x the bounds allow, as float32: the most any uploaded array may take."""
+    return MAX_SEQUENCES * bounds.seq_len[1] * bounds.n_features[1] * 4
+
+
+def _check_dtype(what: str, dtype: np.dtype) -> None:
+    if dtype.hasobject:
+        raise UploadError(
+            f"{what} holds Python objects (dtype object), which are never loaded: "
+            f"save numbers instead, e.g. {what}.astype('float32')"
+        )
+    if dtype.kind not in "fiub":
+        raise UploadError(
+            f"{what} has dtype {dtype.str}; it must hold numbers: save {what}.astype('float32')"
+        )
+
+
+def _check_x_shape(shape: tuple[int, ...], bounds: Bounds) -> None:
+    if len(shape) != 3:
+        raise UploadError(
+            f"x must have 3 dimensions (sequences, steps, features), got {tuple(shape)}"
+        )
+    n, steps, feats = shape
+    lo, hi = bounds.seq_len
+    if not lo <= steps <= hi:
+        raise UploadError(f"x has {steps:,} steps per sequence; allowed {lo} to {hi}")
+    lo, hi = bounds.n_features
+    if not lo <= feats <= hi:
+        raise UploadError(f"x has {feats:,} features; allowed {lo} to {hi}")
+    if not 1 <= n <= MAX_SEQUENCES:
+        raise UploadError(f"x has {n:,} sequences; allowed 1 to {MAX_SEQUENCES:,}")
+
+
+def _check_y_shape(shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:
+    n, steps = x_shape[:2]
+    if tuple(shape) not in ((n, steps), (n, steps, 1)):
+        raise UploadError(f"y must have shape {(n, steps)} to match x, got {tuple(shape)}")
+
+
+def _read_header(stream, what: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from the header of an .npy stream; nothing after the header is read."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f".npy format version {version} is not read here (use numpy.save)")
+    except (ValueError, EOFError, TypeError, SyntaxError) as exc:
+        raise UploadError(f"{what} is not a .npy array (save it with numpy.save): {exc}") from None
+    return tuple(shape), dtype
+
+
+def _check_header(
+    what: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    bounds: Bounds,
+    x_shape: tuple[int, ...] | None = None,
+) -> None:
+    """Refuse an array by its header (dtype, shape, bytes) before any of it is allocated."""
+    name = "x" if x_shape is None else "y"
+    _check_dtype(name, dtype)
+    if x_shape is None:
+        _check_x_shape(shape, bounds)
+    else:
+        _check_y_shape(shape, x_shape)
+    size = math.prod(shape) * dtype.itemsize
+    limit = max_array_bytes(bounds)
+    if size > limit:
+        raise UploadError(
+            f"{name} takes {_mb(size)} as {dtype}; at most {_mb(limit)} are allowed: "
+            f"save it as float32 ({name}.astype('float32')) or upload fewer sequences"
+        )
+
+
+def _read_npy(name: str, data: bytes, bounds: Bounds) -> np.ndarray:
+    stream = io.BytesIO(data)
+    shape, dtype = _read_header(stream, name)
+    _check_header(name, shape, dtype, bounds)
+    stream.seek(0)
+    return np.lib.format.read_array(stream, allow_pickle=False)
+
+
+def _npz_members(name: str, zf: zipfile.ZipFile, bounds: Bounds) -> dict[str, zipfile.ZipInfo]:
+    """The archive's members by array name, after checking their number, sizes and packing."""
+    infos = zf.infolist()
+    if len(infos) > MAX_NPZ_MEMBERS:
+        raise UploadError(
+            f"{name} holds {len(infos):,} files; at most {MAX_NPZ_MEMBERS} are allowed: "
+            "save only x (and y) with numpy.savez"
+        )
+    limit = max_array_bytes(bounds)
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise UploadError(
+                f"{name}: member '{info.filename}' is packed with zip method "
+                f"{info.compress_type}; save the arrays with numpy.savez or numpy.savez_compressed"
+            )
+        if info.file_size > limit + MAX_NPY_HEADER:
+            raise UploadError(
+                f"{name}: member '{info.filename}' unpacks to {_mb(info.file_size)}; at most "
+                f"{_mb(limit)} are allowed (the largest x, {MAX_SEQUENCES:,} x "
+                f"{bounds.seq_len[1]} x {bounds.n_features[1]} float32 numbers): upload fewer "
+                "sequences or save x as float32"
+            )
+        members[info.filename.removesuffix(".npy")] = info
+    return members
+
+
+def _read_npz(name: str, data: bytes, bounds: Bounds) -> tuple[np.ndarray, np.ndarray | None]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        members = _npz_members(name, zf, bounds)
+        if "x" not in members:
+            raise UploadError(f"{name} holds {sorted(members)}; it needs an array named 'x'")
+        shapes: dict[str, tuple[int, ...]] = {}
+        for key in ("x", "y"):
+            if key in members:
+                with zf.open(members[key]) as member:
+                    shape, dtype = _read_header(member, f"{name}: member '{key}.npy'")
+                _check_header(key, shape, dtype, bounds, shapes.get("x"))
+                shapes[key] = shape
+        arrays = {}
+        for key in shapes:
+            with zf.open(members[key]) as member:
+                arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
+    return arrays["x"], arrays.get("y")
+
+
 def read_data(name: str, data: bytes, max_mb: float = 20.0, bounds: Bounds = DEFAULT_BOUNDS):
-    """Parse an uploaded data file into :class:`UploadedData`, or raise UploadError."""
+    """Parse an uploaded data file into :class:`UploadedData`, or raise UploadError.
+
+    Arrays are refused by their headers (dtype, shape, bytes) before any memory is allocated
+    for them; a zip archive is refused by its members' declared sizes before it is unpacked.
+    """
     _check_size(name, data, max_mb)
     suffix = Path(name).suffix.lower()
     try:
         if suffix == ".npy":
-            x, y = np.load(io.BytesIO(data), allow_pickle=False), None
-            if not isinstance(x, np.ndarray):  # np.load opens an .npz archive whatever the name
+            if data.startswith(b"PK"):  # np.save writes no zip: this is an .npz archive
                 raise UploadError(f"{name} is an .npz archive, not one array: name it .npz")
+            x, y = _read_npy(name, data, bounds), None
         elif suffix == ".npz":
-            loaded = np.load(io.BytesIO(data), allow_pickle=False)
-            if isinstance(loaded, np.ndarray):
+            if data.startswith(np.lib.format.MAGIC_PREFIX):
                 raise UploadError(f"{name} holds a single array (.npy), not an .npz archive")
-            with loaded as npz:
-                if "x" not in npz.files:
-                    raise UploadError(f"{name} holds {npz.files}; it needs an array named 'x'")
-                x = npz["x"]
-                y = npz["y"] if "y" in npz.files else None
+            x, y = _read_npz(name, data, bounds)
         elif suffix == ".csv":
-            x, y = _read_csv(data)
+            x, y = _read_csv(data, bounds)
         else:
             raise UploadError(f"{name}: use a .npy, .npz or .csv file")
     except UploadError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, RuntimeError, zipfile.BadZipFile) as exc:
         raise UploadError(f"{name} could not be read as {suffix}: {exc}") from None
+    except MemoryError:  # a last resort: every size is checked before it is allocated
+        raise UploadError(f"{name} is too large to read here: upload fewer sequences") from None
     return check_data(x, y, bounds)
 
 
 def check_data(x: np.ndarray, y: np.ndarray | None, bounds: Bounds = DEFAULT_BOUNDS):
     """Validate shapes, types and values; say exactly what is wrong."""
     x = np.asarray(x)
-    if x.dtype.kind not in "fiub":
-        raise UploadError(f"x must be numeric, got dtype {x.dtype}")
-    if x.ndim != 3:
-        raise UploadError(f"x must have 3 dimensions (sequences, steps, features), got {x.shape}")
-    n, steps, feats = x.shape
-    lo, hi = bounds.seq_len
-    if not lo <= steps <= hi:
-        raise UploadError(f"x has {steps} steps per sequence; allowed {lo} to {hi}")
-    lo, hi = bounds.n_features
-    if not lo <= feats <= hi:
-        raise UploadError(f"x has {feats} features; allowed {lo} to {hi}")
-    if not 1 <= n <= MAX_SEQUENCES:
-        raise UploadError(f"x has {n} sequences; allowed 1 to {MAX_SEQUENCES}")
-    x = x.astype(np.float32)
+    _check_dtype("x", x.dtype)
+    _check_x_shape(x.shape, bounds)
+    n, steps, _ = x.shape
+    x = x.astype(np.float32, copy=False)
     if not np.isfinite(x).all():
         raise UploadError("x contains NaN or infinite values")
     if y is not None:
         y = np.asarray(y)
-        if y.shape == (n, steps, 1):
-            y = y[..., 0]
-        if y.shape != (n, steps):
-            raise UploadError(f"y must have shape {(n, steps)} to match x, got {y.shape}")
+        _check_y_shape(y.shape, x.shape)
+        y = y.reshape(n, steps)
         if y.dtype.kind not in "fiub" or not np.isin(y, (0, 1)).all():
             raise UploadError("y must hold only 0 and 1")
         y = y.astype(np.float32)
     return UploadedData(x, y)
 
 
-def _read_csv(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+def _csv_lines(data: bytes) -> Iterator[str]:
+    """The file's lines as text, the BOM that Excel writes dropped; refuses over-long lines before
+    the csv module splits them."""
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    number = 0
+    while line := text.readline(MAX_CSV_LINE + 2):
+        number += 1
+        if len(line.rstrip("\r\n")) > MAX_CSV_LINE:
+            raise UploadError(
+                f"CSV line {number} is longer than {MAX_CSV_LINE:,} characters; a row holds "
+                "only the sequence, the step, the features and y, one number in each cell"
+            )
+        yield line
+
+
+def _csv_index(cell: str, what: str, line: int, count: int, unit: str) -> int:
+    """A sequence or step number: a whole number from 0 to ``count - 1``."""
     try:
-        text = data.decode("utf-8")
+        value = int(cell)
+    except ValueError:
+        try:
+            number = float(cell)
+        except ValueError:
+            number = math.nan
+        value = int(number) if number.is_integer() else -1
+    if value < 0:
+        raise UploadError(
+            f"CSV line {line}: {what} {cell.strip()[:20]!r} must be a whole number 0, 1, 2, ... "
+            f"(number the {unit} from 0)"
+        )
+    if value >= count:
+        raise UploadError(
+            f"CSV line {line}: {what} {cell.strip()[:20]} is too large: at most {count:,} {unit}, "
+            f"numbered 0 to {count - 1:,}"
+        )
+    return value
+
+
+def _read_csv(data: bytes, bounds: Bounds) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        return _parse_csv(data, bounds)
     except UnicodeDecodeError:
-        raise UploadError("the CSV file is not UTF-8 text") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if len(rows) < 2:
-        raise UploadError("the CSV needs a header row and at least one data row")
-    header = [h.strip().lower() for h in rows[0]]
-    if header[:2] != ["sequence", "step"] or len(header) < 3:
-        raise UploadError("the CSV header must start with: sequence,step,x1,... (optional y last)")
-    has_y = header[-1] == "y"
-    feats = len(header) - 2 - has_y
-    if feats < 1:
-        raise UploadError("the CSV has no feature columns (x1, x2, ...)")
-    values = np.empty((len(rows) - 1, len(header)))
-    for i, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise UploadError(f"CSV line {i} has {len(row)} values; the header has {len(header)}")
-        for j, cell in enumerate(row):
-            try:
-                values[i - 2, j] = float(cell)
-            except ValueError:
+        raise UploadError(
+            "the CSV file is not UTF-8 text: save it as 'CSV UTF-8' (or plain ASCII)"
+        ) from None
+
+
+def _parse_csv(data: bytes, bounds: Bounds) -> tuple[np.ndarray, np.ndarray | None]:
+    reader = csv.reader(_csv_lines(data))
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+        if header[:2] != ["sequence", "step"] or len(header) < 3:
+            raise UploadError(
+                "the CSV header must start with: sequence,step,x1,... (optional y last)"
+            )
+        has_y = header[-1] == "y"
+        feats = len(header) - 2 - has_y
+        lo, hi = bounds.n_features
+        if not lo <= feats <= hi:
+            raise UploadError(
+                f"the CSV has {feats:,} feature columns; allowed {lo} to {hi} "
+                "(header: sequence,step,x1,...,xF and an optional y)"
+            )
+        max_steps = bounds.seq_len[1]
+        max_rows = MAX_SEQUENCES * max_steps
+        # compact columns, not lists of strings: 4 bytes a number (x ends as float32 anyway)
+        seqs, steps = array("i"), array("i")
+        values = array("f")  # row after row: the features, then y
+        for row in reader:
+            line = reader.line_num
+            if not row:
+                continue  # a blank line
+            if len(row) != len(header):
                 raise UploadError(
-                    f"CSV line {i}, column '{header[j]}': {cell[:20]!r} is not a number"
-                ) from None
-    seq, step = values[:, 0].astype(int), values[:, 1].astype(int)
-    n, steps = seq.max() + 1, step.max() + 1
-    if seq.min() < 0 or step.min() < 0 or len(values) != n * steps:
+                    f"CSV line {line} has {len(row)} values; the header has {len(header)}"
+                )
+            if len(seqs) == max_rows:
+                raise UploadError(
+                    f"the CSV has more than {max_rows:,} data rows ({MAX_SEQUENCES:,} sequences "
+                    f"x {max_steps} steps at most): upload fewer sequences or steps"
+                )
+            seqs.append(_csv_index(row[0], "sequence", line, MAX_SEQUENCES, "sequences"))
+            steps.append(_csv_index(row[1], "step", line, max_steps, "steps"))
+            for j, cell in enumerate(row[2:], start=2):
+                try:
+                    values.append(float(cell))
+                except ValueError:
+                    raise UploadError(
+                        f"CSV line {line}, column '{header[j]}': {cell[:20]!r} is not a number"
+                    ) from None
+    except csv.Error as exc:
+        detail = str(exc)
+        if "field limit" in detail:
+            detail = (
+                f"a cell is longer than {csv.field_size_limit():,} characters; each cell must "
+                'hold one number (is a quote " left open?)'
+            )
+        else:
+            detail = f"cannot be read ({detail}); save the file as plain CSV, one number per cell"
+        raise UploadError(f"CSV line {reader.line_num} {detail}") from None
+    if not seqs:
+        raise UploadError("the CSV needs a header row and at least one data row")
+    seq = np.frombuffer(seqs, dtype=np.int32)
+    step = np.frombuffer(steps, dtype=np.int32)
+    table = np.frombuffer(values, dtype=np.float32).reshape(len(seq), -1)
+    n, n_steps = int(seq.max()) + 1, int(step.max()) + 1
+    index = seq * np.int32(n_steps) + step  # < MAX_SEQUENCES x the longest sequence: fits int32
+    filled = np.zeros(n * n_steps, dtype=bool)
+    filled[index] = True
+    if len(seq) != n * n_steps or not filled.all():
+        ordered = np.sort(index)
+        repeats = np.flatnonzero(ordered[1:] == ordered[:-1])
+        if repeats.size:
+            bad = int(ordered[repeats[0]])
+            found = f"{int(np.count_nonzero(ordered == bad))} rows"
+        else:
+            bad, found = int(np.flatnonzero(~filled)[0]), "no row"
         raise UploadError(
             "every sequence 0..n-1 needs exactly one row for each step 0..T-1 "
-            f"(found {len(values)} rows for {n} sequences x {steps} steps)"
+            f"(found {len(seq):,} rows for {n:,} sequences x {n_steps} steps; "
+            f"sequence {bad // n_steps}, step {bad % n_steps} has {found})"
         )
-    x = np.full((n, steps, feats), np.nan)
-    x[seq, step] = values[:, 2 : 2 + feats]
-    if np.isnan(x).any():
-        raise UploadError("some (sequence, step) pairs are missing or repeated in the CSV")
+    x = np.empty((n * n_steps, feats), dtype=np.float32)
+    x[index] = table[:, :feats]
     y = None
     if has_y:
-        y = np.zeros((n, steps))
-        y[seq, step] = values[:, -1]
-    return x, y
+        y = np.empty(n * n_steps, dtype=np.float32)
+        y[index] = table[:, feats]
+        y = y.reshape(n, n_steps)
+    return x.reshape(n, n_steps, feats), y
+
+
+@dataclass(frozen=True)
+class H5Dataset:
+    """What an HDF5 file says about one dataset, read from its metadata (no data is read)."""
+
+    path: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    chunk: int  # numbers in one stored chunk (0 when not chunked)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def h5_datasets(file, what: str = "the weights file") -> list[H5Dataset]:
+    """Every dataset of an open ``h5py.File`` with its shape and dtype, by a bounded walk.
+
+    Refuses files with more than MAX_H5_OBJECTS groups and datasets, any link other than a plain
+    (hard) link, and datasets whose data lives outside the file (external or virtual): a file
+    from ``model.save_weights`` has a few dozen objects and none of those.
+    """
+    import h5py
+
+    found: list[H5Dataset] = []
+    seen = 0
+    todo = [("", file)]
+    while todo:
+        prefix, group = todo.pop()
+        seen += len(group)  # counted before its links are listed
+        if seen > MAX_H5_OBJECTS:
+            raise UploadError(
+                f"{what} holds more than {MAX_H5_OBJECTS:,} groups and datasets; a file from "
+                "model.save_weights holds a few dozen: upload the file Keras wrote"
+            )
+        for name in group:
+            path = f"{prefix}{name}"
+            link = group.get(name, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                raise UploadError(
+                    f"{what} has a {type(link).__name__} at '{path}' (links can point at other "
+                    "files on this server): refused. Upload the file model.save_weights wrote"
+                )
+            obj = group[name]
+            if isinstance(obj, h5py.Group):
+                todo.append((path + "/", obj))
+            elif isinstance(obj, h5py.Dataset):
+                if obj.external or obj.is_virtual:
+                    raise UploadError(
+                        f"{what}: dataset '{path}' keeps its data outside the file (an "
+                        "external or virtual dataset): refused. Upload the file "
+                        "model.save_weights wrote"
+                    )
+                if obj.shape is None:
+                    raise UploadError(f"{what}: dataset '{path}' has no shape (an empty dataset)")
+                chunk = math.prod(obj.chunks) if obj.chunks else 0
+                found.append(H5Dataset(path, tuple(obj.shape), obj.dtype, chunk))
+    return found
+
+
+def _read_h5(path: Path, what: str) -> list[H5Dataset]:
+    """:func:`h5_datasets` of the HDF5 file at ``path``; UploadError if it cannot be read."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            return h5_datasets(file, what)
+    except UploadError:
+        raise
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise UploadError(
+            f"{what} is not an HDF5 file that can be read (Keras writes weights with "
+            f"model.save_weights or model.save): {str(exc).strip()[:120]}"
+        ) from None
+
+
+def check_weights_file(path: Path, model, config: Config) -> None:
+    """Compare every dataset of a ``.weights.h5`` with the weights of ``model`` before Keras reads
+    it: only shapes and dtypes are looked at, so a dataset declared huge is never allocated.
+
+    Each dataset must hold floating-point numbers and at most as many as the model's largest
+    weight; all of them together at most as many as the model has. The ``optimizer`` group that
+    ``save_weights`` writes after training (never read here) may also hold its integer step
+    counter and, at most, MAX_OPTIMIZER_COPIES numbers for each weight.
+    """
+    datasets = _read_h5(path, "the weights file")
+    weights = [(w.path, tuple(w.shape)) for w in model.weights]
+    largest = max(weights, key=lambda w: math.prod(w[1]))
+    largest_size = math.prod(largest[1])
+    total = sum(math.prod(shape) for _, shape in weights)
+    misfit = _misfit(config)
+    held = {"model": 0, "optimizer": 0}
+    for ds in datasets:
+        part = "optimizer" if ds.path.startswith("optimizer/") else "model"
+        kinds = "fiu" if part == "optimizer" else "f"
+        if ds.dtype.kind not in kinds:
+            raise UploadError(
+                f"{misfit}: the file's dataset '{ds.path}' has dtype {ds.dtype}; weights are "
+                "floating-point numbers (float32)"
+            )
+        if ds.size > largest_size:
+            raise UploadError(
+                f"{misfit}: the file's dataset '{ds.path}' holds {ds.size:,} numbers (shape "
+                f"{ds.shape}), but the largest weight of this architecture holds "
+                f"{largest_size:,} (shape {largest[1]}). {_MISFIT_HELP}"
+            )
+        if ds.chunk > largest_size:
+            raise UploadError(
+                f"{misfit}: the file's dataset '{ds.path}' is stored in chunks of "
+                f"{ds.chunk:,} numbers, more than the largest weight of this architecture "
+                f"({largest_size:,}): reading it would unpack them all. {_MISFIT_HELP}"
+            )
+        held[part] += ds.size
+    if held["model"] > total:
+        raise UploadError(
+            f"{misfit}: the file's weights hold {held['model']:,} numbers in all; this "
+            f"architecture has {total:,}. {_MISFIT_HELP}"
+        )
+    if held["optimizer"] > MAX_OPTIMIZER_COPIES * total + 64:
+        raise UploadError(
+            f"the weights file's optimizer state holds {held['optimizer']:,} numbers, more than "
+            f"{MAX_OPTIMIZER_COPIES} for each of the architecture's {total:,} weights: "
+            "upload the file model.save_weights wrote"
+        )
+
+
+_MISFIT_HELP = (
+    "Upload the .weights.h5 saved from a model of this architecture, or set the form to the "
+    "architecture that saved them"
+)
+
+
+def _misfit(config: Config) -> str:
+    return (
+        f"these weights do not fit the architecture in the form (units {list(config.units)}, "
+        f"head {config.head}, {config.n_features} features)"
+    )
 
 
 def load_weights(data: bytes, config: Config, max_mb: float = 20.0):
-    """Build the model of ``config`` and load uploaded ``.weights.h5`` into it (no code runs)."""
+    """Build the model of ``config`` and load uploaded ``.weights.h5`` into it (no code runs).
+
+    The file's structure is checked first (:func:`check_weights_file`), so Keras only ever reads
+    datasets no larger than the model's own weights.
+    """
     from rnnviz.model import build_model
 
     _check_size("the weights file", data, max_mb)
@@ -183,24 +571,96 @@ def load_weights(data: bytes, config: Config, max_mb: float = 20.0):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "upload.weights.h5"
         path.write_bytes(data)
+        check_weights_file(path, model, config)
         try:
             model.load_weights(path)
         except Exception as exc:  # h5 parse errors and shape mismatches come in many types
-            raise UploadError(
-                "these weights do not fit the architecture in the form (units "
-                f"{list(config.units)}, head {config.head}, {config.n_features} features): "
-                f"{str(exc).strip().splitlines()[0][:200]}"
-            ) from None
+            raise UploadError(f"{_misfit(config)}: {_keras_reason(exc)}. {_MISFIT_HELP}") from None
     return model
 
 
-def check_keras_archive(data: bytes) -> list[str]:
-    """Layer classes of a ``.keras`` archive; UploadError if any is not a plain built-in."""
+def _keras_reason(exc: Exception) -> str:
+    """The useful part of Keras's error: which weight has which shape (no weight values)."""
+    text = str(exc)
+    shapes = re.search(r"variable\.shape=(\(.*?\)), Received: value\.shape=(\(.*?\))", text)
+    if shapes:
+        where = re.search(r"Target variable: <Variable path=([^,>]+)", text)
+        name = f"the weight {where.group(1)}" if where else "a weight"
+        return f"{name} has shape {shapes.group(1)}, the file's {shapes.group(2)}"
+    return text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+
+
+def _is_builtin_layer(cls: str) -> bool:
+    """A class exported by ``keras.layers`` that is a Layer (not a function such as Input)."""
+    import keras
+
+    obj = getattr(keras.layers, cls, None)
+    return isinstance(obj, type) and issubclass(obj, keras.layers.Layer)
+
+
+def _check_keras_members(zf: zipfile.ZipFile, limit: int) -> None:
+    """A .keras archive's members by their declared sizes, before any is unpacked."""
+    infos = zf.infolist()
+    if len(infos) > MAX_KERAS_MEMBERS:
+        raise UploadError(
+            f"the model file holds {len(infos):,} files; a .keras archive from model.save holds "
+            f"a few (at most {MAX_KERAS_MEMBERS} are read)"
+        )
+    for info in infos:
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise UploadError(
+                f"the model file's member '{info.filename}' is packed with zip method "
+                f"{info.compress_type}; upload the .keras file model.save wrote"
+            )
+        if info.file_size > limit:
+            raise UploadError(
+                f"the model file's member '{info.filename}' unpacks to {_mb(info.file_size)}; "
+                f"at most {_mb(limit)} (the upload limit) are allowed: model.save stores its "
+                "members unpacked, so upload the file it wrote"
+            )
+
+
+def _check_keras_weights(zf: zipfile.ZipFile, limit: int) -> None:
+    """The HDF5 members of a .keras archive by their datasets' declared sizes (no data read):
+    Keras stores weights uncompressed, so a genuine file's weights fit in the upload limit."""
+    for info in zf.infolist():
+        if not info.filename.endswith(".h5"):
+            continue
+        what = f"the model's weights ({info.filename})"
+        with tempfile.TemporaryDirectory() as tmp:  # h5py seeks: a file, not a zip stream
+            path = Path(tmp) / "weights.h5"
+            with zf.open(info) as member, path.open("wb") as out:
+                shutil.copyfileobj(member, out)  # at most ``limit`` bytes (checked before)
+            datasets = _read_h5(path, what)
+        declared = sum(ds.size * ds.dtype.itemsize for ds in datasets)
+        chunk = max((ds.chunk * ds.dtype.itemsize for ds in datasets), default=0)
+        if max(declared, chunk) > limit:
+            raise UploadError(
+                f"{what} declare {_mb(max(declared, chunk))}; at most {_mb(limit)} (the upload "
+                "limit) are allowed: model.save stores weights uncompressed, so upload the file "
+                "it wrote"
+            )
+
+
+def check_keras_archive(data: bytes, max_mb: float = 20.0) -> list[str]:
+    """Layer classes of a ``.keras`` archive; UploadError unless all are plain built-ins.
+
+    Accepted: any layer class exported by ``keras.layers`` (and Functional/Sequential models)
+    whose serialized module is Keras's own. Refused: the layers in REFUSED_LAYERS (Lambda and the
+    others that run or load code), serialized Python lambdas, and any custom object (a
+    ``registered_name`` or module outside Keras). Before that, the archive's members and the
+    datasets of its weights are refused by their declared sizes if any unpacks to more than
+    ``max_mb``.
+    """
+    limit = int(max_mb * 2**20)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            _check_keras_members(zf, limit)
             info = json.loads(zf.read("config.json"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
         raise UploadError("this is not a .keras model archive (no readable config.json)") from None
+    except RecursionError:
+        raise UploadError("the model's config.json is nested too deeply to be read") from None
     found: list[str] = []
 
     def walk(node, is_layer: bool = False) -> None:
@@ -208,14 +668,28 @@ def check_keras_archive(data: bytes) -> list[str]:
             cls = node.get("class_name")
             if isinstance(cls, str):
                 module = str(node.get("module") or "keras")
-                if cls == "Lambda":
+                if cls == "__lambda__":
                     raise UploadError(
-                        "the model has a Lambda layer, which can run arbitrary code: refused"
+                        "the model holds a serialized Python function (a lambda), which can run "
+                        "arbitrary code: refused. Use built-in layers and activations only"
+                    )
+                if cls in REFUSED_LAYERS:
+                    raise UploadError(
+                        f"the model has a {cls} layer, which {REFUSED_LAYERS[cls]}: refused. "
+                        "Rebuild it from other built-in layers"
                     )
                 custom = node.get("registered_name") not in (None, cls)
                 if custom or not (module == "keras" or module.startswith("keras.")):
-                    raise UploadError(f"the model uses a custom object ({cls}): refused")
+                    raise UploadError(
+                        f"the model uses a custom object ({cls}), whose code would have to run: "
+                        "refused. Use built-in Keras layers only"
+                    )
+                is_layer = is_layer or module.startswith(("keras.layers", "keras.src.layers"))
                 if is_layer:
+                    if cls not in MODEL_CLASSES and not _is_builtin_layer(cls):
+                        raise UploadError(
+                            f"the model's layer {cls} is not a built-in Keras layer: refused"
+                        )
                     found.append(cls)
             for key, value in node.items():
                 if key == "layers" and isinstance(value, list):
@@ -227,10 +701,12 @@ def check_keras_archive(data: bytes) -> list[str]:
             for value in node:
                 walk(value)
 
-    walk(info)
-    unknown = sorted({c for c in found if c not in SAFE_CLASSES})
-    if unknown:
-        raise UploadError(f"layer types not accepted: {', '.join(unknown)}")
+    try:
+        walk(info)
+    except RecursionError:
+        raise UploadError("the model's config.json is nested too deeply to be read") from None
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        _check_keras_weights(zf, limit)
     return found
 
 
@@ -242,7 +718,7 @@ def load_whole_model(data: bytes, allowed: bool, max_mb: float = 20.0):
             "Upload weights for an architecture rnnviz builds instead."
         )
     _check_size("the model file", data, max_mb)
-    check_keras_archive(data)
+    check_keras_archive(data, max_mb)
     import keras
 
     with tempfile.TemporaryDirectory() as tmp:

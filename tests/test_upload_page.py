@@ -64,6 +64,14 @@ def npy(arr) -> bytes:
     return buf.getvalue()
 
 
+def npy_header(shape) -> bytes:
+    """An .npy file that is only a header declaring ``shape`` (float64), as a hostile one may be."""
+    buf = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": tuple(shape)}
+    np.lib.format.write_array_header_1_0(buf, header)
+    return buf.getvalue()
+
+
 def make_app(params: dict[str, str] | None = None, page: str = "upload") -> AppTest:
     return apptools.make_app(params, page)
 
@@ -177,8 +185,18 @@ def test_weights_that_do_not_fit_the_form_are_refused(files):
         ("x.npy", npy(np.zeros((4, 3))), "x must have 3 dimensions"),
         ("x.csv", b"sequence,step,x1\n0,0,1.5\n0,1,abc\n", "column 'x1': 'abc' is not a number"),
         ("x.npz", npy(np.zeros((4, 6, 3))), "holds a single array (.npy)"),
+        ("x.csv", b"sequence,step,x1\n0,0," + b"1" * 140_000 + b"\n", "longer than 10,000"),
+        ("x.csv", b"sequence,step,x1\n0,0,1\n0,1.9,1\n", "step '1.9' must be a whole number"),
+        ("x.npy", npy_header((10**6, 10**6, 8)), "x has 1,000,000 steps per sequence"),
     ],
-    ids=["wrong shape", "non-numeric csv", "npy named npz"],
+    ids=[
+        "wrong shape",
+        "non-numeric csv",
+        "npy named npz",
+        "huge csv cell",
+        "step 1.9",
+        "npy bomb",
+    ],
 )
 def test_bad_data_is_a_message_on_the_page(name, data, message, files):
     at = make_app().run()
