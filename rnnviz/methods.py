@@ -15,11 +15,13 @@ Shape of the API (after Captum's ``attr`` package and scikit-learn's permutation
   deterministic methods; larger = more important), per (feature, input step) scores ``cell``
   (F, T, R) where the method has that grain, a one-line caveat and method-specific extras.
   Where a method can cheaply give scores per (feature, lag) (the effect of input step t-L on
-  output t, averaged over t), they are in ``extra["by_lag"]`` (F, L); :mod:`rnnviz.truth` uses
-  them for the lag-level metrics. This is done for perturbation, ablation and permutation
-  (from their response tensors: one perturbed input step, every output step) and for
-  saliency (per-output gradients ``|d y_t / d x_s|``, one backward pass on a batch in which
-  each sequence is repeated once per output step).
+  output t, averaged over t), they are in ``extra["by_lag"]`` (F, L), with the lag of each
+  column in ``extra["lags"]`` (-(T-1) .. T-1 from a response tensor, see
+  :func:`rnnviz.scoring.lag_profile`; without ``extra["lags"]`` the columns are lags 0 ..
+  L-1). :mod:`rnnviz.truth` uses the lags >= 0 for the lag-level metrics. This is done for
+  perturbation, ablation and permutation (from their response tensors: one perturbed input
+  step, every output step) and for saliency (per-output gradients ``|d y_t / d x_s|``, one
+  backward pass on a batch in which each sequence is repeated once per output step).
 * :data:`METHODS` is the registry and :func:`run_method` the checked entry point: it rejects
   unknown parameters and out-of-bounds values with a ValueError naming the parameter.
 
@@ -46,6 +48,7 @@ from rnnviz.scoring import (
     DEFAULT_MAX_VALUES,
     batched_copies,
     lag_profile,
+    lag_values,
     perturbation_importance,
     predict_rows,
 )
@@ -146,8 +149,24 @@ class Attribution:
 
     @property
     def by_lag(self) -> np.ndarray | None:
-        """(F, L) scores per feature and lag, where the method has that grain."""
+        """(F, L) scores per feature and lag, where the method has that grain (see ``lags``)."""
         return self.extra.get("by_lag")
+
+    @property
+    def lags(self) -> np.ndarray | None:
+        """(L,) the lag of each column of ``by_lag``: ``extra["lags"]``, else 0 .. L-1."""
+        by_lag = self.by_lag
+        if by_lag is None:
+            return None
+        lags = self.extra.get("lags")
+        return np.arange(np.shape(by_lag)[1]) if lags is None else np.asarray(lags)
+
+    def past_lags(self) -> np.ndarray | None:
+        """(F, L) scores at lags 0 .. T-1 only (the lags a rule can read), or None."""
+        by_lag = self.by_lag
+        if by_lag is None:
+            return None
+        return np.asarray(by_lag)[:, self.lags >= 0]
 
     def to_dict(self) -> dict:
         """Plain JSON-ready numbers (extras that are not numbers or arrays are left out)."""
@@ -265,9 +284,12 @@ def _run_copies(
     return batched_copies(ctx.predict, ctx.x, jobs, edit, ctx.max_values)
 
 
-def _by_lag(response: np.ndarray) -> np.ndarray | None:
-    """(F, L) per-lag effects of a response tensor, or None when steps are not aligned."""
-    return lag_profile(response) if response.shape[1] == response.shape[2] else None
+def _add_lags(extra: dict, response: np.ndarray, counts: np.ndarray | None = None) -> None:
+    """``extra["by_lag"]`` (F, 2T-1) and ``extra["lags"]`` of a response tensor (F, T, T),
+    when its input and output steps are aligned."""
+    if response.shape[1] == response.shape[2]:
+        extra["by_lag"] = lag_profile(response, counts)
+        extra["lags"] = lag_values(response.shape[1])
 
 
 def _bce(p: np.ndarray, y: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -376,9 +398,7 @@ def perturbation(
     if per_step:
         cell = result.cell
         extra["response"] = result.response_mean
-        by_lag = _by_lag(result.response_mean)
-        if by_lag is not None:
-            extra["by_lag"] = by_lag
+        _add_lags(extra, result.response_mean, result.output_counts)
     return Attribution(
         "perturbation",
         ctx.names,
@@ -444,9 +464,7 @@ def _with_response(
         cell = np.sqrt((response**2).mean(axis=2))
         mean = response.mean(axis=-1)
         extra["response"] = mean
-        by_lag = _by_lag(mean)
-        if by_lag is not None:
-            extra["by_lag"] = by_lag
+        _add_lags(extra, mean)
     return Attribution(method, ctx.names, feature, cell, note, extra)
 
 
@@ -544,9 +562,7 @@ def saliency(ctx: Context, *, per_lag: bool = True) -> Attribution:
     extra: dict = {}
     if response is not None:
         extra["response"] = response
-        by_lag = _by_lag(response)
-        if by_lag is not None:
-            extra["by_lag"] = by_lag
+        _add_lags(extra, response)
     return Attribution(
         "saliency",
         ctx.names,
@@ -1294,7 +1310,8 @@ def compare(
         seconds[name] = time.perf_counter() - start
         attributions[name] = attr
         if truth_pairs is not None:
-            scores[name] = score_method(attr.feature_mean, attr.by_lag, truth_pairs)
+            # A rule reads only the past: lags 0 .. T-1 are scored (the random row has no other).
+            scores[name] = score_method(attr.feature_mean, attr.past_lags(), truth_pairs)
     return Comparison(
         tuple(names), attributions, scores, rank_agreement(attributions, names), seconds
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from rnnviz.scoring import PerturbationResult
+from rnnviz.scoring import PerturbationResult, trim_lags
 
 USED_COLOR = "#F28E2B"  # features / lags the rule really reads
 OTHER_COLOR = "#8A94A6"  # everything else
@@ -223,10 +223,16 @@ def response_map(result: PerturbationResult, feature: int, truth: Truth | None =
 
 
 def lag_profile(result: PerturbationResult, truth: Truth | None = None) -> go.Figure:
-    """Mean response at output t when a feature is nudged at t - lag, per feature and lag."""
-    by_lag = result.by_lag()  # (F, L)
+    """Mean response at output t when a feature is nudged at t - lag, per feature and lag.
+
+    Lags run from -(T-1) to T-1; the negative ones (later inputs moving earlier outputs) are
+    left out when they are all exactly zero, as for every causal model. Lags where no output
+    counted are gaps.
+    """
+    shown, by_lag = trim_lags(result.lags, result.by_lag())  # (F, L) over the lags shown
     n_features, n_lags = by_lag.shape
-    lags = list(range(n_lags))
+    lags = [int(k) for k in shown]
+    column = {lag: j for j, lag in enumerate(lags)}
     fig = go.Figure()
     for f in range(n_features):
         fig.add_trace(
@@ -243,12 +249,12 @@ def lag_profile(result: PerturbationResult, truth: Truth | None = None) -> go.Fi
                 ),
             )
         )
-    points = sorted(p for p in (truth or ()) if p[0] < n_features and p[1] < n_lags)
+    points = sorted(p for p in (truth or ()) if p[0] < n_features and p[1] in column)
     if points:
         fig.add_trace(
             go.Scatter(
                 x=[lag for _, lag in points],
-                y=[float(by_lag[f, lag]) for f, lag in points],
+                y=[float(by_lag[f, column[lag]]) for f, lag in points],
                 mode="markers",
                 name="read by the rule",
                 marker={
@@ -266,7 +272,8 @@ def lag_profile(result: PerturbationResult, truth: Truth | None = None) -> go.Fi
         "Effect against lag",
         "lag k = output step − input step",
         "mean RMS change",
-        subtitle="how far back does each feature still matter?",
+        subtitle="how far back does each feature still matter?"
+        + ("; negative lags: later inputs move earlier outputs" if lags[0] < 0 else ""),
         xaxis={"dtick": 1 if n_lags <= 30 else None},
         yaxis={"rangemode": "tozero"},
     )

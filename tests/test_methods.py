@@ -49,9 +49,10 @@ def test_saliency_is_the_weight_per_cell(lctx) -> None:
     assert attr.cell.shape == (F, T, 1)
     np.testing.assert_allclose(attr.cell_mean, np.repeat(np.abs(W)[:, None], T, 1), atol=1e-6)
     np.testing.assert_allclose(attr.feature_mean, np.abs(W), atol=1e-6)
-    # d y_t / d x_s = w at s == t only: all the effect sits at lag 0.
-    np.testing.assert_allclose(attr.by_lag[:, 0], np.abs(W), atol=1e-6)
-    np.testing.assert_allclose(attr.by_lag[:, 1:], 0.0, atol=1e-7)
+    # d y_t / d x_s = w at s == t only: all the effect sits at lag 0 (lags -(T-1) .. T-1).
+    assert attr.lags.tolist() == list(range(1 - T, T))
+    np.testing.assert_allclose(attr.by_lag[:, attr.lags == 0][:, 0], np.abs(W), atol=1e-6)
+    np.testing.assert_allclose(attr.by_lag[:, attr.lags != 0], 0.0, atol=1e-7)
     plain = run_method("saliency", lctx, per_lag=False)
     np.testing.assert_allclose(plain.cell, attr.cell, atol=1e-6)
     assert plain.by_lag is None
@@ -81,7 +82,7 @@ def test_ablation_to_zero_and_to_mean(lctx, x) -> None:
     # Zeroing x_f at step s changes output s only, by w_f x_f: RMS over sequences and T outputs.
     cell = np.sqrt(((x * W) ** 2).mean(axis=0) / T).T
     np.testing.assert_allclose(zero.cell_mean, cell, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(zero.by_lag[:, 1:], 0.0, atol=1e-7)
+    np.testing.assert_allclose(zero.by_lag[:, zero.lags != 0], 0.0, atol=1e-7)
     mean = run_method("ablation", lctx, baseline="mean")
     np.testing.assert_allclose(mean.feature_mean, np.abs(W) * x.std(axis=(0, 1)), rtol=1e-4)
     assert zero.n_repeats == mean.n_repeats == 1
@@ -115,8 +116,9 @@ def test_perturbation_of_x1_is_sigma(x) -> None:
     attr = run_method("perturbation", ctx, sigma=0.3, n_repeats=2)
     assert attr.feature_mean[0] == pytest.approx(0.3, rel=0.1)
     assert (attr.feature[1:] == 0).all()
-    assert attr.extra["by_lag"][0, 0] == pytest.approx(0.3, rel=0.15)
-    np.testing.assert_array_equal(attr.extra["by_lag"][:, 1:], 0.0)
+    lag0 = attr.lags == 0
+    assert attr.extra["by_lag"][0, lag0][0] == pytest.approx(0.3, rel=0.15)
+    np.testing.assert_array_equal(attr.extra["by_lag"][:, ~lag0], 0.0)
     sweep = run_method("sigma_sweep", ctx, sigmas=(0.1, 0.2, 0.4), n_repeats=2)
     np.testing.assert_allclose(sweep.extra["curves"][0], [0.1, 0.2, 0.4], rtol=0.1)
     assert (sweep.extra["curves"][1:] == 0).all()
@@ -336,7 +338,10 @@ def test_every_method_shapes_on_the_lstm(lstm_runs, ctx) -> None:
         assert np.isfinite(attr.feature).all(), name
         if spec.cell:
             assert attr.cell.shape == (n_f, n_t, repeats), name
-            assert attr.by_lag is None or attr.by_lag.shape == (n_f, n_t), name
+            if name == "random":  # scores lags 0 .. T-1 only
+                assert attr.by_lag.shape == (n_f, n_t) and attr.lags.tolist() == list(range(n_t))
+            else:  # lags -(T-1) .. T-1
+                assert attr.by_lag is None or attr.by_lag.shape == (n_f, 2 * n_t - 1), name
         else:
             assert attr.cell is None, name
     assert lstm_runs["garson"][0].feature.sum() == pytest.approx(1.0)

@@ -88,13 +88,28 @@ def test_lag_profile_lines_and_truth_points(result):
     fig = plots.lag_profile(result, truth={(0, 2), (2, 0)})
     lines = [t for t in fig.data if t.name in result.feature_names]
     assert [t.name for t in lines] == ["x1", "x2", "x3"]
-    by_lag = result.by_lag()
+    by_lag = result.by_lag()  # lags -(T-1) .. T-1; causal: the negative ones are 0, not drawn
+    assert np.all(by_lag[:, : T - 1] == 0)
     for f, trace in enumerate(lines):
-        np.testing.assert_allclose(trace.y, by_lag[f])
+        np.testing.assert_allclose(trace.y, by_lag[f, T - 1 :])
         assert list(trace.x) == list(range(T))
     (marks,) = [t for t in fig.data if t.name == "read by the rule"]
     assert list(marks.x) == [2, 0]
-    np.testing.assert_allclose(marks.y, [by_lag[0, 2], by_lag[2, 0]])
+    np.testing.assert_allclose(marks.y, [by_lag[0, T - 1 + 2], by_lag[2, T - 1]])
+    assert "negative" not in fig.layout.title.subtitle.text
+
+
+def test_lag_profile_keeps_negative_lags_of_a_model_reading_later_inputs(result):
+    response = result.response.copy()
+    response[1, 3, 1, :] = 0.5  # x2 at input step 3 moves output 1: lag -2
+    both_ways = PerturbationResult(0.2, result.feature_names, result.importances, response)
+    fig = plots.lag_profile(both_ways, truth={(1, 0)})
+    lines = [t for t in fig.data if t.name in result.feature_names]
+    assert list(lines[1].x) == list(range(1 - T, T))
+    assert lines[1].y[list(lines[1].x).index(-2)] == pytest.approx(0.5 / 2)  # 2 outputs at -2
+    (marks,) = [t for t in fig.data if t.name == "read by the rule"]
+    assert list(marks.x) == [0] and marks.y[0] == pytest.approx(both_ways.by_lag()[1, T - 1])
+    assert "negative lags" in fig.layout.title.subtitle.text
 
 
 def test_training_curve():
