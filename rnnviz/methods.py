@@ -9,7 +9,7 @@ synthetic rule (:mod:`rnnviz.truth`).
 Shape of the API (after Captum's ``attr`` package and scikit-learn's permutation_importance):
 
 * every method is ``fn(ctx: Context, **params) -> Attribution``;
-* :class:`Context` holds the model-agnostic ``predict`` ((m, T, F) -> (m, T) probabilities),
+* :class:`Context` holds the model-agnostic ``predict`` ((m, T, F) -> (m, T_out) outputs),
   the sample ``x`` to explain, the mask ``valid`` of outputs whose target is defined (only
   those count, in every method that looks at outputs) and, for gradient and weight methods
   only, the Keras model;
