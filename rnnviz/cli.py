@@ -11,8 +11,11 @@ import json
 import sys
 from collections.abc import Sequence
 
+import numpy as np
+
 from rnnviz.config import PRESETS, Config
 from rnnviz.rules import PRESETS as RULES
+from rnnviz.scoring import counted_outputs, trim_lags
 
 # flag -> Config field, for the knobs exposed on the command line
 _FLAGS = {
@@ -79,17 +82,26 @@ def format_tables(scores, names: Sequence[str] | None = None) -> str:
     ]
     cell = scores.cell_mean
     header = "feature " + " ".join(f"{f's={s}':>7}" for s in range(cell.shape[1]))
-    lines += ["", "Effect of perturbing one input step (RMS over sequences and outputs):", header]
+    lines += [
+        "",
+        "Effect of perturbing one input step (RMS over sequences and outputs; "
+        f"{counted_outputs(scores)}):",
+        header,
+    ]
     lines += [
         f"{n:<7} " + " ".join(f"{v:7.4f}" for v in row) for n, row in zip(names, cell, strict=True)
     ]
-    lags = scores.by_lag()
-    header = "feature " + " ".join(f"{f'lag={k}':>7}" for k in range(lags.shape[1]))
+    shown, lags = trim_lags(scores.lags, scores.by_lag())
+    header = "feature " + " ".join(f"{f'lag={k}':>7}" for k in shown)
     lines += ["", "Effect on the output `lag` steps later (mean over output steps):", header]
     lines += [
-        f"{n:<7} " + " ".join(f"{v:7.4f}" for v in row) for n, row in zip(names, lags, strict=True)
+        f"{n:<7} " + " ".join(_number(v) for v in row) for n, row in zip(names, lags, strict=True)
     ]
     return "\n".join(lines)
+
+
+def _number(v: float) -> str:
+    return f"{v:7.4f}" if np.isfinite(v) else f"{'-':>7}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "ground_truth": sorted([f, lag] for f, lag in rule.ground_truth),
             },
             "training": {**result.metrics(), "history": result.history},
-            "scores": {**scores.to_dict(), "by_lag": scores.by_lag().tolist()},
+            "scores": scores.to_dict(),
         }
         print(json.dumps(out, indent=2))
     else:

@@ -16,7 +16,9 @@ def explain(result: TrainResult, config: Config | None = None) -> PerturbationRe
     """Perturbation scores of a trained model, with the scoring knobs of ``config``.
 
     ``config`` may differ from the training config in sigma, n_repeats and n_score only, so a
-    new noise scale never needs a new model.
+    new noise scale never needs a new model. Only outputs whose target is defined count (the
+    score split's ``valid``): where the rule's lag or window reaches before t = 0 the model was
+    never trained, and its outputs there are no evidence of anything.
     """
     config = config or result.config
     if config.training_key() != result.config.training_key():
@@ -28,6 +30,7 @@ def explain(result: TrainResult, config: Config | None = None) -> PerturbationRe
         sigma=config.sigma,
         n_repeats=config.n_repeats,
         seed=config.seed,
+        valid=data.valid,
     )
 
 

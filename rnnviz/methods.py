@@ -9,17 +9,21 @@ synthetic rule (:mod:`rnnviz.truth`).
 Shape of the API (after Captum's ``attr`` package and scikit-learn's permutation_importance):
 
 * every method is ``fn(ctx: Context, **params) -> Attribution``;
-* :class:`Context` holds the model-agnostic ``predict`` ((m, T, F) -> (m, T) probabilities),
-  the sample ``x`` to explain and, for gradient and weight methods only, the Keras model;
+* :class:`Context` holds the model-agnostic ``predict`` ((m, T, F) -> (m, T_out) outputs),
+  the sample ``x`` to explain, the mask ``valid`` of outputs whose target is defined (only
+  those count, in every method that looks at outputs) and, for gradient and weight methods
+  only, the Keras model;
 * :class:`Attribution` holds per-feature scores ``feature`` (F, R) over R repeats (R = 1 for
   deterministic methods; larger = more important), per (feature, input step) scores ``cell``
   (F, T, R) where the method has that grain, a one-line caveat and method-specific extras.
   Where a method can cheaply give scores per (feature, lag) (the effect of input step t-L on
-  output t, averaged over t), they are in ``extra["by_lag"]`` (F, L); :mod:`rnnviz.truth` uses
-  them for the lag-level metrics. This is done for perturbation, ablation and permutation
-  (from their response tensors: one perturbed input step, every output step) and for
-  saliency (per-output gradients ``|d y_t / d x_s|``, one backward pass on a batch in which
-  each sequence is repeated once per output step).
+  output t, averaged over t), they are in ``extra["by_lag"]`` (F, L), with the lag of each
+  column in ``extra["lags"]`` (-(T-1) .. T-1 from a response tensor, see
+  :func:`rnnviz.scoring.lag_profile`; without ``extra["lags"]`` the columns are lags 0 ..
+  L-1). :mod:`rnnviz.truth` uses the lags >= 0 for the lag-level metrics. This is done for
+  perturbation, ablation and permutation (from their response tensors: one perturbed input
+  step, every output step) and for saliency (per-output gradients ``|d y_t / d x_s|``, one
+  backward pass on a batch in which each sequence is repeated once per output step).
 * :data:`METHODS` is the registry and :func:`run_method` the checked entry point: it rejects
   unknown parameters and out-of-bounds values with a ValueError naming the parameter.
 
@@ -46,8 +50,14 @@ from rnnviz.scoring import (
     DEFAULT_MAX_VALUES,
     batched_copies,
     lag_profile,
+    lag_values,
+    output_counts,
+    output_mask,
     perturbation_importance,
+    pool_outputs,
     predict_rows,
+    rms,
+    rms_per_output,
 )
 
 if TYPE_CHECKING:
@@ -146,8 +156,24 @@ class Attribution:
 
     @property
     def by_lag(self) -> np.ndarray | None:
-        """(F, L) scores per feature and lag, where the method has that grain."""
+        """(F, L) scores per feature and lag, where the method has that grain (see ``lags``)."""
         return self.extra.get("by_lag")
+
+    @property
+    def lags(self) -> np.ndarray | None:
+        """(L,) the lag of each column of ``by_lag``: ``extra["lags"]``, else 0 .. L-1."""
+        by_lag = self.by_lag
+        if by_lag is None:
+            return None
+        lags = self.extra.get("lags")
+        return np.arange(np.shape(by_lag)[1]) if lags is None else np.asarray(lags)
+
+    def past_lags(self) -> np.ndarray | None:
+        """(F, L) scores at lags 0 .. T-1 only (the lags a rule can read), or None."""
+        by_lag = self.by_lag
+        if by_lag is None:
+            return None
+        return np.asarray(by_lag)[:, self.lags >= 0]
 
     def to_dict(self) -> dict:
         """Plain JSON-ready numbers (extras that are not numbers or arrays are left out)."""
@@ -180,15 +206,16 @@ class Attribution:
 class Context:
     """What a method may look at: a batched predict, the sample to explain, optional extras.
 
-    ``predict`` maps (m, T, F) to (m, T) probabilities; ``model`` is needed only by the
-    gradient and weight methods; ``y`` / ``valid`` only by the loss part of permutation.
-    ``max_values`` bounds the input numbers held by one predict or gradient call.
+    ``predict`` maps (m, T, F) to (m, T_out) probabilities; ``valid`` (n, T_out) marks the
+    outputs whose target is defined: only those count in any score (None: every output);
+    ``model`` is needed only by the gradient and weight methods; ``y`` only by the loss part of
+    permutation. ``max_values`` bounds the input numbers held by one predict or gradient call.
     """
 
     predict: PredictFn
     x: np.ndarray  # (n, T, F) float32
-    y: np.ndarray | None = None  # (n, T) true labels
-    valid: np.ndarray | None = None  # (n, T) mask of defined labels
+    y: np.ndarray | None = None  # (n, T_out) true labels
+    valid: np.ndarray | None = None  # (n, T_out) mask of defined targets (None: all)
     model: keras.Model | None = None
     seed: int = 0
     feature_names: tuple[str, ...] | None = None
@@ -203,17 +230,22 @@ class Context:
         if not np.isfinite(x).all():
             raise ValueError("x contains NaN or infinite values")
         object.__setattr__(self, "x", x)
+        if self.valid is not None:
+            valid = np.asarray(self.valid, bool)
+            if valid.ndim != 2 or valid.shape[0] != x.shape[0]:
+                raise ValueError(
+                    f"valid must have shape ({x.shape[0]}, output steps), got {valid.shape}"
+                )
+            object.__setattr__(self, "valid", valid)
         if self.y is not None:
             y = np.asarray(self.y, dtype=np.float64)
             if y.ndim != 2 or y.shape[0] != x.shape[0]:
                 raise ValueError(f"y must have shape ({x.shape[0]}, steps), got {y.shape}")
-            valid = np.ones(y.shape, bool) if self.valid is None else np.asarray(self.valid, bool)
+            valid = np.ones(y.shape, bool) if self.valid is None else self.valid
             if valid.shape != y.shape:
                 raise ValueError(f"valid has shape {valid.shape} but y has {y.shape}")
             object.__setattr__(self, "y", y)
             object.__setattr__(self, "valid", valid)
-        elif self.valid is not None:
-            raise ValueError("valid given without y")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer):
             raise ValueError(f"seed must be a whole number, got {self.seed!r}")
         if self.seed < 0:
@@ -250,6 +282,16 @@ class Context:
         return predict_rows(self.predict, self.x, self.n)
 
     @cached_property
+    def output_mask(self) -> np.ndarray | None:
+        """(n, T_out) outputs that count, checked against the predictions; None = all of them."""
+        return output_mask(self.valid, self.base.shape)
+
+    @property
+    def output_counts(self) -> np.ndarray:
+        """(T_out,) sequences counted at each output step."""
+        return output_counts(self.output_mask, self.base.shape)
+
+    @cached_property
     def feature_means(self) -> np.ndarray:
         """(F,) mean of each feature over all sequences and steps of ``x``."""
         return self.x.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)
@@ -265,9 +307,12 @@ def _run_copies(
     return batched_copies(ctx.predict, ctx.x, jobs, edit, ctx.max_values)
 
 
-def _by_lag(response: np.ndarray) -> np.ndarray | None:
-    """(F, L) per-lag effects of a response tensor, or None when steps are not aligned."""
-    return lag_profile(response) if response.shape[1] == response.shape[2] else None
+def _add_lags(extra: dict, response: np.ndarray, counts: np.ndarray | None = None) -> None:
+    """``extra["by_lag"]`` (F, 2T-1) and ``extra["lags"]`` of a response tensor (F, T, T),
+    when its input and output steps are aligned."""
+    if response.shape[1] == response.shape[2]:
+        extra["by_lag"] = lag_profile(response, counts)
+        extra["lags"] = lag_values(response.shape[1])
 
 
 def _bce(p: np.ndarray, y: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -303,6 +348,10 @@ class _GradFns:
             return tf.reshape(model(x, training=False), (tf.shape(x)[0], -1))
 
         @tf.function(input_signature=[x_spec])
+        def forward(x):
+            return outputs(x)
+
+        @tf.function(input_signature=[x_spec])
         def forward_sum(x):
             return tf.reduce_sum(outputs(x), axis=1)
 
@@ -320,7 +369,8 @@ class _GradFns:
                 total = tf.reduce_sum(outputs(x) * select)
             return tape.gradient(total, x)
 
-        self.forward_sum, self.grad_sum, self.grad_select = forward_sum, grad_sum, grad_select
+        self.forward, self.forward_sum = forward, forward_sum
+        self.grad_sum, self.grad_select = grad_sum, grad_select
 
 
 def _grad_fns(model: keras.Model) -> _GradFns:
@@ -358,8 +408,8 @@ def perturbation(
 ) -> Attribution:
     """The thread's method: RMS change of predictions under N(0, sigma) noise on one feature.
 
-    Wraps :func:`rnnviz.scoring.perturbation_importance`; ``extra["result"]`` keeps the
-    PerturbationResult, ``extra["by_lag"]`` its per-lag effects.
+    Wraps :func:`rnnviz.scoring.perturbation_importance` (counted outputs only);
+    ``extra["result"]`` keeps the PerturbationResult, ``extra["by_lag"]`` its per-lag effects.
     """
     result = perturbation_importance(
         ctx.predict,
@@ -370,15 +420,14 @@ def perturbation(
         per_step=per_step,
         feature_names=ctx.names,
         max_values=ctx.max_values,
+        valid=ctx.output_mask,
     )
     extra: dict = {"sigma": sigma, "result": result}
     cell = None
     if per_step:
         cell = result.cell
         extra["response"] = result.response_mean
-        by_lag = _by_lag(result.response_mean)
-        if by_lag is not None:
-            extra["by_lag"] = by_lag
+        _add_lags(extra, result.response_mean, result.output_counts)
     return Attribution(
         "perturbation",
         ctx.names,
@@ -393,7 +442,7 @@ def ablation(ctx: Context, *, baseline: str = "mean", per_step: bool = True) -> 
     """Occlusion: replace feature f (all steps, or one step s) by a baseline value.
 
     ``baseline`` is "zero" or "mean" (the feature's mean over ``ctx.x``). Score = RMS change of
-    all predictions (over sequences and output steps). Deterministic, R = 1.
+    all counted predictions (over sequences and output steps). Deterministic, R = 1.
     """
     value = np.zeros(ctx.n_features, np.float32) if baseline == "zero" else ctx.feature_means
     n_features, seq_len = ctx.n_features, ctx.seq_len
@@ -408,16 +457,16 @@ def ablation(ctx: Context, *, baseline: str = "mean", per_step: bool = True) -> 
         else:
             copy[:, s, f] = value[f]
 
-    base = ctx.base
+    base, mask = ctx.base, ctx.output_mask
     feature = np.empty((n_features, 1))
     response = np.empty((n_features, seq_len, base.shape[1])) if per_step else None
     for chunk, out in _run_copies(ctx, jobs, edit):
         diff2 = (out - base[None]) ** 2
         for k, (f, s) in enumerate(chunk):
             if s is None:
-                feature[f, 0] = np.sqrt(diff2[k].mean())
+                feature[f, 0] = rms(diff2[k], mask)
             else:
-                response[f, s] = np.sqrt(diff2[k].mean(axis=0))
+                response[f, s] = rms_per_output(diff2[k], mask)
     return _with_response(
         "ablation",
         ctx,
@@ -436,31 +485,30 @@ def _with_response(
     note: str,
     extra: dict,
 ) -> Attribution:
-    """Attribution with cell = RMS over output steps of a response (F, T_in, T_out[, R])."""
+    """Attribution with cell = RMS over counted output steps of a response (F, T_in, T_out[, R])."""
     cell = None
     if response is not None:
         if response.ndim == 3:
             response = response[..., None]
-        cell = np.sqrt((response**2).mean(axis=2))
+        counts = ctx.output_counts
+        cell = pool_outputs(response, counts)
         mean = response.mean(axis=-1)
         extra["response"] = mean
-        by_lag = _by_lag(mean)
-        if by_lag is not None:
-            extra["by_lag"] = by_lag
+        _add_lags(extra, mean, counts)
     return Attribution(method, ctx.names, feature, cell, note, extra)
 
 
 def permutation(ctx: Context, *, n_repeats: int = 5, per_step: bool = True) -> Attribution:
     """Shuffle feature f across sequences (all steps together, or one step s), seeded.
 
-    Score = RMS change of all predictions, per repeat. With labels in ``ctx``, also the rise
-    in binary cross-entropy on valid steps: ``extra["loss_increase"]`` (F, R), which is
+    Score = RMS change of all counted predictions, per repeat. With labels in ``ctx``, also the
+    rise in binary cross-entropy on valid steps: ``extra["loss_increase"]`` (F, R), which is
     scikit-learn's permutation_importance with log loss.
     """
     if ctx.n < 2:
         raise ValueError("permutation needs at least 2 sequences to shuffle across")
     n, seq_len, n_features = ctx.x.shape
-    base = ctx.base
+    base, mask = ctx.base, ctx.output_mask
     jobs: list[tuple[int, int | None]] = [(f, None) for f in range(n_features)]
     if per_step:
         jobs += [(f, s) for f in range(n_features) for s in range(seq_len)]
@@ -489,11 +537,11 @@ def permutation(ctx: Context, *, n_repeats: int = 5, per_step: bool = True) -> A
             losses = _bce(out, ctx.y, ctx.valid) if labelled else None
             for k, (f, s) in enumerate(chunk):
                 if s is None:
-                    feature[f, r] = np.sqrt(diff2[k].mean())
+                    feature[f, r] = rms(diff2[k], mask)
                     if loss is not None:
                         loss[f, r] = losses[k] - base_loss
                 else:
-                    response[f, s, :, r] = np.sqrt(diff2[k].mean(axis=0))
+                    response[f, s, :, r] = rms_per_output(diff2[k], mask)
     extra: dict = {"n_repeats": n_repeats}
     if loss is not None:
         extra["loss_increase"] = loss
@@ -509,17 +557,19 @@ def permutation(ctx: Context, *, n_repeats: int = 5, per_step: bool = True) -> A
 
 
 def saliency(ctx: Context, *, per_lag: bool = True) -> Attribution:
-    """Partial derivatives: mean over sequences of |d(sum over output steps)/d x[s, f]|.
+    """Partial derivatives: mean over sequences of |d(sum over counted outputs)/d x[s, f]|.
 
     ``cell`` (F, T) is that mean; ``feature`` its mean over steps. With ``per_lag``, the
     per-output gradients |d y_t / d x[s, f]| (one backward pass on a batch where each
-    sequence is repeated once per output step) give ``extra["response"]`` (F, T_in, T_out)
-    and ``extra["by_lag"]`` (F, L). Deterministic, R = 1.
+    sequence is repeated once per output step), averaged over the sequences counted at t,
+    give ``extra["response"]`` (F, T_in, T_out; NaN where no output counted) and
+    ``extra["by_lag"]`` (F, L). Deterministic, R = 1.
     """
     model = _need_model(ctx, "saliency")
     _check_model_fits(ctx, model)
     fns = _grad_fns(model)
     n, seq_len, n_features = ctx.x.shape
+    mask = ctx.output_mask
     cell_sum = np.zeros((seq_len, n_features))
     response = None
     if per_lag:
@@ -533,20 +583,31 @@ def saliency(ctx: Context, *, per_lag: bool = True) -> Attribution:
             grads = _np(
                 fns.grad_select, np.repeat(chunk, n_out, axis=0), np.tile(select, (m, 1))
             ).reshape(m, n_out, seq_len, n_features)
+            if mask is not None:  # outputs without a target contribute nothing
+                grads = grads * mask[start : start + m, :, None, None]
             cell_sum += np.abs(grads.sum(axis=1)).sum(axis=0)
             resp_sum += np.abs(grads).sum(axis=0)
-        response = (resp_sum / n).transpose(2, 1, 0)  # (F, T_in, T_out)
+        if mask is None:
+            response = (resp_sum / n).transpose(2, 1, 0)  # (F, T_in, T_out)
+        else:
+            counts = ctx.output_counts[:, None, None]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                response = np.where(counts > 0, resp_sum / counts, np.nan).transpose(2, 1, 0)
     else:
         per_call = max(1, ctx.max_values // (seq_len * n_features))
         for start in range(0, n, per_call):
-            cell_sum += np.abs(_np(fns.grad_sum, ctx.x[start : start + per_call])).sum(axis=0)
+            chunk = ctx.x[start : start + per_call]
+            if mask is None:
+                grads = _np(fns.grad_sum, chunk)
+            else:
+                select = mask[start : start + len(chunk)].astype(np.float32)
+                grads = _np(fns.grad_select, chunk, select)
+            cell_sum += np.abs(grads).sum(axis=0)
     cell = (cell_sum / n).T
     extra: dict = {}
     if response is not None:
         extra["response"] = response
-        by_lag = _by_lag(response)
-        if by_lag is not None:
-            extra["by_lag"] = by_lag
+        _add_lags(extra, response, ctx.output_counts)
     return Attribution(
         "saliency",
         ctx.names,
@@ -560,7 +621,7 @@ def saliency(ctx: Context, *, per_lag: bool = True) -> Attribution:
 def integrated_gradients(
     ctx: Context, *, baseline: str = "zero", steps: int = 32, integration: str = "trapezoid"
 ) -> Attribution:
-    """Integrated gradients of the sum over output steps, per sequence (Sundararajan et al.).
+    """Integrated gradients of the sum over counted outputs, per sequence (Sundararajan et al.).
 
     attr[i, s, f] = (x - b)[i, s, f] * integral over a in [0, 1] of the gradient at
     b + a (x - b), by the trapezoid or midpoint rule with ``steps`` intervals; ``baseline`` b
@@ -583,7 +644,11 @@ def integrated_gradients(
         weights = np.full(steps, 1.0 / steps)
     means = ctx.feature_means if baseline == "mean" else np.zeros(n_features, np.float32)
     b = np.broadcast_to(means, (seq_len, n_features)).astype(np.float32)
-    f_base = _np(fns.forward_sum, b[None])[0]
+    mask = ctx.output_mask
+    if mask is None:
+        f_base = _np(fns.forward_sum, b[None])[0]
+    else:  # F_i sums the outputs counted for sequence i: its value at b depends on i
+        b_out = _np(fns.forward, b[None])[0]
     abs_sum = np.zeros((seq_len, n_features))
     signed_sum = np.zeros((seq_len, n_features))
     gaps, deltas = [], []
@@ -593,10 +658,16 @@ def integrated_gradients(
         m = len(chunk)
         diff = chunk - b[None]
         path = (b[None, None] + alphas[:, None, None, None] * diff[None]).astype(np.float32)
-        grads = _np(fns.grad_sum, path.reshape(-1, seq_len, n_features))
+        path = path.reshape(-1, seq_len, n_features)
+        if mask is None:
+            grads = _np(fns.grad_sum, path)
+            delta = _np(fns.forward_sum, chunk) - f_base
+        else:
+            select = mask[start : start + m].astype(np.float32)
+            grads = _np(fns.grad_select, path, np.tile(select, (len(alphas), 1)))
+            delta = ((_np(fns.forward, chunk) - b_out[None]) * select).sum(axis=1)
         grads = grads.reshape(len(alphas), m, seq_len, n_features)
         attr = diff * np.tensordot(weights, grads, axes=1)
-        delta = _np(fns.forward_sum, chunk) - f_base
         gaps.append(np.abs(attr.sum(axis=(1, 2)) - delta))
         deltas.append(np.abs(delta))
         abs_sum += np.abs(attr).sum(axis=0)
@@ -670,7 +741,7 @@ def connection_weights(ctx: Context) -> Attribution:
     LSTM through the later LSTMs' input kernels to the head (Dense kernel, or the LSTM head's
     kernel summed over gates). The score is |product| per feature (the signed product is in
     ``extra["signed"]``). Recurrent kernels, biases and the gates' nonlinear interplay are
-    ignored. Deterministic, feature grain only.
+    ignored, and so is ``ctx.valid``: no output enters. Deterministic, feature grain only.
     """
     chain = _kernel_chain(_need_model(ctx, "connection_weights"))
     _check_chain(ctx, chain)
@@ -695,7 +766,8 @@ def garson(ctx: Context) -> Attribution:
     layer; hidden-output magnitudes ``v[h]`` = the product chain of the later layers'
     gate-summed |kernels| down to the output (1 when the first layer is the output). Then
     Garson: ``c = w * v``, each hidden unit's column is normalised to shares, the shares are
-    summed per input and normalised to sum to 1. Deterministic, feature grain only.
+    summed per input and normalised to sum to 1. Reads weights only (no output, so
+    ``ctx.valid`` cannot enter). Deterministic, feature grain only.
     """
     chain = _kernel_chain(_need_model(ctx, "garson"))
     _check_chain(ctx, chain)
@@ -731,9 +803,11 @@ def lek(
 
     Feature f sweeps ``n_points`` values from its min to its max over ``ctx.x`` while every
     other feature is held at one of its ``quantiles`` (over all sequences and steps), the
-    same value at every step. Response = mean prediction over steps. ``extra["curves"]``
-    (F, Q, P), ``extra["grid"]`` (F, P); score = range of the median-over-quantiles curve.
-    All F x Q x P constant sequences go through the model in batched calls.
+    same value at every step. Response = mean prediction over the counted output steps (each
+    step weighted by the share of ``ctx.x``'s sequences counted there; all steps equally
+    without a mask). ``extra["curves"]`` (F, Q, P), ``extra["grid"]`` (F, P); score = range of
+    the median-over-quantiles curve. All F x Q x P constant sequences go through the model in
+    batched calls.
     """
     n, seq_len, n_features = ctx.x.shape
     flat = ctx.x.reshape(-1, n_features).astype(np.float64)
@@ -747,13 +821,19 @@ def lek(
         rows[f, :, :, f] = grid[f][None, :]
     rows = rows.reshape(-1, n_features)
     per_call = max(1, ctx.max_values // (seq_len * n_features))
+    mask = ctx.output_mask
+    step_weights = None if mask is None else mask.mean(axis=0)
     response = np.empty(len(rows))
     for start in range(0, len(rows), per_call):
         part = rows[start : start + per_call]
         batch = np.repeat(part[:, None, :], seq_len, axis=1)
-        response[start : start + len(part)] = predict_rows(ctx.predict, batch, len(part)).mean(
-            axis=1
-        )
+        out = predict_rows(ctx.predict, batch, len(part))
+        if step_weights is None:
+            response[start : start + len(part)] = out.mean(axis=1)
+        else:
+            response[start : start + len(part)] = (
+                np.where(step_weights > 0, out, 0.0) @ step_weights / step_weights.sum()
+            )
     curves = response.reshape(n_features, n_q, n_points)
     median = np.median(curves, axis=1)
     score = median.max(axis=1) - median.min(axis=1)
@@ -854,6 +934,7 @@ def sigma_sweep(
             per_step=False,
             feature_names=ctx.names,
             max_values=ctx.max_values,
+            valid=ctx.output_mask,
         )
         for s in sigmas
     ]
@@ -889,8 +970,8 @@ def random_baseline(ctx: Context, seed: int | None = None) -> Attribution:
 def temporal_saliency_rescaling(base: str, ctx: Context, **params: Any) -> Attribution:
     """Two-step temporal saliency rescaling (Ismail et al., NeurIPS 2020), simplified.
 
-    1. Time relevance tau[s] = RMS change of all predictions when every feature at step s is
-       replaced by its mean over ``ctx.x`` (one batched ablation per step).
+    1. Time relevance tau[s] = RMS change of all counted predictions when every feature at
+       step s is replaced by its mean over ``ctx.x`` (one batched ablation per step).
     2. Steps with tau above its mean are kept (all steps if none is, e.g. all equal).
     3. cell[f, s] = base cell score x tau[s] on kept steps, 0 elsewhere; feature = mean over
        steps. ``base`` must be a method with cell grain; ``params`` go to it.
@@ -910,11 +991,11 @@ def temporal_saliency_rescaling(base: str, ctx: Context, **params: Any) -> Attri
     def edit(copy: np.ndarray, s: int) -> None:
         copy[:, s, :] = means
 
-    base_pred = ctx.base
+    base_pred, mask = ctx.base, ctx.output_mask
     tau = np.empty(ctx.seq_len)
     for chunk, out in _run_copies(ctx, list(range(ctx.seq_len)), edit):
         for k, s in enumerate(chunk):
-            tau[s] = np.sqrt(((out[k] - base_pred) ** 2).mean())
+            tau[s] = rms((out[k] - base_pred) ** 2, mask)
     keep = tau > tau.mean()
     if not keep.any():
         keep[:] = True
@@ -1294,7 +1375,8 @@ def compare(
         seconds[name] = time.perf_counter() - start
         attributions[name] = attr
         if truth_pairs is not None:
-            scores[name] = score_method(attr.feature_mean, attr.by_lag, truth_pairs)
+            # A rule reads only the past: lags 0 .. T-1 are scored (the random row has no other).
+            scores[name] = score_method(attr.feature_mean, attr.past_lags(), truth_pairs)
     return Comparison(
         tuple(names), attributions, scores, rank_agreement(attributions, names), seconds
     )

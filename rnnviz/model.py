@@ -36,7 +36,12 @@ from rnnviz.result import (  # noqa: E402, F401  (re-exported: the public names 
 
 
 class Predictor:
-    """``predict(x) -> y``: (m, T, F) inputs to (m, T) probabilities in large batched calls.
+    """``predict(x) -> y``: (m, T, F) inputs to (m, T_out) outputs in large batched calls.
+
+    Model outputs accepted (batch first): ``(batch, T_out, 1)`` or ``(batch, T)``, one output
+    per step; ``(batch, 1)`` or ``(batch,)``, one output per sequence (many-to-one: T_out = 1,
+    never copied across steps). A model with k > 1 output units, ``(batch, T_out, k)`` or
+    ``(batch, k)``, needs ``output_index`` to say which unit to explain.
 
     Every call to the model has the same shape (``batch_rows`` rows, the last chunk padded), so
     each sequence goes through identical kernels wherever it sits in a batch: its outputs are
@@ -46,14 +51,23 @@ class Predictor:
     call from several threads.
     """
 
-    def __init__(self, model: keras.Model, batch_rows: int = 1024) -> None:
+    def __init__(
+        self, model: keras.Model, batch_rows: int = 1024, output_index: int | None = None
+    ) -> None:
         self.model = model
         self.batch_rows = batch_rows
         _, seq_len, n_features = model.input_shape
         self.seq_len, self.n_features = seq_len, n_features
+        self.output_index = output_index
+        self.n_outputs = self.output_steps(model.output_shape, seq_len, output_index)
         self._lock = threading.Lock()
+
+        def forward(x):
+            y = model(x, training=False)
+            return y if output_index is None else y[..., output_index]
+
         self._fn = tf.function(
-            lambda x: model(x, training=False),
+            forward,
             input_signature=[tf.TensorSpec((batch_rows, seq_len, n_features), tf.float32)],
         )
 
@@ -63,7 +77,7 @@ class Predictor:
             raise ValueError(
                 f"inputs must have shape (n, {self.seq_len}, {self.n_features}), got {x.shape}"
             )
-        out = np.empty(x.shape[:2], dtype=np.float32)
+        out = np.empty((len(x), self.n_outputs), dtype=np.float32)
         pad = np.zeros((self.batch_rows, self.seq_len, self.n_features), dtype=np.float32)
         with self._lock:
             for start in range(0, len(x), self.batch_rows):
@@ -72,9 +86,51 @@ class Predictor:
                     pad[: len(chunk)] = chunk
                     chunk = pad
                 y = self._fn(tf.constant(chunk)).numpy().reshape(self.batch_rows, -1)
+                if y.shape[1] != self.n_outputs:
+                    raise ValueError(
+                        f"the model gave {y.shape[1]} outputs per sequence, expected "
+                        f"{self.n_outputs}"
+                    )
                 n = min(self.batch_rows, len(x) - start)
                 out[start : start + n] = y[:n]
         return out
+
+    OUTPUT_SHAPES = (
+        "(batch, T, 1) or (batch, T) for one output per step, (batch, 1) or (batch,) for one "
+        "output per sequence"
+    )
+
+    @staticmethod
+    def output_steps(shape, seq_len: int, output_index: int | None) -> int:
+        """T_out of a model's output shape (see the class docstring); ValueError naming what
+        fits."""
+        accepted = Predictor.OUTPUT_SHAPES
+        if not isinstance(shape, tuple) or not all(d is None or isinstance(d, int) for d in shape):
+            raise ValueError(
+                f"the model has several outputs {shape}; rnnviz explains one: {accepted}"
+            )
+        dims = tuple(shape[1:])
+        if output_index is not None:
+            units = dims[-1] if dims else None
+            if units is None or not 0 <= output_index < units:
+                last = units - 1 if units else "?"
+                raise ValueError(
+                    f"output_index={output_index} does not pick an output unit of a model with "
+                    f"output shape {shape} (units 0 .. {last} on the last axis)"
+                )
+            dims = dims[:-1]
+        elif (len(dims) == 2 and dims[1] != 1) or (len(dims) == 1 and dims[0] not in (1, seq_len)):
+            raise ValueError(
+                f"the model's output shape {shape} has {dims[-1]} output units; rnnviz explains "
+                f"one: {accepted}. Pick a unit with Predictor(model, output_index=k)."
+            )
+        if dims in ((), (1,)):
+            return 1
+        if len(dims) == 1 or (len(dims) == 2 and dims[1] == 1):
+            if dims[0] is None:
+                raise ValueError(f"the model's output steps must be fixed, got shape {shape}")
+            return int(dims[0])
+        raise ValueError(f"the model's output shape {shape} is not one rnnviz explains: {accepted}")
 
 
 def _seeds(config: Config, n: int) -> list[int]:

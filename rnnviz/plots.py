@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from rnnviz.scoring import PerturbationResult
+from rnnviz.scoring import PerturbationResult, step_ranges, trim_lags
 
 USED_COLOR = "#F28E2B"  # features / lags the rule really reads
 OTHER_COLOR = "#8A94A6"  # everything else
@@ -31,6 +31,8 @@ FEATURE_COLORS = (
     "#BAB0AC",
 )
 HEATMAP_SCALE = "Viridis"
+NO_TARGET_COLOR = "#9E9E9E"  # output steps without a defined target: not counted, greyed out
+NO_TARGET_NOTE = "grey: no target defined (not counted)"
 TRUTH_MARK = "★"
 
 Truth = Iterable[tuple[int, int]]
@@ -138,8 +140,17 @@ def feature_bars(
     )
 
 
+def _counted_note(result: PerturbationResult) -> str:
+    """The subtitle note "; counted: outputs 2-9 (with a target)", or "" when all counted."""
+    mask = result.output_mask
+    if mask is None or mask.all():
+        return ""
+    return f"; counted: outputs {step_ranges(np.flatnonzero(mask))} (with a target)"
+
+
 def timestep_heatmap(result: PerturbationResult, truth: Truth | None = None) -> go.Figure:
-    """Feature × input step: RMS change of all outputs when one feature is nudged at one step."""
+    """Feature × input step: RMS change of all counted outputs when one feature is nudged at one
+    step (outputs count where their target is defined)."""
     cell, std = result.cell_mean, result.cell_std
     n_features, n_steps = cell.shape
     features = {f for f, _ in truth} if truth is not None else None
@@ -155,7 +166,7 @@ def timestep_heatmap(result: PerturbationResult, truth: Truth | None = None) -> 
             zmin=0.0,
             colorbar={"title": {"text": "RMS<br>effect"}},
             hovertemplate=(
-                "<b>%{y}</b> nudged at input step %{x}<br>RMS change of all outputs "
+                "<b>%{y}</b> nudged at input step %{x}<br>RMS change of all counted outputs "
                 "%{z:.4f} ± %{customdata[0]:.4f}<extra></extra>"
             ),
         )
@@ -166,7 +177,8 @@ def timestep_heatmap(result: PerturbationResult, truth: Truth | None = None) -> 
         "input step s (where the noise is added)",
         "feature",
         subtitle="one feature nudged at one step"
-        + (f"; {TRUTH_MARK} = used by the rule" if truth is not None else ""),
+        + (f"; {TRUTH_MARK} = used by the rule" if truth is not None else "")
+        + _counted_note(result),
         yaxis={"autorange": "reversed", "type": "category"},
         xaxis={"dtick": 1 if n_steps <= 30 else None},
     )
@@ -175,25 +187,53 @@ def timestep_heatmap(result: PerturbationResult, truth: Truth | None = None) -> 
 def response_map(result: PerturbationResult, feature: int, truth: Truth | None = None) -> go.Figure:
     """Input step × output step response of one feature: the causal triangle.
 
-    Lines mark output = input + lag for every lag at which the rule reads this feature.
+    Lines mark output = input + lag for every lag at which the rule reads this feature. Output
+    steps where no target is defined are missing (NaN), drawn grey, and say so in the legend.
     """
     resp = result.response_mean[feature]  # (T_in, T_out)
     n_in, n_out = resp.shape
     name = result.feature_names[feature]
+    undefined = ~result.output_mask  # (T_out,)
     fig = go.Figure(
         go.Heatmap(
             z=resp,
             x=list(range(n_out)),
             y=list(range(n_in)),
+            name="RMS change",
             colorscale=HEATMAP_SCALE,
             zmin=0.0,
             colorbar={"title": {"text": "RMS<br>change"}},
+            hoverongaps=False,
             hovertemplate=(
                 f"<b>{name}</b> nudged at input step %{{y}}<br>"
                 "RMS change of output step %{x}: %{z:.4f}<extra></extra>"
             ),
         )
     )
+    if undefined.any():
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(undefined[None, :], 0.0, np.nan) * np.ones((n_in, 1)),
+                x=list(range(n_out)),
+                y=list(range(n_in)),
+                name="no target defined",
+                colorscale=[[0.0, NO_TARGET_COLOR], [1.0, NO_TARGET_COLOR]],
+                showscale=False,
+                hoverongaps=False,
+                hovertemplate="output step %{x} has no target defined: not counted<extra></extra>",
+            )
+        )
+        fig.add_trace(  # a legend key for the grey cells
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=NO_TARGET_NOTE,
+                marker={"symbol": "square", "size": 12, "color": NO_TARGET_COLOR},
+                showlegend=True,
+                hoverinfo="skip",
+            )
+        )
     lags = sorted(lag for f, lag in (truth or ()) if f == feature)
     for lag in lags:
         if lag >= min(n_in, n_out):
@@ -206,27 +246,37 @@ def response_map(result: PerturbationResult, feature: int, truth: Truth | None =
                 mode="lines",
                 line={"color": USED_COLOR, "dash": "dash", "width": 2},
                 name=f"rule reads {name} at lag {lag}",
+                showlegend=False,
                 hoverinfo="skip",
             )
         )
-    return _layout(
+    _layout(
         fig,
         f"Response map of {name}",
         "output step t (prediction)",
         "input step s (nudged)",
         subtitle=f"which outputs move when {name} is nudged at one step"
-        + (f"; dashed: the rule reads {name} at lag {', '.join(map(str, lags))}" if lags else ""),
+        + (f"; dashed: the rule reads {name} at lag {', '.join(map(str, lags))}" if lags else "")
+        + (f"; {NO_TARGET_NOTE}" if undefined.any() else ""),
         yaxis={"autorange": "reversed", "scaleanchor": "x", "constrain": "domain"},
         xaxis={"constrain": "domain"},
-        showlegend=False,
+        showlegend=bool(undefined.any()),
     )
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0.0})
+    return fig
 
 
 def lag_profile(result: PerturbationResult, truth: Truth | None = None) -> go.Figure:
-    """Mean response at output t when a feature is nudged at t - lag, per feature and lag."""
-    by_lag = result.by_lag()  # (F, L)
+    """Mean response at output t when a feature is nudged at t - lag, per feature and lag.
+
+    Lags run from -(T-1) to T-1; the negative ones (later inputs moving earlier outputs) are
+    left out when they are all exactly zero, as for every causal model. Lags where no output
+    counted are gaps.
+    """
+    shown, by_lag = trim_lags(result.lags, result.by_lag())  # (F, L) over the lags shown
     n_features, n_lags = by_lag.shape
-    lags = list(range(n_lags))
+    lags = [int(k) for k in shown]
+    column = {lag: j for j, lag in enumerate(lags)}
     fig = go.Figure()
     for f in range(n_features):
         fig.add_trace(
@@ -243,12 +293,12 @@ def lag_profile(result: PerturbationResult, truth: Truth | None = None) -> go.Fi
                 ),
             )
         )
-    points = sorted(p for p in (truth or ()) if p[0] < n_features and p[1] < n_lags)
+    points = sorted(p for p in (truth or ()) if p[0] < n_features and p[1] in column)
     if points:
         fig.add_trace(
             go.Scatter(
                 x=[lag for _, lag in points],
-                y=[float(by_lag[f, lag]) for f, lag in points],
+                y=[float(by_lag[f, column[lag]]) for f, lag in points],
                 mode="markers",
                 name="read by the rule",
                 marker={
@@ -266,7 +316,9 @@ def lag_profile(result: PerturbationResult, truth: Truth | None = None) -> go.Fi
         "Effect against lag",
         "lag k = output step − input step",
         "mean RMS change",
-        subtitle="how far back does each feature still matter?",
+        subtitle="how far back does each feature still matter?"
+        + ("; negative lags: later inputs move earlier outputs" if lags[0] < 0 else "")
+        + _counted_note(result),
         xaxis={"dtick": 1 if n_lags <= 30 else None},
         yaxis={"rangemode": "tozero"},
     )

@@ -273,6 +273,20 @@ def test_url_restores_a_configuration():
     assert at.select_slider(key="fx_sigma").value == 0.3
 
 
+def test_lagged_rule_pages_say_which_outputs_count():
+    params = {**TINY, "rule": "lagged", "n_features": "2", "seq_len": "6"}
+    at = make_app(params, page="timesteps").run()
+    assert_clean(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "only outputs with a defined target counted: output steps 2-5" in captions
+    response_map = next(c for c in charts(at) if "Response map" in c.proto.spec)
+    assert "grey: no target defined" in response_map.proto.spec
+    at = go(at, "learn")
+    assert_clean(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "output steps 0 … 1 have no target" in captions and "steps 2 … 5 count" in captions
+
+
 def test_bad_url_shows_an_error_and_the_default_experiment():
     at = make_app({"seq_len": "abc", "rule": "x1 >"}, page="learn").run()
     assert not at.exception

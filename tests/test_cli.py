@@ -82,3 +82,26 @@ def test_module_entry_point_runs():
         timeout=120,
     )
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_tables_say_which_outputs_counted_and_lags_start_at_0():
+    import numpy as np
+
+    from rnnviz.cli import format_tables
+    from rnnviz.scoring import perturbation_importance
+
+    x = np.random.default_rng(0).random((20, 5, 2), dtype=np.float32)
+
+    def x1_two_back(a):
+        out = np.zeros(a.shape[:2], np.float32)
+        out[:, 2:] = a[:, :-2, 0]
+        return out
+
+    valid = np.broadcast_to(np.arange(5) >= 2, (20, 5))
+    text = format_tables(perturbation_importance(x1_two_back, x, n_repeats=1, valid=valid))
+    assert "output steps 2-4 (no target at steps 0-1)" in text
+    lag_header = [line for line in text.splitlines() if "lag=" in line][0]
+    # a causal function: its negative lags are exactly 0 and are not printed
+    assert lag_header.split()[1:] == [f"lag={k}" for k in range(5)]
+    plain = format_tables(perturbation_importance(x1_two_back, x, n_repeats=1))
+    assert "every output counted" in plain

@@ -49,9 +49,10 @@ def test_saliency_is_the_weight_per_cell(lctx) -> None:
     assert attr.cell.shape == (F, T, 1)
     np.testing.assert_allclose(attr.cell_mean, np.repeat(np.abs(W)[:, None], T, 1), atol=1e-6)
     np.testing.assert_allclose(attr.feature_mean, np.abs(W), atol=1e-6)
-    # d y_t / d x_s = w at s == t only: all the effect sits at lag 0.
-    np.testing.assert_allclose(attr.by_lag[:, 0], np.abs(W), atol=1e-6)
-    np.testing.assert_allclose(attr.by_lag[:, 1:], 0.0, atol=1e-7)
+    # d y_t / d x_s = w at s == t only: all the effect sits at lag 0 (lags -(T-1) .. T-1).
+    assert attr.lags.tolist() == list(range(1 - T, T))
+    np.testing.assert_allclose(attr.by_lag[:, attr.lags == 0][:, 0], np.abs(W), atol=1e-6)
+    np.testing.assert_allclose(attr.by_lag[:, attr.lags != 0], 0.0, atol=1e-7)
     plain = run_method("saliency", lctx, per_lag=False)
     np.testing.assert_allclose(plain.cell, attr.cell, atol=1e-6)
     assert plain.by_lag is None
@@ -81,7 +82,7 @@ def test_ablation_to_zero_and_to_mean(lctx, x) -> None:
     # Zeroing x_f at step s changes output s only, by w_f x_f: RMS over sequences and T outputs.
     cell = np.sqrt(((x * W) ** 2).mean(axis=0) / T).T
     np.testing.assert_allclose(zero.cell_mean, cell, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(zero.by_lag[:, 1:], 0.0, atol=1e-7)
+    np.testing.assert_allclose(zero.by_lag[:, zero.lags != 0], 0.0, atol=1e-7)
     mean = run_method("ablation", lctx, baseline="mean")
     np.testing.assert_allclose(mean.feature_mean, np.abs(W) * x.std(axis=(0, 1)), rtol=1e-4)
     assert zero.n_repeats == mean.n_repeats == 1
@@ -115,8 +116,9 @@ def test_perturbation_of_x1_is_sigma(x) -> None:
     attr = run_method("perturbation", ctx, sigma=0.3, n_repeats=2)
     assert attr.feature_mean[0] == pytest.approx(0.3, rel=0.1)
     assert (attr.feature[1:] == 0).all()
-    assert attr.extra["by_lag"][0, 0] == pytest.approx(0.3, rel=0.15)
-    np.testing.assert_array_equal(attr.extra["by_lag"][:, 1:], 0.0)
+    lag0 = attr.lags == 0
+    assert attr.extra["by_lag"][0, lag0][0] == pytest.approx(0.3, rel=0.15)
+    np.testing.assert_array_equal(attr.extra["by_lag"][:, ~lag0], 0.0)
     sweep = run_method("sigma_sweep", ctx, sigmas=(0.1, 0.2, 0.4), n_repeats=2)
     np.testing.assert_allclose(sweep.extra["curves"][0], [0.1, 0.2, 0.4], rtol=0.1)
     assert (sweep.extra["curves"][1:] == 0).all()
@@ -203,6 +205,113 @@ def test_stepwise_trainer_overwrites_dropped_columns(monkeypatch) -> None:
     np.testing.assert_array_equal(tr.y, original.y)
     with pytest.raises(ValueError, match="outside"):
         train_fn((0, 5))
+
+
+# --------------------------------------------------------------------------- masked outputs
+
+MASKED = 2  # outputs t < 2 have no target, as for a rule reading x1[t-2]
+STEP_WEIGHT = np.array([1.0] * MASKED + [0.0] * (T - MASKED), np.float32)[:, None]
+
+
+def x1_where_undefined(a: np.ndarray) -> np.ndarray:
+    """y_t = x1_t where the target is undefined (t < 2), 0.5 where it is defined."""
+    out = np.full(a.shape[:2], 0.5, dtype=np.float32)
+    out[:, :MASKED] = a[:, :MASKED, 0]
+    return out
+
+
+@pytest.fixture(scope="module")
+def undefined_twin():
+    """The same function as a Keras model, for the gradient methods."""
+    import keras
+
+    inputs = keras.Input((T, F))
+    h = keras.layers.Dense(1, use_bias=False, name="w")(inputs)
+    out = keras.layers.Rescaling(STEP_WEIGHT, offset=0.5 * (1.0 - STEP_WEIGHT))(h)
+    model = keras.Model(inputs, out)
+    model.get_layer("w").set_weights([np.array([[1.0], [0.0], [0.0]], np.float32)])
+    return model
+
+
+# Every method whose scores come from the model's outputs; the weight methods (connection
+# weights, Garson) read input kernels only, so no output, counted or not, enters them.
+OUTPUT_METHODS = (
+    "perturbation",
+    "ablation",
+    "permutation",
+    "saliency",
+    "integrated_gradients",
+    "lek",
+    "sigma_sweep",
+    "tsr:ablation",
+    "tsr:saliency",
+)
+
+
+def test_x1_moving_only_outputs_without_a_target_scores_exactly_zero(x, undefined_twin) -> None:
+    np.testing.assert_allclose(undefined_twin(x).numpy()[..., 0], x1_where_undefined(x), atol=1e-7)
+    valid = np.broadcast_to(np.arange(T) >= MASKED, (N, T))
+    y = (x[:, :, 1] > 0.5).astype(np.float32) * valid  # labels only where defined
+    ctx = Context(x1_where_undefined, x, y=y, valid=valid, model=undefined_twin, seed=1)
+    unmasked = Context(x1_where_undefined, x, model=undefined_twin, seed=1)
+    for name in OUTPUT_METHODS:
+        attr = run_method(name, ctx)
+        assert np.all(attr.feature[0] == 0.0), name
+        if attr.cell is not None:
+            assert np.all(attr.cell[0] == 0.0), name
+        if attr.by_lag is not None:
+            lags = attr.by_lag[0]
+            assert np.all(lags[np.isfinite(lags)] == 0.0), name
+        if "response" in attr.extra:  # defined outputs do not move; the others are missing
+            response = attr.extra["response"][0]
+            assert np.isnan(response[:, :MASKED]).all(), name
+            assert np.all(response[:, MASKED:] == 0.0), name
+        # Counting every output, as before, x1 looks important to every one of them.
+        assert run_method(name, unmasked).feature_mean[0] > 0.0, name
+    loss = run_method("permutation", ctx).extra["loss_increase"]
+    assert np.all(loss[0] == 0.0)
+
+
+def test_weighted_outputs_by_hand_in_ablation(x) -> None:
+    # f = 2 x1 - x2 at every step; sequence 0 counts at every step, the others at t >= 3 only.
+    valid = np.broadcast_to(np.arange(T) >= 3, (N, T)).copy()
+    valid[0] = True
+    attr = run_method("ablation", Context(linear, x, valid=valid), baseline="zero")
+    # Zeroing x_f everywhere changes output (n, t) by w_f x[n, t, f]: RMS over counted pairs.
+    changes = (x * W) ** 2  # (N, T, F)
+    expected = np.sqrt(changes[valid].sum(axis=0) / valid.sum())
+    np.testing.assert_allclose(attr.feature[:, 0], expected, rtol=1e-5)
+    # Zeroing x_f at step s changes output s only: counted at s for sequence 0 (s < 3) or all.
+    cell = np.sqrt((changes * valid[:, :, None]).sum(axis=0) / valid.sum()).T
+    np.testing.assert_allclose(attr.cell[:, :, 0], cell, rtol=1e-5)
+
+
+def test_gradient_methods_count_only_outputs_with_a_target(x, linear_model) -> None:
+    # f_t = 2 x1_t - x2_t; sequence 0 counts at every step, the others at t >= 3 only.
+    valid = np.broadcast_to(np.arange(T) >= 3, (N, T)).copy()
+    valid[0] = True
+    ctx = Context(linear, x, valid=valid, model=linear_model)
+    # d f_t / d x_s = w at s == t only: |w| where (n, s) counts, 0 elsewhere; mean over n.
+    expected = np.abs(W)[:, None] * valid.mean(axis=0)[None, :]
+    saliency = run_method("saliency", ctx)
+    np.testing.assert_allclose(saliency.cell_mean, expected, atol=1e-6)
+    np.testing.assert_allclose(run_method("saliency", ctx, per_lag=False).cell, saliency.cell)
+    # per output step, the mean over the sequences counted there: |w| on the diagonal
+    np.testing.assert_allclose(
+        np.diagonal(saliency.extra["response"], axis1=1, axis2=2), np.abs(W)[:, None] * [[1] * T]
+    )
+    ig = run_method("integrated_gradients", ctx, steps=4)
+    np.testing.assert_allclose(
+        ig.cell_mean, (np.abs(x * W) * valid[..., None]).mean(axis=0).T, rtol=1e-5, atol=1e-7
+    )
+    assert ig.extra["completeness_gap"] < 1e-3
+
+
+def test_context_checks_the_output_mask(x) -> None:
+    with pytest.raises(ValueError, match="valid"):
+        run_method("ablation", Context(linear, x, valid=np.ones((N, T + 1), bool)))
+    with pytest.raises(ValueError, match="no output"):
+        run_method("ablation", Context(linear, x, valid=np.zeros((N, T), bool)))
 
 
 # --------------------------------------------------------------------------- checks and API
@@ -336,7 +445,10 @@ def test_every_method_shapes_on_the_lstm(lstm_runs, ctx) -> None:
         assert np.isfinite(attr.feature).all(), name
         if spec.cell:
             assert attr.cell.shape == (n_f, n_t, repeats), name
-            assert attr.by_lag is None or attr.by_lag.shape == (n_f, n_t), name
+            if name == "random":  # scores lags 0 .. T-1 only
+                assert attr.by_lag.shape == (n_f, n_t) and attr.lags.tolist() == list(range(n_t))
+            else:  # lags -(T-1) .. T-1
+                assert attr.by_lag is None or attr.by_lag.shape == (n_f, 2 * n_t - 1), name
         else:
             assert attr.cell is None, name
     assert lstm_runs["garson"][0].feature.sum() == pytest.approx(1.0)

@@ -96,3 +96,20 @@ def test_predictor_checks_shapes_and_masked_steps_are_ignored():
     val = make_split(cfg, "val")
     loss, acc = evaluate(result.predict, val)
     assert 0 <= acc <= 1 and loss > 0
+
+
+def test_lagged_rule_input_step_0_is_not_lit_by_outputs_without_a_target():
+    # y_t = x1[t-2] > 0.5 is undefined at t = 0, 1. Nudging x1 at step 0 also moves those two
+    # outputs, which were never trained: counting them made step 0 the brightest cell (0.158
+    # against at most 0.135 for steps 1-7 on this model). Only outputs with a target count now.
+    cfg = Config(rule="lagged", n_val=500, n_score=100, n_repeats=2)
+    result = train(cfg)
+    assert result.learned, result.verdict()
+    scores = explain(result)
+    assert scores.output_mask.tolist() == [False, False] + [True] * 8
+    x1 = scores.cell_mean[0]
+    low, high = x1[1:8].min(), x1[1:8].max()
+    assert 0.95 * low <= x1[0] <= 1.05 * high, x1
+    # The undefined outputs are missing from the response map, not zero.
+    assert np.isnan(scores.response_mean[:, :, :2]).all()
+    assert np.isfinite(scores.response_mean[:, :, 2:]).all()

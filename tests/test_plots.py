@@ -88,13 +88,28 @@ def test_lag_profile_lines_and_truth_points(result):
     fig = plots.lag_profile(result, truth={(0, 2), (2, 0)})
     lines = [t for t in fig.data if t.name in result.feature_names]
     assert [t.name for t in lines] == ["x1", "x2", "x3"]
-    by_lag = result.by_lag()
+    by_lag = result.by_lag()  # lags -(T-1) .. T-1; causal: the negative ones are 0, not drawn
+    assert np.all(by_lag[:, : T - 1] == 0)
     for f, trace in enumerate(lines):
-        np.testing.assert_allclose(trace.y, by_lag[f])
+        np.testing.assert_allclose(trace.y, by_lag[f, T - 1 :])
         assert list(trace.x) == list(range(T))
     (marks,) = [t for t in fig.data if t.name == "read by the rule"]
     assert list(marks.x) == [2, 0]
-    np.testing.assert_allclose(marks.y, [by_lag[0, 2], by_lag[2, 0]])
+    np.testing.assert_allclose(marks.y, [by_lag[0, T - 1 + 2], by_lag[2, T - 1]])
+    assert "negative" not in fig.layout.title.subtitle.text
+
+
+def test_lag_profile_keeps_negative_lags_of_a_model_reading_later_inputs(result):
+    response = result.response.copy()
+    response[1, 3, 1, :] = 0.5  # x2 at input step 3 moves output 1: lag -2
+    both_ways = PerturbationResult(0.2, result.feature_names, result.importances, response)
+    fig = plots.lag_profile(both_ways, truth={(1, 0)})
+    lines = [t for t in fig.data if t.name in result.feature_names]
+    assert list(lines[1].x) == list(range(1 - T, T))
+    assert lines[1].y[list(lines[1].x).index(-2)] == pytest.approx(0.5 / 2)  # 2 outputs at -2
+    (marks,) = [t for t in fig.data if t.name == "read by the rule"]
+    assert list(marks.x) == [0] and marks.y[0] == pytest.approx(both_ways.by_lag()[1, T - 1])
+    assert "negative lags" in fig.layout.title.subtitle.text
 
 
 def test_training_curve():
@@ -116,3 +131,42 @@ def test_builders_are_json_serialisable(result):
         plots.training_curve({"loss": [1.0, 0.5]}),
     ):
         assert fig.to_json()
+
+
+@pytest.fixture
+def masked() -> PerturbationResult:
+    """Outputs 0 and 1 have no target: NaN in the response, not counted anywhere."""
+    rng = np.random.default_rng(1)
+    response = rng.random((F, T, T, R))
+    for s in range(T):
+        response[:, s, :s, :] = 0.0
+    response[:, :, :2, :] = np.nan
+    importances = np.array([[0.10, 0.12], [0.20, 0.22], [0.01, 0.03]])
+    return PerturbationResult(
+        0.2, ("x1", "x2", "x3"), importances, response, np.array([0, 0, 9, 9])
+    )
+
+
+def test_response_map_greys_out_outputs_without_a_target(masked):
+    fig = plots.response_map(masked, 0, truth={(0, 2)})
+    heat = next(t for t in fig.data if t.name == "RMS change")
+    z = np.asarray(heat.z, dtype=float)
+    assert np.isnan(z[:, :2]).all()  # missing, not zero and not an effect
+    np.testing.assert_allclose(z[:, 2:], masked.response_mean[0][:, 2:])
+    grey = next(t for t in fig.data if t.name == "no target defined")
+    g = np.asarray(grey.z, dtype=float)
+    assert np.isfinite(g[:, :2]).all() and np.isnan(g[:, 2:]).all()
+    assert grey.showscale is False and grey.hoverongaps is False and heat.hoverongaps is False
+    (key,) = [t for t in fig.data if t.name and t.name.startswith("grey:")]
+    assert key.showlegend and fig.layout.showlegend
+    assert "grey: no target defined" in fig.layout.title.subtitle.text
+    fig.to_json()
+
+
+def test_plots_of_a_masked_result_say_what_counted(masked):
+    heat = plots.timestep_heatmap(masked)
+    np.testing.assert_allclose(heat.data[0].z, masked.cell_mean)
+    assert "counted: outputs 2-3" in heat.layout.title.subtitle.text
+    lag = plots.lag_profile(masked)
+    assert "counted: outputs 2-3" in lag.layout.title.subtitle.text
+    assert list(lag.data[0].x) == list(range(T))  # causal: negative lags (0 or NaN) trimmed

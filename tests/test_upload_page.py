@@ -111,6 +111,7 @@ def test_weights_and_data_work_end_to_end(files):
     captions = [c.value for c in at.caption]
     assert any("No ground truth for uploaded models" in c for c in captions)
     assert any("the first 30 of your 30 sequences" in c for c in captions)
+    assert any("every output counts" in c for c in captions)  # no rule: nothing undefined
     assert any("skill is unknown" in i.value for i in at.info)
     assert "used by the rule" not in at.dataframe[0].value.columns
     assert {b.label for b in at.download_button} == {
@@ -122,6 +123,7 @@ def test_weights_and_data_work_end_to_end(files):
     assert_clean(at)
     assert len(charts(at)) == 3
     assert plots.TRUTH_MARK not in "".join(c.proto.spec for c in charts(at))
+    assert "no target defined" not in "".join(c.proto.spec for c in charts(at))
 
     # the sidebar button goes back to the trained experiment; the upload is kept aside
     at.sidebar.button(key="sidebar_show_experiment").click()

@@ -21,7 +21,7 @@ from rnnviz.config import Config, ConfigError
 from rnnviz.jobs import BusyError, wait_for
 from rnnviz.result import TrainResult
 from rnnviz.rules import Rule, RuleError
-from rnnviz.scoring import PerturbationResult
+from rnnviz.scoring import PerturbationResult, counted_outputs
 from rnnviz.ui import cache, state, tables
 from rnnviz.uploads import Upload
 
@@ -428,13 +428,17 @@ def scoring_caption(subject: Subject, config: Config, scores: PerturbationResult
     """One line saying what was scored: sigma, repeats and which sequences."""
     head = f"Scored with σ = {scores.sigma:g}, {scores.n_repeats} repeats, "
     if subject.upload is None:
-        return head + f"{config.n_score} fresh sequences of the experiment's score split."
+        text = head + f"{config.n_score} fresh sequences of the experiment's score split"
+        mask = scores.output_mask
+        if mask is not None and not mask.all():
+            text += f"; {counted_outputs(scores)}"
+        return text + "."
     n_total = subject.upload.data.shape[0]
     used = upload_sample_size(subject.upload, config)
     text = head + f"the first {used:,} of your {n_total:,} sequences"
     if used < min(config.n_score, n_total):
         text += " (as many as one scoring may push through the model here)"
-    return text + "."
+    return text + "; every output counts (without a rule, no target is known to be undefined)."
 
 
 def upload_spread_caption(upload: Upload, sigma: float) -> str:

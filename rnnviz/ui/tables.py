@@ -7,8 +7,10 @@ import io
 import json
 from collections.abc import Iterable
 
+import numpy as np
+
 from rnnviz.config import Config
-from rnnviz.scoring import PerturbationResult
+from rnnviz.scoring import PerturbationResult, step_ranges
 
 
 def thread_lines(result: PerturbationResult) -> str:
@@ -37,22 +39,42 @@ def scores_csv(result: PerturbationResult) -> str:
     """Tidy CSV: one row per feature (all steps perturbed) and per (feature, input step).
 
     Columns: ``kind`` (``feature`` or ``cell``), ``feature``, ``input_step`` (empty for
-    ``feature`` rows), ``sigma``, ``mean``, ``std`` and one column per repeat.
+    ``feature`` rows), ``sigma``, ``mean``, ``std``, which outputs counted (those with a defined
+    target): ``output_steps_counted`` (e.g. ``2-9``) and ``outputs_counted`` (the number of
+    (sequence, output step) pairs), then one column per repeat.
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     repeats = [f"repeat_{r + 1}" for r in range(result.n_repeats)]
-    writer.writerow(["kind", "feature", "input_step", "sigma", "mean", "std", *repeats])
+    writer.writerow(
+        [
+            "kind",
+            "feature",
+            "input_step",
+            "sigma",
+            "mean",
+            "std",
+            "output_steps_counted",
+            "outputs_counted",
+            *repeats,
+        ]
+    )
+    counts = result.output_counts
+    steps = "" if counts is None else step_ranges(np.flatnonzero(counts))
+    total = "" if counts is None else int(np.sum(counts))
     for f, name in enumerate(result.feature_names):
         row = result.importances[f]
-        writer.writerow(["feature", name, "", result.sigma, row.mean(), row.std(), *row.tolist()])
+        writer.writerow(
+            ["feature", name, "", result.sigma, row.mean(), row.std(), steps, total, *row.tolist()]
+        )
     if result.response is not None:
         cell = result.cell  # (F, T, R)
         for f, name in enumerate(result.feature_names):
             for s in range(cell.shape[1]):
                 row = cell[f, s]
                 writer.writerow(
-                    ["cell", name, s, result.sigma, row.mean(), row.std(), *row.tolist()]
+                    ["cell", name, s, result.sigma, row.mean(), row.std(), steps, total]
+                    + row.tolist()
                 )
     return out.getvalue()
 

@@ -16,44 +16,76 @@ gives error bars. Nudging a feature at **one step only** shows *when* it matters
 """
 
 FORMULA_FEATURE = (
-    r"\text{effect}_i = \sqrt{\frac{1}{N\,T}\sum_{n=1}^{N}\sum_{t=1}^{T}"
+    r"\text{effect}_i = \sqrt{\frac{1}{|D|}\sum_{(n,t) \in D}"
     r"\left(\hat y_{n,t}(x) - \hat y_{n,t}(x + \varepsilon\, e_i)\right)^2}"
 )
 FORMULA_NOISE = (
-    r"Over $N$ sequences of $T$ steps; $x + \varepsilon\, e_i$ adds noise to feature $i$ only, "
-    r"with $\varepsilon_{n,t} \sim \mathcal{N}(0, \sigma^2)$ drawn afresh for every sequence "
-    r"and step."
+    r"$D$ is the set of pairs (sequence $n$, output step $t$) whose target $y_{n,t}$ is "
+    r"defined, over $N$ sequences of $T$ steps numbered $t = 0, \dots, T-1$ as in the plots; "
+    r"$x + \varepsilon\, e_i$ adds noise to feature $i$ only, with "
+    r"$\varepsilon_{n,t} \sim \mathcal{N}(0, \sigma^2)$ drawn afresh for every sequence and step."
 )
 
 FORMULA_RESPONSE = (
-    r"r_{i,s,t} = \sqrt{\frac{1}{N}\sum_{n=1}^{N}"
+    r"r_{i,s,t} = \sqrt{\frac{1}{|D_t|}\sum_{n \in D_t}"
     r"\left(\hat y_{n,t}(x) - \hat y_{n,t}(x + \varepsilon\, e_{i,s})\right)^2}"
 )
+FORMULA_RESPONSE_NOTE = (
+    r"$D_t$ holds the sequences whose target at output step $t$ is defined; where it is empty "
+    r"the response is missing (grey in the response map), not zero."
+)
+
+COUNTED = """
+**Only outputs with a defined target count.** Where the rule's lag or window reaches before
+t = 0 (for `x1[t-2] > 0.5`, at output steps 0 and 1), y_t is undefined. The model was never
+trained there, so its outputs at those steps are left out of every effect, in every method.
+Counting them made input steps near the start look important when they were not. For an
+uploaded model there is no rule, so every output counts.
+"""
+
+
+def counted_here(max_lag: int, seq_len: int) -> str:
+    """Which output steps count for a rule reading ``max_lag`` steps back (0-based, as plotted)."""
+    if max_lag <= 0:
+        return f"Here every output step 0 … {seq_len - 1} has a target, so every output counts."
+    if max_lag >= seq_len:
+        return "Here no output step has a target: the rule reaches further back than a sequence."
+    missing = "step 0 has" if max_lag == 1 else f"steps 0 … {max_lag - 1} have"
+    back = "1 step" if max_lag == 1 else f"{max_lag} steps"
+    return (
+        f"Here output {missing} no target (the rule reads up to {back} back), so only output "
+        f"steps {max_lag} … {seq_len - 1} count."
+    )
+
 
 READ_BARS = """
-**Per-feature bars.** One bar per feature: the RMS change of all predictions when that
-feature is nudged at every step. Whiskers are ±1 standard deviation over the repeats.
-Hatched orange bars are the features the rule really uses; a model that learned the rule shows
-tall orange bars and near-zero grey ones.
+**Per-feature bars.** One bar per feature: the RMS change of all predictions (those with a
+defined target) when that feature is nudged at every step. Whiskers are ±1 standard deviation
+over the repeats. Hatched orange bars are the features the rule really uses; a model that
+learned the rule shows tall orange bars and near-zero grey ones.
 """
 
 READ_HEATMAP = """
 **Heatmap (feature × input step).** Each cell nudges one feature at one input step and
-measures how much *all* predictions move. ★ marks features the rule uses. Late steps can only
-affect the few outputs after them, and a lagged rule fades out over its last steps.
+measures how much *all* predictions with a defined target move. ★ marks features the rule
+uses. Late steps can only affect the few outputs after them, and a lagged rule fades out over
+its last steps.
 """
 
 READ_RESPONSE = """
 **Response map (input step × output step).** Nudge the chosen feature at input step s (rows)
 and see which output steps t (columns) move. A causal network cannot react before the nudge,
 so everything below the diagonal stays at zero: the *causal triangle*. A rule that reads the
-feature k steps back lights up the line t = s + k (dashed).
+feature k steps back lights up the line t = s + k (dashed). Grey columns are output steps
+with no defined target (the rule reaches before t = 0 there); they count nowhere.
 """
 
 READ_LAG = """
 **Effect against lag.** The response map averaged along its diagonals: how much output t
 moves when the feature is nudged k = t − s steps earlier. Circles mark the (feature, lag) pairs
-the rule reads; a lagged rule peaks at its lag, not at 0.
+the rule reads; a lagged rule peaks at its lag, not at 0. Negative lags (a later input moving
+an earlier output) appear only for a model that reads ahead, e.g. a bidirectional LSTM; for a
+causal network they are exactly zero and are not drawn.
 """
 
 CAVEATS = """

@@ -335,8 +335,9 @@ def main() -> None:
     chosen, tsr = _pick_methods(config)
     params = _knobs(config, chosen, tsr)
     st.caption(
-        f"Every method explains the same {config.n_score} sequences (seed {config.seed}); "
-        "change the sample on the Per-feature effects page."
+        f"Every method explains the same {config.n_score} sequences (seed {config.seed}) and "
+        "counts only outputs whose target is defined; change the sample on the Per-feature "
+        "effects page."
     )
     fast = [m for m in chosen if m != "stepwise"] + ([TSR] if tsr else [])
     comparison = _fast_comparison(result, config, fast, params)

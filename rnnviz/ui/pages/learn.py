@@ -29,6 +29,9 @@ def main() -> None:
         st.caption(text.FORMULA_NOISE)
         st.caption(r"Nudging feature $i$ at one input step $s$ only, effect on output step $t$:")
         st.latex(text.FORMULA_RESPONSE)
+        st.caption(text.FORMULA_RESPONSE_NOTE)
+        st.markdown(text.COUNTED)
+        st.caption(text.counted_here(rule.max_lag, config.seq_len))
     with right:
         if scores is not None:
             components.learned_notice(result)

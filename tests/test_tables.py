@@ -1,0 +1,62 @@
+"""The downloads and teaching texts say which outputs counted (pure functions, no Streamlit)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+
+from rnnviz.config import Config
+from rnnviz.scoring import perturbation_importance
+from rnnviz.ui import tables, text
+
+T = 6
+
+
+def x1_two_back(a: np.ndarray) -> np.ndarray:
+    out = np.zeros(a.shape[:2], np.float32)
+    out[:, 2:] = a[:, :-2, 0]
+    return out
+
+
+def scores(valid=None):
+    x = np.random.default_rng(0).random((10, T, 2), dtype=np.float32)
+    return perturbation_importance(x1_two_back, x, n_repeats=2, valid=valid)
+
+
+def test_scores_csv_says_which_outputs_counted():
+    masked = scores(np.broadcast_to(np.arange(T) >= 2, (10, T)))
+    rows = list(csv.DictReader(io.StringIO(tables.scores_csv(masked))))
+    assert len(rows) == 2 + 2 * T
+    assert {r["output_steps_counted"] for r in rows} == {"2-5"}
+    assert {r["outputs_counted"] for r in rows} == {str(10 * (T - 2))}
+    x1 = [r for r in rows if r["kind"] == "cell" and r["feature"] == "x1"]
+    np.testing.assert_allclose([float(r["mean"]) for r in x1], masked.cell_mean[0])
+    assert [float(r["repeat_2"]) for r in x1] == masked.cell[0, :, 1].tolist()
+    every = list(csv.DictReader(io.StringIO(tables.scores_csv(scores()))))
+    assert {r["output_steps_counted"] for r in every} == {f"0-{T - 1}"}
+    assert {r["outputs_counted"] for r in every} == {str(10 * T)}
+
+
+def test_scores_json_is_strict_and_says_which_outputs_counted():
+    masked = scores(np.broadcast_to(np.arange(T) >= 2, (10, T)))
+    data = json.loads(tables.scores_json(masked, Config(seq_len=T, n_features=2)))["scores"]
+    assert data["output_steps_counted"] == [2, 3, 4, 5]
+    assert data["output_counts"] == [0, 0, 10, 10, 10, 10]
+    assert data["response_mean"][0][0][:2] == [None, None]  # missing, not 0
+    assert data["lags"] == list(range(1 - T, T)) and len(data["by_lag"][0]) == 2 * T - 1
+    json.dumps(data, allow_nan=False)
+
+
+def test_learn_page_says_which_steps_count():
+    assert text.counted_here(0, 10) == (
+        "Here every output step 0 … 9 has a target, so every output counts."
+    )
+    assert text.counted_here(1, 10).startswith("Here output step 0 has no target")
+    lagged = text.counted_here(2, 10)
+    assert "output steps 0 … 1 have no target" in lagged and "steps 2 … 9 count" in lagged
+    assert "no output step" in text.counted_here(12, 10)
+    # The formula sums over D, the (sequence, step) pairs with a defined target, 0-based steps.
+    assert r"(n,t) \in D" in text.FORMULA_FEATURE and "t = 0, \\dots, T-1" in text.FORMULA_NOISE
