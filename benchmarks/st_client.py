@@ -52,9 +52,11 @@ class Visit:
     seconds: float | None = None  # from opening the connection to the wanted text (None: never)
     found: str | None = None  # the text of the element holding the wanted text
     status: str = ""  # the last status text: a progress bar's text, or a queue/busy message
+    queue: str = ""  # the last status text that speaks of a queue, waiting or an estimate
     errors: list[str] = field(default_factory=list)  # error alerts and exceptions shown
     texts: list[str] = field(default_factory=list)  # every element text, in order (bounded)
     finished: bool = False  # a script run ended after the wanted text (the page is complete)
+    rewritten_query: str | None = None  # the query string the app put in the URL, if it did
     ended: str | None = None  # why the visit ended without the wanted text, if it did
     messages: int = 0  # ForwardMsgs received
 
@@ -63,7 +65,8 @@ class Visit:
         return self.seconds is not None and not self.errors
 
 
-STATUS_WORDS = ("queue", "position", "waiting", "estimat", "busy", "training:")
+QUEUE_WORDS = ("queue", "position", "waiting", "estimat", "busy")
+STATUS_WORDS = (*QUEUE_WORDS, "training:")
 MAX_TEXTS = 2000
 
 
@@ -128,14 +131,16 @@ async def visit(
     settle: float = 30.0,
     hold: asyncio.Event | None = None,
     on_status=None,
+    on_done=None,
 ) -> Visit:
     """Open ``page`` (its URL path) of the app at ``base_url`` with ``query_string`` and wait up
     to ``timeout`` seconds for an element whose text contains ``want``.
 
     Then, like a student keeping the tab open, wait up to ``settle`` seconds for the run to
-    finish (errors shown meanwhile still count), and keep the connection open until ``hold`` is
-    set (if given; bounded by ``timeout`` from the start). A run that finishes without the text
-    ends the visit (unless the app polls with fragment reruns). Never raises for what the
+    finish (errors shown meanwhile still count), call ``on_done(visit)`` (if given), and keep the
+    connection open until ``hold`` is set (if given; bounded by ``timeout`` from the start). A
+    run that finishes without the text ends the visit (unless the app polls with fragment
+    reruns). ``on_status(text)`` is called with each new status text. Never raises for what the
     server does: failures are in ``Visit.ended``.
     """
     out = Visit()
@@ -152,6 +157,8 @@ async def visit(
             out.errors.append(text[:300])
         elif kind == "progress" or any(w in text.lower() for w in STATUS_WORDS):
             out.status = " ".join(text.split())[:200]
+            if any(w in text.lower() for w in QUEUE_WORDS):
+                out.queue = out.status
             if on_status is not None:
                 on_status(out.status)
         if out.seconds is None and want in text:
@@ -201,7 +208,7 @@ async def visit(
                     page_hash = msg.new_session.page_script_hash or page_hash
                     reruns.due.clear()
                 elif kind == "page_info_changed":
-                    query = msg.page_info_changed.query_string
+                    query = out.rewritten_query = msg.page_info_changed.query_string
                 elif kind == "auto_rerun":
                     reruns.add(msg.auto_rerun.fragment_id, max(0.5, msg.auto_rerun.interval))
                 elif kind == "stop_auto_rerun":
@@ -224,12 +231,18 @@ async def visit(
                             f": {out.errors[-1][:120]}" if out.errors else ""
                         )
                         break
-            if hold is not None and out.seconds is not None:
-                await _hold(ws, hold, deadline)
+            if out.seconds is not None:
+                if on_done is not None:
+                    on_done(out)
+                    on_done = None
+                if hold is not None:
+                    await _hold(ws, hold, deadline)
     except ConnectionClosed as exc:
         out.ended = out.ended or f"connection closed: {exc}"
     except (OSError, TimeoutError) as exc:
         out.ended = out.ended or f"{type(exc).__name__}: {exc}"
+    if on_done is not None:
+        on_done(out)
     return out
 
 
