@@ -311,6 +311,19 @@ async def sample_memory(pid: int, stop: asyncio.Event, peak: list[float]) -> Non
             pass
 
 
+def thread_cpus(pid: int) -> set[str]:
+    """The CPU lists the threads of ``pid`` may run on (as /proc writes them, e.g. "0-1")."""
+    out = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("Cpus_allowed_list:"):
+                    out.add(line.split()[1])
+        except OSError:
+            continue
+    return out
+
+
 def tree_rss_mb(pid: int) -> float:
     total, todo, seen = 0.0, [pid], set()
     while todo and len(seen) < 1000:
@@ -505,6 +518,12 @@ def main(argv=None) -> int:
             os.nice(args.client_nice)
             outcomes, wall, sampled = asyncio.run(run_class(url, proc.pid, students, args.limit))
             hwm = peak_rss_mb(proc.pid)
+            threads = len(list(Path(f"/proc/{proc.pid}/task").iterdir()))
+            print(
+                f"pinning read back: the server's {threads} threads on CPUs "
+                f"{' / '.join(sorted(thread_cpus(proc.pid)))}; clients on CPUs "
+                f"{','.join(map(str, sorted(os.sched_getaffinity(0))))} at nice {os.nice(0)}"
+            )
         log = log_path.read_text(errors="replace")
     checks = []
     if args.check_identical:
