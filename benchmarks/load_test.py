@@ -31,11 +31,15 @@ How it runs, in one process, on this machine, loopback (127.0.0.1) only:
    but the results text counts as status (progress bar text, queue position, estimates); error
    alerts and exceptions count as errors. Students keep their pages open until the whole class
    is done, as a class would.
+   By default the server is cold, as a demo that was just started or woken: the first
+   visitors also wait for TensorFlow's import. ``--warm`` opens the Learn page once before the
+   class (it imports TensorFlow and trains nothing) and is not counted.
 4. Limits. The class run stops after ``--limit`` seconds (default 600) from the first arrival:
    students still waiting are reported as timed out. Everything is then closed and reported.
 5. ``--check-identical K``: after the server has stopped, up to K students that got results
    (spread over the class) have their experiment trained alone, one at a time, by
-   ``python -m rnnviz --json`` with the same knobs, pinned to the server's CPUs; the four
+   ``python -m rnnviz --json`` with the same knobs, pinned to the server's CPUs (TensorFlow
+   sizes its thread pools by them) at the clients' nice (nothing else of the run is left); the four
    printed digits of every feature's effect must be equal. This part is bounded by
    ``--check-limit`` seconds (default 300) in all.
 
@@ -80,7 +84,7 @@ NUMBER = re.compile(r"Variable (\d+), perturbation effect: (-?\d+\.\d+)")
 MAX_SESSIONS = 40
 MAX_BROWSERS = 5
 ERROR_BOX = '[data-testid="stAlertContentError"], [data-testid="stException"]'
-PROGRESS = '[data-testid="stProgress"]'
+PROGRESS = '[data-testid="stProgress"], [data-testid="stSpinner"]'
 
 # Custom rules (odd students). Each gives both classes with a share of 30-61 % of ones on
 # uniform [0, 1) features (checked in make_class); they read 1-3 features at lags 0-3.
@@ -466,6 +470,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--limit", type=bounded(10, 1800, float), default=600.0, metavar="S",
         help="the class run stops S seconds after the first arrival",
     )  # fmt: skip
+    ap.add_argument(
+        "--warm", action="store_true",
+        help="open the Learn page once before the class (the server has imported TensorFlow)",
+    )  # fmt: skip
     ap.add_argument("--server-cpus", default="0,1", help="CPU affinity of the server")
     ap.add_argument("--client-cpus", default="1", help="CPU affinity of the clients")
     ap.add_argument(
@@ -516,6 +524,13 @@ def main(argv=None) -> int:
         with running_app(log_path, env) as (url, proc):
             os.sched_setaffinity(0, cpus(args.client_cpus))
             os.nice(args.client_nice)
+            if args.warm:
+                warm = asyncio.run(st_client.visit(url, "learn", "", "", timeout=180, settle=170))
+                print(
+                    f"warm-up: the Learn page (imports TensorFlow, trains nothing) finished: "
+                    f"{warm.finished}, errors {len(warm.errors)}",
+                    flush=True,
+                )
             outcomes, wall, sampled = asyncio.run(run_class(url, proc.pid, students, args.limit))
             hwm = peak_rss_mb(proc.pid)
             threads = len(list(Path(f"/proc/{proc.pid}/task").iterdir()))

@@ -22,7 +22,8 @@ The handshake (Streamlit 1.67, Starlette server; see
    element in full instead of ``ref_hash`` references.
 3. Read ``ForwardMsg``s: ``new_session`` (run starts), ``page_info_changed`` (the app rewrote
    the query string), ``navigation``, ``delta`` (elements and blocks), ``script_finished``.
-   Texts are taken from markdown, code, text, heading, alert, progress and exception elements.
+   Texts are taken from markdown, code, text, heading, alert, progress, spinner, toast and
+   exception elements.
    If the app uses ``st.fragment(run_every=...)`` the server sends ``auto_rerun`` and expects
    the client to ask for the fragment's reruns: this client does so (``rerun_script`` with
    ``fragment_id`` and ``is_auto_rerun``), as the front end would. Websocket pings are answered
@@ -66,7 +67,17 @@ class Visit:
 
 
 QUEUE_WORDS = ("queue", "position", "waiting", "estimat", "busy")
-STATUS_WORDS = (*QUEUE_WORDS, "training:")
+
+
+def is_status(kind: str, text: str) -> bool:
+    """Progress and spinner texts; other texts that speak of a queue with a number in them
+    (``position 3``, ``about 40 s``), not fixed notes such as the hosted-mode caption."""
+    if kind in ("progress", "spinner"):
+        return True
+    lowered = text.lower()
+    return any(w in lowered for w in QUEUE_WORDS) and any(c.isdigit() for c in text)
+
+
 MAX_TEXTS = 2000
 
 
@@ -79,8 +90,10 @@ def element_text(element) -> tuple[str, str] | None:
         return kind, element.code.code_text
     if kind == "alert":
         return "alert." + Alert.Format.Name(element.alert.format).lower(), element.alert.body
-    if kind == "progress":
-        return kind, element.progress.text
+    if kind in ("progress", "spinner"):
+        return kind, getattr(element, kind).text
+    if kind == "toast":
+        return kind, element.toast.body
     if kind == "exception":
         e = element.exception
         return kind, "\n".join([f"{e.type}: {e.message}", *e.stack_trace])
@@ -155,7 +168,7 @@ async def visit(
             out.texts.append(text)
         if kind in ("exception", "alert.error") or "Traceback" in text:
             out.errors.append(text[:300])
-        elif kind == "progress" or any(w in text.lower() for w in STATUS_WORDS):
+        elif is_status(kind, text):
             out.status = " ".join(text.split())[:200]
             if any(w in text.lower() for w in QUEUE_WORDS):
                 out.queue = out.status
