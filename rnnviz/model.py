@@ -143,16 +143,14 @@ _INIT_STREAM = 7  # separates the initialisers' seeds from the data splits' stre
 _SHUFFLE_STREAM = 11
 
 
-def build_model(config: Config, seeded: bool = True) -> keras.Model:
+def build_model(config: Config) -> keras.Model:
     """The stacked LSTM of ``config``: one sigmoid output per step, shape (n, T, 1).
 
     Every initialiser gets an explicit seed derived from ``config.seed``, so the initial
     weights depend on the config alone: no process-wide random state (Python's ``random``,
     which Keras's unseeded initialisers read, or TensorFlow's global seed) is read or set, and
-    another thread building models meanwhile changes nothing. ``seeded`` is accepted for
-    compatibility and ignored.
+    another thread building models meanwhile changes nothing.
     """
-    del seeded
     seeds = iter(_seeds(config, 3 * (len(config.units) + 1)))
 
     def recurrent(units: int, activation: str, name: str) -> keras.layers.LSTM:

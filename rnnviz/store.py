@@ -22,6 +22,7 @@ foreign is kept in memory only, and ``notice`` says so. Temporary folders are na
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -35,8 +36,11 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from rnnviz.config import Config
 from rnnviz.result import ProgressFn, TrainResult, load
+from rnnviz.scoring import PerturbationResult
 
 
 def train(config: Config, progress: ProgressFn | None = None) -> TrainResult:
@@ -51,6 +55,31 @@ def save(result: TrainResult, folder: Path) -> Path:
     from rnnviz.model import save as save_model
 
     return save_model(result, folder)
+
+
+# Bumped whenever scoring gives other numbers for the same model and knobs (2: only outputs
+# with a defined target count), so saved scores of older code are never served.
+SCORES_VERSION = 2
+
+
+def _write_scores(f, scores: PerturbationResult) -> None:
+    arrays, plain = {}, {}
+    for fld in dataclasses.fields(scores):
+        value = getattr(scores, fld.name)
+        if isinstance(value, np.ndarray):
+            arrays[fld.name] = value
+        else:
+            plain[fld.name] = list(value) if isinstance(value, tuple) else value
+    np.savez(f, __plain__=np.array(json.dumps(plain)), **arrays)
+
+
+def _read_scores(path: Path) -> PerturbationResult:
+    with np.load(path, allow_pickle=False) as data:
+        values = {name: data[name] for name in data.files if name != "__plain__"}
+        plain = json.loads(str(data["__plain__"]))
+    for name, value in plain.items():
+        values[name] = tuple(value) if isinstance(value, list) else value
+    return PerturbationResult(**values)
 
 
 WaitFn = Callable[[int], None]  # called with the queue position (1 = next) while waiting
@@ -225,6 +254,41 @@ class ModelStore:
                     store._slots.notify_all()
 
         return _Slot()
+
+    # -- scores kept with their model ---------------------------------------------------
+    def get_scores(self, config: Config) -> PerturbationResult | None:
+        """The perturbation scores of ``config``'s model saved by :meth:`put_scores` (same
+        scoring knobs), or None. Reading them needs no model and no TensorFlow."""
+        path = self._scores_path(config)
+        if path is None or not path.is_file():
+            return None
+        try:
+            return _read_scores(path)
+        except Exception:  # damaged or from another format: recomputed and rewritten
+            path.unlink(missing_ok=True)
+            return None
+
+    def put_scores(self, config: Config, scores: PerturbationResult) -> None:
+        """Save ``scores`` (of ``config``'s scoring knobs) beside the model, atomically."""
+        path = self._scores_path(config)
+        if path is None:
+            return
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                _write_scores(f, scores)
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+    def _scores_path(self, config: Config) -> Path | None:
+        if self.folder is None:
+            return None
+        entry = self.folder / config.training_id()
+        if not _is_own_entry(entry):
+            return None
+        knobs = json.dumps([SCORES_VERSION, config.sigma, config.n_repeats, config.n_score])
+        return entry / f"scores-{hashlib.sha256(knobs.encode()).hexdigest()[:16]}.npz"
 
     # -- memory -------------------------------------------------------------------------
     def _remember(self, key: str, result: TrainResult) -> None:

@@ -567,7 +567,7 @@ def load_weights(data: bytes, config: Config, max_mb: float = 20.0):
     from rnnviz.model import build_model
 
     _check_size("the weights file", data, max_mb)
-    model = build_model(config, seeded=False)
+    model = build_model(config)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "upload.weights.h5"
         path.write_bytes(data)

@@ -27,7 +27,11 @@ TABLE = "Variable 1, perturbation effect:"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = {"RNNVIZ_HOSTED": "1", "RNNVIZ_CACHE_DIR": str(tmp_path_factory.mktemp("rnnviz_cache"))}
+    env = {
+        "RNNVIZ_HOSTED": "1",
+        "RNNVIZ_WARM_PRESETS": "0",  # train only the experiment under test
+        "RNNVIZ_CACHE_DIR": str(tmp_path_factory.mktemp("rnnviz_cache")),
+    }
     with running_app(log, env) as (url, _proc):
         yield url, log
 

@@ -71,7 +71,13 @@ def _scores(
     _result: TrainResult, training_id: str, sigma: float, n_repeats: int, n_score: int, seed: int
 ) -> PerturbationResult:
     config = _result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
-    return explain(_result, config)
+    store = model_store()
+    saved = store.get_scores(config)  # beside the model on disk: no TensorFlow needed
+    if saved is not None:
+        return saved
+    result = explain(_result, config)
+    store.put_scores(config, result)
+    return result
 
 
 def scores(result: TrainResult, config: Config) -> PerturbationResult:
@@ -94,6 +100,18 @@ def upload_scores(
     from rnnviz.scoring import perturbation_importance
 
     return perturbation_importance(_predict, _x[:n], sigma=sigma, n_repeats=n_repeats, seed=seed)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_tensorflow() -> None:
+    """Import TensorFlow in the background once a page is drawn (a cached experiment's pages
+    need none), so that a later training or new σ does not wait for the import."""
+    import threading
+
+    def load() -> None:
+        import rnnviz.model  # noqa: F401
+
+    threading.Thread(target=load, name="rnnviz-import-tensorflow", daemon=True).start()
 
 
 def model_bytes(result: TrainResult) -> bytes:

@@ -349,7 +349,7 @@ def current_subject(config: Config) -> Subject | None:
         return None
     return Subject(
         name="the trained experiment",
-        predict=result.predict,
+        predict=lambda x: result.predict(x),  # the model is read (TensorFlow) only if called
         feature_names=tuple(f"x{i + 1}" for i in range(config.n_features)),
         key=config.training_id(),
         truth=config.target(),

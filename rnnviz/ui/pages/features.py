@@ -9,7 +9,7 @@ import streamlit as st
 
 from rnnviz import plots
 from rnnviz.config import Config
-from rnnviz.ui import components, state, tables, text
+from rnnviz.ui import cache, components, state, tables, text
 from rnnviz.ui.cache import bounds
 
 SIGMA_STEPS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
@@ -121,3 +121,4 @@ def main() -> None:
 
 
 main()
+cache.warm_tensorflow()  # after drawing: later trainings need not wait for the import

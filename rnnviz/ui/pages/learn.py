@@ -71,3 +71,4 @@ def main() -> None:
 
 
 main()
+cache.warm_tensorflow()  # after drawing: later trainings need not wait for the import

@@ -11,7 +11,7 @@ from rnnviz.config import ACTIVATIONS, HEADS, PRESETS, SCORING_KNOBS, Config
 from rnnviz.data import check_balance, make_split
 from rnnviz.rules import PRESETS as RULES
 from rnnviz.rules import Rule, get_rule
-from rnnviz.ui import components, state
+from rnnviz.ui import cache, components, state
 from rnnviz.ui.cache import bounds
 
 K = "setup_"  # prefix of this page's widget keys (drafts of the next configuration)
@@ -248,3 +248,4 @@ def main() -> None:
 
 
 main()
+cache.warm_tensorflow()  # after drawing: later trainings need not wait for the import

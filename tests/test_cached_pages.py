@@ -1,0 +1,86 @@
+"""A cached experiment is served without TensorFlow: after a restart its pages draw at once.
+
+TensorFlow's import takes 4-6 s here. A visitor of an experiment already on disk needs only its
+history, its verdict and its scores, which the model store keeps beside the model; the Keras
+model is read only when something needs a prediction. Each visit below runs in a fresh Python
+process, as a freshly started server would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from rnnviz.config import Config
+from rnnviz.store import ModelStore
+
+from apptools import ROOT, TINY
+
+VISIT = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, "tests")
+    from apptools import make_app
+    from rnnviz.ui import cache
+
+    cache.warm_tensorflow = lambda: None  # the page's background import, off for this check
+    at = make_app(json.loads(sys.argv[1]), page="features").run()
+    texts = [m.value for m in at.markdown] + [c.value for c in at.code]
+    print(json.dumps({
+        "tensorflow": "tensorflow" in sys.modules,
+        "table": [t for t in texts if "perturbation effect" in t],
+        "errors": [e.value for e in at.exception] + [e.value for e in at.error],
+        "trainings": cache.model_store().trainings,
+    }))
+    """
+)
+
+
+def _visit(params: dict, cache_dir) -> dict:
+    env = {**os.environ, "RNNVIZ_CACHE_DIR": str(cache_dir), "RNNVIZ_WARM_PRESETS": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", VISIT, json.dumps(params)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_cached_experiment_draws_without_tensorflow_after_a_restart(tmp_path):
+    params = {**TINY, "rule": "threshold", "seed": "11"}
+    first = _visit(params, tmp_path)  # trains, scores, and keeps both on disk
+    assert first["trainings"] == 1 and first["table"] and not first["errors"]
+    again = _visit(params, tmp_path)  # a fresh process: the server after a restart
+    assert again["trainings"] == 0 and not again["errors"]
+    assert again["table"] == first["table"]  # the same numbers, read back
+    assert again["tensorflow"] is False
+
+
+def test_saved_scores_equal_the_computed_ones_and_are_kept_per_scoring_knobs(tmp_path):
+    from rnnviz.experiment import explain
+
+    config = Config(**{k: int(v) for k, v in TINY.items()}, rule="lagged")
+    store = ModelStore(tmp_path)
+    result = store.get_or_train(config)
+    scores = explain(result, config)
+    store.put_scores(config, scores)
+    other = config.replace(sigma=0.5)
+    assert store.get_scores(other) is None  # other knobs: not these scores
+    back = ModelStore(tmp_path).get_scores(config)
+    assert back is not None
+    assert back.feature_names == scores.feature_names and back.sigma == scores.sigma
+    np.testing.assert_array_equal(back.importances, scores.importances)
+    np.testing.assert_array_equal(back.response, scores.response)
+    np.testing.assert_array_equal(back.output_counts, scores.output_counts)
+    path = next((tmp_path / config.training_id()).glob("scores-*.npz"))
+    path.write_bytes(b"not a zip")  # damaged: recomputed, never an error
+    assert ModelStore(tmp_path).get_scores(config) is None
