@@ -133,6 +133,9 @@ class TrainingJobs:
         with self._lock:
             job = self._running.get(key) or self._failed.get(key)
             if job is not None:
+                if priority < job.priority:  # a visitor wants what was being warmed
+                    job.priority = priority
+                    job.store.promote(config, priority)
                 return job
             if len(self._running) >= self.max_pending:
                 raise BusyError(

@@ -82,6 +82,10 @@ def _read_scores(path: Path) -> PerturbationResult:
     return PerturbationResult(**values)
 
 
+class _Preempted(Exception):
+    """A warming training stops for a visitor's (raised from its progress callback)."""
+
+
 WaitFn = Callable[[int], None]  # called with the queue position (1 = next) while waiting
 
 ENTRY_MARKER = "rnnviz-entry.json"  # inside every entry the store wrote
@@ -137,7 +141,8 @@ class ModelStore:
         self._memory: OrderedDict[str, TrainResult] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
-        self._queue: list[tuple[int, int]] = []  # (priority, arrival) of waiting trainings
+        self._queue: list[list[int]] = []  # [priority, arrival] of the waiting trainings
+        self._tickets: dict[str, list[int]] = {}  # key -> ticket, while waiting or training
         self._arrivals = itertools.count()
         self._durations: deque[float] = deque(maxlen=20)  # recent training times (s)
         self._slots = threading.Condition(self._lock)
@@ -209,14 +214,51 @@ class ModelStore:
             cached = self.get(config)
             if cached is not None:
                 return cached
-            with self._slot(on_wait, priority):
-                started = time.perf_counter()
-                result = train(config, progress)
-                self._durations.append(time.perf_counter() - started)
-                self.trainings += 1
+            ticket = [priority, next(self._arrivals)]  # [priority, arrival]: may be promoted
+            with self._slots:
+                self._tickets[key] = ticket
+            try:
+                result = self._train_in_turn(config, ticket, progress, on_wait)
+            finally:
+                with self._slots:
+                    self._tickets.pop(key, None)
             self._remember(key, result)
             self._write(key, result)
             return result
+
+    def promote(self, config: Config, priority: int) -> None:
+        """Move ``config``'s waiting or running training up to ``priority`` (a visitor asked
+        for a model that was being trained to warm the cache)."""
+        with self._slots:
+            ticket = self._tickets.get(config.training_id())
+            if ticket is not None and priority < ticket[0]:
+                ticket[0] = priority
+                self._queue.sort()
+                self._slots.notify_all()
+
+    def _train_in_turn(
+        self, config: Config, ticket: list[int], progress: ProgressFn | None, on_wait
+    ) -> TrainResult:
+        """Train when the ticket's turn comes. A training of priority > 0 (warming) gives its
+        slot up as soon as a visitor waits, and starts again from scratch later: trainings
+        are reproducible, so the model it finally makes is the same."""
+
+        def report(p) -> None:
+            if ticket[0] > 0 and any(t[0] == 0 for t in self._queue):
+                raise _Preempted
+            if progress is not None:
+                progress(p)
+
+        while True:
+            with self._slot(on_wait, ticket):
+                started = time.perf_counter()
+                try:
+                    result = train(config, report)
+                except _Preempted:
+                    continue
+                self._durations.append(time.perf_counter() - started)
+                self.trainings += 1
+                return result
 
     # -- training slots (a queue with visible positions) -------------------------------
     def estimate_wait(self, position: int) -> float | None:
@@ -228,23 +270,22 @@ class ModelStore:
         median = durations[len(durations) // 2]
         return median * (position - 1 + 0.5 * min(self._running, 1)) / self.max_training
 
-    def _slot(self, on_wait: WaitFn | None, priority: int = 0):
+    def _slot(self, on_wait: WaitFn | None, ticket: list[int]):
         store = self
 
         class _Slot:
             def __enter__(self_inner):
-                ticket = (priority, next(store._arrivals))
                 with store._slots:
                     store._queue.append(ticket)
                     store._queue.sort()
                     store._slots.notify_all()  # the others' positions may have changed
                     try:
-                        while store._running >= store.max_training or store._queue[0] != ticket:
+                        while store._running >= store.max_training or store._queue[0] is not ticket:
                             if on_wait is not None:
                                 on_wait(store._queue.index(ticket) + 1)
                             store._slots.wait(timeout=1.0)
                     finally:
-                        store._queue.remove(ticket)
+                        store._queue.remove(ticket)  # by equality: tickets' arrivals differ
                     store._running += 1
                     store._slots.notify_all()
 

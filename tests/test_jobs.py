@@ -114,3 +114,43 @@ def test_hosted_mode_warms_the_presets_and_bounds_the_queue_by_memory():
         env={"RNNVIZ_HOSTED": "1", "RNNVIZ_WARM_PRESETS": "0", "RNNVIZ_MEMORY_LIMIT_MB": "700"}
     )
     assert not tuned.warm_presets and tuned.memory_limit_mb == 700
+
+
+def test_a_warming_training_gives_way_to_a_visitor_and_still_makes_the_same_model(tmp_path):
+    slow = TINY.replace(n_train=2000, epochs=40, patience=0, seed=21)  # some seconds of training
+    store, jobs = ModelStore(tmp_path), TrainingJobs()
+    (warming,) = warm(jobs, store, [slow])
+    pause = threading.Event()
+    for _ in range(3000):  # until the warming training is under way
+        if warming.progress is not None:
+            break
+        pause.wait(0.01)
+    assert warming.progress is not None and not warming.done.is_set()
+    visitor = wait_for(jobs.submit(store, TINY.replace(seed=22)), lambda j: None, interval=0.01)
+    assert visitor.error is None
+    assert not warming.done.is_set()  # the visitor did not wait for the whole warming training
+    wait_for(warming, lambda j: None, interval=0.05)
+    assert warming.error is None
+    fresh = train(slow)
+    for a, b in zip(warming.result.model.get_weights(), fresh.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_visitor_asking_for_a_model_being_warmed_moves_it_ahead(tmp_path, monkeypatch):
+    gate = _Gate()
+    monkeypatch.setattr(rnnviz.store, "train", gate)
+    store, jobs = ModelStore(tmp_path), TrainingJobs()
+    first = jobs.submit(store, TINY.replace(seed=100))
+    assert gate.entered.wait(10)
+    warmers = warm(jobs, store, [TINY.replace(seed=s) for s in (200, 201, 202)])
+    pause = threading.Event()
+    for _ in range(1000):
+        if [j.queue_position for j in warmers] == [1, 2, 3]:
+            break
+        pause.wait(0.01)
+    same = jobs.submit(store, TINY.replace(seed=202))  # a visitor opens a warmed preset
+    assert same is warmers[2] and same.priority == 0
+    gate.release.set()
+    for job in [first, *warmers]:
+        wait_for(job, lambda j: None, interval=0.01)
+    assert gate.order == [100, 202, 200, 201]
