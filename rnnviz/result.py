@@ -87,11 +87,12 @@ class TrainResult:
 
     @property
     def predict(self):
-        """A batched ``predict(x) -> y`` of the model (``rnnviz.model.Predictor``)."""
+        """A batched ``predict(x) -> y`` of the model (``rnnviz.model.SharedPredictor``: the
+        model's weights on a traced twin of its architecture)."""
         if self._predictor is None:
-            from rnnviz.model import Predictor
+            from rnnviz.model import SharedPredictor
 
-            self._predictor = Predictor(self.model)
+            self._predictor = SharedPredictor(self.model, self.config)
         return self._predictor
 
     def metrics(self) -> dict[str, float | int | bool]:

@@ -93,3 +93,17 @@ def test_a_reused_compiled_trainer_gives_the_weights_of_a_fresh_one():
     assert fresh.history == reused.history
     for a, b in zip(_weights(fresh), _weights(reused), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_shared_predictor_gives_each_model_its_own_predictions_exactly():
+    from rnnviz.data import make_split
+    from rnnviz.model import Predictor, SharedPredictor
+
+    a, b = (train(CFG.replace(n_train=400, epochs=1, seed=s)) for s in (31, 32))
+    x = make_split(CFG.replace(n_score=300), "score").x
+    shared_a, shared_b = SharedPredictor(a.model, a.config), SharedPredictor(b.model, b.config)
+    assert shared_a._twin is shared_b._twin  # one traced twin for the architecture
+    for _ in range(2):  # alternating: each call loads its own weights into the twin
+        np.testing.assert_array_equal(shared_a(x), Predictor(a.model)(x))
+        np.testing.assert_array_equal(shared_b(x), Predictor(b.model)(x))
+    assert not np.array_equal(shared_a(x), shared_b(x))
