@@ -16,6 +16,7 @@ position and an estimate of its wait from the trainings this process has timed.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -99,6 +100,8 @@ class TrainingJob:
                 text += f", about {_duration(self.wait_estimate)} to go"
             return text
         if self.progress is None:
+            if "keras" not in sys.modules or "tensorflow" not in sys.modules:
+                return "Warming up: loading TensorFlow (only the first training after a start)…"
             return "Preparing the data…"
         return f"Training: {self.progress}"
 
