@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rnnviz.config import PRESETS, Config
+from rnnviz.result import TrainResult, longer
 from rnnviz.rules import PRESETS as RULES
 from rnnviz.scoring import counted_outputs, trim_lags
 
@@ -152,10 +153,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(result.verdict())
         print(f"trained {result.epochs_run} epochs in {result.seconds:.1f} s; sigma={config.sigma}")
+        improving = improving_note(result)
+        if improving:
+            print(improving)
         print(format_tables(scores))
-    if not result.learned:
+    if result.grade == "partly learned":
+        print(
+            "caution: the model only partly learned; its importances describe a model that is "
+            "only partly right",
+            file=sys.stderr,
+        )
+    elif result.grade == "did not learn":
         print("warning: the model did not learn; its importances mean little", file=sys.stderr)
     return 0
+
+
+def improving_note(result: TrainResult) -> str | None:
+    """A line saying that validation loss was still falling and how to train longer, or None."""
+    if not result.still_improving:
+        return None
+    text = "validation loss was still falling at the last epoch"
+    more = longer(result.config)
+    return f"{text}: train longer with --epochs {more.epochs}" if more else f"{text}."
 
 
 if __name__ == "__main__":  # pragma: no cover
