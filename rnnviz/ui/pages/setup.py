@@ -126,8 +126,9 @@ def _rule_section(config: Config, n_features: int, seq_len: int) -> tuple[str, R
     return text, rule
 
 
-def _draft_form(config: Config) -> Config | None:
-    """The setup widgets; returns the configuration to train when the button is pressed."""
+def _draft_form(config: Config) -> tuple[Config | None, bool]:
+    """The setup widgets; returns (the configuration they describe or None when it cannot be
+    used, whether the train button was pressed)."""
     b = bounds()
     ss = st.session_state
     _init_drafts(config)
@@ -196,18 +197,52 @@ def _draft_form(config: Config) -> Config | None:
         icon=":material/play_arrow:",
         width="stretch",
     )
-    return draft if pressed else None
+    return draft, pressed and draft is not None
 
 
-def _results(config: Config) -> None:
+def _title(config: Config) -> str:
+    """The experiment in a few words: its rule, epochs and seed (Markdown)."""
+    expression = (components.describe_rule(config) or (config.rule, ""))[0]
+    return f"y = 1 when `{expression}` ({config.epochs} epochs, seed {config.seed})"
+
+
+def _results(config: Config, draft: Config | None) -> None:
+    """The result of the trained experiment when the form describes it; else say that the
+    form's settings are not trained yet and keep the previous result apart, labelled."""
     st.subheader("3 · Result")
+    if draft is not None and draft.training_key() == config.training_key():
+        st.markdown(f"**Result of** {_title(config)}")
+        _result_body(config)
+        return
+    if draft is None:
+        st.info(
+            "Fix the settings on the left to train them. The other pages still show the "
+            "previous experiment, below.",
+            icon=":material/edit:",
+        )
+    elif cache.model_store().has(draft):
+        st.info(
+            f"The settings on the left, {_title(draft)}, are trained already but not shown: "
+            "**press Train** to show them. The other pages still show the previous "
+            "experiment, below.",
+            icon=":material/play_arrow:",
+        )
+    else:
+        st.info(
+            f"The settings on the left, {_title(draft)}, are **not trained yet — press Train**. "
+            "The other pages still show the previous experiment, below.",
+            icon=":material/play_arrow:",
+        )
+    with st.expander(f"Previous experiment: {_title(config)}"):
+        _result_body(config)
+
+
+def _result_body(config: Config) -> None:
+    """Verdict, metrics, training curve, links and downloads of the experiment ``config``."""
     result = components.trained_model(config)
     if result is None:
         return
-    if result.learned:
-        st.success(result.verdict(), icon=":material/check_circle:")
-    else:
-        st.warning(result.verdict(), icon=":material/warning:")
+    components.verdict_box(result)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(
         "Accuracy",
@@ -238,13 +273,13 @@ def main() -> None:
     )
     left, right = st.columns([1, 1.15], gap="large")
     with left:
-        new = _draft_form(config)
-    if new is not None:
-        components.retry_training(new)
-        state.set_config(new)
+        draft, pressed = _draft_form(config)
+    if pressed and draft is not None:
+        components.retry_training(draft)
+        state.set_config(draft)
         st.rerun()  # redraw every part (sidebar included) for the new experiment, then train
     with right:
-        _results(config)
+        _results(config, draft)
 
 
 main()
