@@ -15,6 +15,7 @@ import numpy as np
 
 from rnnviz.config import PRESETS, Config
 from rnnviz.result import TrainResult, longer
+from rnnviz.result import improving_note as result_improving_note
 from rnnviz.rules import PRESETS as RULES
 from rnnviz.scoring import counted_outputs, trim_lags
 
@@ -169,12 +170,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def improving_note(result: TrainResult) -> str | None:
-    """A line saying that validation loss was still falling and how to train longer, or None."""
-    if not result.still_improving:
+    """Lines saying that validation loss was still falling and how to train longer, or None."""
+    note = result_improving_note(result.history)
+    if note is None:
         return None
-    text = "validation loss was still falling at the last epoch"
     more = longer(result.config)
-    return f"{text}: train longer with --epochs {more.epochs}" if more else f"{text}."
+    if more is None:
+        return f"{note}\nNo more epochs fit within the bounds."
+    return f"{note}\nTrain longer with --epochs {more.epochs}."
 
 
 if __name__ == "__main__":  # pragma: no cover

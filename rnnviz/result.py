@@ -78,6 +78,23 @@ def still_improving(history: Mapping[str, Sequence[float]]) -> bool:
     return previous - last > IMPROVING_TOLERANCE * previous + _EPS
 
 
+def improving_note(history: Mapping[str, Sequence[float]]) -> str | None:
+    """A sentence saying that validation loss was still falling, with its numbers; None when
+    :func:`still_improving` is false."""
+    if not still_improving(history):
+        return None
+    losses = history["val_loss"]
+    if len(losses) == 1:
+        return (
+            f"Validation loss was still falling: after the only epoch it was {losses[0]:.4f}, "
+            f"below the {UNTRAINED_LOSS:.4f} (ln 2) of an untrained model."
+        )
+    return (
+        f"Validation loss was still falling at the last epoch: {losses[-2]:.4f} → "
+        f"{losses[-1]:.4f} (epoch {len(losses) - 1} → {len(losses)}), its lowest."
+    )
+
+
 def longer(config: Config, bounds: Bounds = DEFAULT_BOUNDS) -> Config | None:
     """``config`` with twice the epochs, or as many more as ``bounds`` allow; None when no
     more epochs fit (the epoch bound or the limits on training work are reached)."""

@@ -128,7 +128,8 @@ def test_text_says_the_grade_and_offers_more_epochs(capsys, graded):
     assert main([*TINY, "--quiet"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("The model only PARTLY learned the rule: validation accuracy 75.0%")
-    assert "loss was still falling at the last epoch: train longer with --epochs 2" in out
+    assert "loss was still falling at the last epoch: 0.5000 → 0.4000" in out
+    assert "Train longer with --epochs 2." in out
     assert "caution: the model only partly learned" in err and "warning" not in err
 
 

@@ -1,5 +1,5 @@
 """The setup page's result panel: it belongs to the experiment it shows, never to a stale one,
-and its verdict has the colour of its grade."""
+and it offers to train longer when validation loss was still falling."""
 
 from __future__ import annotations
 
@@ -80,6 +80,43 @@ def test_an_invalid_form_is_not_the_trained_experiment_either():
     assert not at.exception
     assert any("Fix the settings on the left" in i.value for i in at.info)
     assert len(previous_panel(at)) == 1 and "Result of" not in [m.value for m in at.markdown]
+
+
+def test_a_short_training_offers_to_train_longer_and_does():
+    store = cache.model_store()
+    params = {**TINY, "epochs": "1", "seed": "7"}
+    short = TINY_CONFIG.replace(epochs=1, seed=7)
+    at = make_app(params).run()
+    assert_clean(at)
+    result = store.get(short)
+    assert result is not None and result.still_improving, result.history  # one epoch: 0.681
+    assert any("Validation loss was still falling" in i.value for i in at.info)
+    (button,) = buttons(at, "Train longer")
+    assert button.label == "Train longer (2 epochs)"
+
+    trainings = store.trainings
+    button.click().run()
+    assert_clean(at)
+    longer = short.replace(epochs=2)
+    assert at.session_state[state.CONFIG_KEY] == longer
+    assert at.query_params["epochs"] == "2" and at.query_params["seed"] == "7"
+    assert store.trainings - trainings == 1 and store.get(longer) is not None
+    # the form follows the new experiment, whose result is the one shown
+    assert at.number_input(key="setup_epochs").value == 2
+    assert not any(NOT_TRAINED in i.value for i in at.info) and not previous_panel(at)
+    assert store.get(longer).verdict() in [e.value for e in (*at.success, *at.warning)]
+    assert any("Result of" in m.value and "(2 epochs, seed 7)" in m.value for m in at.markdown)
+
+
+def test_no_train_longer_offer_when_validation_loss_stopped_falling():
+    # a learning rate of 1e-5 leaves the loss where it started (well under 1% per epoch)
+    params = {**TINY, "learning_rate": "0.00001", "seed": "3"}
+    at = make_app(params).run()
+    assert_clean(at)
+    result = cache.model_store().get(TINY_CONFIG.replace(learning_rate=1e-5, seed=3))
+    assert result is not None and not result.still_improving, result.history
+    assert not buttons(at, "Train longer")
+    assert not any("still falling" in i.value for i in at.info)
 
 
 def _notices(accuracy: float, baseline: float) -> None:

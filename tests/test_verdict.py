@@ -19,6 +19,7 @@ from rnnviz.result import (
     TrainResult,
     error_ratio,
     grade_of,
+    improving_note,
     longer,
     still_improving,
 )
@@ -133,6 +134,18 @@ def test_still_improving_on_hand_made_histories(val_loss, expected):
 
 def test_still_improving_without_a_validation_loss():
     assert still_improving({"loss": [0.5, 0.4]}) is False
+
+
+def test_improving_note_gives_the_numbers():
+    assert improving_note({"val_loss": [0.5, 0.3, 0.3]}) is None
+    assert improving_note({"val_loss": [0.5, 0.4, 0.3]}) == (
+        "Validation loss was still falling at the last epoch: 0.4000 → 0.3000 "
+        "(epoch 2 → 3), its lowest."
+    )
+    assert improving_note({"val_loss": [0.68]}) == (
+        "Validation loss was still falling: after the only epoch it was 0.6800, below the "
+        "0.6931 (ln 2) of an untrained model."
+    )
 
 
 def test_longer_doubles_the_epochs_within_the_bounds():

@@ -9,6 +9,7 @@ import streamlit as st
 from rnnviz import plots
 from rnnviz.config import ACTIVATIONS, HEADS, PRESETS, SCORING_KNOBS, Config
 from rnnviz.data import check_balance, make_split
+from rnnviz.result import improving_note, longer
 from rnnviz.rules import PRESETS as RULES
 from rnnviz.rules import Rule, get_rule
 from rnnviz.ui import cache, components, state
@@ -206,13 +207,20 @@ def _title(config: Config) -> str:
     return f"y = 1 when `{expression}` ({config.epochs} epochs, seed {config.seed})"
 
 
+def _train_longer(new: Config) -> None:
+    """Button callback: make ``new`` (more epochs) the experiment, and the form's draft."""
+    st.session_state[K + "epochs"] = new.epochs
+    components.retry_training(new)
+    state.set_config(new)
+
+
 def _results(config: Config, draft: Config | None) -> None:
     """The result of the trained experiment when the form describes it; else say that the
     form's settings are not trained yet and keep the previous result apart, labelled."""
     st.subheader("3 · Result")
     if draft is not None and draft.training_key() == config.training_key():
         st.markdown(f"**Result of** {_title(config)}")
-        _result_body(config)
+        _result_body(config, current=True)
         return
     if draft is None:
         st.info(
@@ -234,15 +242,30 @@ def _results(config: Config, draft: Config | None) -> None:
             icon=":material/play_arrow:",
         )
     with st.expander(f"Previous experiment: {_title(config)}"):
-        _result_body(config)
+        _result_body(config, current=False)
 
 
-def _result_body(config: Config) -> None:
-    """Verdict, metrics, training curve, links and downloads of the experiment ``config``."""
+def _result_body(config: Config, current: bool) -> None:
+    """Verdict, metrics, training curve, links and downloads of the experiment ``config``;
+    for the current one, an offer to train longer when validation loss was still falling."""
     result = components.trained_model(config)
     if result is None:
         return
     components.verdict_box(result)
+    note = improving_note(result.history)
+    if current and note is not None:
+        more = longer(config, bounds())
+        st.info(
+            note + (" Training longer may help." if more else " No more epochs fit here."),
+            icon=":material/trending_down:",
+        )
+        if more is not None:
+            st.button(
+                f"Train longer ({more.epochs} epochs)",
+                on_click=_train_longer,
+                args=(more,),
+                icon=":material/fast_forward:",
+            )
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(
         "Accuracy",
