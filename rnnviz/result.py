@@ -23,8 +23,8 @@ from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config
 # rate of always guessing the majority class (the baseline). Both ends are inclusive.
 #   learned         error ratio <= 0.2: it makes at most a fifth of the baseline's errors. The
 #                   majority class is right at least half the time, so this also means at least
-#                   90% accuracy (an error rate <= 0.2 x 50%). The default recipe reaches 0.01 to
-#                   0.13 on every preset rule (benchmarks/bench_recipe.py).
+#                   90% accuracy (an error rate <= 0.2 x 50%). The default recipe stays at or
+#                   under 0.13 on every preset rule (benchmarks/bench_recipe.py --seeds 3).
 #   partly learned  error ratio <= 0.7: it closes at least 30% of the gap between the baseline
 #                   and perfect, but still gets many steps wrong (75% against a 50% baseline is
 #                   0.5; 79% against 64.7% is 0.59).
@@ -135,7 +135,7 @@ ProgressFn = Callable[[Progress], None]
 
 @dataclass
 class TrainResult:
-    """A trained model with its history and an honest verdict on whether it learned."""
+    """A trained model with its history and an honest verdict: learned, partly or not at all."""
 
     config: Config
     model: Any = field(repr=False)  # a keras.Model (read from disk on first use when loaded lazily)
