@@ -204,7 +204,8 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
 def _title(config: Config) -> str:
     """The experiment in a few words: its rule, epochs and seed (Markdown)."""
     expression = (components.describe_rule(config) or (config.rule, ""))[0]
-    return f"y = 1 when `{expression}` ({config.epochs} epochs, seed {config.seed})"
+    epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    return f"$y_t$ = 1 when `{expression}` ({epochs}, seed {config.seed})"
 
 
 def _train_longer(new: Config) -> None:
