@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from rnnviz.config import PRESETS, Config
+from rnnviz.result import TrainResult, longer
+from rnnviz.result import improving_note as result_improving_note
 from rnnviz.rules import PRESETS as RULES
 from rnnviz.scoring import counted_outputs, trim_lags
 
@@ -152,10 +154,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(result.verdict())
         print(f"trained {result.epochs_run} epochs in {result.seconds:.1f} s; sigma={config.sigma}")
+        improving = improving_note(result)
+        if improving:
+            print(improving)
         print(format_tables(scores))
-    if not result.learned:
+    if result.grade == "partly learned":
+        print(
+            "caution: the model only partly learned; its importances describe a model that is "
+            "only partly right",
+            file=sys.stderr,
+        )
+    elif result.grade == "did not learn":
         print("warning: the model did not learn; its importances mean little", file=sys.stderr)
     return 0
+
+
+def improving_note(result: TrainResult) -> str | None:
+    """Lines saying that validation loss was still falling and how to train longer, or None."""
+    note = result_improving_note(result.history)
+    if note is None:
+        return None
+    more = longer(result.config)
+    if more is None:
+        return f"{note}\nNo more epochs fit within the bounds."
+    return f"{note}\nTrain longer with --epochs {more.epochs}."
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -61,6 +61,7 @@ import numpy as np
 
 from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config
 from rnnviz.hosting import Settings
+from rnnviz.result import Grade, grade_of
 
 MAX_SEQUENCES = 20_000
 MAX_NPZ_MEMBERS = 16  # files in an .npz archive (np.savez writes one per array)
@@ -809,13 +810,18 @@ class Upload:
         return tuple(f"x{i + 1}" for i in range(self.data.shape[2]))
 
     @property
-    def learned(self) -> bool | None:
-        """Clearly beats the majority class on the uploaded labels (None without labels)."""
-        from rnnviz.model import LEARNED_ERROR_RATIO
-
+    def grade(self) -> Grade | None:
+        """The experiments' verdict grade (``rnnviz.result.grade_of``) on the uploaded labels:
+        learned / partly learned / did not learn; None without labels."""
         if self.accuracy is None or self.baseline_accuracy is None:
             return None
-        return (1.0 - self.accuracy) <= LEARNED_ERROR_RATIO * (1.0 - self.baseline_accuracy)
+        return grade_of(self.accuracy, self.baseline_accuracy)
+
+    @property
+    def learned(self) -> bool | None:
+        """The grade is "learned" on the uploaded labels (None without labels)."""
+        grade = self.grade
+        return None if grade is None else grade == "learned"
 
     def describe_model(self) -> str:
         if self.architecture is None:

@@ -105,3 +105,36 @@ def test_tables_say_which_outputs_counted_and_lags_start_at_0():
     assert lag_header.split()[1:] == [f"lag={k}" for k in range(5)]
     plain = format_tables(perturbation_importance(x1_two_back, x, n_repeats=1))
     assert "every output counted" in plain
+
+
+@pytest.fixture
+def graded(monkeypatch):
+    """Real training whose verdict numbers are then set by hand: 75% against a 50% baseline
+    (partly learned), with a validation loss that fell 20% over its last epoch."""
+    import rnnviz.model
+
+    real = rnnviz.model.train
+
+    def train(config, progress=None):
+        result = real(config, progress)
+        result.val_accuracy, result.baseline_accuracy = 0.75, 0.5
+        result.history = {"loss": [0.6, 0.5], "val_loss": [0.5, 0.4]}
+        return result
+
+    monkeypatch.setattr(rnnviz.model, "train", train)
+
+
+def test_text_says_the_grade_and_offers_more_epochs(capsys, graded):
+    assert main([*TINY, "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("The model only PARTLY learned the rule: validation accuracy 75.0%")
+    assert "loss was still falling at the last epoch: 0.5000 → 0.4000" in out
+    assert "Train longer with --epochs 2." in out
+    assert "caution: the model only partly learned" in err and "warning" not in err
+
+
+def test_json_has_the_grade(capsys, graded):
+    assert main([*TINY, "--json", "--quiet"]) == 0
+    training = json.loads(capsys.readouterr().out)["training"]
+    assert training["grade"] == "partly learned" and training["learned"] is False
+    assert training["still_improving"] is True

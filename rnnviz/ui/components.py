@@ -217,10 +217,22 @@ def retry_training(config: Config) -> None:
     cache.training_jobs().forget(config)
 
 
-def learned_notice(result: TrainResult) -> None:
-    """A visible warning when the model did not learn (its effects describe a guess)."""
-    if not result.learned:
+def verdict_box(result: TrainResult) -> None:
+    """The verdict with its grade's colour: success when learned, a caution when partly
+    learned, a warning when it did not learn."""
+    if result.grade == "learned":
+        st.success(result.verdict(), icon=":material/check_circle:")
+    elif result.grade == "partly learned":
+        st.warning(result.verdict(), icon=":material/error:")
+    else:
         st.warning(result.verdict(), icon=":material/warning:")
+
+
+def learned_notice(result: TrainResult) -> None:
+    """A visible caution when the model only partly learned (its effects describe a model that
+    is only partly right) or a warning when it did not learn (they describe a guess)."""
+    if result.grade != "learned":
+        verdict_box(result)
 
 
 def no_model_info() -> None:
@@ -374,11 +386,18 @@ def skill_notice(subject: Subject) -> None:
         )
         return
     acc, base = upload.accuracy, upload.baseline_accuracy
-    if upload.learned:
+    if upload.grade == "learned":
         st.success(
             f"Against your labels: accuracy {acc:.1%}, clearly above the {base:.1%} of always "
             "guessing the majority class.",
             icon=":material/check_circle:",
+        )
+    elif upload.grade == "partly learned":
+        st.warning(
+            f"Against your labels: accuracy {acc:.1%} against {base:.1%} for always guessing "
+            "the majority class: the model has only partly learned your target, so the effects "
+            "describe a model that is only partly right.",
+            icon=":material/error:",
         )
     else:
         st.warning(

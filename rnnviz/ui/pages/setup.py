@@ -9,6 +9,7 @@ import streamlit as st
 from rnnviz import plots
 from rnnviz.config import ACTIVATIONS, HEADS, PRESETS, SCORING_KNOBS, Config
 from rnnviz.data import check_balance, make_split
+from rnnviz.result import improving_note, longer
 from rnnviz.rules import PRESETS as RULES
 from rnnviz.rules import Rule, get_rule
 from rnnviz.ui import cache, components, state
@@ -126,8 +127,9 @@ def _rule_section(config: Config, n_features: int, seq_len: int) -> tuple[str, R
     return text, rule
 
 
-def _draft_form(config: Config) -> Config | None:
-    """The setup widgets; returns the configuration to train when the button is pressed."""
+def _draft_form(config: Config) -> tuple[Config | None, bool]:
+    """The setup widgets; returns (the configuration they describe or None when it cannot be
+    used, whether the train button was pressed)."""
     b = bounds()
     ss = st.session_state
     _init_drafts(config)
@@ -196,18 +198,75 @@ def _draft_form(config: Config) -> Config | None:
         icon=":material/play_arrow:",
         width="stretch",
     )
-    return draft if pressed else None
+    return draft, pressed and draft is not None
 
 
-def _results(config: Config) -> None:
+def _title(config: Config) -> str:
+    """The experiment in a few words: its rule, epochs and seed (Markdown)."""
+    expression = (components.describe_rule(config) or (config.rule, ""))[0]
+    epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    return f"$y_t$ = 1 when `{expression}` ({epochs}, seed {config.seed})"
+
+
+def _train_longer(new: Config) -> None:
+    """Button callback: make ``new`` (more epochs) the experiment, and the form's draft."""
+    st.session_state[K + "epochs"] = new.epochs
+    components.retry_training(new)
+    state.set_config(new)
+
+
+def _results(config: Config, draft: Config | None) -> None:
+    """The result of the trained experiment when the form describes it; else say that the
+    form's settings are not trained yet and keep the previous result apart, labelled."""
     st.subheader("3 · Result")
+    if draft is not None and draft.training_key() == config.training_key():
+        st.markdown(f"**Result of** {_title(config)}")
+        _result_body(config, current=True)
+        return
+    if draft is None:
+        st.info(
+            "Fix the settings on the left to train them. The other pages still show the "
+            "previous experiment, below.",
+            icon=":material/edit:",
+        )
+    elif cache.model_store().has(draft):
+        st.info(
+            f"The settings on the left, {_title(draft)}, are trained already but not shown: "
+            "**press Train** to show them. The other pages still show the previous "
+            "experiment, below.",
+            icon=":material/play_arrow:",
+        )
+    else:
+        st.info(
+            f"The settings on the left, {_title(draft)}, are **not trained yet — press Train**. "
+            "The other pages still show the previous experiment, below.",
+            icon=":material/play_arrow:",
+        )
+    with st.expander(f"Previous experiment: {_title(config)}"):
+        _result_body(config, current=False)
+
+
+def _result_body(config: Config, current: bool) -> None:
+    """Verdict, metrics, training curve, links and downloads of the experiment ``config``;
+    for the current one, an offer to train longer when validation loss was still falling."""
     result = components.trained_model(config)
     if result is None:
         return
-    if result.learned:
-        st.success(result.verdict(), icon=":material/check_circle:")
-    else:
-        st.warning(result.verdict(), icon=":material/warning:")
+    components.verdict_box(result)
+    note = improving_note(result.history)
+    if current and note is not None:
+        more = longer(config, bounds())
+        st.info(
+            note + (" Training longer may help." if more else " No more epochs fit here."),
+            icon=":material/trending_down:",
+        )
+        if more is not None:
+            st.button(
+                f"Train longer ({more.epochs} epochs)",
+                on_click=_train_longer,
+                args=(more,),
+                icon=":material/fast_forward:",
+            )
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(
         "Accuracy",
@@ -238,13 +297,13 @@ def main() -> None:
     )
     left, right = st.columns([1, 1.15], gap="large")
     with left:
-        new = _draft_form(config)
-    if new is not None:
-        components.retry_training(new)
-        state.set_config(new)
+        draft, pressed = _draft_form(config)
+    if pressed and draft is not None:
+        components.retry_training(draft)
+        state.set_config(draft)
         st.rerun()  # redraw every part (sidebar included) for the new experiment, then train
     with right:
-        _results(config)
+        _results(config, draft)
 
 
 main()
