@@ -15,9 +15,13 @@ Prints figures measured side by side in this one run:
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone: rnnviz is here
 
 from rnnviz.config import PRESETS, Config
 from rnnviz.data import make_split

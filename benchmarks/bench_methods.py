@@ -12,9 +12,13 @@ The default method (perturbation) must reach AUC = 1 on >= 9 of 10 seeds.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone: rnnviz is here
 
 from rnnviz.config import Config
 from rnnviz.experiment import FAST_METHODS, compare_methods

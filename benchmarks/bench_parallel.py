@@ -11,8 +11,12 @@ concurrency (tests/test_reproducible.py), so parallelism is a throughput questio
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone: rnnviz is here
 
 from rnnviz.config import Config
 from rnnviz.model import train
