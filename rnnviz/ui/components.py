@@ -20,9 +20,10 @@ import streamlit as st
 from rnnviz.config import Config, ConfigError
 from rnnviz.jobs import BusyError, wait_for
 from rnnviz.result import TrainResult
-from rnnviz.rules import Rule, RuleError
+from rnnviz.rules import Rule
 from rnnviz.scoring import PerturbationResult, counted_outputs
 from rnnviz.ui import cache, state, tables
+from rnnviz.ui.text import md_code, md_escape, md_fence
 from rnnviz.uploads import Upload
 
 log = logging.getLogger(__name__)
@@ -62,18 +63,18 @@ def results_page_start(title: str, caption: str) -> tuple[Config, Subject] | Non
 
 
 def error_box(title: str, error: BaseException | str) -> None:
-    """An st.error saying what to change; a rule error keeps its caret under the bad part."""
+    """An st.error saying what to change; a rule error keeps its caret under the bad part.
+
+    ``title`` is Markdown (ours); the error's text is shown literally (it may quote user text).
+    """
     if isinstance(error, ConfigError):  # say the range in force (hosted bounds are tighter)
         error = state.in_bounds(error, cache.bounds())
-    text = str(error)
-    if isinstance(error, RuleError) and error.position is not None and "\n" in text:
-        message, _, pointer = text.partition("\n")
-        body = f"**{title}:** {message}\n\n```text\n{pointer}\n```"
-    else:
-        first, _, rest = text.partition("\n")
-        body = f"**{title}:** {first}"
-        if rest.strip():
-            body += f"\n\n```text\n{rest}\n```"
+    # The message quotes what the user typed or uploaded: its first line is escaped, the rest
+    # (a rule error's caret under the bad part) is kept as typed in a code block.
+    first, _, rest = str(error).partition("\n")
+    body = f"**{title}:** {md_escape(first)}"
+    if rest.strip():
+        body += f"\n\n{md_fence(rest)}"
     st.error(body, icon=":material/error:")
 
 
@@ -115,7 +116,9 @@ def subject_switch(to_upload: bool, key: str, where=st) -> None:
 
 def _upload_sidebar(upload: Upload) -> None:
     st.markdown("### Shown: your uploaded model")
-    st.markdown(f"**Model:** {upload.describe_model()}  \n**Data:** {upload.describe_data()}")
+    st.markdown(
+        f"**Model:** {upload.describe_model(md_code)}  \n**Data:** {upload.describe_data(md_code)}"
+    )
     st.caption(
         "No ground truth: nobody told rnnviz which inputs your target depends on. Only this "
         "browser session sees your upload, and the page's link does not include it."
@@ -131,7 +134,7 @@ def _experiment_sidebar(config: Config) -> None:
     described = describe_rule(config)
     if described:
         expression, truth = described
-        st.markdown(f"**Rule:** $y_t$ = 1 when `{expression}`")
+        st.markdown(f"**Rule:** $y_t$ = 1 when {md_code(expression)}")
         st.markdown(f"**Ground truth:** {truth}")
     layers = " → ".join(map(str, config.units))
     st.markdown(
@@ -165,7 +168,7 @@ def trained_model(config: Config) -> TrainResult | None:
         expression = (describe_rule(config) or (config.rule, ""))[0]
         slot = st.empty()
         with slot.container(border=True):
-            st.markdown(f"**Training the LSTM** on $y_t$ = 1 when `{expression}` …")
+            st.markdown(f"**Training the LSTM** on $y_t$ = 1 when {md_code(expression)} …")
             bar = st.progress(job.fraction, text=job.status())
         wait_for(job, lambda j: bar.progress(j.fraction, text=j.status()))
         slot.empty()

@@ -1,4 +1,63 @@
-"""Short teaching texts, shared by the Learn page and the "how to read" notes beside the plots."""
+"""Short teaching texts, shared by the Learn page and the "how to read" notes beside the plots,
+and the helpers that put user text (rules, file names, error messages) into Markdown literally."""
+
+from __future__ import annotations
+
+import re
+import string
+
+# --------------------------------------------------------------------------- user text in Markdown
+
+# CommonMark lets a backslash escape any ASCII punctuation character, which is then literal text.
+_PUNCTUATION = frozenset(string.punctuation)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Streamlit rewrites ":material/" to ":material_" in the whole source (code included) before
+# parsing, to draw icons; a word joiner (U+2060, invisible) keeps user text from becoming one.
+_ICON = ":material/"
+_ICON_SAFE = ":\u2060material/"
+
+
+def _one_line(value: object) -> str:
+    """Text on one line: line breaks, tabs and other control characters become spaces."""
+    return _CONTROL.sub(" ", str(value))
+
+
+def md_escape(value: object) -> str:
+    """``value`` as literal text in Streamlit Markdown (st.markdown, st.error, captions, labels).
+
+    Every ASCII punctuation character is backslash-escaped, so nothing in it becomes bold,
+    italics, a code span, math ($), HTML, a link, a colour directive, an emoji or an icon; line
+    breaks become spaces (the text cannot start a heading, a list or a new paragraph).
+    """
+    return "".join("\\" + c if c in _PUNCTUATION else c for c in _one_line(value))
+
+
+def md_code(value: object) -> str:
+    """``value`` as an inline code span (for rules and file names), literal whatever it holds.
+
+    Backslashes do not escape inside code, so the span is fenced by one more backtick than the
+    longest run of backticks in the text, with spaces inside when the text touches a backtick.
+    """
+    text = _one_line(value).replace(_ICON, _ICON_SAFE)
+    fence = "`" * (_longest_run(text, "`") + 1)
+    if text.startswith("`") or text.endswith("`") or not text.strip(" "):
+        text = f" {text} "
+    return f"{fence}{text}{fence}"
+
+
+def md_fence(value: object, language: str = "text") -> str:
+    """``value`` (several lines allowed) as a fenced code block that nothing in it can close."""
+    text = str(value).replace(_ICON, _ICON_SAFE)
+    fence = "`" * max(3, _longest_run(text, "`") + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
+def _longest_run(text: str, char: str) -> int:
+    runs = re.findall(f"{re.escape(char)}+", text)
+    return max((len(r) for r in runs), default=0)
+
+
+# --------------------------------------------------------------------------- teaching texts
 
 QUESTION = """
 **Which inputs does a recurrent network rely on, and when?** An LSTM reads a sequence of

@@ -96,7 +96,7 @@ def main() -> None:
         if rule is not None:
             st.markdown(text.READ_BARS)
             st.markdown(
-                f"**This rule:** $y_t$ = 1 when `{rule.expression}`, so it reads "
+                f"**This rule:** $y_t$ = 1 when {text.md_code(rule.expression)}, so it reads "
                 f"{rule.describe_truth()}.",
             )
             st.caption(

@@ -21,7 +21,7 @@ def main() -> None:
     with left:
         st.markdown(text.QUESTION)
         st.markdown(
-            f"In the current experiment $y_t$ = 1 when `{rule.expression}`, so the "
+            f"In the current experiment $y_t$ = 1 when {text.md_code(rule.expression)}, so the "
             f"ground truth is **{rule.describe_truth()}**.",
         )
         st.markdown(text.METHOD)

@@ -13,6 +13,7 @@ from rnnviz.rules import PRESETS as RULES
 from rnnviz.rules import Rule, get_rule
 from rnnviz.ui import cache, components, state
 from rnnviz.ui.cache import bounds
+from rnnviz.ui.text import md_code
 
 K = "setup_"  # prefix of this page's widget keys (drafts of the next configuration)
 RECIPES = {
@@ -118,7 +119,7 @@ def _rule_section(config: Config, n_features: int, seq_len: int) -> tuple[str, R
     except ValueError as exc:  # RuleError, DataError
         components.error_box("The rule cannot be used", exc)
         return text, None
-    lines = [f"$y_t$ = 1 when `{rule.expression}`"]
+    lines = [f"$y_t$ = 1 when {md_code(rule.expression)}"]
     if ss[K + "rule_mode"] == "Preset":
         lines.append(rule.description)
     lines.append(f"**Ground truth** (what the effects should find): {rule.describe_truth()}")

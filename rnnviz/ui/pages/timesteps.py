@@ -29,7 +29,10 @@ def main() -> None:
     about = components.scoring_caption(subject, config, scores)
     about += " Change σ, repeats and the sample on the Per-feature effects page."
     if rule is not None:
-        about += f" The rule $y_t$ = 1 when `{rule.expression}` reads {rule.describe_truth()}."
+        about += (
+            f" The rule $y_t$ = 1 when {text.md_code(rule.expression)} reads "
+            f"{rule.describe_truth()}."
+        )
     st.caption(about)
     left, right = st.columns([2.3, 1], gap="large")
     with left:
