@@ -34,10 +34,36 @@ TIMESTEPS_PAGE = "rnnviz/ui/pages/timesteps.py"
 LEARN_PAGE = "rnnviz/ui/pages/learn.py"
 COMPARE_PAGE = "rnnviz/ui/pages/compare.py"
 UPLOAD_PAGE = "rnnviz/ui/pages/upload.py"
+# The app's pages in navigation order: (script, title, icon, url path). Setup is the default
+# page, served at the app's root; app.py builds st.navigation from this list.
+PAGES = (
+    (SETUP_PAGE, "Setup & train", ":material/tune:", "setup"),
+    (FEATURES_PAGE, "Per-feature effects", ":material/bar_chart:", "features"),
+    (TIMESTEPS_PAGE, "Per-timestep effects", ":material/grid_on:", "timesteps"),
+    (COMPARE_PAGE, "Compare methods", ":material/compare_arrows:", "compare"),
+    (UPLOAD_PAGE, "Your model & data", ":material/upload_file:", "upload"),
+    (LEARN_PAGE, "Learn", ":material/school:", "learn"),
+)
+NAV_KEY = "page_links"
+MOBILE_WIDTH_PX = 768  # Streamlit's breakpoint: narrower, the top navigation folds into the sidebar
+
+
+def page_links() -> None:
+    """Links to every page inside the page, shown only below Streamlit's mobile breakpoint, where
+    the top navigation is folded into the sidebar (reachable only through its button)."""
+    hide = f'.st-key-{NAV_KEY}, [data-testid="stLayoutWrapper"]:has(> .st-key-{NAV_KEY})'
+    st.html(
+        f"<style>@media (min-width: {MOBILE_WIDTH_PX}px) {{ {hide} {{ display: none; }} }}</style>"
+    )
+    with st.container(key=NAV_KEY, horizontal=True, gap="small"):
+        for page, title, icon, _ in PAGES:
+            st.page_link(page, label=title, icon=icon)
 
 
 def page_start() -> Config:
-    """Common top of every page: the session's config, a bad-link error, the sidebar summary."""
+    """Common top of every page: the page links (phone width), the session's config, a bad-link
+    error, the sidebar summary."""
+    page_links()
     config = state.current_config()
     message = state.url_error()
     if message:
