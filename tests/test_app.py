@@ -7,6 +7,7 @@ test assumes a cold cache: retraining is judged by deltas of ``model_store().tra
 from __future__ import annotations
 
 import ast
+import re
 import threading
 
 import pytest
@@ -14,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from rnnviz.config import PRESETS, Config
 from rnnviz.jobs import BusyError, TrainingJobs, wait_for
-from rnnviz.ui import cache, state
+from rnnviz.ui import cache, state, tables
 
 from apptools import ROOT, TINY, assert_clean, charts, go, make_app, private_cache, shown
 
@@ -151,7 +152,10 @@ def test_default_flow_trains_and_every_page_renders():
     assert_clean(at)
     assert len(charts(at)) == 1
     assert "Variable 1, perturbation effect:" in at.code[0].value
-    assert len(at.dataframe) == 1
+    (table,) = at.table
+    assert list(table.value.columns) == list(tables.FEATURE_COLUMNS)
+    effects = [*table.value["perturbation effect"], *table.value["± std over repeats"]]
+    assert all(re.fullmatch(r"\d+\.\d{4}", v) for v in effects), effects  # one precision
     labels = {b.label for b in at.download_button}
     assert {"Scores (CSV)", "Model (.keras)", "Configuration (JSON)"} <= labels
     assert [w.value for w in at.warning] == not_learned

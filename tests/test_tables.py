@@ -60,3 +60,13 @@ def test_learn_page_says_which_steps_count():
     assert "no output step" in text.counted_here(12, 10)
     # The formula sums over D, the (sequence, step) pairs with a defined target, 0-based steps.
     assert r"(n,t) \in D" in text.FORMULA_FEATURE and "t = 0, \\dots, T-1" in text.FORMULA_NOISE
+
+
+def test_feature_table_shows_effects_and_spreads_with_one_precision():
+    result = scores()
+    result.importances[:] = [[0.3, 0.304], [0.0013, 0.0013]]  # std 0.002 and 0
+    table = tables.feature_table(result, [0])
+    assert tuple(table) == tables.FEATURE_COLUMNS
+    assert table["perturbation effect"] == ["0.3020", "0.0013"]
+    assert table["± std over repeats"] == ["0.0020", "0.0000"]
+    assert table["used by the rule"] == ["yes", "no"]

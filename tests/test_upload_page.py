@@ -113,7 +113,7 @@ def test_weights_and_data_work_end_to_end(files):
     assert any("the first 30 of your 30 sequences" in c for c in captions)
     assert any("every output counts" in c for c in captions)  # no rule: nothing undefined
     assert any("skill is unknown" in i.value for i in at.info)
-    assert "used by the rule" not in at.dataframe[0].value.columns
+    assert "used by the rule" not in at.table[0].value.columns
     assert {b.label for b in at.download_button} == {
         "Scores (CSV)",
         "Scores + upload description (JSON)",

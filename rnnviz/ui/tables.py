@@ -21,18 +21,34 @@ def thread_lines(result: PerturbationResult) -> str:
     )
 
 
+FEATURE_COLUMNS = ("variable", "perturbation effect", "± std over repeats", "used by the rule")
+DECIMALS = 4  # effects and their spreads, as in the thread's "perturbation effect: 0.1162"
+
+
+def effect_text(value: float) -> str:
+    """An effect (or its std) as shown: always DECIMALS decimals, trailing zeros kept."""
+    return f"{float(value):.{DECIMALS}f}"
+
+
 def feature_table(
     result: PerturbationResult, truth_features: Iterable[int] = ()
-) -> dict[str, list]:
-    """Columns for a per-feature table: name, mean and std over repeats, used by the rule."""
+) -> dict[str, list[str]]:
+    """Columns (FEATURE_COLUMNS) of the per-feature table as text: name, mean and std over
+    repeats with one precision (``effect_text``), whether the rule uses the feature."""
     used = set(truth_features)
     n = len(result.feature_names)
-    return {
-        "variable": [f"Variable {i + 1} ({result.feature_names[i]})" for i in range(n)],
-        "perturbation effect": [round(float(v), 4) for v in result.importances_mean],
-        "± std over repeats": [round(float(v), 4) for v in result.importances_std],
-        "used by the rule": ["yes" if i in used else "no" for i in range(n)],
-    }
+    return dict(
+        zip(
+            FEATURE_COLUMNS,
+            (
+                [f"Variable {i + 1} ({result.feature_names[i]})" for i in range(n)],
+                [effect_text(v) for v in result.importances_mean],
+                [effect_text(v) for v in result.importances_std],
+                ["yes" if i in used else "no" for i in range(n)],
+            ),
+            strict=True,
+        )
+    )
 
 
 def scores_csv(result: PerturbationResult) -> str:

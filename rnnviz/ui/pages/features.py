@@ -115,7 +115,7 @@ def main() -> None:
         table = tables.feature_table(scores, subject.truth_features or ())
         if rule is None:  # nothing is known about what the target uses
             table.pop("used by the rule")
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.table(table, hide_index=True)  # wraps its text at any width (a grid would scroll)
     st.markdown("**Downloads**")
     components.subject_downloads(config, subject, scores)
 
