@@ -13,6 +13,7 @@ import threading
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from rnnviz import plots
 from rnnviz.config import PRESETS, Config
 from rnnviz.jobs import BusyError, TrainingJobs, wait_for
 from rnnviz.ui import cache, state, tables
@@ -164,6 +165,10 @@ def test_default_flow_trains_and_every_page_renders():
     assert_clean(at)
     assert len(charts(at)) == 3
     assert [w.value for w in at.warning] == not_learned
+    labels = {b.label for b in at.download_button}
+    assert {"Heatmap + lag profile (CSV)", "Heatmap + lag profile (JSON)"} <= labels
+    notes = " ".join(m.value for m in at.markdown)
+    assert plots.TRUTH_MARK in notes and "dashed" in notes  # the rule's marks are explained
 
     at = go(at, "learn")
     assert_clean(at)

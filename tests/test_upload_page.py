@@ -124,6 +124,14 @@ def test_weights_and_data_work_end_to_end(files):
     assert len(charts(at)) == 3
     assert plots.TRUTH_MARK not in "".join(c.proto.spec for c in charts(at))
     assert "no target defined" not in "".join(c.proto.spec for c in charts(at))
+    # the notes beside the plots do not speak of marks that are not there
+    notes = " ".join(m.value for m in at.markdown).lower()
+    for mark in (plots.TRUTH_MARK, "dashed", "circles", "grey", "the rule"):
+        assert mark not in notes, mark
+    assert {b.label for b in at.download_button} == {
+        "Heatmap + lag profile (CSV)",
+        "Heatmap + lag profile + upload description (JSON)",
+    }
 
     # the sidebar button goes back to the trained experiment; the upload is kept aside
     at.sidebar.button(key="sidebar_show_experiment").click()

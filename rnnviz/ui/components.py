@@ -321,8 +321,8 @@ def score_downloads(config: Config, result: TrainResult, scores: PerturbationRes
 
 NO_TRUTH_CAPTION = (
     "No ground truth for uploaded models: nobody told rnnviz which inputs your target depends "
-    "on, so there are no ★ marks, dashed lines or circles. The plots show what this model "
-    "relies on, right or wrong."
+    "on, so nothing marks the inputs that should matter. The plots show what this model relies "
+    "on, right or wrong."
 )
 
 
@@ -480,15 +480,40 @@ def upload_spread_caption(upload: Upload, sigma: float) -> str:
     )
 
 
-def subject_downloads(config: Config, subject: Subject, scores: PerturbationResult) -> None:
-    """Score downloads for either subject (plus model and configuration for the experiment)."""
-    if subject.result is not None:
-        score_downloads(config, subject.result, scores)
-        return
-    upload = subject.upload
-    assert upload is not None
-    name = f"rnnviz-upload-{upload.key[:12]}-sigma{scores.sigma:g}"
-    about = {
+def _download_name(config: Config, subject: Subject, scores: PerturbationResult) -> str:
+    if subject.upload is not None:
+        return f"rnnviz-upload-{subject.upload.key[:12]}-sigma{scores.sigma:g}"
+    return f"rnnviz-{config.training_id()}-sigma{config.sigma:g}"
+
+
+def timestep_downloads(config: Config, subject: Subject, scores: PerturbationResult) -> None:
+    """The per-timestep page's numbers: its heatmap and lag profile as CSV and JSON (with the
+    configuration, or the description of the uploaded model)."""
+    name = _download_name(config, subject, scores)
+    if subject.upload is not None:
+        about = {"upload": _upload_about(subject.upload)}
+        json_label = "Heatmap + lag profile + upload description (JSON)"
+    else:
+        about = {"config": config.to_dict()}
+        json_label = "Heatmap + lag profile (JSON)"
+    downloads(
+        (
+            "Heatmap + lag profile (CSV)",
+            tables.timestep_csv(scores),
+            f"{name}-timesteps.csv",
+            "text/csv",
+        ),
+        (
+            json_label,
+            tables.timestep_json(scores, about),
+            f"{name}-timesteps.json",
+            "application/json",
+        ),
+    )
+
+
+def _upload_about(upload: Upload) -> dict:
+    return {
         "data": upload.data_name,
         "data_shape": list(upload.data.shape),
         "model": upload.model_name,
@@ -497,6 +522,17 @@ def subject_downloads(config: Config, subject: Subject, scores: PerturbationResu
         "accuracy_on_labels": upload.accuracy,
         "majority_baseline": upload.baseline_accuracy,
     }
+
+
+def subject_downloads(config: Config, subject: Subject, scores: PerturbationResult) -> None:
+    """Score downloads for either subject (plus model and configuration for the experiment)."""
+    if subject.result is not None:
+        score_downloads(config, subject.result, scores)
+        return
+    upload = subject.upload
+    assert upload is not None
+    name = _download_name(config, subject, scores)
+    about = _upload_about(upload)
     downloads(
         ("Scores (CSV)", tables.scores_csv(scores), f"{name}-scores.csv", "text/csv"),
         (

@@ -147,6 +147,28 @@ an earlier output) appear only for a model that reads ahead, e.g. a bidirectiona
 causal network they are exactly zero and are not drawn.
 """
 
+# The same notes for an uploaded model: no rule, so no marks of what should matter.
+READ_HEATMAP_UPLOAD = """
+**Heatmap (feature × input step).** Each cell nudges one feature at one input step and
+measures how much *all* predictions move. Bright cells are the features and steps your model
+relies on. Late steps can only affect the few outputs after them.
+"""
+
+READ_RESPONSE_UPLOAD = """
+**Response map (input step × output step).** Nudge the chosen feature at input step s (rows)
+and see which output steps t (columns) move. A causal network cannot react before the nudge,
+so everything below the diagonal stays at zero: the *causal triangle*. A model that reads the
+feature k steps back lights up the line t = s + k.
+"""
+
+READ_LAG_UPLOAD = """
+**Effect against lag.** The response map averaged along its diagonals: how much output t
+moves when the feature is nudged k = t − s steps earlier. A peak at lag k means the model
+reads the feature k steps back. Negative lags (a later input moving an earlier output) appear
+only for a model that reads ahead, e.g. a bidirectional LSTM; for a causal network they are
+exactly zero and are not drawn.
+"""
+
 CAVEATS = """
 - **σ is in the feature's units.** Here every feature is uniform on [0, 1), so σ = 0.2 is a
   large nudge (about two thirds of a feature's standard deviation). With real data, put
