@@ -10,6 +10,7 @@ import ast
 import re
 import threading
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -173,8 +174,15 @@ def test_default_flow_trains_and_every_page_renders():
     at = go(at, "learn")
     assert_clean(at)
     assert len(at.latex) >= 2
-    assert len(charts(at)) == 2
+    specs = [c.proto.spec for c in charts(at)]  # bars, heatmap, response map, lag profile
+    assert len(specs) == 4 and any("Response map" in s for s in specs)
     assert [w.value for w in at.warning] == not_learned
+    # why the heatmap's cells are smaller than the bars, with this experiment's numbers
+    scores = cache.scores(result, TINY_CONFIG)
+    top = int(np.argmax(scores.importances_mean))
+    (why,) = [m.value for m in at.markdown if "smaller than the bars" in m.value]
+    assert f"{scores.importances_mean[top]:.4f}" in why
+    assert f"{np.sqrt(np.sum(scores.cell_mean[top] ** 2)):.4f}" in why
 
     # nothing was trained after the first page, and the URL still holds the experiment
     assert store.get(TINY_CONFIG) is result
@@ -311,3 +319,17 @@ def test_one_class_rule_from_a_link_is_an_error_not_a_crash():
     assert any("one class" in shown(e.value) for e in at.error)
     assert [i.value for i in at.info]  # points the user to the setup page
     assert not charts(at)
+
+
+def test_learn_page_shows_a_cached_preset_when_the_experiment_is_not_trained(monkeypatch):
+    import rnnviz.jobs
+
+    store = cache.model_store()
+    assert store.get(TINY_CONFIG) is not None or store.get_or_train(TINY_CONFIG)
+    monkeypatch.setattr(rnnviz.jobs, "preset_experiments", lambda: [TINY_CONFIG])
+    trainings = store.trainings
+    at = make_app({**TINY, "seed": "77"}, page="learn").run()  # not trained
+    assert_clean(at)
+    assert store.trainings == trainings  # the Learn page trains nothing
+    assert len(charts(at)) == 4
+    assert any("those of a preset experiment" in c.value for c in at.caption)

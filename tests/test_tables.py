@@ -97,3 +97,13 @@ def test_timestep_downloads_hold_the_heatmap_and_the_lag_profile_as_drawn():
     np.testing.assert_allclose(data["heatmap"]["mean"], masked.cell_mean)
     assert data["lag_profile"]["lags"] == shown.tolist()
     assert data["output_steps_counted"] == [2, 3, 4, 5] and data["features"] == ["x1", "x2"]
+
+
+def test_learn_page_explains_why_cells_are_smaller_than_bars_with_real_numbers():
+    result = scores()
+    bar = result.importances_mean[0]
+    cells = result.cell_mean[0]
+    why = text.heatmap_vs_bars(result)
+    assert f"{bar:.4f}" in why and f"{np.sqrt(np.sum(cells**2)):.4f}" in why
+    assert f"{cells.min():.4f}" in why and f"{cells.max():.4f}" in why
+    assert f"√{T}" in why and "one step" in why

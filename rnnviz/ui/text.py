@@ -188,3 +188,34 @@ SIGMA_HELP = (
 )
 REPEATS_HELP = "Independent noise draws; the error bars are the spread over these repeats."
 SAMPLE_HELP = "How many fresh sequences (from the score split) are perturbed and predicted."
+
+
+def heatmap_vs_bars(result) -> str:
+    """Why the heatmap's cells are smaller than the bars, with the numbers of ``result`` (a
+    PerturbationResult with per-step effects): its feature with the largest bar as example."""
+    import numpy as np
+
+    f = int(np.argmax(result.importances_mean))
+    name = result.feature_names[f]
+    bar = float(result.importances_mean[f])
+    cells = np.asarray(result.cell_mean[f], dtype=np.float64)
+    steps = cells.size
+    rss = float(np.sqrt(np.sum(cells**2)))
+    text = (
+        "**Why are the heatmap's cells smaller than the bars?** A bar nudges a feature at "
+        "*every* step, a cell at *one step* only, and both are the RMS change over *all* "
+        f"counted outputs. Here {name}'s bar is {bar:.4f} and its cells run from "
+        f"{cells.min():.4f} to {cells.max():.4f} over T = {steps} input steps: a nudge at one "
+        "step moves only the outputs that remember it, and the RMS spreads that over every "
+        f"output, so a cell is about bar / √{steps} = {bar / np.sqrt(steps):.4f} when every "
+        "step matters alike. "
+    )
+    if bar > 0 and abs(rss / bar - 1.0) <= 0.25:
+        return text + (
+            f"Nudges at different steps add up (roughly, for small σ): the row's root-sum-square "
+            f"√(Σₛ cell²) = {rss:.4f} comes back close to the bar."
+        )
+    return text + (
+        f"The row's root-sum-square √(Σₛ cell²) = {rss:.4f} is not close to the bar here: "
+        "nudges at different steps do not simply add up in this model."
+    )
