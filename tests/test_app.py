@@ -333,3 +333,9 @@ def test_learn_page_shows_a_cached_preset_when_the_experiment_is_not_trained(mon
     assert store.trainings == trainings  # the Learn page trains nothing
     assert len(charts(at)) == 4
     assert any("those of a preset experiment" in c.value for c in at.caption)
+
+
+def test_setup_labels_are_short_with_the_detail_in_help():
+    at = make_app(TINY).run()
+    (box,) = [c for c in at.checkbox if c.key == "setup_input_scaling"]
+    assert box.label == "Scale inputs" and "[-1, 1)" in box.help

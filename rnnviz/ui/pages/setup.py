@@ -168,7 +168,11 @@ def _draft_form(config: Config) -> Config | None:
             "Early-stopping patience", *b.patience, key=K + "patience", help="0 turns it off"
         )
         a1.number_input("Validation sequences", *b.n_val, step=100, key=K + "n_val")
-        a2.checkbox("Scale inputs to [-1, 1) inside the model", key=K + "input_scaling")
+        a2.checkbox(
+            "Scale inputs",
+            key=K + "input_scaling",
+            help="The model's first layer (Rescaling) maps the inputs from [0, 1) to [-1, 1).",
+        )
 
     draft = None
     if rule is not None:

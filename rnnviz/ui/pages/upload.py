@@ -171,7 +171,7 @@ def _model_section(s: Settings):
     )
     a1.selectbox("Output head", HEADS, key=K + "head", help="Per-step sigmoid output layer")
     a2.checkbox(
-        "Scale inputs to [-1, 1)",
+        "Scale inputs",
         True,
         key=K + "input_scaling",
         help="A Rescaling layer first maps inputs from [0, 1) to [-1, 1) (rnnviz's default)",
