@@ -2,43 +2,18 @@
 
 import streamlit as st
 
+from rnnviz.ui.components import PAGES
+
 st.set_page_config(page_title="rnnviz: what does an LSTM rely on?", page_icon="🔎", layout="wide")
+(setup, title, icon, path), *others = PAGES
+# The default page is served at the root and answers to no path of its own, so /setup?... would
+# be "Page not found" (unlike /features?...): a hidden twin of the setup page answers /setup.
+# Links to the setup page go to the root (Streamlit links a script to its first page).
 st.navigation(
     [
-        st.Page(
-            "rnnviz/ui/pages/setup.py",
-            title="Setup & train",
-            icon=":material/tune:",
-            url_path="setup",
-            default=True,
-        ),
-        st.Page(
-            "rnnviz/ui/pages/features.py",
-            title="Per-feature effects",
-            icon=":material/bar_chart:",
-            url_path="features",
-        ),
-        st.Page(
-            "rnnviz/ui/pages/timesteps.py",
-            title="Per-timestep effects",
-            icon=":material/grid_on:",
-            url_path="timesteps",
-        ),
-        st.Page(
-            "rnnviz/ui/pages/compare.py",
-            title="Compare methods",
-            icon=":material/compare_arrows:",
-            url_path="compare",
-        ),
-        st.Page(
-            "rnnviz/ui/pages/upload.py",
-            title="Your model & data",
-            icon=":material/upload_file:",
-            url_path="upload",
-        ),
-        st.Page(
-            "rnnviz/ui/pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"
-        ),
+        st.Page(setup, title=title, icon=icon, url_path="home", default=True),
+        *(st.Page(p, title=t, icon=i, url_path=u) for p, t, i, u in others),
+        st.Page(setup, title=title, icon=icon, url_path=path, visibility="hidden"),
     ],
     position="top",
 ).run()

@@ -7,6 +7,7 @@ backgrounds, grid) is left to the host's theme (Streamlit's ``theme="streamlit"`
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -55,21 +56,78 @@ def feature_color(index: int) -> str:
     return FEATURE_COLORS[index % len(FEATURE_COLORS)]
 
 
+# A legend in rows at the bottom of the figure (beside the plot it would take a third of a
+# phone's width); anchored to the figure, not the plot, Plotly makes room for it under the axis.
+LEGEND_BELOW = {
+    "orientation": "h",
+    "x": 0.0,
+    "xanchor": "left",
+    "yref": "container",
+    "y": 0.0,
+    "yanchor": "bottom",
+}
+TOOLBAR_PX = 38  # Plotly's toolbar (about 26 px high) sits in this band above every title
+SUBTITLE_CHARS = 56  # the longest subtitle line that fits a chart at phone width (~350 px)
+
+
+def wrap_subtitle(text: str, width: int = SUBTITLE_CHARS) -> str:
+    """``text`` on lines (``<br>``) of at most ``width`` characters: its "; "-separated parts
+    are kept whole where they fit, longer ones break at spaces. Plotly does not wrap titles and
+    cannot know how wide the chart will be, so every line must fit a phone's width."""
+    parts = text.split("; ")
+    lines: list[str] = []
+    for i, part in enumerate(parts):
+        piece = part + (";" if i < len(parts) - 1 else "")
+        if lines and len(lines[-1]) + 1 + len(piece) <= width:
+            lines[-1] += " " + piece
+        else:
+            lines += textwrap.wrap(piece, width, break_long_words=False, break_on_hyphens=False)
+    return "<br>".join(lines)
+
+
+TICK_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000)
+MAX_TICKS = 10  # tick labels on a step axis: they stay apart on a chart at phone width
+
+
+def step_ticks(first: int, last: int, most: int = MAX_TICKS) -> dict:
+    """An axis of whole steps from ``first`` to ``last`` labelled every 1, 2, 5, 10, ... steps
+    (multiples of it, and so 0 where shown): at most ``most`` labels, whatever the width."""
+    span = max(0, int(last) - int(first))
+    step = next((d for d in TICK_STEPS if span // d + 1 <= most), TICK_STEPS[-1])
+    return {"tick0": 0, "dtick": step}
+
+
+def title_margin(subtitle_lines: int) -> int:
+    """Top margin (px) for the toolbar band, the title and ``subtitle_lines`` lines below it."""
+    return TOOLBAR_PX + 30 + 17 * subtitle_lines
+
+
 def _layout(
     fig: go.Figure, title: str, x: str, y: str, subtitle: str | None = None, **extra
 ) -> go.Figure:
-    head: dict = {"text": title}
+    # The title starts below the band of Plotly's toolbar (top right), which would cover it on
+    # a narrow chart; the subtitle wraps at its "; " so that each line fits a phone's width.
+    head: dict = {
+        "text": title,
+        "y": 1.0,
+        "yref": "container",
+        "yanchor": "top",
+        "pad": {"t": TOOLBAR_PX},
+    }
+    lines = 0
     if subtitle:
+        subtitle = wrap_subtitle(subtitle)
         head["subtitle"] = {"text": subtitle}
-    fig.update_layout(
-        title=head,
-        xaxis_title=x,
-        yaxis_title=y,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        hoverlabel={"namelength": -1},
-        legend={"yanchor": "top", "y": 1.0},
-        **extra,
-    )
+        lines = subtitle.count("<br>") + 1
+    layout = {
+        "title": head,
+        "xaxis_title": x,
+        "yaxis_title": y,
+        "margin": {"l": 10, "r": 10, "t": title_margin(lines), "b": 10},
+        "hoverlabel": {"namelength": -1},
+        "legend": {"yanchor": "top", "y": 1.0},
+    }
+    fig.update_layout(**{**layout, **extra})
     return fig
 
 
@@ -137,6 +195,7 @@ def feature_bars(
         barmode="overlay",
         xaxis={"categoryorder": "array", "categoryarray": names},
         yaxis={"rangemode": "tozero"},
+        legend=LEGEND_BELOW,
     )
 
 
@@ -180,7 +239,7 @@ def timestep_heatmap(result: PerturbationResult, truth: Truth | None = None) -> 
         + (f"; {TRUTH_MARK} = used by the rule" if truth is not None else "")
         + _counted_note(result),
         yaxis={"autorange": "reversed", "type": "category"},
-        xaxis={"dtick": 1 if n_steps <= 30 else None},
+        xaxis=step_ticks(0, n_steps - 1),
     )
 
 
@@ -262,7 +321,7 @@ def response_map(result: PerturbationResult, feature: int, truth: Truth | None =
         xaxis={"constrain": "domain"},
         showlegend=bool(undefined.any()),
     )
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0.0})
+    fig.update_layout(legend=LEGEND_BELOW)
     return fig
 
 
@@ -319,8 +378,9 @@ def lag_profile(result: PerturbationResult, truth: Truth | None = None) -> go.Fi
         subtitle="how far back does each feature still matter?"
         + ("; negative lags: later inputs move earlier outputs" if lags[0] < 0 else "")
         + _counted_note(result),
-        xaxis={"dtick": 1 if n_lags <= 30 else None},
+        xaxis=step_ticks(lags[0], lags[-1]),
         yaxis={"rangemode": "tozero"},
+        legend=LEGEND_BELOW,
     )
 
 
@@ -350,7 +410,8 @@ def training_curve(history: Mapping[str, Sequence[float]]) -> go.Figure:
         "Training curve",
         "epoch",
         "binary cross-entropy (lower is better)",
-        xaxis={"dtick": 1},
+        xaxis=step_ticks(1, max(1, max((len(v) for v in history.values()), default=1))),
+        legend=LEGEND_BELOW,
     )
 
 

@@ -823,21 +823,24 @@ class Upload:
         grade = self.grade
         return None if grade is None else grade == "learned"
 
-    def describe_model(self) -> str:
+    def describe_model(self, quote: Callable[[str], str] = str) -> str:
+        """The model in words; ``quote`` formats the file name (e.g. as a Markdown code span)."""
         if self.architecture is None:
-            return f"whole Keras model `{self.model_name}`"
+            return f"whole Keras model {quote(self.model_name)}"
         c = self.architecture
         layers = " → ".join(map(str, c.units))
         scaling = ", inputs scaled to [-1, 1)" if c.input_scaling else ""
         return (
             f"LSTM {layers} ({', '.join(c.activations)}), {c.head} head{scaling}, "
-            f"weights `{self.model_name}`"
+            f"weights {quote(self.model_name)}"
         )
 
-    def describe_data(self) -> str:
+    def describe_data(self, quote: Callable[[str], str] = str) -> str:
+        """The data in words; ``quote`` formats the file name (e.g. as a Markdown code span)."""
         n, steps, feats = self.data.shape
         labels = "with labels y" if self.y is not None else "no labels"
-        return f"`{self.data_name}`: {n:,} sequences × {steps} steps × {feats} features, {labels}"
+        name = quote(self.data_name)
+        return f"{name}: {n:,} sequences × {steps} steps × {feats} features, {labels}"
 
 
 def label_accuracy(predict, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

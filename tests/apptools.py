@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -152,3 +153,9 @@ def assert_clean(at) -> None:
 
 def charts(at) -> list:
     return at.get("plotly_chart")
+
+
+def shown(source: str) -> str:
+    """Markdown source as read on screen: the backslash escapes that keep user text literal
+    (``rnnviz.ui.text.md_escape``, e.g. in error messages) undone."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", source)

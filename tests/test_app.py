@@ -7,16 +7,19 @@ test assumes a cold cache: retraining is judged by deltas of ``model_store().tra
 from __future__ import annotations
 
 import ast
+import re
 import threading
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from rnnviz import plots
 from rnnviz.config import PRESETS, Config
 from rnnviz.jobs import BusyError, TrainingJobs, wait_for
-from rnnviz.ui import cache, state
+from rnnviz.ui import cache, state, tables
 
-from apptools import ROOT, TINY, assert_clean, charts, go, make_app, private_cache
+from apptools import ROOT, TINY, assert_clean, charts, go, make_app, private_cache, shown
 
 cache_dir = pytest.fixture(scope="module", autouse=True)(private_cache)
 TINY_CONFIG = Config(seq_len=5, n_train=300, n_val=100, n_score=40, epochs=2, n_repeats=2)
@@ -151,7 +154,10 @@ def test_default_flow_trains_and_every_page_renders():
     assert_clean(at)
     assert len(charts(at)) == 1
     assert "Variable 1, perturbation effect:" in at.code[0].value
-    assert len(at.dataframe) == 1
+    (table,) = at.table
+    assert list(table.value.columns) == list(tables.FEATURE_COLUMNS)
+    effects = [*table.value["perturbation effect"], *table.value["± std over repeats"]]
+    assert all(re.fullmatch(r"\d+\.\d{4}", v) for v in effects), effects  # one precision
     labels = {b.label for b in at.download_button}
     assert {"Scores (CSV)", "Model (.keras)", "Configuration (JSON)"} <= labels
     assert [w.value for w in at.warning] == not_learned
@@ -160,12 +166,23 @@ def test_default_flow_trains_and_every_page_renders():
     assert_clean(at)
     assert len(charts(at)) == 3
     assert [w.value for w in at.warning] == not_learned
+    labels = {b.label for b in at.download_button}
+    assert {"Heatmap + lag profile (CSV)", "Heatmap + lag profile (JSON)"} <= labels
+    notes = " ".join(m.value for m in at.markdown)
+    assert plots.TRUTH_MARK in notes and "dashed" in notes  # the rule's marks are explained
 
     at = go(at, "learn")
     assert_clean(at)
     assert len(at.latex) >= 2
-    assert len(charts(at)) == 2
+    specs = [c.proto.spec for c in charts(at)]  # bars, heatmap, response map, lag profile
+    assert len(specs) == 4 and any("Response map" in s for s in specs)
     assert [w.value for w in at.warning] == not_learned
+    # why the heatmap's cells are smaller than the bars, with this experiment's numbers
+    scores = cache.scores(result, TINY_CONFIG)
+    top = int(np.argmax(scores.importances_mean))
+    (why,) = [m.value for m in at.markdown if "smaller than the bars" in m.value]
+    assert f"{scores.importances_mean[top]:.4f}" in why
+    assert f"{np.sqrt(np.sum(scores.cell_mean[top] ** 2)):.4f}" in why
 
     # nothing was trained after the first page, and the URL still holds the experiment
     assert store.get(TINY_CONFIG) is result
@@ -213,12 +230,12 @@ def test_invalid_custom_rule_is_an_error_not_a_crash():
     at.text_input(key="setup_custom").input("x1 * x9 < 0.25").run()
     assert not at.exception
     (error,) = at.error
-    assert "x9 does not exist" in error.value and "^" in error.value
+    assert "x9 does not exist" in shown(error.value) and "^" in error.value
     assert train_button(at).disabled
 
     at.text_input(key="setup_custom").input("x1 > 2").run()  # one class only
     assert not at.exception
-    assert "one class" in at.error[0].value
+    assert "one class" in shown(at.error[0].value)
     assert train_button(at).disabled
 
     at.text_input(key="setup_custom").input("x2[t-1] > 0.5").run()
@@ -233,11 +250,11 @@ def test_out_of_bounds_knobs_are_errors():
     at.number_input(key="setup_seq_len").set_value(200).run()
     at.number_input(key="setup_epochs").set_value(100).run()
     assert not at.exception
-    assert any("epochs x n_train x seq_len" in e.value for e in at.error)
+    assert any("epochs x n_train x seq_len" in shown(e.value) for e in at.error)
     assert train_button(at).disabled
     at.text_input(key="setup_units").input("10, banana").run()
     assert not at.exception
-    assert any("units" in e.value for e in at.error)
+    assert any("units" in shown(e.value) for e in at.error)
 
 
 def test_setup_form_trains_the_new_configuration():
@@ -291,7 +308,7 @@ def test_bad_url_shows_an_error_and_the_default_experiment():
     at = make_app({"seq_len": "abc", "rule": "x1 >"}, page="learn").run()
     assert not at.exception
     (error,) = at.error
-    assert "seq_len" in error.value
+    assert "seq_len" in shown(error.value)
     assert at.session_state[state.CONFIG_KEY] == Config()
     assert at.query_params == {}  # the bad link is replaced by the (default) experiment shown
 
@@ -299,6 +316,26 @@ def test_bad_url_shows_an_error_and_the_default_experiment():
 def test_one_class_rule_from_a_link_is_an_error_not_a_crash():
     at = make_app({**TINY, "rule": "x1 > 2"}, page="features").run()
     assert not at.exception
-    assert any("one class" in e.value for e in at.error)
+    assert any("one class" in shown(e.value) for e in at.error)
     assert [i.value for i in at.info]  # points the user to the setup page
     assert not charts(at)
+
+
+def test_learn_page_shows_a_cached_preset_when_the_experiment_is_not_trained(monkeypatch):
+    import rnnviz.jobs
+
+    store = cache.model_store()
+    assert store.get(TINY_CONFIG) is not None or store.get_or_train(TINY_CONFIG)
+    monkeypatch.setattr(rnnviz.jobs, "preset_experiments", lambda: [TINY_CONFIG])
+    trainings = store.trainings
+    at = make_app({**TINY, "seed": "77"}, page="learn").run()  # not trained
+    assert_clean(at)
+    assert store.trainings == trainings  # the Learn page trains nothing
+    assert len(charts(at)) == 4
+    assert any("those of a preset experiment" in c.value for c in at.caption)
+
+
+def test_setup_labels_are_short_with_the_detail_in_help():
+    at = make_app(TINY).run()
+    (box,) = [c for c in at.checkbox if c.key == "setup_input_scaling"]
+    assert box.label == "Scale inputs" and "[-1, 1)" in box.help

@@ -170,3 +170,61 @@ def test_plots_of_a_masked_result_say_what_counted(masked):
     lag = plots.lag_profile(masked)
     assert "counted: outputs 2-3" in lag.layout.title.subtitle.text
     assert list(lag.data[0].x) == list(range(T))  # causal: negative lags (0 or NaN) trimmed
+
+
+# --------------------------------------------------------------------------- phone width
+
+
+def _long(steps: int, both_ways: bool = False) -> PerturbationResult:
+    """A lagged, masked result over many steps (long subtitles, many ticks)."""
+    rng = np.random.default_rng(1)
+    response = rng.random((F, steps, steps, R))
+    if not both_ways:
+        for s in range(steps):
+            response[:, s, :s, :] = 0.0
+    response[:, :, :3, :] = np.nan
+    counts = np.array([0, 0, 0] + [9] * (steps - 3))
+    return PerturbationResult(0.2, ("x1", "x2", "x3"), rng.random((F, R)), response, counts)
+
+
+@pytest.mark.parametrize("steps", [5, 12, 30, 60])
+@pytest.mark.parametrize("both_ways", [False, True])
+def test_figures_read_at_phone_width(steps, both_ways):
+    """Titles start below Plotly's toolbar, subtitle lines fit a phone, step axes carry at
+    most MAX_TICKS labels, and legends sit below the plot."""
+    result = _long(steps, both_ways)
+    truth = {(0, 3), (1, 0), (1, 1), (1, 2)}
+    figures = {
+        "bars": plots.feature_bars(result, {0, 1}),
+        "heatmap": plots.timestep_heatmap(result, truth),
+        "response": plots.response_map(result, 1, truth),
+        "lag": plots.lag_profile(result, truth),
+        "curve": plots.training_curve({"loss": [0.7] * steps, "val_loss": [0.6] * steps}),
+    }
+    for name, fig in figures.items():
+        title = fig.layout.title
+        assert title.yref == "container" and title.pad.t >= plots.TOOLBAR_PX, name
+        lines = title.subtitle.text.split("<br>") if title.subtitle.text else []
+        assert all(len(line) <= plots.SUBTITLE_CHARS for line in lines), (name, lines)
+        assert fig.layout.margin.t >= plots.title_margin(len(lines)), name
+        if fig.layout.showlegend is not False and name != "heatmap":
+            assert fig.layout.legend.orientation == "h" and fig.layout.legend.yref == "container"
+    for name in ("heatmap", "lag", "curve"):
+        fig = figures[name]
+        xs = [x for trace in fig.data for x in (trace.x or ()) if x is not None]
+        span = max(xs) - min(xs)
+        assert span // fig.layout.xaxis.dtick + 1 <= plots.MAX_TICKS, (name, span)
+        assert fig.layout.xaxis.dtick in plots.TICK_STEPS
+    assert figures["lag"].layout.xaxis.tick0 == 0  # labels on multiples: 0 is one of them
+
+
+def test_subtitles_wrap_at_their_parts():
+    text = "which outputs move when x1 is nudged at one step; dashed: the rule reads x1 at lag 2"
+    assert plots.wrap_subtitle(text) == (
+        "which outputs move when x1 is nudged at one step;<br>dashed: the rule reads x1 at lag 2"
+    )
+    assert plots.wrap_subtitle("σ = 0.2; 5 repeats") == "σ = 0.2; 5 repeats"  # fits: one line
+    long = "a " * 40
+    assert all(
+        len(line) <= plots.SUBTITLE_CHARS for line in plots.wrap_subtitle(long).split("<br>")
+    )

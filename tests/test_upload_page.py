@@ -25,7 +25,7 @@ from rnnviz.store import ModelStore
 from rnnviz.ui import cache, state
 
 import apptools
-from apptools import assert_clean, charts, go, private_cache
+from apptools import assert_clean, charts, go, private_cache, shown
 
 ARCH = Config(seq_len=6, n_train=100)  # the model whose weights are uploaded (3 features)
 TINY = {"seq_len": "5", "n_train": "300", "n_val": "100", "n_score": "40", "epochs": "2"}
@@ -113,7 +113,7 @@ def test_weights_and_data_work_end_to_end(files):
     assert any("the first 30 of your 30 sequences" in c for c in captions)
     assert any("every output counts" in c for c in captions)  # no rule: nothing undefined
     assert any("skill is unknown" in i.value for i in at.info)
-    assert "used by the rule" not in at.dataframe[0].value.columns
+    assert "used by the rule" not in at.table[0].value.columns
     assert {b.label for b in at.download_button} == {
         "Scores (CSV)",
         "Scores + upload description (JSON)",
@@ -124,6 +124,14 @@ def test_weights_and_data_work_end_to_end(files):
     assert len(charts(at)) == 3
     assert plots.TRUTH_MARK not in "".join(c.proto.spec for c in charts(at))
     assert "no target defined" not in "".join(c.proto.spec for c in charts(at))
+    # the notes beside the plots do not speak of marks that are not there
+    notes = " ".join(m.value for m in at.markdown).lower()
+    for mark in (plots.TRUTH_MARK, "dashed", "circles", "grey", "the rule"):
+        assert mark not in notes, mark
+    assert {b.label for b in at.download_button} == {
+        "Heatmap + lag profile (CSV)",
+        "Heatmap + lag profile + upload description (JSON)",
+    }
 
     # the sidebar button goes back to the trained experiment; the upload is kept aside
     at.sidebar.button(key="sidebar_show_experiment").click()
@@ -168,7 +176,7 @@ def test_lambda_model_is_refused_outside_hosted_mode(files):
     upload(at, ("x.npy", files["npy"]), ("lambda.keras", files["lambda"]))
     assert not at.exception
     (error,) = at.error
-    assert "Lambda layer" in error.value and "refused" in error.value
+    assert "Lambda layer" in shown(error.value) and "refused" in shown(error.value)
     assert state.UPLOAD_KEY not in at.session_state
 
 
@@ -178,7 +186,7 @@ def test_weights_that_do_not_fit_the_form_are_refused(files):
     upload(at, ("x.npy", files["npy"]), ("w.weights.h5", files["weights"]))
     assert not at.exception
     (error,) = at.error
-    assert "do not fit the architecture" in error.value and "[8, 4]" in error.value
+    assert "do not fit the architecture" in shown(error.value) and "[8, 4]" in shown(error.value)
 
 
 @pytest.mark.parametrize(
@@ -205,7 +213,7 @@ def test_bad_data_is_a_message_on_the_page(name, data, message, files):
     upload(at, (name, data), ("w.weights.h5", files["weights"]))
     assert not at.exception
     (error,) = at.error
-    assert "This data file cannot be used" in error.value and message in error.value
+    assert "This data file cannot be used" in error.value and message in shown(error.value)
     assert at.button(key="up_go").disabled
 
 
@@ -218,7 +226,7 @@ def test_oversized_file_is_refused(monkeypatch, files):
         upload(at, ("x.npy", npy(np.zeros((300, 6, 3), dtype=np.float32))))
         assert not at.exception
         (error,) = at.error
-        assert "the limit is 0.01 MB" in error.value
+        assert "the limit is 0.01 MB" in shown(error.value)
     finally:
         monkeypatch.delenv("RNNVIZ_MAX_UPLOAD_MB")
         cache.settings.clear()
@@ -288,7 +296,7 @@ def test_interrupted_training_leaves_no_entry_and_the_page_works(monkeypatch, ca
         at = make_app({**TINY, "seed": "13"}, page="features").run()
         assert not at.exception
         (error,) = at.error
-        assert "Training failed" in error.value and "interrupted" in error.value
+        assert "Training failed" in error.value and "interrupted" in shown(error.value)
         assert not charts(at)
         leftovers = [p.name for p in cache_dir.iterdir() if config.training_id() in p.name]
         assert leftovers == []  # no entry and no half-written temporary folder

@@ -20,9 +20,10 @@ import streamlit as st
 from rnnviz.config import Config, ConfigError
 from rnnviz.jobs import BusyError, wait_for
 from rnnviz.result import TrainResult
-from rnnviz.rules import Rule, RuleError
+from rnnviz.rules import Rule
 from rnnviz.scoring import PerturbationResult, counted_outputs
 from rnnviz.ui import cache, state, tables
+from rnnviz.ui.text import md_code, md_escape, md_fence
 from rnnviz.uploads import Upload
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,36 @@ TIMESTEPS_PAGE = "rnnviz/ui/pages/timesteps.py"
 LEARN_PAGE = "rnnviz/ui/pages/learn.py"
 COMPARE_PAGE = "rnnviz/ui/pages/compare.py"
 UPLOAD_PAGE = "rnnviz/ui/pages/upload.py"
+# The app's pages in navigation order: (script, title, icon, url path). Setup is the default
+# page, served at the app's root; app.py builds st.navigation from this list.
+PAGES = (
+    (SETUP_PAGE, "Setup & train", ":material/tune:", "setup"),
+    (FEATURES_PAGE, "Per-feature effects", ":material/bar_chart:", "features"),
+    (TIMESTEPS_PAGE, "Per-timestep effects", ":material/grid_on:", "timesteps"),
+    (COMPARE_PAGE, "Compare methods", ":material/compare_arrows:", "compare"),
+    (UPLOAD_PAGE, "Your model & data", ":material/upload_file:", "upload"),
+    (LEARN_PAGE, "Learn", ":material/school:", "learn"),
+)
+NAV_KEY = "page_links"
+MOBILE_WIDTH_PX = 768  # Streamlit's breakpoint: narrower, the top navigation folds into the sidebar
+
+
+def page_links() -> None:
+    """Links to every page inside the page, shown only below Streamlit's mobile breakpoint, where
+    the top navigation is folded into the sidebar (reachable only through its button)."""
+    hide = f'.st-key-{NAV_KEY}, [data-testid="stLayoutWrapper"]:has(> .st-key-{NAV_KEY})'
+    st.html(
+        f"<style>@media (min-width: {MOBILE_WIDTH_PX}px) {{ {hide} {{ display: none; }} }}</style>"
+    )
+    with st.container(key=NAV_KEY, horizontal=True, gap="small"):
+        for page, title, icon, _ in PAGES:
+            st.page_link(page, label=title, icon=icon)
 
 
 def page_start() -> Config:
-    """Common top of every page: the session's config, a bad-link error, the sidebar summary."""
+    """Common top of every page: the page links (phone width), the session's config, a bad-link
+    error, the sidebar summary."""
+    page_links()
     config = state.current_config()
     message = state.url_error()
     if message:
@@ -62,18 +89,18 @@ def results_page_start(title: str, caption: str) -> tuple[Config, Subject] | Non
 
 
 def error_box(title: str, error: BaseException | str) -> None:
-    """An st.error saying what to change; a rule error keeps its caret under the bad part."""
+    """An st.error saying what to change; a rule error keeps its caret under the bad part.
+
+    ``title`` is Markdown (ours); the error's text is shown literally (it may quote user text).
+    """
     if isinstance(error, ConfigError):  # say the range in force (hosted bounds are tighter)
         error = state.in_bounds(error, cache.bounds())
-    text = str(error)
-    if isinstance(error, RuleError) and error.position is not None and "\n" in text:
-        message, _, pointer = text.partition("\n")
-        body = f"**{title}:** {message}\n\n```text\n{pointer}\n```"
-    else:
-        first, _, rest = text.partition("\n")
-        body = f"**{title}:** {first}"
-        if rest.strip():
-            body += f"\n\n```text\n{rest}\n```"
+    # The message quotes what the user typed or uploaded: its first line is escaped, the rest
+    # (a rule error's caret under the bad part) is kept as typed in a code block.
+    first, _, rest = str(error).partition("\n")
+    body = f"**{title}:** {md_escape(first)}"
+    if rest.strip():
+        body += f"\n\n{md_fence(rest)}"
     st.error(body, icon=":material/error:")
 
 
@@ -115,7 +142,9 @@ def subject_switch(to_upload: bool, key: str, where=st) -> None:
 
 def _upload_sidebar(upload: Upload) -> None:
     st.markdown("### Shown: your uploaded model")
-    st.markdown(f"**Model:** {upload.describe_model()}  \n**Data:** {upload.describe_data()}")
+    st.markdown(
+        f"**Model:** {upload.describe_model(md_code)}  \n**Data:** {upload.describe_data(md_code)}"
+    )
     st.caption(
         "No ground truth: nobody told rnnviz which inputs your target depends on. Only this "
         "browser session sees your upload, and the page's link does not include it."
@@ -131,7 +160,7 @@ def _experiment_sidebar(config: Config) -> None:
     described = describe_rule(config)
     if described:
         expression, truth = described
-        st.markdown(f"**Rule:** $y_t$ = 1 when `{expression}`")
+        st.markdown(f"**Rule:** $y_t$ = 1 when {md_code(expression)}")
         st.markdown(f"**Ground truth:** {truth}")
     layers = " → ".join(map(str, config.units))
     st.markdown(
@@ -165,7 +194,7 @@ def trained_model(config: Config) -> TrainResult | None:
         expression = (describe_rule(config) or (config.rule, ""))[0]
         slot = st.empty()
         with slot.container(border=True):
-            st.markdown(f"**Training the LSTM** on $y_t$ = 1 when `{expression}` …")
+            st.markdown(f"**Training the LSTM** on $y_t$ = 1 when {md_code(expression)} …")
             bar = st.progress(job.fraction, text=job.status())
         wait_for(job, lambda j: bar.progress(j.fraction, text=j.status()))
         slot.empty()
@@ -304,8 +333,8 @@ def score_downloads(config: Config, result: TrainResult, scores: PerturbationRes
 
 NO_TRUTH_CAPTION = (
     "No ground truth for uploaded models: nobody told rnnviz which inputs your target depends "
-    "on, so there are no ★ marks, dashed lines or circles. The plots show what this model "
-    "relies on, right or wrong."
+    "on, so nothing marks the inputs that should matter. The plots show what this model relies "
+    "on, right or wrong."
 )
 
 
@@ -470,15 +499,40 @@ def upload_spread_caption(upload: Upload, sigma: float) -> str:
     )
 
 
-def subject_downloads(config: Config, subject: Subject, scores: PerturbationResult) -> None:
-    """Score downloads for either subject (plus model and configuration for the experiment)."""
-    if subject.result is not None:
-        score_downloads(config, subject.result, scores)
-        return
-    upload = subject.upload
-    assert upload is not None
-    name = f"rnnviz-upload-{upload.key[:12]}-sigma{scores.sigma:g}"
-    about = {
+def _download_name(config: Config, subject: Subject, scores: PerturbationResult) -> str:
+    if subject.upload is not None:
+        return f"rnnviz-upload-{subject.upload.key[:12]}-sigma{scores.sigma:g}"
+    return f"rnnviz-{config.training_id()}-sigma{config.sigma:g}"
+
+
+def timestep_downloads(config: Config, subject: Subject, scores: PerturbationResult) -> None:
+    """The per-timestep page's numbers: its heatmap and lag profile as CSV and JSON (with the
+    configuration, or the description of the uploaded model)."""
+    name = _download_name(config, subject, scores)
+    if subject.upload is not None:
+        about = {"upload": _upload_about(subject.upload)}
+        json_label = "Heatmap + lag profile + upload description (JSON)"
+    else:
+        about = {"config": config.to_dict()}
+        json_label = "Heatmap + lag profile (JSON)"
+    downloads(
+        (
+            "Heatmap + lag profile (CSV)",
+            tables.timestep_csv(scores),
+            f"{name}-timesteps.csv",
+            "text/csv",
+        ),
+        (
+            json_label,
+            tables.timestep_json(scores, about),
+            f"{name}-timesteps.json",
+            "application/json",
+        ),
+    )
+
+
+def _upload_about(upload: Upload) -> dict:
+    return {
         "data": upload.data_name,
         "data_shape": list(upload.data.shape),
         "model": upload.model_name,
@@ -487,6 +541,17 @@ def subject_downloads(config: Config, subject: Subject, scores: PerturbationResu
         "accuracy_on_labels": upload.accuracy,
         "majority_baseline": upload.baseline_accuracy,
     }
+
+
+def subject_downloads(config: Config, subject: Subject, scores: PerturbationResult) -> None:
+    """Score downloads for either subject (plus model and configuration for the experiment)."""
+    if subject.result is not None:
+        score_downloads(config, subject.result, scores)
+        return
+    upload = subject.upload
+    assert upload is not None
+    name = _download_name(config, subject, scores)
+    about = _upload_about(upload)
     downloads(
         ("Scores (CSV)", tables.scores_csv(scores), f"{name}-scores.csv", "text/csv"),
         (

@@ -1,4 +1,63 @@
-"""Short teaching texts, shared by the Learn page and the "how to read" notes beside the plots."""
+"""Short teaching texts, shared by the Learn page and the "how to read" notes beside the plots,
+and the helpers that put user text (rules, file names, error messages) into Markdown literally."""
+
+from __future__ import annotations
+
+import re
+import string
+
+# --------------------------------------------------------------------------- user text in Markdown
+
+# CommonMark lets a backslash escape any ASCII punctuation character, which is then literal text.
+_PUNCTUATION = frozenset(string.punctuation)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Streamlit rewrites ":material/" to ":material_" in the whole source (code included) before
+# parsing, to draw icons; a word joiner (U+2060, invisible) keeps user text from becoming one.
+_ICON = ":material/"
+_ICON_SAFE = ":\u2060material/"
+
+
+def _one_line(value: object) -> str:
+    """Text on one line: line breaks, tabs and other control characters become spaces."""
+    return _CONTROL.sub(" ", str(value))
+
+
+def md_escape(value: object) -> str:
+    """``value`` as literal text in Streamlit Markdown (st.markdown, st.error, captions, labels).
+
+    Every ASCII punctuation character is backslash-escaped, so nothing in it becomes bold,
+    italics, a code span, math ($), HTML, a link, a colour directive, an emoji or an icon; line
+    breaks become spaces (the text cannot start a heading, a list or a new paragraph).
+    """
+    return "".join("\\" + c if c in _PUNCTUATION else c for c in _one_line(value))
+
+
+def md_code(value: object) -> str:
+    """``value`` as an inline code span (for rules and file names), literal whatever it holds.
+
+    Backslashes do not escape inside code, so the span is fenced by one more backtick than the
+    longest run of backticks in the text, with spaces inside when the text touches a backtick.
+    """
+    text = _one_line(value).replace(_ICON, _ICON_SAFE)
+    fence = "`" * (_longest_run(text, "`") + 1)
+    if text.startswith("`") or text.endswith("`") or not text.strip(" "):
+        text = f" {text} "
+    return f"{fence}{text}{fence}"
+
+
+def md_fence(value: object, language: str = "text") -> str:
+    """``value`` (several lines allowed) as a fenced code block that nothing in it can close."""
+    text = str(value).replace(_ICON, _ICON_SAFE)
+    fence = "`" * max(3, _longest_run(text, "`") + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
+def _longest_run(text: str, char: str) -> int:
+    runs = re.findall(f"{re.escape(char)}+", text)
+    return max((len(r) for r in runs), default=0)
+
+
+# --------------------------------------------------------------------------- teaching texts
 
 QUESTION = """
 **Which inputs does a recurrent network rely on, and when?** An LSTM reads a sequence of
@@ -88,6 +147,28 @@ an earlier output) appear only for a model that reads ahead, e.g. a bidirectiona
 causal network they are exactly zero and are not drawn.
 """
 
+# The same notes for an uploaded model: no rule, so no marks of what should matter.
+READ_HEATMAP_UPLOAD = """
+**Heatmap (feature × input step).** Each cell nudges one feature at one input step and
+measures how much *all* predictions move. Bright cells are the features and steps your model
+relies on. Late steps can only affect the few outputs after them.
+"""
+
+READ_RESPONSE_UPLOAD = """
+**Response map (input step × output step).** Nudge the chosen feature at input step s (rows)
+and see which output steps t (columns) move. A causal network cannot react before the nudge,
+so everything below the diagonal stays at zero: the *causal triangle*. A model that reads the
+feature k steps back lights up the line t = s + k.
+"""
+
+READ_LAG_UPLOAD = """
+**Effect against lag.** The response map averaged along its diagonals: how much output t
+moves when the feature is nudged k = t − s steps earlier. A peak at lag k means the model
+reads the feature k steps back. Negative lags (a later input moving an earlier output) appear
+only for a model that reads ahead, e.g. a bidirectional LSTM; for a causal network they are
+exactly zero and are not drawn.
+"""
+
 CAVEATS = """
 - **σ is in the feature's units.** Here every feature is uniform on [0, 1), so σ = 0.2 is a
   large nudge (about two thirds of a feature's standard deviation). With real data, put
@@ -107,3 +188,34 @@ SIGMA_HELP = (
 )
 REPEATS_HELP = "Independent noise draws; the error bars are the spread over these repeats."
 SAMPLE_HELP = "How many fresh sequences (from the score split) are perturbed and predicted."
+
+
+def heatmap_vs_bars(result) -> str:
+    """Why the heatmap's cells are smaller than the bars, with the numbers of ``result`` (a
+    PerturbationResult with per-step effects): its feature with the largest bar as example."""
+    import numpy as np
+
+    f = int(np.argmax(result.importances_mean))
+    name = result.feature_names[f]
+    bar = float(result.importances_mean[f])
+    cells = np.asarray(result.cell_mean[f], dtype=np.float64)
+    steps = cells.size
+    rss = float(np.sqrt(np.sum(cells**2)))
+    text = (
+        "**Why are the heatmap's cells smaller than the bars?** A bar nudges a feature at "
+        "*every* step, a cell at *one step* only, and both are the RMS change over *all* "
+        f"counted outputs. Here {name}'s bar is {bar:.4f} and its cells run from "
+        f"{cells.min():.4f} to {cells.max():.4f} over T = {steps} input steps: a nudge at one "
+        "step moves only the outputs that remember it, and the RMS spreads that over every "
+        f"output, so a cell is about bar / √{steps} = {bar / np.sqrt(steps):.4f} when every "
+        "step matters alike. "
+    )
+    if bar > 0 and abs(rss / bar - 1.0) <= 0.25:
+        return text + (
+            f"Nudges at different steps add up (roughly, for small σ): the row's root-sum-square "
+            f"√(Σₛ cell²) = {rss:.4f} comes back close to the bar."
+        )
+    return text + (
+        f"The row's root-sum-square √(Σₛ cell²) = {rss:.4f} is not close to the bar here: "
+        "nudges at different steps do not simply add up in this model."
+    )

@@ -20,6 +20,7 @@ from rnnviz.methods import METHODS, STEPWISE_MAX_FEATURES, Param, merge_comparis
 from rnnviz.result import TrainResult
 from rnnviz.ui import cache, components, state
 from rnnviz.ui import compare_text as text
+from rnnviz.ui.text import md_code
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,8 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
 
     st.subheader("Verdicts side by side")
     st.markdown(
-        f"**This rule:** $y_t$ = 1 when `{rule.expression}`, so it reads {rule.describe_truth()}."
+        f"**This rule:** $y_t$ = 1 when {md_code(rule.expression)}, so it reads "
+        f"{rule.describe_truth()}."
     )
     st.plotly_chart(
         plots.method_multiples(comparison, used), theme="streamlit", key="cmp_multiples"

@@ -96,7 +96,7 @@ def main() -> None:
         if rule is not None:
             st.markdown(text.READ_BARS)
             st.markdown(
-                f"**This rule:** $y_t$ = 1 when `{rule.expression}`, so it reads "
+                f"**This rule:** $y_t$ = 1 when {text.md_code(rule.expression)}, so it reads "
                 f"{rule.describe_truth()}.",
             )
             st.caption(
@@ -115,7 +115,7 @@ def main() -> None:
         table = tables.feature_table(scores, subject.truth_features or ())
         if rule is None:  # nothing is known about what the target uses
             table.pop("used by the rule")
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.table(table, hide_index=True)  # wraps its text at any width (a grid would scroll)
     st.markdown("**Downloads**")
     components.subject_downloads(config, subject, scores)
 

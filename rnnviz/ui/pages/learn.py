@@ -5,23 +5,46 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz import plots
+from rnnviz.config import Config
+from rnnviz.jobs import preset_experiments
+from rnnviz.result import TrainResult
 from rnnviz.ui import cache, components, text
+from rnnviz.ui.text import md_code
+
+SMALL = 360  # px: the example plots are smaller than on the results pages
+
+
+def _example(config: Config) -> tuple[Config, TrainResult] | None:
+    """The experiment whose plots illustrate the page: the session's when it is trained, else a
+    preset experiment already in the cache, else None. No training is started from this page."""
+    store = cache.model_store()
+    for candidate in (config, *preset_experiments()):
+        result = store.get(candidate)
+        if result is not None:
+            return candidate, result
+    return None
+
+
+def _small(fig):
+    fig.update_layout(height=SMALL)
+    return fig
 
 
 def main() -> None:
     config = components.page_start()
     st.title("Learn: reading a recurrent network by nudging its inputs")
-    # Plots of the current experiment beside the text, when it is already trained (no training
-    # is started from this page).
-    result = cache.model_store().get(config)
-    scores = components.scores_or_error(result, config) if result is not None else None
+    example = _example(config)
+    scores = None
+    if example is not None:
+        shown, result = example
+        scores = components.scores_or_error(result, shown)
     rule = config.target()
 
     left, right = st.columns([1.1, 1], gap="large")
     with left:
         st.markdown(text.QUESTION)
         st.markdown(
-            f"In the current experiment $y_t$ = 1 when `{rule.expression}`, so the "
+            f"In the current experiment $y_t$ = 1 when {md_code(rule.expression)}, so the "
             f"ground truth is **{rule.describe_truth()}**.",
         )
         st.markdown(text.METHOD)
@@ -33,33 +56,56 @@ def main() -> None:
         st.markdown(text.COUNTED)
         st.caption(text.counted_here(rule.max_lag, config.seq_len))
     with right:
+        st.markdown(text.READ_BARS)
         if scores is not None:
+            if shown == config:
+                st.caption("The plots on this page are those of the current experiment.")
+            else:
+                st.caption(
+                    "The current experiment is not trained yet, so the plots on this page are "
+                    "those of a preset experiment already trained here: $y_t$ = 1 when "
+                    f"{md_code(shown.target().expression)}. Train yours to see its own."
+                )
             components.learned_notice(result)
+            truth = shown.target()
             st.plotly_chart(
-                plots.feature_bars(scores, rule.features), theme="streamlit", key="learn_bars"
+                plots.feature_bars(scores, truth.features), theme="streamlit", key="learn_bars"
             )
-            st.markdown(text.READ_BARS)
         else:
-            st.markdown(text.READ_BARS)
             st.info("Train the current experiment to see its plots here.", icon=":material/info:")
             st.page_link(
                 components.SETUP_PAGE, label="Go to Setup & train", icon=":material/arrow_forward:"
             )
 
-    if scores is not None:
-        st.divider()
-        a, b = st.columns([1, 1.1], gap="large")
-        with a:
-            st.markdown(text.READ_RESPONSE)
-            st.markdown(text.READ_LAG)
-        with b:
-            st.plotly_chart(
-                plots.lag_profile(scores, rule.ground_truth), theme="streamlit", key="learn_lag"
-            )
-    else:
+    st.divider()
+    if scores is None:
         st.markdown(text.READ_HEATMAP)
         st.markdown(text.READ_RESPONSE)
         st.markdown(text.READ_LAG)
+    else:
+        # A small real example beside each reading note, from the experiment shown above.
+        truth = shown.target()
+        feature = min(truth.features) if truth.features else 0
+        plots_and_notes = (
+            (
+                plots.timestep_heatmap(scores, truth.ground_truth),
+                "learn_heatmap",
+                (text.READ_HEATMAP, text.heatmap_vs_bars(scores)),
+            ),
+            (
+                plots.response_map(scores, feature, truth.ground_truth),
+                "learn_response",
+                (text.READ_RESPONSE,),
+            ),
+            (plots.lag_profile(scores, truth.ground_truth), "learn_lag", (text.READ_LAG,)),
+        )
+        for fig, key, notes in plots_and_notes:
+            a, b = st.columns([1, 1.1], gap="large")
+            with a:
+                for note in notes:
+                    st.markdown(note)
+            with b:
+                st.plotly_chart(_small(fig), theme="streamlit", key=key)
 
     st.divider()
     st.markdown("#### Caveats")

@@ -14,6 +14,7 @@ from rnnviz.rules import PRESETS as RULES
 from rnnviz.rules import Rule, get_rule
 from rnnviz.ui import cache, components, state
 from rnnviz.ui.cache import bounds
+from rnnviz.ui.text import md_code
 
 K = "setup_"  # prefix of this page's widget keys (drafts of the next configuration)
 RECIPES = {
@@ -119,7 +120,7 @@ def _rule_section(config: Config, n_features: int, seq_len: int) -> tuple[str, R
     except ValueError as exc:  # RuleError, DataError
         components.error_box("The rule cannot be used", exc)
         return text, None
-    lines = [f"$y_t$ = 1 when `{rule.expression}`"]
+    lines = [f"$y_t$ = 1 when {md_code(rule.expression)}"]
     if ss[K + "rule_mode"] == "Preset":
         lines.append(rule.description)
     lines.append(f"**Ground truth** (what the effects should find): {rule.describe_truth()}")
@@ -169,7 +170,11 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
             "Early-stopping patience", *b.patience, key=K + "patience", help="0 turns it off"
         )
         a1.number_input("Validation sequences", *b.n_val, step=100, key=K + "n_val")
-        a2.checkbox("Scale inputs to [-1, 1) inside the model", key=K + "input_scaling")
+        a2.checkbox(
+            "Scale inputs",
+            key=K + "input_scaling",
+            help="The model's first layer (Rescaling) maps the inputs from [0, 1) to [-1, 1).",
+        )
 
     draft = None
     if rule is not None:

@@ -29,13 +29,16 @@ def main() -> None:
     about = components.scoring_caption(subject, config, scores)
     about += " Change σ, repeats and the sample on the Per-feature effects page."
     if rule is not None:
-        about += f" The rule $y_t$ = 1 when `{rule.expression}` reads {rule.describe_truth()}."
+        about += (
+            f" The rule $y_t$ = 1 when {text.md_code(rule.expression)} reads "
+            f"{rule.describe_truth()}."
+        )
     st.caption(about)
     left, right = st.columns([2.3, 1], gap="large")
     with left:
         st.plotly_chart(plots.timestep_heatmap(scores, truth), theme="streamlit", key="heatmap")
-    with right:
-        st.markdown(text.READ_HEATMAP)
+    with right:  # only speak of the rule's marks where there is a rule
+        st.markdown(text.READ_HEATMAP if rule is not None else text.READ_HEATMAP_UPLOAD)
 
     names = scores.feature_names
     if st.session_state.get("ts_feature", -1) not in range(len(names)):
@@ -53,10 +56,12 @@ def main() -> None:
         st.plotly_chart(
             plots.response_map(scores, feature, truth), theme="streamlit", key="response_map"
         )
-        st.markdown(text.READ_RESPONSE)
+        st.markdown(text.READ_RESPONSE if rule is not None else text.READ_RESPONSE_UPLOAD)
     with c2:
         st.plotly_chart(plots.lag_profile(scores, truth), theme="streamlit", key="lag_profile")
-        st.markdown(text.READ_LAG)
+        st.markdown(text.READ_LAG if rule is not None else text.READ_LAG_UPLOAD)
+    st.markdown("**Downloads**")
+    components.timestep_downloads(config, subject, scores)
 
 
 main()

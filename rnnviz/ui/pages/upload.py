@@ -14,6 +14,7 @@ import streamlit as st
 from rnnviz.config import ACTIVATIONS, HEADS
 from rnnviz.hosting import Settings
 from rnnviz.ui import cache, components, state
+from rnnviz.ui.text import md_code
 from rnnviz.uploads import MAX_SEQUENCES, UploadedData, UploadError, prepare_upload, read_data
 
 K = "up_"  # prefix of this page's widget keys
@@ -104,7 +105,7 @@ def _status() -> None:
         with st.container(border=True):
             st.success(
                 "The results pages now explain **your uploaded model**: "
-                f"{upload.describe_model()}; data {upload.describe_data()}.",
+                f"{upload.describe_model(md_code)}; data {upload.describe_data(md_code)}.",
                 icon=":material/check_circle:",
             )
             c1, c2, c3 = st.columns(3)
@@ -119,7 +120,7 @@ def _status() -> None:
         with st.container(border=True):
             st.info(
                 "The results pages show the trained experiment. Your uploaded model "
-                f"({upload.describe_model()}) is kept for this session.",
+                f"({upload.describe_model(md_code)}) is kept for this session.",
                 icon=":material/info:",
             )
             components.subject_switch(True, key=K + "show")
@@ -170,7 +171,7 @@ def _model_section(s: Settings):
     )
     a1.selectbox("Output head", HEADS, key=K + "head", help="Per-step sigmoid output layer")
     a2.checkbox(
-        "Scale inputs to [-1, 1)",
+        "Scale inputs",
         True,
         key=K + "input_scaling",
         help="A Rescaling layer first maps inputs from [0, 1) to [-1, 1) (rnnviz's default)",
