@@ -207,9 +207,18 @@ def warm(jobs: TrainingJobs, store: ModelStore, configs: list[Config]) -> list[T
 
 
 def wait_for(job: TrainingJob, report, interval: float = 0.2) -> TrainingJob:
-    """Block until ``job`` is done, calling ``report(job)`` about every ``interval`` seconds."""
+    """Block until ``job`` is done, calling ``report(job)`` when its status or progress (to the
+    percent) changed, checked about every ``interval`` seconds, and once at the end.
+
+    A class of waiting visitors each polls its job: redrawing an unchanged progress bar would
+    send every one of them a message five times a second, which takes CPU from the trainings.
+    """
+    shown = None
     while not job.wait(interval):
-        report(job)
+        now = (round(job.fraction, 2), job.status())
+        if now != shown:
+            shown = now
+            report(job)
     report(job)
     return job
 

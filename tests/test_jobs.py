@@ -154,3 +154,37 @@ def test_a_visitor_asking_for_a_model_being_warmed_moves_it_ahead(tmp_path, monk
     for job in [first, *warmers]:
         wait_for(job, lambda j: None, interval=0.01)
     assert gate.order == [100, 202, 200, 201]
+
+
+def test_waiting_redraws_only_when_the_status_changes():
+    class _Job:
+        def __init__(self) -> None:
+            self.polls = 0
+            self.fraction, self.text = 0.0, "In the queue: 3 trainings ahead of yours"
+
+        def wait(self, timeout: float) -> bool:
+            self.polls += 1
+            if self.polls == 20:
+                self.text = "In the queue: 2 trainings ahead of yours"
+            return self.polls > 40
+
+        def status(self) -> str:
+            return self.text
+
+    job, shown = _Job(), []
+    wait_for(job, lambda j: shown.append(j.status()), interval=0)
+    assert job.polls == 41
+    assert shown == [
+        "In the queue: 3 trainings ahead of yours",
+        "In the queue: 2 trainings ahead of yours",
+        "In the queue: 2 trainings ahead of yours",  # the final report
+    ]
+
+
+def test_hosted_trainings_run_two_at_a_time_and_the_count_can_be_set():
+    from rnnviz.hosting import load_settings
+
+    assert load_settings(env={"RNNVIZ_HOSTED": "1"}).max_training == 2
+    assert load_settings(env={"RNNVIZ_MAX_TRAINING": "1"}).max_training == 1
+    with pytest.raises(ValueError, match="max_training"):
+        load_settings(env={"RNNVIZ_MAX_TRAINING": "0"})
