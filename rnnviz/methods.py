@@ -93,6 +93,7 @@ __all__ = [
     "integrated_gradients",
     "lek",
     "make_stepwise_trainer",
+    "noise_ties",
     "permutation",
     "perturbation",
     "random_baseline",
@@ -1309,7 +1310,7 @@ class Comparison:
     methods: tuple[str, ...]  # in the order run; "random" always included
     attributions: dict[str, Attribution]
     scores: dict[str, dict[str, float | None]]  # per method: rnnviz.truth.score_method
-    rank_agreement: np.ndarray  # (M, M) Spearman correlation of per-feature means
+    rank_agreement: np.ndarray  # (M, M) Spearman rho of per-feature means, noise ties tied
     seconds: dict[str, float]
 
     def rows(self) -> list[dict[str, Any]]:
@@ -1328,21 +1329,45 @@ class Comparison:
         return out
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties); NaN when either side is constant."""
-    ra, rb = _ranks(np.asarray(a, float)), _ranks(np.asarray(b, float))
+# Scores of one method closer than this share of its largest score are tied even without
+# repeats: less than a pixel of the bars the page draws, and no ranking anyone could read.
+TIE_FLOOR = 0.005
+
+
+def noise_ties(attr: Attribution) -> np.ndarray:
+    """(F, F) features that ``attr`` cannot tell apart: their mean ± std intervals over the
+    repeats overlap (|mean_i - mean_j| <= std_i + std_j), or their means differ by at most
+    TIE_FLOOR of the method's largest absolute score. Symmetric, true on the diagonal; not
+    transitive (x1 ~ x2 and x2 ~ x3 while x1 is clearly above x3 is possible).
+    """
+    mean, std = attr.feature_mean, attr.feature_std
+    gap = np.abs(mean[:, None] - mean[None, :])
+    scale = float(np.abs(mean).max()) if mean.size else 0.0
+    return (gap <= std[:, None] + std[None, :]) | (gap <= TIE_FLOOR * scale)
+
+
+def spearman(a: np.ndarray, b: np.ndarray, ties: np.ndarray | None = None) -> float:
+    """Spearman rank correlation (average ranks for ties); NaN when either side is constant.
+
+    ``ties`` (F, F) marks further pairs of features to rank as tied on both sides (e.g. the
+    union of both methods' :func:`noise_ties`): a pair only one method orders is no
+    disagreement. Each feature's rank is then the number of features clearly below it plus
+    half the number tied with it, which is the usual average rank when ties form groups.
+    """
+    ra, rb = _ranks(np.asarray(a, float), ties), _ranks(np.asarray(b, float), ties)
     ra, rb = ra - ra.mean(), rb - rb.mean()
     denom = np.sqrt((ra**2).sum() * (rb**2).sum())
     return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
 
 
-def _ranks(a: np.ndarray) -> np.ndarray:
-    order = np.argsort(a, kind="stable")
-    ranks = np.empty(a.size)
-    ranks[order] = np.arange(a.size)
-    _, inverse = np.unique(a, return_inverse=True)
-    sums = np.bincount(inverse, weights=ranks)
-    return (sums / np.bincount(inverse))[inverse]
+def _ranks(a: np.ndarray, ties: np.ndarray | None = None) -> np.ndarray:
+    """0-based ranks: features clearly below + half the others tied (equal, or in ``ties``)."""
+    tied = a[:, None] == a[None, :]
+    if ties is not None:
+        tied = tied | np.asarray(ties, bool)
+    np.fill_diagonal(tied, False)
+    below = (a[:, None] > a[None, :]) & ~tied
+    return below.sum(axis=1) + 0.5 * tied.sum(axis=1)
 
 
 def compare(
@@ -1405,11 +1430,21 @@ def merge_comparisons(first: Comparison, second: Comparison) -> Comparison:
 
 
 def rank_agreement(attributions: Mapping[str, Attribution], names: Sequence[str]) -> np.ndarray:
-    """(M, M) Spearman correlation of the methods' per-feature means, ones on the diagonal."""
+    """(M, M) Spearman correlation of the methods' per-feature means, ones on the diagonal.
+
+    Swaps inside the error bars are no disagreement: for each pair of methods, features that
+    either method cannot tell apart (:func:`noise_ties`) rank as tied on both sides, so two
+    methods that only swap x1 and x2 within their noise agree (rho = 1).
+    """
     m = len(names)
+    ties = [noise_ties(attributions[name]) for name in names]
     agreement = np.eye(m)
     for i in range(m):
         for j in range(i + 1, m):
-            rho = spearman(attributions[names[i]].feature_mean, attributions[names[j]].feature_mean)
+            rho = spearman(
+                attributions[names[i]].feature_mean,
+                attributions[names[j]].feature_mean,
+                ties[i] | ties[j],
+            )
             agreement[i, j] = agreement[j, i] = rho
     return agreement

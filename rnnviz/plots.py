@@ -555,7 +555,7 @@ def rank_agreement(comparison) -> go.Figure:
         "",
         subtitle=(
             f"Spearman correlation of the per-feature scores ({n_features} features): "
-            "1 = same order, −1 = reversed"
+            "1 = same order, −1 = reversed; swaps within the error bars count as ties"
         ),
         yaxis={"autorange": "reversed", "type": "category"},
         xaxis={"type": "category", "tickangle": -35},

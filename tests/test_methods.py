@@ -382,6 +382,46 @@ def test_spearman_by_hand() -> None:
     assert np.isnan(M.spearman([1, 1, 1], [1, 2, 3]))
 
 
+def _noisy(name: str, means, stds) -> Attribution:
+    """An Attribution whose two repeats are mean - std and mean + std (so std is exact)."""
+    means, stds = np.asarray(means, float), np.asarray(stds, float)
+    return Attribution(name, ("x1", "x2", "x3"), np.stack([means - stds, means + stds], axis=1))
+
+
+def test_rank_agreement_counts_swaps_inside_the_error_bars_as_ties() -> None:
+    # The reported case: two noisy methods that only swap x1 and x2, 0.312 vs 0.309, while
+    # each score's spread over repeats is larger than the gap.
+    a = _noisy("a", [0.312, 0.309, 0.007], [0.005, 0.006, 0.0005])
+    b = _noisy("b", [0.309, 0.312, 0.007], [0.006, 0.005, 0.0005])
+    assert M.spearman(a.feature_mean, b.feature_mean) == pytest.approx(0.5)  # plain ranks
+    agree = M.rank_agreement({"a": a, "b": b}, ["a", "b"])
+    np.testing.assert_allclose(agree, 1.0)
+    # A deterministic method (no error bars) that orders x1 and x2 either way does not
+    # disagree with a method that cannot tell them apart.
+    exact = Attribution("exact", ("x1", "x2", "x3"), np.array([[0.80], [0.81], [0.01]]))
+    agree = M.rank_agreement({"a": a, "exact": exact}, ["a", "exact"])
+    assert agree[0, 1] == pytest.approx(1.0)
+    # Without repeats, scores closer than 0.5% of the method's largest score (less than a
+    # pixel of its bars) are tied too: Lek's 0.99832 vs 0.99828 is no ranking.
+    lek = Attribution("lek", ("x1", "x2", "x3"), np.array([[0.99832], [0.99828], [0.067]]))
+    np.testing.assert_array_equal(M.noise_ties(lek)[0], [True, True, False])
+    assert M.rank_agreement({"lek": lek, "exact": exact}, ["lek", "exact"])[0, 1] == 1.0
+    # A real swap, far beyond the error bars, still lowers rho.
+    c = _noisy("c", [0.40, 0.30, 0.007], [0.005, 0.005, 0.0005])
+    d = _noisy("d", [0.30, 0.40, 0.007], [0.005, 0.005, 0.0005])
+    agree = M.rank_agreement({"c": c, "d": d, "exact": exact}, ["c", "d", "exact"])
+    assert agree[0, 1] == pytest.approx(0.5)
+    assert agree[0, 2] == pytest.approx(0.5) and agree[1, 2] == pytest.approx(1.0)
+    # Ties inside the noise, as a relation: x1 ~ x2 and x2 ~ x3 but x1 clearly above x3.
+    chain = _noisy("chain", [0.30, 0.25, 0.20], [0.03, 0.03, 0.03])
+    np.testing.assert_array_equal(
+        M.noise_ties(chain), [[True, True, False], [True, True, True], [False, True, True]]
+    )
+    reverse = Attribution("reverse", ("x1", "x2", "x3"), np.array([[0.1], [0.2], [0.3]]))
+    agree = M.rank_agreement({"chain": chain, "reverse": reverse}, ["chain", "reverse"])
+    assert agree[0, 1] == pytest.approx(-1.0)  # the one clear pair (x1 > x3) is reversed
+
+
 def test_compare_adds_random_and_agreement_is_symmetric(lctx) -> None:
     truth = {(0, 0), (1, 0)}
     result = compare(

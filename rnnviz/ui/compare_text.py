@@ -13,6 +13,7 @@ from math import comb
 
 import numpy as np
 
+from rnnviz.methods import TIE_FLOOR
 from rnnviz.plots import method_label
 
 WEIGHT_METHODS = ("connection_weights", "garson")
@@ -65,10 +66,13 @@ likewise, *AUP* / *AUR* score-weighted precision and recall, *AUPR* the area und
 precision-recall curve (chance = share of true pairs). "—" means the method has no such grain.
 """
 
-READ_AGREEMENT = """
+READ_AGREEMENT = f"""
 **Rank agreement.** Each cell compares two methods' orderings of the features (Spearman's ρ):
-1 = the same order, 0 = unrelated, −1 = reversed. With few features ρ can only take a few
-values, and one swap moves it a lot. A blank cell: a method gave every feature the same score.
+1 = the same order, 0 = unrelated, −1 = reversed. Two features that either method cannot tell
+apart (their ±1 std error bars overlap, or their scores differ by at most {TIE_FLOOR:.1%} of the
+method's largest) count as tied, so a swap inside the noise is no disagreement. With few
+features ρ can only take a few values, and one real swap moves it a lot. A blank cell: a
+method could not tell any of the features apart.
 """
 
 READ_LEK = """
