@@ -2,7 +2,7 @@
 their ground-truth scores over several seeds of the reference and the lagged rules.
 
     python benchmarks/bench_methods.py                # 10 seeds, ~3 minutes on 2 cores
-    python benchmarks/bench_methods.py --stepwise     # also backward elimination (F + 1 trainings)
+    python benchmarks/bench_methods.py --stepwise     # also backward elimination (F trainings)
 
 Prints, per rule and method: mean time, mean feature ROC AUC, how many seeds ranked every true
 feature above every irrelevant one (AUC = 1), and the mean lag-level AUP, AUR and AUPR.

@@ -60,7 +60,7 @@ def method_context(result: TrainResult, config: Config | None = None):
     )
 
 
-# Every method that needs no retraining; stepwise elimination retrains F + 1 models.
+# Every method that needs no retraining; stepwise elimination trains F more models.
 FAST_METHODS = (
     "perturbation",
     "ablation",
@@ -83,7 +83,8 @@ def compare_methods(
     """Run ``methods`` on one trained model and score them against the rule's ground truth.
 
     The perturbation method uses the config's sigma and repeats unless ``params`` says
-    otherwise; ``stepwise`` gets a trainer for this config (with ``progress``).
+    otherwise; ``stepwise`` gets a trainer for this config (with ``progress``) that takes
+    ``result`` as the training with all features, so it trains F models, not F + 1.
     """
     from rnnviz.methods import compare, make_stepwise_trainer
 
@@ -94,5 +95,7 @@ def compare_methods(
         params["perturbation"].setdefault("sigma", config.sigma)
         params["perturbation"].setdefault("n_repeats", config.n_repeats)
     if "stepwise" in methods:
-        params.setdefault("stepwise", {})["train_fn"] = make_stepwise_trainer(config, progress)
+        params.setdefault("stepwise", {})["train_fn"] = make_stepwise_trainer(
+            config, progress, full=result
+        )
     return compare(method_context(result, config), methods, params, truth=config.target())

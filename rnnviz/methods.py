@@ -851,14 +851,16 @@ def lek(
 def stepwise(ctx: Context, *, train_fn: TrainFn) -> Attribution:
     """Backward stepwise elimination, first step: retrain without each feature in turn.
 
-    ``train_fn(kept)`` trains on the kept feature indices and returns the validation loss
-    (see :func:`make_stepwise_trainer`). Score = loss without feature f minus loss with all
-    features; F + 1 trainings, bounded by F <= 8. Deterministic when ``train_fn`` is.
+    ``train_fn(kept)`` gives the validation loss of the model trained on the kept feature
+    indices (see :func:`make_stepwise_trainer`). Score = loss without feature f minus loss
+    with all features; F + 1 losses, of which the one with all features needs no training
+    when the trainer was given the trained model. Bounded by F <= 8. Deterministic when
+    ``train_fn`` is.
     """
     n_features = ctx.n_features
     if n_features > STEPWISE_MAX_FEATURES:
         raise ValueError(
-            f"stepwise retrains the model {n_features + 1} times; it is limited to "
+            f"stepwise retrains the model once per feature; it is limited to "
             f"{STEPWISE_MAX_FEATURES} features (use fewer features)"
         )
     everything = tuple(range(n_features))
@@ -875,16 +877,25 @@ def stepwise(ctx: Context, *, train_fn: TrainFn) -> Attribution:
     )
 
 
-def make_stepwise_trainer(config: Config, progress: ProgressFn | None = None) -> TrainFn:
+def make_stepwise_trainer(
+    config: Config, progress: ProgressFn | None = None, full: Any = None
+) -> TrainFn:
     """``train_fn(kept) -> validation loss`` for :func:`stepwise`, training ``config``'s model.
 
     Dropped features are overwritten with the constant 0.5 in the train and validation inputs
     (labels unchanged), so the input shape and the architecture stay the same. Results are
     cached per set of kept features; every training starts from ``config.seed``.
+
+    ``full`` is the trained model of ``config`` (a ``TrainResult``): it *is* the training with
+    all features (same data, seed and recipe), so its loss is computed instead of training it
+    again (F trainings instead of F + 1). That loss is the one every training reports: binary
+    cross-entropy over the valid steps of the same validation split.
     """
     from rnnviz.data import make_split
-    from rnnviz.model import train
+    from rnnviz.model import evaluate, train
 
+    if full is not None and full.config.training_key() != config.training_key():
+        raise ValueError("the full model was trained with another training config than this one")
     train_data, val_data = make_split(config, "train"), make_split(config, "val")
     cache: dict[tuple[int, ...], float] = {}
 
@@ -894,13 +905,16 @@ def make_stepwise_trainer(config: Config, progress: ProgressFn | None = None) ->
             raise ValueError(f"kept features {kept} are outside 0..{config.n_features - 1}")
         if kept not in cache:
             dropped = [f for f in range(config.n_features) if f not in kept]
-            result = train(
-                config,
-                progress,
-                train_data=_constant_columns(train_data, dropped),
-                val_data=_constant_columns(val_data, dropped),
-            )
-            cache[kept] = float(result.val_loss)
+            if full is not None and not dropped:
+                cache[kept] = float(evaluate(full.predict, val_data)[0])
+            else:
+                result = train(
+                    config,
+                    progress,
+                    train_data=_constant_columns(train_data, dropped),
+                    val_data=_constant_columns(val_data, dropped),
+                )
+                cache[kept] = float(result.val_loss)
         return cache[kept]
 
     return train_fn
@@ -1281,8 +1295,8 @@ def _resolve(name: str, ctx: Context, params: Mapping[str, Any]) -> Callable[[],
             raise ValueError(f"{name} needs the parameter {p.name}{hint}")
     if name == "stepwise" and ctx.n_features > STEPWISE_MAX_FEATURES:
         raise ValueError(
-            f"stepwise retrains the model {ctx.n_features + 1} times; it is limited to "
-            f"{STEPWISE_MAX_FEATURES} features (use fewer features)"
+            f"stepwise retrains the model once per feature ({ctx.n_features} times); it is "
+            f"limited to {STEPWISE_MAX_FEATURES} features (use fewer features)"
         )
     if name == "sigma_sweep" and "sigmas" in checked:
         sigmas = checked["sigmas"]

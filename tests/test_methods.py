@@ -207,6 +207,58 @@ def test_stepwise_trainer_overwrites_dropped_columns(monkeypatch) -> None:
         train_fn((0, 5))
 
 
+def _full_model(config: Config):
+    """A stand-in for the experiment's trained model: a fixed predictor and its val loss."""
+    from rnnviz.result import TrainResult
+
+    def predict(a: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-4.0 * (a[..., 0] - a[..., 1])))
+
+    return TrainResult(
+        config=config,
+        model=None,
+        history={},
+        val_loss=float("nan"),  # never read: the loss is computed on the trainer's data
+        val_accuracy=0.0,
+        baseline_accuracy=0.5,
+        seconds=0.0,
+        epochs_run=1,
+        _predictor=predict,
+    )
+
+
+def test_stepwise_reuses_the_trained_model_for_all_features(monkeypatch) -> None:
+    import rnnviz.model
+
+    trainings = []
+
+    class Fake:
+        val_loss = 0.9
+
+    def fake_train(config, progress=None, train_data=None, val_data=None):
+        trainings.append(val_data)
+        return Fake()
+
+    monkeypatch.setattr(rnnviz.model, "train", fake_train)
+    config = Config(n_train=60, n_val=50, seq_len=4)
+    full = _full_model(config)
+    train_fn = M.make_stepwise_trainer(config, full=full)
+    x = make_split(config, "score").x[:5]
+    attr = run_method("stepwise", Context(full.predict, x), train_fn=train_fn)
+    assert len(trainings) == config.n_features  # F trainings: the full model is not retrained
+    # The base loss is the full model's loss on the validation data the drop-one trainings
+    # are scored on (the same split, loss and valid steps), so the differences are fair.
+    val = make_split(config, "val")
+    expected = rnnviz.model.evaluate(full.predict, val)[0]
+    assert attr.extra["base_loss"] == expected
+    for seen in trainings:
+        np.testing.assert_array_equal(seen.y, val.y)
+        np.testing.assert_array_equal(seen.valid, val.valid)
+    np.testing.assert_allclose(attr.feature_mean, 0.9 - expected)
+    with pytest.raises(ValueError, match="training"):
+        M.make_stepwise_trainer(config.replace(seed=1), full=full)
+
+
 # --------------------------------------------------------------------------- masked outputs
 
 MASKED = 2  # outputs t < 2 have no target, as for a rule reading x1[t-2]
@@ -549,6 +601,11 @@ def test_real_stepwise_trainer_is_deterministic() -> None:
     assert attr.feature.shape == (2, 1) and np.isfinite(attr.feature).all()
     again = M.make_stepwise_trainer(config)((0, 1))
     assert again == attr.extra["base_loss"]
+    # The experiment's own model stands in for the all-features training: same loss.
+    from rnnviz.model import train
+
+    reused = M.make_stepwise_trainer(config, full=train(config))((0, 1))
+    assert reused == pytest.approx(again, abs=1e-9)
 
 
 def test_merge_comparisons_joins_rows_and_recomputes_agreement(lctx) -> None:

@@ -35,9 +35,9 @@ WEIGHTS_CONTRAST = (
 )
 
 STEPWISE_NOTE = (
-    "Backward stepwise elimination retrains the model {n} times (once with all features, once "
-    "without each), so it takes about {n}× a training. It runs once per trained model and is "
-    "then remembered."
+    "Backward stepwise elimination retrains the model {n} times, once without each feature (the "
+    "model already trained is the one with all features), so it takes about {n}× a training. "
+    "It runs once per trained model and is then remembered."
 )
 
 STEPWISE_TOO_MANY = (

@@ -46,7 +46,7 @@ def _order(methods) -> list[str]:
 def _pick_methods(config: Config) -> tuple[list[str], bool]:
     """The chosen registry methods (random is always added by the core) and the TSR switch."""
     options = [m for m in METHODS if m != "random"]
-    n_trainings = config.n_features + 1
+    n_trainings = config.n_features
     if config.n_features > STEPWISE_MAX_FEATURES:
         options.remove("stepwise")
     ss = st.session_state
@@ -198,7 +198,7 @@ def _fast_comparison(result: TrainResult, config: Config, methods: list[str], pa
 
 
 def _stepwise(result: TrainResult, config: Config):
-    """The stepwise Comparison (trains F + 1 models in the background, with progress)."""
+    """The stepwise Comparison (trains F models in the background, with progress)."""
     try:
         job = cache.stepwise_job(result, config)
     except Exception as exc:
@@ -210,7 +210,7 @@ def _stepwise(result: TrainResult, config: Config):
         with slot.container(border=True):
             st.markdown(
                 f"**Backward stepwise elimination:** training the LSTM {job.total} times "
-                "(all features, then without each one)…"
+                "(once without each feature)…"
             )
             bar = st.progress(job.fraction, text=job.status())
         wait_for(job, lambda j: bar.progress(j.fraction, text=j.status()))
