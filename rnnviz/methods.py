@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -332,59 +331,86 @@ def _need_model(ctx: Context, method: str) -> keras.Model:
 # --------------------------------------------------------------------------- gradients
 
 _GRAD_LOCK = threading.Lock()
-_GRAD_CACHE: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
-_GRAD_CACHE_SIZE = 4  # traced functions for the last few models (each holds its model)
 
 
 class _GradFns:
-    """Traced gradient functions of one model (one trace serves every batch size)."""
+    """Traced gradient functions of one architecture, bound to one model's weights.
+
+    The traced functions take the weights as arguments (``keras.Model.stateless_call``) and
+    are shared by every model of the architecture (:func:`rnnviz.model.shared_trace`): one
+    trace serves every model and every batch size, and a new model is never a retrace.
+    """
 
     def __init__(self, model: keras.Model) -> None:
-        import tensorflow as tf
+        from rnnviz.model import inference_key, shared_trace
 
-        _, seq_len, n_features = model.input_shape
-        x_spec = tf.TensorSpec((None, seq_len, n_features), tf.float32)
+        self.model = model
+        self._traced = shared_trace(("gradients", inference_key(model)), model, _trace_gradients)
 
-        def outputs(x):
-            return tf.reshape(model(x, training=False), (tf.shape(x)[0], -1))
+    def _call(self, name: str, *args: Any) -> Any:
+        from rnnviz.model import weights
 
-        @tf.function(input_signature=[x_spec])
-        def forward(x):
-            return outputs(x)
+        return getattr(self._traced, name)(*args, *weights(self.model))
 
-        @tf.function(input_signature=[x_spec])
-        def forward_sum(x):
-            return tf.reduce_sum(outputs(x), axis=1)
+    def forward(self, x):
+        return self._call("forward", x)
 
-        @tf.function(input_signature=[x_spec])
-        def grad_sum(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                total = tf.reduce_sum(outputs(x))
-            return tape.gradient(total, x)
+    def forward_sum(self, x):
+        return self._call("forward_sum", x)
 
-        @tf.function(input_signature=[x_spec, tf.TensorSpec((None, None), tf.float32)])
-        def grad_select(x, select):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                total = tf.reduce_sum(outputs(x) * select)
-            return tape.gradient(total, x)
+    def grad_sum(self, x):
+        return self._call("grad_sum", x)
 
-        self.forward, self.forward_sum = forward, forward_sum
-        self.grad_sum, self.grad_select = grad_sum, grad_select
+    def grad_select(self, x, select):
+        return self._call("grad_select", x, select)
+
+
+def _trace_gradients(template: keras.Model) -> Any:
+    """tf.functions of (inputs, ..., trainable weights, non-trainable weights) for a model
+    shaped like ``template`` (one trace each, whatever the batch size)."""
+    from types import SimpleNamespace
+
+    import tensorflow as tf
+
+    from rnnviz.model import weight_specs
+
+    _, seq_len, n_features = template.input_shape
+    x_spec = tf.TensorSpec((None, seq_len, n_features), tf.float32)
+    w_specs = weight_specs(template)
+
+    def outputs(x, trainable, non_trainable):
+        y, _ = template.stateless_call(trainable, non_trainable, x, training=False)
+        return tf.reshape(y, (tf.shape(x)[0], -1))
+
+    @tf.function(input_signature=[x_spec, *w_specs])
+    def forward(x, trainable, non_trainable):
+        return outputs(x, trainable, non_trainable)
+
+    @tf.function(input_signature=[x_spec, *w_specs])
+    def forward_sum(x, trainable, non_trainable):
+        return tf.reduce_sum(outputs(x, trainable, non_trainable), axis=1)
+
+    @tf.function(input_signature=[x_spec, *w_specs])
+    def grad_sum(x, trainable, non_trainable):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(outputs(x, trainable, non_trainable))
+        return tape.gradient(total, x)
+
+    @tf.function(input_signature=[x_spec, tf.TensorSpec((None, None), tf.float32), *w_specs])
+    def grad_select(x, select, trainable, non_trainable):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(outputs(x, trainable, non_trainable) * select)
+        return tape.gradient(total, x)
+
+    return SimpleNamespace(
+        forward=forward, forward_sum=forward_sum, grad_sum=grad_sum, grad_select=grad_select
+    )
 
 
 def _grad_fns(model: keras.Model) -> _GradFns:
-    with _GRAD_LOCK:
-        hit = _GRAD_CACHE.get(id(model))
-        if hit is not None and hit[0] is model:
-            _GRAD_CACHE.move_to_end(id(model))
-            return hit[1]
-        fns = _GradFns(model)
-        _GRAD_CACHE[id(model)] = (model, fns)
-        while len(_GRAD_CACHE) > _GRAD_CACHE_SIZE:
-            _GRAD_CACHE.popitem(last=False)
-        return fns
+    return _GradFns(model)
 
 
 def _np(tensor_fn: Callable, *args: np.ndarray) -> np.ndarray:

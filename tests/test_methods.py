@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -590,6 +591,44 @@ def test_lstm_compare_scores_against_the_rule(ctx) -> None:
         assert 0.0 <= row["feature_auc"] <= 1.0
     assert result.scores["lek"]["aup"] is None
     assert 0.0 <= result.scores["saliency"]["aupr"] <= 1.0
+
+
+def test_new_models_of_one_architecture_trigger_no_retracing(caplog) -> None:
+    """A server holds many models of one architecture (a class's experiments, the presets).
+
+    Each model used to get its own tf.functions, traced on first use; TensorFlow counts the
+    traces of one Python function together and warned "5 out of the last 5 calls ...
+    triggered tf.function retracing" in the server log. One trace per architecture now
+    serves every model of it, with the model's own weights.
+    """
+    import tensorflow as tf
+
+    from rnnviz.model import Predictor, build_model
+
+    config = Config(seq_len=T, n_features=F, units=(7,), activations=("tanh",))
+    models = [build_model(config.replace(seed=s)) for s in range(6)]
+    x = np.random.default_rng(5).random((12, T, F), dtype=np.float32)
+    caplog.set_level(logging.WARNING, logger="tensorflow")
+    runs = []
+    for _ in range(2):  # the fast methods twice, on every model
+        for model in models:
+            ctx = Context(Predictor(model, batch_rows=64), x, model=model, seed=1)
+            runs.append({m: run_method(m, ctx) for m in ("saliency", "integrated_gradients")})
+            run_method("lek", ctx, n_points=5)
+    retraced = [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]
+    assert not retraced, retraced
+    # Each model is explained with its own weights: an eager gradient of that model.
+    for model, run in zip(models, runs[: len(models)], strict=True):
+        tx = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(tx)
+            total = tf.reduce_sum(model(tx, training=False))
+        expected = np.abs(tape.gradient(total, tx).numpy()).mean(axis=0).T  # (F, T)
+        np.testing.assert_allclose(run["saliency"].cell_mean, expected, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(
+            Predictor(model)(x), model(tx, training=False).numpy()[..., 0], rtol=1e-5, atol=1e-6
+        )
+    assert not np.allclose(runs[0]["saliency"].cell, runs[1]["saliency"].cell)
 
 
 def test_real_stepwise_trainer_is_deterministic() -> None:
