@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 
 from rnnviz.config import Bounds, Config
-from rnnviz.experiment import explain
+from rnnviz.experiment import DISAGREEMENT_EXAMPLE, explain
 from rnnviz.hosting import Settings, load_settings
 from rnnviz.jobs import TrainingJobs, preset_experiments, warm
 from rnnviz.result import TrainResult
@@ -47,7 +47,8 @@ def bounds() -> Bounds:
 @st.cache_resource(show_spinner=False)
 def model_store() -> ModelStore:
     """The process-wide store of trained models (memory + disk); with ``warm_presets`` on, the
-    preset experiments not yet on disk are queued for training behind every visitor."""
+    preset experiments and the Compare page's example not yet on disk are queued for training
+    behind every visitor."""
     s = settings()
     store = ModelStore(
         s.cache_dir,
@@ -55,8 +56,8 @@ def model_store() -> ModelStore:
         max_disk=s.max_disk_models,
         max_training=s.max_training,
     )
-    if s.warm_presets:
-        warm(training_jobs(), store, preset_experiments())
+    if s.warm_presets:  # and the example the Compare page leads with
+        warm(training_jobs(), store, [*preset_experiments(), DISAGREEMENT_EXAMPLE])
     return store
 
 
