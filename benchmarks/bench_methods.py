@@ -33,17 +33,17 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from rnnviz.config import Config
-from rnnviz.experiment import FAST_METHODS, compare_methods
-from rnnviz.model import train
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+from rnnviz.config import Config  # noqa: E402
+from rnnviz.experiment import FAST_METHODS, compare_methods  # noqa: E402
+from rnnviz.model import train  # noqa: E402
 
 
 def fmt(values: list) -> str:
     vals = [v for v in values if v is not None and not np.isnan(v)]
     return f"{np.mean(vals):6.3f}" if vals else "     -"
-
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def page_times(repeats: int, query: dict[str, str]) -> None:

@@ -99,7 +99,7 @@ def _pick_methods(config: Config) -> tuple[list[str], bool]:
         format_func=plots.method_label,
         help="Random scores are always added as the chance row.",
     )
-    more = [plots.method_label(m) for m in options if m not in DEFAULT_METHODS]
+    more = [m for m in options if m not in DEFAULT_METHODS and m != "stepwise"]
     left, right = st.columns(2, gap="medium")
     with left:
         st.toggle(
@@ -107,8 +107,8 @@ def _pick_methods(config: Config) -> tuple[list[str], bool]:
             key="cmp_more",
             on_change=_all_or_first,
             args=(options,),
-            help=f"Adds {text.join(m for m in more if m != 'Backward stepwise elimination')}; "
-            "off: back to the first four. Backward stepwise elimination stays opt-in.",
+            help=f"Adds {text.join(map(plots.method_label, more))}; off: back to the first "
+            f"{len(DEFAULT_METHODS)}. Backward stepwise elimination stays opt-in (it retrains).",
         )
     with right:
         tsr = st.checkbox(
