@@ -372,7 +372,7 @@ def _trace_gradients(template: keras.Model) -> Any:
 
     import tensorflow as tf
 
-    from rnnviz.model import weight_specs
+    from rnnviz.model import traced, weight_specs
 
     _, seq_len, n_features = template.input_shape
     x_spec = tf.TensorSpec((None, seq_len, n_features), tf.float32)
@@ -382,30 +382,30 @@ def _trace_gradients(template: keras.Model) -> Any:
         y, _ = template.stateless_call(trainable, non_trainable, x, training=False)
         return tf.reshape(y, (tf.shape(x)[0], -1))
 
-    @tf.function(input_signature=[x_spec, *w_specs])
     def forward(x, trainable, non_trainable):
         return outputs(x, trainable, non_trainable)
 
-    @tf.function(input_signature=[x_spec, *w_specs])
     def forward_sum(x, trainable, non_trainable):
         return tf.reduce_sum(outputs(x, trainable, non_trainable), axis=1)
 
-    @tf.function(input_signature=[x_spec, *w_specs])
     def grad_sum(x, trainable, non_trainable):
         with tf.GradientTape() as tape:
             tape.watch(x)
             total = tf.reduce_sum(outputs(x, trainable, non_trainable))
         return tape.gradient(total, x)
 
-    @tf.function(input_signature=[x_spec, tf.TensorSpec((None, None), tf.float32), *w_specs])
     def grad_select(x, select, trainable, non_trainable):
         with tf.GradientTape() as tape:
             tape.watch(x)
             total = tf.reduce_sum(outputs(x, trainable, non_trainable) * select)
         return tape.gradient(total, x)
 
+    select_spec = tf.TensorSpec((None, None), tf.float32)
     return SimpleNamespace(
-        forward=forward, forward_sum=forward_sum, grad_sum=grad_sum, grad_select=grad_select
+        forward=traced(forward, [x_spec, *w_specs]),
+        forward_sum=traced(forward_sum, [x_spec, *w_specs]),
+        grad_sum=traced(grad_sum, [x_spec, *w_specs]),
+        grad_select=traced(grad_select, [x_spec, select_spec, *w_specs]),
     )
 
 

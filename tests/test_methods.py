@@ -629,6 +629,18 @@ def test_new_models_of_one_architecture_trigger_no_retracing(caplog) -> None:
             Predictor(model)(x), model(tx, training=False).numpy()[..., 0], rtol=1e-5, atol=1e-6
         )
     assert not np.allclose(runs[0]["saliency"].cell, runs[1]["saliency"].cell)
+    # Each architecture is traced once, and those traces are not one function retracing:
+    # students' experiments of many shapes, one after another, warn no more.
+    caplog.clear()
+    for units in range(2, 8):
+        model = build_model(config.replace(units=(units,), seq_len=T + units))
+        x_u = np.random.default_rng(units).random((4, T + units, F), dtype=np.float32)
+        ctx = Context(Predictor(model, batch_rows=64), x_u, model=model)
+        for _ in range(2):
+            run_method("saliency", ctx, per_lag=False)
+            run_method("integrated_gradients", ctx, steps=4)
+    retraced = [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]
+    assert not retraced, retraced
 
 
 def test_real_stepwise_trainer_is_deterministic() -> None:
