@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -93,6 +92,7 @@ __all__ = [
     "integrated_gradients",
     "lek",
     "make_stepwise_trainer",
+    "noise_ties",
     "permutation",
     "perturbation",
     "random_baseline",
@@ -331,59 +331,86 @@ def _need_model(ctx: Context, method: str) -> keras.Model:
 # --------------------------------------------------------------------------- gradients
 
 _GRAD_LOCK = threading.Lock()
-_GRAD_CACHE: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
-_GRAD_CACHE_SIZE = 4  # traced functions for the last few models (each holds its model)
 
 
 class _GradFns:
-    """Traced gradient functions of one model (one trace serves every batch size)."""
+    """Traced gradient functions of one architecture, bound to one model's weights.
+
+    The traced functions take the weights as arguments (``keras.Model.stateless_call``) and
+    are shared by every model of the architecture (:func:`rnnviz.model.shared_trace`): one
+    trace serves every model and every batch size, and a new model is never a retrace.
+    """
 
     def __init__(self, model: keras.Model) -> None:
-        import tensorflow as tf
+        from rnnviz.model import inference_key, shared_trace
 
-        _, seq_len, n_features = model.input_shape
-        x_spec = tf.TensorSpec((None, seq_len, n_features), tf.float32)
+        self.model = model
+        self._traced = shared_trace(("gradients", inference_key(model)), model, _trace_gradients)
 
-        def outputs(x):
-            return tf.reshape(model(x, training=False), (tf.shape(x)[0], -1))
+    def _call(self, name: str, *args: Any) -> Any:
+        from rnnviz.model import weights
 
-        @tf.function(input_signature=[x_spec])
-        def forward(x):
-            return outputs(x)
+        return getattr(self._traced, name)(*args, *weights(self.model))
 
-        @tf.function(input_signature=[x_spec])
-        def forward_sum(x):
-            return tf.reduce_sum(outputs(x), axis=1)
+    def forward(self, x):
+        return self._call("forward", x)
 
-        @tf.function(input_signature=[x_spec])
-        def grad_sum(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                total = tf.reduce_sum(outputs(x))
-            return tape.gradient(total, x)
+    def forward_sum(self, x):
+        return self._call("forward_sum", x)
 
-        @tf.function(input_signature=[x_spec, tf.TensorSpec((None, None), tf.float32)])
-        def grad_select(x, select):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                total = tf.reduce_sum(outputs(x) * select)
-            return tape.gradient(total, x)
+    def grad_sum(self, x):
+        return self._call("grad_sum", x)
 
-        self.forward, self.forward_sum = forward, forward_sum
-        self.grad_sum, self.grad_select = grad_sum, grad_select
+    def grad_select(self, x, select):
+        return self._call("grad_select", x, select)
+
+
+def _trace_gradients(template: keras.Model) -> Any:
+    """tf.functions of (inputs, ..., trainable weights, non-trainable weights) for a model
+    shaped like ``template`` (one trace each, whatever the batch size)."""
+    from types import SimpleNamespace
+
+    import tensorflow as tf
+
+    from rnnviz.model import traced, weight_specs
+
+    _, seq_len, n_features = template.input_shape
+    x_spec = tf.TensorSpec((None, seq_len, n_features), tf.float32)
+    w_specs = weight_specs(template)
+
+    def outputs(x, trainable, non_trainable):
+        y, _ = template.stateless_call(trainable, non_trainable, x, training=False)
+        return tf.reshape(y, (tf.shape(x)[0], -1))
+
+    def forward(x, trainable, non_trainable):
+        return outputs(x, trainable, non_trainable)
+
+    def forward_sum(x, trainable, non_trainable):
+        return tf.reduce_sum(outputs(x, trainable, non_trainable), axis=1)
+
+    def grad_sum(x, trainable, non_trainable):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(outputs(x, trainable, non_trainable))
+        return tape.gradient(total, x)
+
+    def grad_select(x, select, trainable, non_trainable):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(outputs(x, trainable, non_trainable) * select)
+        return tape.gradient(total, x)
+
+    select_spec = tf.TensorSpec((None, None), tf.float32)
+    return SimpleNamespace(
+        forward=traced(forward, [x_spec, *w_specs]),
+        forward_sum=traced(forward_sum, [x_spec, *w_specs]),
+        grad_sum=traced(grad_sum, [x_spec, *w_specs]),
+        grad_select=traced(grad_select, [x_spec, select_spec, *w_specs]),
+    )
 
 
 def _grad_fns(model: keras.Model) -> _GradFns:
-    with _GRAD_LOCK:
-        hit = _GRAD_CACHE.get(id(model))
-        if hit is not None and hit[0] is model:
-            _GRAD_CACHE.move_to_end(id(model))
-            return hit[1]
-        fns = _GradFns(model)
-        _GRAD_CACHE[id(model)] = (model, fns)
-        while len(_GRAD_CACHE) > _GRAD_CACHE_SIZE:
-            _GRAD_CACHE.popitem(last=False)
-        return fns
+    return _GradFns(model)
 
 
 def _np(tensor_fn: Callable, *args: np.ndarray) -> np.ndarray:
@@ -850,14 +877,16 @@ def lek(
 def stepwise(ctx: Context, *, train_fn: TrainFn) -> Attribution:
     """Backward stepwise elimination, first step: retrain without each feature in turn.
 
-    ``train_fn(kept)`` trains on the kept feature indices and returns the validation loss
-    (see :func:`make_stepwise_trainer`). Score = loss without feature f minus loss with all
-    features; F + 1 trainings, bounded by F <= 8. Deterministic when ``train_fn`` is.
+    ``train_fn(kept)`` gives the validation loss of the model trained on the kept feature
+    indices (see :func:`make_stepwise_trainer`). Score = loss without feature f minus loss
+    with all features; F + 1 losses, of which the one with all features needs no training
+    when the trainer was given the trained model. Bounded by F <= 8. Deterministic when
+    ``train_fn`` is.
     """
     n_features = ctx.n_features
     if n_features > STEPWISE_MAX_FEATURES:
         raise ValueError(
-            f"stepwise retrains the model {n_features + 1} times; it is limited to "
+            f"stepwise retrains the model once per feature; it is limited to "
             f"{STEPWISE_MAX_FEATURES} features (use fewer features)"
         )
     everything = tuple(range(n_features))
@@ -874,16 +903,25 @@ def stepwise(ctx: Context, *, train_fn: TrainFn) -> Attribution:
     )
 
 
-def make_stepwise_trainer(config: Config, progress: ProgressFn | None = None) -> TrainFn:
+def make_stepwise_trainer(
+    config: Config, progress: ProgressFn | None = None, full: Any = None
+) -> TrainFn:
     """``train_fn(kept) -> validation loss`` for :func:`stepwise`, training ``config``'s model.
 
     Dropped features are overwritten with the constant 0.5 in the train and validation inputs
     (labels unchanged), so the input shape and the architecture stay the same. Results are
     cached per set of kept features; every training starts from ``config.seed``.
+
+    ``full`` is the trained model of ``config`` (a ``TrainResult``): it *is* the training with
+    all features (same data, seed and recipe), so its loss is computed instead of training it
+    again (F trainings instead of F + 1). That loss is the one every training reports: binary
+    cross-entropy over the valid steps of the same validation split.
     """
     from rnnviz.data import make_split
-    from rnnviz.model import train
+    from rnnviz.model import evaluate, train
 
+    if full is not None and full.config.training_key() != config.training_key():
+        raise ValueError("the full model was trained with another training config than this one")
     train_data, val_data = make_split(config, "train"), make_split(config, "val")
     cache: dict[tuple[int, ...], float] = {}
 
@@ -893,13 +931,16 @@ def make_stepwise_trainer(config: Config, progress: ProgressFn | None = None) ->
             raise ValueError(f"kept features {kept} are outside 0..{config.n_features - 1}")
         if kept not in cache:
             dropped = [f for f in range(config.n_features) if f not in kept]
-            result = train(
-                config,
-                progress,
-                train_data=_constant_columns(train_data, dropped),
-                val_data=_constant_columns(val_data, dropped),
-            )
-            cache[kept] = float(result.val_loss)
+            if full is not None and not dropped:
+                cache[kept] = float(evaluate(full.predict, val_data)[0])
+            else:
+                result = train(
+                    config,
+                    progress,
+                    train_data=_constant_columns(train_data, dropped),
+                    val_data=_constant_columns(val_data, dropped),
+                )
+                cache[kept] = float(result.val_loss)
         return cache[kept]
 
     return train_fn
@@ -1280,8 +1321,8 @@ def _resolve(name: str, ctx: Context, params: Mapping[str, Any]) -> Callable[[],
             raise ValueError(f"{name} needs the parameter {p.name}{hint}")
     if name == "stepwise" and ctx.n_features > STEPWISE_MAX_FEATURES:
         raise ValueError(
-            f"stepwise retrains the model {ctx.n_features + 1} times; it is limited to "
-            f"{STEPWISE_MAX_FEATURES} features (use fewer features)"
+            f"stepwise retrains the model once per feature ({ctx.n_features} times); it is "
+            f"limited to {STEPWISE_MAX_FEATURES} features (use fewer features)"
         )
     if name == "sigma_sweep" and "sigmas" in checked:
         sigmas = checked["sigmas"]
@@ -1309,7 +1350,7 @@ class Comparison:
     methods: tuple[str, ...]  # in the order run; "random" always included
     attributions: dict[str, Attribution]
     scores: dict[str, dict[str, float | None]]  # per method: rnnviz.truth.score_method
-    rank_agreement: np.ndarray  # (M, M) Spearman correlation of per-feature means
+    rank_agreement: np.ndarray  # (M, M) Spearman rho of per-feature means, noise ties tied
     seconds: dict[str, float]
 
     def rows(self) -> list[dict[str, Any]]:
@@ -1328,21 +1369,45 @@ class Comparison:
         return out
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties); NaN when either side is constant."""
-    ra, rb = _ranks(np.asarray(a, float)), _ranks(np.asarray(b, float))
+# Scores of one method closer than this share of its largest score are tied even without
+# repeats: less than a pixel of the bars the page draws, and no ranking anyone could read.
+TIE_FLOOR = 0.005
+
+
+def noise_ties(attr: Attribution) -> np.ndarray:
+    """(F, F) features that ``attr`` cannot tell apart: their mean ± std intervals over the
+    repeats overlap (|mean_i - mean_j| <= std_i + std_j), or their means differ by at most
+    TIE_FLOOR of the method's largest absolute score. Symmetric, true on the diagonal; not
+    transitive (x1 ~ x2 and x2 ~ x3 while x1 is clearly above x3 is possible).
+    """
+    mean, std = attr.feature_mean, attr.feature_std
+    gap = np.abs(mean[:, None] - mean[None, :])
+    scale = float(np.abs(mean).max()) if mean.size else 0.0
+    return (gap <= std[:, None] + std[None, :]) | (gap <= TIE_FLOOR * scale)
+
+
+def spearman(a: np.ndarray, b: np.ndarray, ties: np.ndarray | None = None) -> float:
+    """Spearman rank correlation (average ranks for ties); NaN when either side is constant.
+
+    ``ties`` (F, F) marks further pairs of features to rank as tied on both sides (e.g. the
+    union of both methods' :func:`noise_ties`): a pair only one method orders is no
+    disagreement. Each feature's rank is then the number of features clearly below it plus
+    half the number tied with it, which is the usual average rank when ties form groups.
+    """
+    ra, rb = _ranks(np.asarray(a, float), ties), _ranks(np.asarray(b, float), ties)
     ra, rb = ra - ra.mean(), rb - rb.mean()
     denom = np.sqrt((ra**2).sum() * (rb**2).sum())
     return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
 
 
-def _ranks(a: np.ndarray) -> np.ndarray:
-    order = np.argsort(a, kind="stable")
-    ranks = np.empty(a.size)
-    ranks[order] = np.arange(a.size)
-    _, inverse = np.unique(a, return_inverse=True)
-    sums = np.bincount(inverse, weights=ranks)
-    return (sums / np.bincount(inverse))[inverse]
+def _ranks(a: np.ndarray, ties: np.ndarray | None = None) -> np.ndarray:
+    """0-based ranks: features clearly below + half the others tied (equal, or in ``ties``)."""
+    tied = a[:, None] == a[None, :]
+    if ties is not None:
+        tied = tied | np.asarray(ties, bool)
+    np.fill_diagonal(tied, False)
+    below = (a[:, None] > a[None, :]) & ~tied
+    return below.sum(axis=1) + 0.5 * tied.sum(axis=1)
 
 
 def compare(
@@ -1405,11 +1470,21 @@ def merge_comparisons(first: Comparison, second: Comparison) -> Comparison:
 
 
 def rank_agreement(attributions: Mapping[str, Attribution], names: Sequence[str]) -> np.ndarray:
-    """(M, M) Spearman correlation of the methods' per-feature means, ones on the diagonal."""
+    """(M, M) Spearman correlation of the methods' per-feature means, ones on the diagonal.
+
+    Swaps inside the error bars are no disagreement: for each pair of methods, features that
+    either method cannot tell apart (:func:`noise_ties`) rank as tied on both sides, so two
+    methods that only swap x1 and x2 within their noise agree (rho = 1).
+    """
     m = len(names)
+    ties = [noise_ties(attributions[name]) for name in names]
     agreement = np.eye(m)
     for i in range(m):
         for j in range(i + 1, m):
-            rho = spearman(attributions[names[i]].feature_mean, attributions[names[j]].feature_mean)
+            rho = spearman(
+                attributions[names[i]].feature_mean,
+                attributions[names[j]].feature_mean,
+                ties[i] | ties[j],
+            )
             agreement[i, j] = agreement[j, i] = rho
     return agreement

@@ -10,6 +10,7 @@ Adam 1e-3), which is ~10x slower and fails to learn on some seeds.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -17,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -34,6 +36,85 @@ from rnnviz.result import (  # noqa: E402, F401  (re-exported: the public names 
     load,
 )
 
+# --------------------------------------------------------------------------- shared traces
+
+SHARED_TRACES = 16  # traced functions kept, each with the model it was traced on
+_SHARED_LOCK = threading.Lock()
+_SHARED: OrderedDict[tuple, Any] = OrderedDict()
+
+
+def _without_seeds(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_seeds(v) for k, v in value.items() if k != "seed"}
+    if isinstance(value, list | tuple):
+        return [_without_seeds(v) for v in value]
+    return value
+
+
+def inference_key(model: keras.Model) -> tuple:
+    """What fixes a model's forward pass apart from the values of its weights.
+
+    Its class, its config without random seeds (initialisers and dropout draw from them; the
+    forward pass at inference reads neither) and its variables' shapes and dtypes. A model
+    whose config cannot be read is an architecture of its own.
+    """
+    try:
+        config = json.dumps(_without_seeds(model.get_config()), sort_keys=True, default=repr)
+    except Exception:  # e.g. a subclassed model without get_config
+        return ("model", id(model))
+    variables = tuple(
+        (tuple(v.shape), str(v.dtype))
+        for v in (*model.trainable_variables, *model.non_trainable_variables)
+    )
+    return (type(model).__qualname__, config, variables)
+
+
+def shared_trace(key: tuple, model: keras.Model, build: Callable[[keras.Model], Any]) -> Any:
+    """``build(template)`` made once per ``key`` (the template is the first model seen).
+
+    TensorFlow traces a ``tf.function`` on its first call and counts the traces of one Python
+    function together: a new function per model traced once each still reads as retracing
+    (the "triggered tf.function retracing" warning) and costs a trace (~0.4 s here) per model.
+    Functions built on :meth:`keras.Model.stateless_call` take the weights as arguments (see
+    :func:`weights`), so one trace serves every model of an architecture.
+    """
+    with _SHARED_LOCK:
+        hit = _SHARED.get(key)
+        if hit is None:
+            hit = _SHARED[key] = build(model)
+        _SHARED.move_to_end(key)
+        while len(_SHARED) > SHARED_TRACES:
+            _SHARED.popitem(last=False)
+        return hit
+
+
+def traced(fn: Callable, input_signature: list) -> Any:
+    """``tf.function(fn, input_signature)``, its traces counted apart from other functions.
+
+    TensorFlow's retracing warning counts the traces of every ``tf.function`` made from the
+    same Python code together, so the one trace of each architecture's function (or of each
+    model's, before :func:`shared_trace`) added up to "5 out of the last 10 calls triggered
+    retracing". Wrapped in a ``functools.partial`` the function is counted on its own, and a
+    warning means what it says: this function retraced.
+    """
+    return tf.function(functools.partial(fn), input_signature=input_signature)
+
+
+def weight_specs(model: keras.Model) -> list[list[tf.TensorSpec]]:
+    """Input signature of :func:`weights`: [trainable specs, non-trainable specs]."""
+    return [
+        [tf.TensorSpec(tuple(v.shape), tf.as_dtype(v.dtype)) for v in variables]
+        for variables in (model.trainable_variables, model.non_trainable_variables)
+    ]
+
+
+def weights(model: keras.Model) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+    """The current values of ``model``'s trainable and non-trainable variables, as tensors."""
+    return (
+        [tf.convert_to_tensor(v.value) for v in model.trainable_variables],
+        [tf.convert_to_tensor(v.value) for v in model.non_trainable_variables],
+    )
+
 
 class Predictor:
     """``predict(x) -> y``: (m, T, F) inputs to (m, T_out) outputs in large batched calls.
@@ -46,7 +127,8 @@ class Predictor:
     Every call to the model has the same shape (``batch_rows`` rows, the last chunk padded), so
     each sequence goes through identical kernels wherever it sits in a batch: its outputs are
     bit-for-bit the same alone or among perturbed copies. Without this, float rounding that
-    depends on the batch shape shows up as tiny non-zero "effects" of future inputs.
+    depends on the batch shape shows up as tiny non-zero "effects" of future inputs. The
+    traced forward pass is shared by the models of one architecture (:func:`shared_trace`).
     A lock serialises calls, since TensorFlow does not promise that a shared model is safe to
     call from several threads.
     """
@@ -62,14 +144,16 @@ class Predictor:
         self.n_outputs = self.output_steps(model.output_shape, seq_len, output_index)
         self._lock = threading.Lock()
 
-        def forward(x):
-            y = model(x, training=False)
-            return y if output_index is None else y[..., output_index]
+        def build(template: keras.Model):
+            def forward(x, trainable, non_trainable):
+                y, _ = template.stateless_call(trainable, non_trainable, x, training=False)
+                return y if output_index is None else y[..., output_index]
 
-        self._fn = tf.function(
-            forward,
-            input_signature=[tf.TensorSpec((batch_rows, seq_len, n_features), tf.float32)],
-        )
+            x_spec = tf.TensorSpec((batch_rows, seq_len, n_features), tf.float32)
+            return traced(forward, [x_spec, *weight_specs(template)])
+
+        key = ("predict", inference_key(model), batch_rows, output_index)
+        self._fn = shared_trace(key, model, build)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
@@ -80,12 +164,14 @@ class Predictor:
         out = np.empty((len(x), self.n_outputs), dtype=np.float32)
         pad = np.zeros((self.batch_rows, self.seq_len, self.n_features), dtype=np.float32)
         with self._lock:
+            trainable, non_trainable = weights(self.model)
             for start in range(0, len(x), self.batch_rows):
                 chunk = x[start : start + self.batch_rows]
                 if len(chunk) < self.batch_rows:
                     pad[: len(chunk)] = chunk
                     chunk = pad
-                y = self._fn(tf.constant(chunk)).numpy().reshape(self.batch_rows, -1)
+                y = self._fn(tf.constant(chunk), trainable, non_trainable).numpy()
+                y = y.reshape(self.batch_rows, -1)
                 if y.shape[1] != self.n_outputs:
                     raise ValueError(
                         f"the model gave {y.shape[1]} outputs per sequence, expected "
@@ -131,55 +217,6 @@ class Predictor:
                 raise ValueError(f"the model's output steps must be fixed, got shape {shape}")
             return int(dims[0])
         raise ValueError(f"the model's output shape {shape} is not one rnnviz explains: {accepted}")
-
-
-class _Twin:
-    """One traced model per architecture, for predicting with the weights of many results."""
-
-    def __init__(self, config: Config) -> None:
-        self.lock = threading.Lock()
-        self.model = build_model(config)
-        self.predict = Predictor(self.model)
-        self.loaded: object | None = None  # whose weights the model holds now
-
-
-class SharedPredictor:
-    """``predict(x) -> y`` of a model rnnviz built, run on a traced twin of its architecture.
-
-    Tracing a new model's prediction function takes about 0.25 s, once per model; models of one
-    architecture differ only in their weights, so they share one traced twin and load their
-    weights into it before predicting (microseconds for these small models). The same graph on
-    the same weights gives the same numbers as a model's own :class:`Predictor`
-    (tests/test_reproducible.py).
-    """
-
-    def __init__(self, model: keras.Model, config: Config) -> None:
-        self.model = model
-        self._weights = [np.array(w) for w in model.get_weights()]
-        key = architecture_key(config)
-        with _TWINS_LOCK:
-            twin = _TWINS.get(key)
-            if twin is None:
-                twin = _TWINS[key] = _Twin(config)
-                while len(_TWINS) > 8:
-                    _TWINS.pop(next(iter(_TWINS)))
-            else:
-                _TWINS.move_to_end(key)
-        self._twin = twin
-        self.seq_len, self.n_features = twin.predict.seq_len, twin.predict.n_features
-        self.n_outputs = twin.predict.n_outputs
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        twin = self._twin
-        with twin.lock:
-            if twin.loaded is not self:
-                twin.model.set_weights(self._weights)
-                twin.loaded = self
-            return twin.predict(x)
-
-
-_TWINS: OrderedDict[tuple, _Twin] = OrderedDict()
-_TWINS_LOCK = threading.Lock()
 
 
 def _seeds(config: Config, n: int) -> list[int]:

@@ -616,7 +616,7 @@ def rank_agreement(comparison) -> go.Figure:
         "",
         subtitle=(
             f"Spearman correlation of the per-feature scores ({n_features} features): "
-            "1 = same order, −1 = reversed"
+            "1 = same order, −1 = reversed; swaps within the error bars count as ties"
         ),
         yaxis={"autorange": "reversed", "type": "category"},
         xaxis={"type": "category", "tickangle": -35},
@@ -649,12 +649,17 @@ def lek_profiles(attribution, truth_features: Iterable[int] | None = None) -> go
         cols=cols,
         subplot_titles=[f"{t} swept" for t in titles],
         shared_yaxes=True,
-        horizontal_spacing=0.04,
+        horizontal_spacing=0.06,
         vertical_spacing=min(0.5 / rows, 0.14) if rows > 1 else 0.0,
     )
     n_q = len(quantiles)
     for f in range(len(names)):
         row, col = f // cols + 1, f % cols + 1
+        # The swept range padded by 4%: its round ends (0 and 1 for data in [0, 1)) are ticks
+        # inside the panel, not labels cut at its edge; few ticks keep neighbours' apart.
+        low, high = float(grid[f].min()), float(grid[f].max())
+        pad = 0.04 * (high - low) if high > low else 0.5
+        fig.update_xaxes(range=[low - pad, high + pad], nticks=4, row=row, col=col)
         for q, level in enumerate(quantiles):
             shade = QUANTILE_COLORS[round(q * (len(QUANTILE_COLORS) - 1) / max(n_q - 1, 1))]
             fig.add_trace(
@@ -674,7 +679,9 @@ def lek_profiles(attribution, truth_features: Iterable[int] | None = None) -> go
                 row=row,
                 col=col,
             )
-    fig.update_yaxes(range=[-0.02, 1.02], dtick=0.25)
+    fig.update_yaxes(range=[-0.04, 1.04], dtick=0.25)
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     fig.update_annotations(font={"size": 13})
     _layout(
         fig,
@@ -691,7 +698,7 @@ def lek_profiles(attribution, truth_features: Iterable[int] | None = None) -> go
         xaxis_title=None,
         yaxis_title=None,
         legend={"title": {"text": "others held at"}},
-        margin={"l": 10, "r": 10, "t": 90, "b": 10},
+        margin={"l": 50, "r": 10, "t": 90, "b": 40},  # room for the tick labels
     )
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="mean prediction", row=r, col=1)

@@ -188,12 +188,12 @@ class TrainResult:
 
     @property
     def predict(self):
-        """A batched ``predict(x) -> y`` of the model (``rnnviz.model.SharedPredictor``: the
-        model's weights on a traced twin of its architecture)."""
+        """A batched ``predict(x) -> y`` of the model (``rnnviz.model.Predictor``, whose traced
+        forward pass is shared by every model of the architecture)."""
         if self._predictor is None:
-            from rnnviz.model import SharedPredictor
+            from rnnviz.model import Predictor
 
-            self._predictor = SharedPredictor(self.model, self.config)
+            self._predictor = Predictor(self.model)
         return self._predictor
 
     def metrics(self) -> dict[str, float | int | bool | str]:

@@ -79,6 +79,42 @@ def test_chance_note_when_random_is_lucky():
     assert "by luck" in text.reading(c, "random", {0, 1})
 
 
+def test_verdict_names_who_finds_the_rule_and_who_does_not():
+    c = comparison(
+        perturbation=[0.9, 1.0, 0.0],
+        saliency=[0.5, 0.4, 0.1],
+        connection_weights=[0.1, 0.5, 0.9],
+        random=[0.3, 0.2, 0.1],
+    )
+    assert text.verdict(c, {0, 1}) == (
+        "Input perturbation (noise) and Partial derivatives (saliency) rank the rule's "
+        "features (x1 and x2) above every other feature (feature AUC 1.00); Connection "
+        "weights (Olden) ranks x3 above x1 (2 of 2 pairs out of order), feature AUC 0.00. "
+        "Random scores get 1.00."
+    )
+    agree = comparison(perturbation=[0.9, 1.0, 0.0], random=[0.1, 0.2, 0.3])
+    assert text.verdict(agree, {0, 1}) == (
+        "Input perturbation (noise) ranks the rule's features (x1 and x2) above every other "
+        "feature (feature AUC 1.00): on this model they agree. Random scores get 0.00."
+    )
+
+
+def test_lead_why_says_why_from_the_two_rules():
+    from rnnviz.config import Config
+    from rnnviz.experiment import DISAGREEMENT_EXAMPLE
+
+    line = text.lead_why(Config(), DISAGREEMENT_EXAMPLE)
+    assert "rule reads x1 and x2 at the current step" in line
+    assert (
+        "with 3 features of which 2 are used, even random scores rank them first 1 time in 3"
+        in (line)
+    )
+    assert "`x1[t-2] > 0.5`, reads x1 2 steps back" in line
+    assert f"(seed {DISAGREEMENT_EXAMPLE.seed})" in line
+    # every metric column of the table has its one plain line
+    assert set(text.METRIC_READINGS) == set(text.COLUMNS) - {"method", "caveat"}
+
+
 def test_table_and_csv_have_every_method_and_dashes():
     c = comparison(garson=[0.5, 0.1, 0.4], random=[0.1, 0.2, 0.3])
     table = text.table(c, {0, 1})
@@ -140,23 +176,33 @@ def frame(at: AppTest):
     return shown.value
 
 
-def test_page_shows_every_default_method_against_the_truth(app):
+def test_page_opens_on_a_few_methods_against_the_truth(app):
     at = app
     assert_clean(at)
     assert at.title[0].value == "Compare methods"
+    assert not [r for r in at.radio if r.key == "cmp_on"]  # not the default experiment
     table = frame(at)
     labels = list(table["method"])
-    assert labels[-1] == "Random scores (chance)"
-    assert "Connection weights (Olden)" in labels and "Garson's algorithm" in labels
-    assert "Backward stepwise elimination" not in labels  # opt-in
-    assert len(labels) == 10  # 8 fast methods, the σ sweep and the random row
+    assert labels == [
+        "Input perturbation (noise)",
+        "Permutation",
+        "Partial derivatives (saliency)",
+        "Connection weights (Olden)",
+        "Random scores (chance)",
+    ]
     assert {"feature AUC", "lag AUC", "AUP", "AUR", "AUPR", "seconds"} <= set(table.columns)
+    # the metric columns sit in an expander, each explained in one line
+    (numbers,) = [e for e in at.expander if "feature AUC, lag AUC" in e.label]
+    assert len(numbers.table) == 1
+    readings = "\n".join(m.value for m in numbers.markdown)
+    for column in ("feature AUC", "lag AUC", "AUP", "AUR", "AUPR"):
+        assert f"- **{column}:** " in readings
     # gradient-free lag grain for perturbation; none for the weight methods
     row = dict(zip(table["method"], table["lag AUC"], strict=True))
-    assert row["Input perturbation (noise)"] != "—" and row["Garson's algorithm"] == "—"
-    # multiples, agreement, Lek's profiles and the σ sweep
-    assert len(charts(at)) == 4
+    assert row["Input perturbation (noise)"] != "—" and row["Connection weights (Olden)"] == "—"
+    assert len(charts(at)) == 2  # multiples and agreement: no Lek, no σ sweep
     markdown = "\n".join(m.value for m in at.markdown)
+    assert "**What the methods say here:**" in markdown
     (weights_line,) = [
         line for line in markdown.splitlines() if line.startswith("- **Connection weights")
     ]
@@ -164,6 +210,19 @@ def test_page_shows_every_default_method_against_the_truth(app):
     assert any("ignore the recurrence" in i.value for i in at.info)
     labels = {b.label for b in at.download_button}
     assert "Comparison table (CSV)" in labels
+
+
+def test_all_methods_are_one_click_away(app):
+    at = app
+    at.toggle(key="cmp_more").set_value(True).run()
+    assert_clean(at)
+    labels = list(frame(at)["method"])
+    assert len(labels) == 10  # 8 fast methods, the σ sweep and the random row
+    assert "Backward stepwise elimination" not in labels  # opt-in: it retrains
+    assert len(charts(at)) == 4  # multiples, agreement, Lek's profiles and the σ sweep
+    at.toggle(key="cmp_more").set_value(False).run()
+    assert_clean(at)
+    assert len(frame(at)) == 5
 
 
 def test_fewer_methods_and_tsr_re_render(app):
@@ -191,15 +250,45 @@ def test_stepwise_is_opt_in_runs_once_and_joins_the_table(app):
     at.checkbox(key="cmp_tsr").uncheck()
     at.multiselect(key="cmp_methods").set_value(["garson", "stepwise"]).run()
     assert_clean(at)
-    assert any("retrains the model 4 times" in i.value for i in at.info)
+    assert any("retrains the model 3 times" in i.value for i in at.info)
     assert list(frame(at)["method"]) == [
         "Garson's algorithm",
         "Backward stepwise elimination",
         "Random scores (chance)",
     ]
     (job,) = cache._stepwise_jobs()["jobs"].values()
-    assert job.done.is_set() and job.error is None and job.index == job.total - 1
+    assert job.done.is_set() and job.error is None
+    assert job.total == 3 and job.index == 2  # F trainings: the trained model is the full one
     at.multiselect(key="cmp_methods").set_value(["lek", "stepwise"]).run()
     assert_clean(at)
     assert list(cache._stepwise_jobs()["jobs"].values()) == [job]  # remembered, not rerun
     assert "Backward stepwise elimination" in list(frame(at)["method"])
+
+
+def test_default_experiment_leads_with_the_example_where_methods_disagree():
+    """The real lagged model the page leads with: the disagreement it announces is in its
+    numbers (this trains the example, full size, in a few seconds)."""
+    from rnnviz.experiment import DISAGREEMENT_EXAMPLE
+
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.switch_page(f"{PAGES}/compare.py")
+    at.run()
+    assert_clean(at)
+    assert at.radio(key="cmp_on").value == "lead"
+    assert any(i.value.startswith("**Why this example?**") for i in at.info)
+    markdown = "\n".join(m.value for m in at.markdown)
+    assert "`x1[t-2] > 0.5`" in markdown  # the rule shown is the example's
+    auc = dict(zip(frame(at)["method"], frame(at)["feature AUC"], strict=True))
+    assert auc["Input perturbation (noise)"] == "1.00"
+    assert auc["Permutation"] == "1.00" and auc["Partial derivatives (saliency)"] == "1.00"
+    assert float(auc["Connection weights (Olden)"]) < 1.0  # the disagreement is real
+    (said,) = [m.value for m in at.markdown if m.value.startswith("**What the methods say")]
+    assert "Connection weights (Olden) ranks x" in said
+    assert f"feature AUC {auc['Connection weights (Olden)']}" in said
+    # One click makes the example the session's experiment (every page, and the link).
+    (button,) = [b for b in at.button if b.label == "Make it my experiment"]
+    button.click().run()
+    assert_clean(at)
+    assert at.query_params["rule"] == "lagged"
+    assert at.query_params["seed"] == str(DISAGREEMENT_EXAMPLE.seed)
+    assert not [r for r in at.radio if r.key == "cmp_on"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -207,6 +208,58 @@ def test_stepwise_trainer_overwrites_dropped_columns(monkeypatch) -> None:
         train_fn((0, 5))
 
 
+def _full_model(config: Config):
+    """A stand-in for the experiment's trained model: a fixed predictor and its val loss."""
+    from rnnviz.result import TrainResult
+
+    def predict(a: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-4.0 * (a[..., 0] - a[..., 1])))
+
+    return TrainResult(
+        config=config,
+        model=None,
+        history={},
+        val_loss=float("nan"),  # never read: the loss is computed on the trainer's data
+        val_accuracy=0.0,
+        baseline_accuracy=0.5,
+        seconds=0.0,
+        epochs_run=1,
+        _predictor=predict,
+    )
+
+
+def test_stepwise_reuses_the_trained_model_for_all_features(monkeypatch) -> None:
+    import rnnviz.model
+
+    trainings = []
+
+    class Fake:
+        val_loss = 0.9
+
+    def fake_train(config, progress=None, train_data=None, val_data=None):
+        trainings.append(val_data)
+        return Fake()
+
+    monkeypatch.setattr(rnnviz.model, "train", fake_train)
+    config = Config(n_train=60, n_val=50, seq_len=4)
+    full = _full_model(config)
+    train_fn = M.make_stepwise_trainer(config, full=full)
+    x = make_split(config, "score").x[:5]
+    attr = run_method("stepwise", Context(full.predict, x), train_fn=train_fn)
+    assert len(trainings) == config.n_features  # F trainings: the full model is not retrained
+    # The base loss is the full model's loss on the validation data the drop-one trainings
+    # are scored on (the same split, loss and valid steps), so the differences are fair.
+    val = make_split(config, "val")
+    expected = rnnviz.model.evaluate(full.predict, val)[0]
+    assert attr.extra["base_loss"] == expected
+    for seen in trainings:
+        np.testing.assert_array_equal(seen.y, val.y)
+        np.testing.assert_array_equal(seen.valid, val.valid)
+    np.testing.assert_allclose(attr.feature_mean, 0.9 - expected)
+    with pytest.raises(ValueError, match="training"):
+        M.make_stepwise_trainer(config.replace(seed=1), full=full)
+
+
 # --------------------------------------------------------------------------- masked outputs
 
 MASKED = 2  # outputs t < 2 have no target, as for a rule reading x1[t-2]
@@ -382,6 +435,46 @@ def test_spearman_by_hand() -> None:
     assert np.isnan(M.spearman([1, 1, 1], [1, 2, 3]))
 
 
+def _noisy(name: str, means, stds) -> Attribution:
+    """An Attribution whose two repeats are mean - std and mean + std (so std is exact)."""
+    means, stds = np.asarray(means, float), np.asarray(stds, float)
+    return Attribution(name, ("x1", "x2", "x3"), np.stack([means - stds, means + stds], axis=1))
+
+
+def test_rank_agreement_counts_swaps_inside_the_error_bars_as_ties() -> None:
+    # The reported case: two noisy methods that only swap x1 and x2, 0.312 vs 0.309, while
+    # each score's spread over repeats is larger than the gap.
+    a = _noisy("a", [0.312, 0.309, 0.007], [0.005, 0.006, 0.0005])
+    b = _noisy("b", [0.309, 0.312, 0.007], [0.006, 0.005, 0.0005])
+    assert M.spearman(a.feature_mean, b.feature_mean) == pytest.approx(0.5)  # plain ranks
+    agree = M.rank_agreement({"a": a, "b": b}, ["a", "b"])
+    np.testing.assert_allclose(agree, 1.0)
+    # A deterministic method (no error bars) that orders x1 and x2 either way does not
+    # disagree with a method that cannot tell them apart.
+    exact = Attribution("exact", ("x1", "x2", "x3"), np.array([[0.80], [0.81], [0.01]]))
+    agree = M.rank_agreement({"a": a, "exact": exact}, ["a", "exact"])
+    assert agree[0, 1] == pytest.approx(1.0)
+    # Without repeats, scores closer than 0.5% of the method's largest score (less than a
+    # pixel of its bars) are tied too: Lek's 0.99832 vs 0.99828 is no ranking.
+    lek = Attribution("lek", ("x1", "x2", "x3"), np.array([[0.99832], [0.99828], [0.067]]))
+    np.testing.assert_array_equal(M.noise_ties(lek)[0], [True, True, False])
+    assert M.rank_agreement({"lek": lek, "exact": exact}, ["lek", "exact"])[0, 1] == 1.0
+    # A real swap, far beyond the error bars, still lowers rho.
+    c = _noisy("c", [0.40, 0.30, 0.007], [0.005, 0.005, 0.0005])
+    d = _noisy("d", [0.30, 0.40, 0.007], [0.005, 0.005, 0.0005])
+    agree = M.rank_agreement({"c": c, "d": d, "exact": exact}, ["c", "d", "exact"])
+    assert agree[0, 1] == pytest.approx(0.5)
+    assert agree[0, 2] == pytest.approx(0.5) and agree[1, 2] == pytest.approx(1.0)
+    # Ties inside the noise, as a relation: x1 ~ x2 and x2 ~ x3 but x1 clearly above x3.
+    chain = _noisy("chain", [0.30, 0.25, 0.20], [0.03, 0.03, 0.03])
+    np.testing.assert_array_equal(
+        M.noise_ties(chain), [[True, True, False], [True, True, True], [False, True, True]]
+    )
+    reverse = Attribution("reverse", ("x1", "x2", "x3"), np.array([[0.1], [0.2], [0.3]]))
+    agree = M.rank_agreement({"chain": chain, "reverse": reverse}, ["chain", "reverse"])
+    assert agree[0, 1] == pytest.approx(-1.0)  # the one clear pair (x1 > x3) is reversed
+
+
 def test_compare_adds_random_and_agreement_is_symmetric(lctx) -> None:
     truth = {(0, 0), (1, 0)}
     result = compare(
@@ -500,6 +593,56 @@ def test_lstm_compare_scores_against_the_rule(ctx) -> None:
     assert 0.0 <= result.scores["saliency"]["aupr"] <= 1.0
 
 
+def test_new_models_of_one_architecture_trigger_no_retracing(caplog) -> None:
+    """A server holds many models of one architecture (a class's experiments, the presets).
+
+    Each model used to get its own tf.functions, traced on first use; TensorFlow counts the
+    traces of one Python function together and warned "5 out of the last 5 calls ...
+    triggered tf.function retracing" in the server log. One trace per architecture now
+    serves every model of it, with the model's own weights.
+    """
+    import tensorflow as tf
+
+    from rnnviz.model import Predictor, build_model
+
+    config = Config(seq_len=T, n_features=F, units=(7,), activations=("tanh",))
+    models = [build_model(config.replace(seed=s)) for s in range(6)]
+    x = np.random.default_rng(5).random((12, T, F), dtype=np.float32)
+    caplog.set_level(logging.WARNING, logger="tensorflow")
+    runs = []
+    for _ in range(2):  # the fast methods twice, on every model
+        for model in models:
+            ctx = Context(Predictor(model, batch_rows=64), x, model=model, seed=1)
+            runs.append({m: run_method(m, ctx) for m in ("saliency", "integrated_gradients")})
+            run_method("lek", ctx, n_points=5)
+    retraced = [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]
+    assert not retraced, retraced
+    # Each model is explained with its own weights: an eager gradient of that model.
+    for model, run in zip(models, runs[: len(models)], strict=True):
+        tx = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(tx)
+            total = tf.reduce_sum(model(tx, training=False))
+        expected = np.abs(tape.gradient(total, tx).numpy()).mean(axis=0).T  # (F, T)
+        np.testing.assert_allclose(run["saliency"].cell_mean, expected, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(
+            Predictor(model)(x), model(tx, training=False).numpy()[..., 0], rtol=1e-5, atol=1e-6
+        )
+    assert not np.allclose(runs[0]["saliency"].cell, runs[1]["saliency"].cell)
+    # Each architecture is traced once, and those traces are not one function retracing:
+    # students' experiments of many shapes, one after another, warn no more.
+    caplog.clear()
+    for units in range(2, 8):
+        model = build_model(config.replace(units=(units,), seq_len=T + units))
+        x_u = np.random.default_rng(units).random((4, T + units, F), dtype=np.float32)
+        ctx = Context(Predictor(model, batch_rows=64), x_u, model=model)
+        for _ in range(2):
+            run_method("saliency", ctx, per_lag=False)
+            run_method("integrated_gradients", ctx, steps=4)
+    retraced = [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]
+    assert not retraced, retraced
+
+
 def test_real_stepwise_trainer_is_deterministic() -> None:
     config = Config(n_train=100, n_val=50, epochs=1, seq_len=4, n_features=2, patience=0)
     x = make_split(config, "score").x[:5]
@@ -509,6 +652,11 @@ def test_real_stepwise_trainer_is_deterministic() -> None:
     assert attr.feature.shape == (2, 1) and np.isfinite(attr.feature).all()
     again = M.make_stepwise_trainer(config)((0, 1))
     assert again == attr.extra["base_loss"]
+    # The experiment's own model stands in for the all-features training: same loss.
+    from rnnviz.model import train
+
+    reused = M.make_stepwise_trainer(config, full=train(config))((0, 1))
+    assert reused == pytest.approx(again, abs=1e-9)
 
 
 def test_merge_comparisons_joins_rows_and_recomputes_agreement(lctx) -> None:

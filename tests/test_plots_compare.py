@@ -137,6 +137,34 @@ def test_lek_profiles_one_panel_per_feature_one_line_per_quantile():
     assert fig.data[0].line.color != fig.data[1].line.color
 
 
+def test_lek_panels_keep_their_tick_labels():
+    # A swept grid from just above 0 to just below 1, as the data give it: with the axis range
+    # equal to the data range, the ticks at 0 and 1 fell off the panels' edges (one panel
+    # showed "1", the next did not) and the labels of neighbouring panels ran together.
+    grid = np.tile(np.linspace(0.0002, 0.9996, 20), (6, 1))
+    attr = Attribution(
+        "lek",
+        tuple(f"x{i + 1}" for i in range(6)),
+        np.ones((6, 1)),
+        extra={"grid": grid, "curves": np.zeros((6, 2, 20)), "quantiles": (0.25, 0.5)},
+    )
+    fig = plots.lek_profiles(attr, truth_features={0})
+    layout = fig.layout
+    assert "xaxis8" in layout and "xaxis9" not in layout  # 2 rows of 4 panels
+    xaxes = [layout.xaxis] + [layout[f"xaxis{k}"] for k in range(2, 9)]  # panel order
+    yaxes = [layout.yaxis] + [layout[f"yaxis{k}"] for k in range(2, 9)]
+    for axis in xaxes + yaxes:
+        assert axis.automargin is True  # labels grow the margins instead of being cut
+    for f, axis in enumerate(xaxes[:6]):
+        low, high = axis.range
+        assert low < 0.0 and high > 1.0  # the round ends are inside the panel: 0 and 1 show
+        assert low < grid[f].min() and high > grid[f].max()
+        assert axis.nticks <= 4  # few labels, so neighbouring panels' labels stay apart
+    lo, hi = layout.yaxis.range
+    assert lo < 0.0 and hi > 1.0
+    assert fig.layout.margin.b >= 30 and fig.layout.margin.l >= 40
+
+
 def test_sigma_sweep_curves_per_feature_with_truth_styles():
     sigmas = np.array([0.05, 0.2, 0.8])
     curves = np.array([[0.1, 0.3, 0.5], [0.2, 0.25, 0.3], [0.0, 0.01, 0.05]])

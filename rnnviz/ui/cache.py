@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 
 from rnnviz.config import Bounds, Config
-from rnnviz.experiment import explain
+from rnnviz.experiment import DISAGREEMENT_EXAMPLE, explain
 from rnnviz.hosting import Settings, load_settings
 from rnnviz.jobs import TrainingJobs, preset_experiments, warm
 from rnnviz.result import TrainResult
@@ -47,7 +47,8 @@ def bounds() -> Bounds:
 @st.cache_resource(show_spinner=False)
 def model_store() -> ModelStore:
     """The process-wide store of trained models (memory + disk); with ``warm_presets`` on, the
-    preset experiments not yet on disk are queued for training behind every visitor."""
+    preset experiments and the Compare page's example not yet on disk are queued for training
+    behind every visitor."""
     s = settings()
     store = ModelStore(
         s.cache_dir,
@@ -55,8 +56,8 @@ def model_store() -> ModelStore:
         max_disk=s.max_disk_models,
         max_training=s.max_training,
     )
-    if s.warm_presets:
-        warm(training_jobs(), store, preset_experiments())
+    if s.warm_presets:  # and the example the Compare page leads with
+        warm(training_jobs(), store, [*preset_experiments(), DISAGREEMENT_EXAMPLE])
     return store
 
 
@@ -172,9 +173,10 @@ def comparison(result: TrainResult, config: Config, methods, params=None):
 class StepwiseJob:
     """Backward stepwise elimination of one trained model, in a background thread.
 
-    Runs ``compare_methods(result, config, ("stepwise",))``: F + 1 trainings, each reported
-    through ``progress``; like a training job, it outlives the script run that started it, so
-    a click meanwhile never restarts it. Jobs sharing ``slot`` (a lock) run one at a time.
+    Runs ``compare_methods(result, config, ("stepwise",))``: F trainings (one without each
+    feature; ``result`` is the one with all features), each reported through ``progress``;
+    like a training job, it outlives the script run that started it, so a click meanwhile
+    never restarts it. Jobs sharing ``slot`` (a lock) run one at a time.
     """
 
     def __init__(self, result: TrainResult, config: Config, slot) -> None:
@@ -182,8 +184,8 @@ class StepwiseJob:
 
         self._slot = slot
         self.key = config.training_id()
-        self.total = config.n_features + 1
-        self.index = 0  # which of the F + 1 trainings runs (0 = all features)
+        self.total = config.n_features
+        self.index = 0  # which of the F trainings runs (i = without feature i + 1)
         self.waiting = False
         self.progress = None
         self.comparison = None
@@ -233,8 +235,7 @@ class StepwiseJob:
     def status(self) -> str:
         if self.waiting:
             return "Waiting for another stepwise elimination to finish…"
-        which = "with all features" if self.index == 0 else f"without x{self.index}"
-        text = f"Training {self.index + 1} of {self.total} ({which})"
+        text = f"Training {self.index + 1} of {self.total} (without x{self.index + 1})"
         return f"{text}: {self.progress}" if self.progress is not None else f"{text}…"
 
     def wait(self, timeout: float) -> bool:

@@ -13,6 +13,7 @@ from math import comb
 
 import numpy as np
 
+from rnnviz.methods import TIE_FLOOR
 from rnnviz.plots import method_label
 
 WEIGHT_METHODS = ("connection_weights", "garson")
@@ -34,9 +35,9 @@ WEIGHTS_CONTRAST = (
 )
 
 STEPWISE_NOTE = (
-    "Backward stepwise elimination retrains the model {n} times (once with all features, once "
-    "without each), so it takes about {n}× a training. It runs once per trained model and is "
-    "then remembered."
+    "Backward stepwise elimination retrains the model {n} times, once without each feature (the "
+    "model already trained is the one with all features), so it takes about {n}× a training. "
+    "It runs once per trained model and is then remembered."
 )
 
 STEPWISE_TOO_MANY = (
@@ -57,18 +58,63 @@ works puts them at the top and the grey ones near zero. The last panel is random
 a method must beat.
 """
 
-READ_TABLE = """
-**Scored against the truth.** *Feature AUC*: the chance that a feature the rule reads scores
-above one it ignores (1 = always, 0.5 = chance). The lag columns score the
-(feature, how-many-steps-back) pairs, only for methods that give one score per lag: *lag AUC*
-likewise, *AUP* / *AUR* score-weighted precision and recall, *AUPR* the area under the usual
-precision-recall curve (chance = share of true pairs). "—" means the method has no such grain.
-"""
+READ_TABLE = (
+    "Each number scores a method against the rule we wrote. The lag columns score "
+    "(feature, steps back) pairs, for the methods that give one score per lag; "
+    '"—" means the method has no such grain.'
+)
 
-READ_AGREEMENT = """
+# One plain line per metric column: what the number says in words.
+METRIC_READINGS = {
+    "feature AUC": "how often a feature the rule reads outscores one it ignores "
+    "(1 = always, 0.5 = a coin toss, 0 = never).",
+    "lag AUC": "the same for (feature, steps back) pairs: does the method find *when* the rule "
+    "looks, not only which feature?",
+    "AUP": "how much of the score the method hands out lands on the pairs the rule reads "
+    "(score-weighted precision; 1 = all of it).",
+    "AUR": "how soon the rule's pairs are found, going from the highest score down "
+    "(score-weighted recall; 1 = at once).",
+    "AUPR": "the usual precision-recall area over the pairs, counting instead of weighing "
+    "(chance = the share of pairs the rule reads).",
+    "seconds": "how long the method took on this sample.",
+}
+
+LEAD_CHOICE = "A lagged example, where the methods disagree"
+OWN_CHOICE = "Your experiment"
+
+LEAD_WHY = (
+    "**Why this example?** Your experiment's rule reads {own_truth}; with {n} features of "
+    "which {k} are used, even random scores rank them first 1 time in {odds}, so a perfect "
+    "score there says little. This rule, $y_t$ = 1 when `{expression}`, reads {lead_truth}: "
+    "that input reaches the output only through the LSTM's memory, which connection weights "
+    "never read (they multiply input weights only). We picked this model (seed {seed}) because "
+    "the methods disagree on it; on other seeds connection weights can rank the rule's feature "
+    "first by luck. The other pages still show your experiment."
+)
+
+
+def lead_why(own, lead) -> str:
+    """:data:`LEAD_WHY` for the session's config ``own`` and the example ``lead`` (Configs)."""
+    rule, example = own.target(), lead.target()
+    n, k = own.n_features, len(rule.features)
+    return LEAD_WHY.format(
+        own_truth=_reads(rule.ground_truth),
+        n=n,
+        k=k,
+        odds=comb(n, k) if 0 < k < n else 1,
+        expression=example.expression,
+        lead_truth=_reads(example.ground_truth),
+        seed=lead.seed,
+    )
+
+
+READ_AGREEMENT = f"""
 **Rank agreement.** Each cell compares two methods' orderings of the features (Spearman's ρ):
-1 = the same order, 0 = unrelated, −1 = reversed. With few features ρ can only take a few
-values, and one swap moves it a lot. A blank cell: a method gave every feature the same score.
+1 = the same order, 0 = unrelated, −1 = reversed. Two features that either method cannot tell
+apart (their ±1 std error bars overlap, or their scores differ by at most {TIE_FLOOR:.1%} of the
+method's largest) count as tied, so a swap inside the noise is no disagreement. With few
+features ρ can only take a few values, and one real swap moves it a lot. A blank cell: a
+method could not tell any of the features apart.
 """
 
 READ_LEK = """
@@ -102,6 +148,18 @@ MARGIN = 0.25  # an ignored feature scoring this share of a used one is worth a 
 COLUMNS = ("method", "feature AUC", "lag AUC", "AUP", "AUR", "AUPR", "seconds", "caveat")
 
 
+def _reads(pairs) -> str:
+    """A rule's (feature, lag) pairs in words: "x1 and x2 at the current step"."""
+    by_lag: dict[int, list[int]] = {}
+    for f, lag in sorted(pairs):
+        by_lag.setdefault(lag, []).append(f)
+    parts = []
+    for lag, features in sorted(by_lag.items()):
+        when = "at the current step" if lag == 0 else f"{lag} step{'s' * (lag > 1)} back"
+        parts.append(f"{_list(f'x{f + 1}' for f in features)} {when}")
+    return _list(parts)
+
+
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
@@ -115,6 +173,11 @@ def _list(names: Iterable[str]) -> str:
     if len(names) <= 1:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def join(names: Iterable[str]) -> str:
+    """Names joined in words: "a", "a and b", "a, b and c"."""
+    return _list(names)
 
 
 def feature_clause(scores: np.ndarray, names: tuple[str, ...], truth_features: set[int]) -> str:
@@ -199,6 +262,43 @@ def reading(comparison, method: str, truth_features: Iterable[int]) -> str:
         parts.append(RECURRENCE)
     text = "; ".join(parts)
     return text[:1].upper() + text[1:] + "."
+
+
+def verdict(comparison, truth_features: Iterable[int]) -> str:
+    """Who finds the rule's features and who does not, in one sentence from the feature AUCs.
+
+    Methods with feature AUC 1 are named together; every other one gets its
+    :func:`feature_clause` and AUC; the random row's AUC closes the sentence.
+    """
+    truth = {int(f) for f in truth_features}
+    methods = [m for m in comparison.methods if m != "random"]
+    if not methods:
+        return ""
+    names = comparison.attributions[methods[0]].feature_names
+    used = [f for f in sorted(truth) if f < len(names)]
+    which = "feature" if len(used) == 1 else "features"
+    rule = f"the rule's {which} ({_list(names[f] for f in used)})"
+    auc = {m: comparison.scores.get(m, {}).get("feature_auc") for m in comparison.methods}
+    good = [m for m in methods if auc[m] is not None and auc[m] >= 1.0]
+    bad = [m for m in methods if auc[m] is not None and auc[m] < 1.0]
+    if not good and not bad:
+        return "Nothing to score here: the rule reads all of the features, or none."
+    parts = []
+    if good:
+        verb = "ranks" if len(good) == 1 else "rank"
+        parts.append(
+            f"{_list(method_label(m) for m in good)} {verb} {rule} above every other feature "
+            "(feature AUC 1.00)"
+        )
+    for m in bad:
+        clause = feature_clause(comparison.attributions[m].feature_mean, names, truth)
+        parts.append(f"{method_label(m)} {clause}, feature AUC {auc[m]:.2f}")
+    text = "; ".join(parts)
+    if not bad:
+        text += ": on this model they agree"
+    if auc.get("random") is not None:
+        text += f". Random scores get {auc['random']:.2f}"
+    return text + "."
 
 
 def chance_note(comparison, truth_features: Iterable[int]) -> str | None:

@@ -14,7 +14,7 @@ import streamlit as st
 
 from rnnviz import plots
 from rnnviz.config import Config
-from rnnviz.experiment import FAST_METHODS
+from rnnviz.experiment import DISAGREEMENT_EXAMPLE, FIRST_METHODS
 from rnnviz.jobs import wait_for
 from rnnviz.methods import METHODS, STEPWISE_MAX_FEATURES, Param, merge_comparisons
 from rnnviz.result import TrainResult
@@ -24,7 +24,7 @@ from rnnviz.ui.text import md_code
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METHODS = (*FAST_METHODS, "sigma_sweep")
+DEFAULT_METHODS = FIRST_METHODS
 TSR = "tsr:perturbation"
 SIGMA_STEPS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 GRIDS = {  # choices offered for list-valued parameters
@@ -44,10 +44,50 @@ def _order(methods) -> list[str]:
     return sorted(set(methods), key=lambda m: rank.get(m, len(rank)))
 
 
+def _subject(config: Config) -> Config:
+    """The experiment to compare on: the session's, or (when that is the default experiment,
+    where every method looks right) the example where the methods disagree, by choice."""
+    if config.training_key() != Config().training_key():
+        return config
+    lead = DISAGREEMENT_EXAMPLE.replace(
+        sigma=config.sigma, n_repeats=config.n_repeats, n_score=config.n_score
+    )
+    labels = {
+        "lead": text.LEAD_CHOICE,
+        "own": f"{text.OWN_CHOICE} (`{config.target().expression}`)",
+    }
+    on = st.radio(
+        "Compare the methods on",
+        tuple(labels),
+        key="cmp_on",
+        format_func=labels.get,
+        horizontal=True,
+    )
+    if on != "lead":
+        return config
+    st.info(text.lead_why(config, lead), icon=":material/lightbulb:")
+    st.button(
+        "Make it my experiment",
+        on_click=state.set_config,
+        args=(lead,),
+        icon=":material/swap_horiz:",
+        help="Every page then shows this example (its effects over time, its table).",
+    )
+    return lead
+
+
+def _all_or_first(options: list[str]) -> None:
+    """The "all methods" switch: every method but stepwise (it retrains), or the first few."""
+    ss = st.session_state
+    ss["cmp_methods"] = (
+        [m for m in options if m != "stepwise"] if ss["cmp_more"] else list(DEFAULT_METHODS)
+    )
+
+
 def _pick_methods(config: Config) -> tuple[list[str], bool]:
     """The chosen registry methods (random is always added by the core) and the TSR switch."""
     options = [m for m in METHODS if m != "random"]
-    n_trainings = config.n_features + 1
+    n_trainings = config.n_features
     if config.n_features > STEPWISE_MAX_FEATURES:
         options.remove("stepwise")
     ss = st.session_state
@@ -60,11 +100,23 @@ def _pick_methods(config: Config) -> tuple[list[str], bool]:
         format_func=plots.method_label,
         help="Random scores are always added as the chance row.",
     )
-    tsr = st.checkbox(
-        "Add temporal saliency rescaling (TSR) on top of input perturbation",
-        key="cmp_tsr",
-        help=text.TSR_HELP,
-    )
+    more = [m for m in options if m not in DEFAULT_METHODS and m != "stepwise"]
+    left, right = st.columns(2, gap="medium")
+    with left:
+        st.toggle(
+            "All methods",
+            key="cmp_more",
+            on_change=_all_or_first,
+            args=(options,),
+            help=f"Adds {text.join(map(plots.method_label, more))}; off: back to the first "
+            f"{len(DEFAULT_METHODS)}. Backward stepwise elimination stays opt-in (it retrains).",
+        )
+    with right:
+        tsr = st.checkbox(
+            "Add temporal saliency rescaling (TSR) on top of input perturbation",
+            key="cmp_tsr",
+            help=text.TSR_HELP,
+        )
     if "stepwise" in chosen:
         st.info(text.STEPWISE_NOTE.format(n=n_trainings), icon=":material/schedule:")
     elif "stepwise" in options:
@@ -199,7 +251,7 @@ def _fast_comparison(result: TrainResult, config: Config, methods: list[str], pa
 
 
 def _stepwise(result: TrainResult, config: Config):
-    """The stepwise Comparison (trains F + 1 models in the background, with progress)."""
+    """The stepwise Comparison (trains F models in the background, with progress)."""
     try:
         job = cache.stepwise_job(result, config)
     except Exception as exc:
@@ -211,7 +263,7 @@ def _stepwise(result: TrainResult, config: Config):
         with slot.container(border=True):
             st.markdown(
                 f"**Backward stepwise elimination:** training the LSTM {job.total} times "
-                "(all features, then without each one)…"
+                "(once without each feature)…"
             )
             bar = st.progress(job.fraction, text=job.status())
         wait_for(job, lambda j: bar.progress(j.fraction, text=j.status()))
@@ -242,6 +294,7 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
         f"**This rule:** $y_t$ = 1 when {md_code(rule.expression)}, so it reads "
         f"{rule.describe_truth()}."
     )
+    st.markdown(f"**What the methods say here:** {text.verdict(comparison, used)}")
     st.plotly_chart(
         plots.method_multiples(comparison, used), theme="streamlit", key="cmp_multiples"
     )
@@ -254,21 +307,24 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
 
     st.subheader("Scored against the rule's ground truth")
     table = text.table(comparison, used)
-    st.table({c: table[c] for c in text.COLUMNS}, hide_index=True, border="horizontal")
+    st.markdown(
+        "\n".join(
+            f"- **{label}:** {line}"
+            for label, line in zip(table["method"], table["reading"], strict=True)
+        )
+    )
     note = text.chance_note(comparison, used)
     if note:
         st.warning(note, icon=":material/casino:")
-    left, right = st.columns([2.3, 1], gap="large")
-    with left:
-        st.markdown("**In one line each**")
+    with st.expander(
+        "The numbers behind these lines: feature AUC, lag AUC, AUP, AUR, AUPR",
+        icon=":material/table:",
+    ):
+        st.table({c: table[c] for c in text.COLUMNS}, hide_index=True, border="horizontal")
+        st.caption(text.READ_TABLE)
         st.markdown(
-            "\n".join(
-                f"- **{label}:** {line}"
-                for label, line in zip(table["method"], table["reading"], strict=True)
-            )
+            "\n".join(f"- **{column}:** {line}" for column, line in text.METRIC_READINGS.items())
         )
-    with right:
-        st.markdown(text.READ_TABLE)
 
     st.subheader("Do the methods agree?")
     left, right = st.columns([2.3, 1], gap="large")
@@ -320,20 +376,21 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
 
 
 def main() -> None:
-    config = components.page_start()
+    session = components.page_start()
     st.title("Compare methods")
     st.caption(text.INTRO)
+    if state.shown_upload() is not None:
+        st.info(
+            "The comparison runs on a trained experiment, whose rule gives the ground truth "
+            "the methods are scored against; your uploaded model is shown on the effects pages.",
+            icon=":material/info:",
+        )
+    config = _subject(session)
     result = components.trained_model(config)
     if result is None:
         components.no_model_info()
         return
     components.learned_notice(result)
-    if state.shown_upload() is not None:
-        st.info(
-            "The comparison runs on the trained experiment, whose rule gives the ground truth "
-            "the methods are scored against; your uploaded model is shown on the effects pages.",
-            icon=":material/info:",
-        )
     chosen, tsr = _pick_methods(config)
     params = _knobs(config, chosen, tsr)
     st.caption(
