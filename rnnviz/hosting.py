@@ -60,6 +60,32 @@ class Settings:
         return HOSTED_BOUNDS if self.hosted else DEFAULT_BOUNDS
 
 
+def limit_memory_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas for threads made from now on (Linux only; False elsewhere).
+
+    A class of visitors means dozens of script and training threads; each may get an arena of
+    its own that keeps freed memory, which measured ~50 MB more at peak for six trainings at
+    once than with two arenas. Hosted mode calls this once at start.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(-8, arenas))  # -8: M_ARENA_MAX
+    except (OSError, AttributeError):
+        return False
+
+
+def release_free_memory() -> None:
+    """Return the heap's free memory to the system (glibc ``malloc_trim``; no-op elsewhere)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _flag(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 

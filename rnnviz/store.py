@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnviz.config import Config
+from rnnviz.hosting import release_free_memory
 from rnnviz.result import ProgressFn, TrainResult, load
 from rnnviz.scoring import PerturbationResult
 
@@ -258,6 +259,7 @@ class ModelStore:
                     continue
                 self._durations.append(time.perf_counter() - started)
                 self.trainings += 1
+                release_free_memory()  # a training's temporaries, back to the system
                 return result
 
     # -- training slots (a queue with visible positions) -------------------------------

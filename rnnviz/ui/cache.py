@@ -18,7 +18,7 @@ import streamlit as st
 
 from rnnviz.config import Bounds, Config
 from rnnviz.experiment import DISAGREEMENT_EXAMPLE, explain
-from rnnviz.hosting import Settings, load_settings
+from rnnviz.hosting import Settings, limit_memory_arenas, load_settings
 from rnnviz.jobs import TrainingJobs, preset_experiments, warm
 from rnnviz.result import TrainResult
 from rnnviz.scoring import PerturbationResult
@@ -36,7 +36,10 @@ def _secrets() -> dict:
 @st.cache_resource(show_spinner=False)
 def settings() -> Settings:
     """How this process serves the app: hosted mode, cache folder and limits (read once)."""
-    return load_settings(os.environ, _secrets())
+    s = load_settings(os.environ, _secrets())
+    if s.hosted:
+        limit_memory_arenas()
+    return s
 
 
 def bounds() -> Bounds:
