@@ -76,7 +76,7 @@ class Config:
     seq_len: int = 10
     n_features: int = 3
     rule: str = "reference"
-    n_train: int = 4000
+    n_train: int = 3000
     n_val: int = 1000
     # model: stacked LSTM layers, then a per-step sigmoid head (Dense or a 1-unit LSTM)
     units: tuple[int, ...] = (10, 5)
@@ -84,9 +84,9 @@ class Config:
     head: str = "dense"
     input_scaling: bool = True  # map [0, 1) to [-1, 1) inside the model
     # training
-    epochs: int = 4
+    epochs: int = 3
     batch_size: int = 128
-    learning_rate: float = 0.02
+    learning_rate: float = 0.03
     patience: int = 2  # early stopping on validation loss; 0 = off
     seed: int = 0
     # scoring

@@ -13,7 +13,7 @@ SMALL = Config(n_train=400, n_val=100, n_score=50, epochs=1, n_repeats=2)
 
 @pytest.fixture(scope="module")
 def trained():
-    """The default recipe on the reference rule (about 3 s on 2 cores)."""
+    """The default recipe on the reference rule (a few seconds on 2 cores)."""
     events = []
     result = train(Config(), progress=events.append)
     return result, events

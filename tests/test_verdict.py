@@ -149,7 +149,7 @@ def test_improving_note_gives_the_numbers():
 
 
 def test_longer_doubles_the_epochs_within_the_bounds():
-    config = Config(epochs=4)
+    config = Config(epochs=4, n_train=4000)
     assert longer(config) == config.replace(epochs=8)
     assert longer(config, Bounds(epochs=(1, 6))) == config.replace(epochs=6)  # epoch bound
     assert longer(config.replace(epochs=6), Bounds(epochs=(1, 6))) is None  # at the bound

@@ -18,7 +18,7 @@ from rnnviz.ui.text import md_code
 
 K = "setup_"  # prefix of this page's widget keys (drafts of the next configuration)
 RECIPES = {
-    "fast": ("Fast default (about 3 s)", PRESETS["default"]),
+    "fast": ("Fast default (about 1 s)", PRESETS["default"]),
     "thread": ("The thread's exact recipe (slow, about 25 s)", PRESETS["reference"]),
 }
 # Knobs that the two recipes set differently; picking a recipe fills these in.
