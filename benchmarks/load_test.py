@@ -474,6 +474,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--warm", action="store_true",
         help="open the Learn page once before the class (the server has imported TensorFlow)",
     )  # fmt: skip
+    ap.add_argument(
+        "--warmed", action="store_true",
+        help="with --warm: also wait (at most 240 s) until hosted mode's start-up warming has "
+        "trained every preset experiment, as on a server started before the class",
+    )  # fmt: skip
     ap.add_argument("--server-cpus", default="0,1", help="CPU affinity of the server")
     ap.add_argument("--client-cpus", default="1", help="CPU affinity of the clients")
     ap.add_argument(
@@ -505,6 +510,21 @@ def show(seconds: float | None) -> str:
     return f"{seconds:6.1f} s" if seconds is not None else "   -    "
 
 
+def wait_for_warming(cache: Path, limit: float) -> float:
+    """Seconds until the cache holds every preset experiment (hosted mode warms them at start,
+    see ``rnnviz.jobs.warm``), at most ``limit``; then one more second for the server to idle."""
+    from rnnviz.jobs import preset_experiments
+
+    ids = [c.training_id() for c in preset_experiments()]
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        if all((cache / i / "rnnviz-entry.json").is_file() for i in ids):
+            break
+        time.sleep(0.5)
+    time.sleep(1.0)
+    return time.perf_counter() - start
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     students = make_class(args.sessions, args.arrive_over, args.browsers, args.jitter, args.seed)
@@ -531,6 +551,9 @@ def main(argv=None) -> int:
                     f"{warm.finished}, errors {len(warm.errors)}",
                     flush=True,
                 )
+                if args.warmed:
+                    waited = wait_for_warming(Path(tmp) / "cache", limit=240.0)
+                    print(f"warm-up: every preset experiment trained after {waited:.1f} s")
             outcomes, wall, sampled = asyncio.run(run_class(url, proc.pid, students, args.limit))
             hwm = peak_rss_mb(proc.pid)
             threads = len(list(Path(f"/proc/{proc.pid}/task").iterdir()))
