@@ -60,30 +60,33 @@ class Settings:
         return HOSTED_BOUNDS if self.hosted else DEFAULT_BOUNDS
 
 
+def _libc():
+    """glibc, or None where there is none (macOS, Windows, musl)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
+
 def limit_memory_arenas(arenas: int = 2) -> bool:
-    """Cap glibc's malloc arenas for threads made from now on (Linux only; False elsewhere).
+    """Cap glibc's malloc arenas for threads made from now on (False where there is no glibc).
 
     A class of visitors means dozens of script and training threads; each may get an arena of
     its own that keeps freed memory, which measured ~50 MB more at peak for six trainings at
     once than with two arenas. Hosted mode calls this once at start.
     """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(-8, arenas))  # -8: M_ARENA_MAX
-    except (OSError, AttributeError):
-        return False
+    libc = _libc()
+    return libc is not None and bool(libc.mallopt(-8, arenas))  # -8: M_ARENA_MAX
 
 
 def release_free_memory() -> None:
     """Return the heap's free memory to the system (glibc ``malloc_trim``; no-op elsewhere)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def _flag(value: Any) -> bool:

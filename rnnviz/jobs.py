@@ -186,11 +186,13 @@ def _duration(seconds: float) -> str:
 
 def preset_experiments() -> list[Config]:
     """The experiments a visitor opens with one click: every preset rule with the default
-    recipe, then the thread's exact recipe (the slowest, so last)."""
+    recipe, the example the Compare page leads with, then the thread's exact recipe (the
+    slowest, so last). Hosted mode warms exactly these at start."""
     from rnnviz.config import PRESETS
+    from rnnviz.experiment import DISAGREEMENT_EXAMPLE
     from rnnviz.rules import PRESETS as RULES
 
-    return [Config(rule=name) for name in RULES] + [PRESETS["reference"]]
+    return [Config(rule=name) for name in RULES] + [DISAGREEMENT_EXAMPLE, PRESETS["reference"]]
 
 
 WARM_PRIORITY = 1  # behind every visitor's training

@@ -343,18 +343,6 @@ def _num(v) -> float | None:
     return None if v is None else float(v)
 
 
-def architecture_key(config: Config) -> tuple:
-    """The knobs that fix the model's layers and shapes (not its weights or its training)."""
-    return (
-        config.seq_len,
-        config.n_features,
-        config.units,
-        config.activations,
-        config.head,
-        config.input_scaling,
-    )
-
-
 class _TrainerPool:
     """Compiled training models kept by shape, so that a new training skips the tracing.
 
@@ -445,7 +433,7 @@ def _fit(
 ) -> TrainResult:
     model = build_model(config)  # the result: seeded initial weights, trained weights copied in
     batch = min(config.batch_size, len(train_data.x))
-    key = (architecture_key(config), batch, len(val_data.x))
+    key = (inference_key(model), batch, len(val_data.x))  # same shapes: same compiled steps
     trainer = _TRAINERS.take(key) or _compiled_trainer(config)
     _reset(trainer, model, config.learning_rate)
     steps = len(train_data.x) // batch

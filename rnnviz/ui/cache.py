@@ -17,7 +17,7 @@ from pathlib import Path
 import streamlit as st
 
 from rnnviz.config import Bounds, Config
-from rnnviz.experiment import DISAGREEMENT_EXAMPLE, explain
+from rnnviz.experiment import explain
 from rnnviz.hosting import Settings, limit_memory_arenas, load_settings
 from rnnviz.jobs import TrainingJobs, preset_experiments, warm
 from rnnviz.result import TrainResult
@@ -59,8 +59,8 @@ def model_store() -> ModelStore:
         max_disk=s.max_disk_models,
         max_training=s.max_training,
     )
-    if s.warm_presets:  # and the example the Compare page leads with
-        warm(training_jobs(), store, [*preset_experiments(), DISAGREEMENT_EXAMPLE])
+    if s.warm_presets:
+        warm(training_jobs(), store, preset_experiments())
     return store
 
 
