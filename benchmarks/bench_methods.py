@@ -37,8 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from rnnviz.config import Config  # noqa: E402
-from rnnviz.experiment import FAST_METHODS, compare_methods  # noqa: E402
+from rnnviz.experiment import compare_methods  # noqa: E402
 from rnnviz.model import train  # noqa: E402
+from rnnviz.registry import default_methods  # noqa: E402
 
 
 def fmt(values: list) -> str:
@@ -140,7 +141,7 @@ def main() -> None:
         if args.browser:
             browser_times(args.repeats, query)
         return
-    methods = (*FAST_METHODS, "sigma_sweep", "tsr:perturbation") + (
+    methods = (*default_methods(), "sigma_sweep", "tsr:perturbation") + (
         ("stepwise",) if args.stepwise else ()
     )
     for rule in ("reference", "lagged"):

@@ -25,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone
 from rnnviz.config import Config
 from rnnviz.model import train
 from rnnviz.result import error_ratio
-from rnnviz.rules import PRESETS
+from rnnviz.rules import RULE_PRESETS
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--rules", nargs="*", default=list(PRESETS))
+    ap.add_argument("--rules", nargs="*", default=list(RULE_PRESETS))
     args = ap.parse_args()
     start = time.perf_counter()
     train(Config(seed=12345))

@@ -18,8 +18,8 @@ How it runs, in one process, on this machine, loopback (127.0.0.1) only:
    ``--arrive-over`` seconds (default 30): evenly spread, or with seeded jitter
    (``--jitter 0.5 --seed 1`` moves each arrival by up to half a slot). Each opens a DIFFERENT
    experiment with the default recipe (``Config()``): even students a preset rule of
-   ``rnnviz.rules.PRESETS`` (cycled), odd students a custom rule (``CUSTOM_RULES``), each with its
-   own seed (100 + student). Every rule is checked to give both classes before the run. A
+   ``rnnviz.rules.RULE_PRESETS`` (cycled), odd students a custom rule (``CUSTOM_RULES``), each
+   with its own seed (100 + student). Every rule is checked to give both classes before the run. A
    student opens ``/features?<query>`` (the query string is what the app itself writes: only
    the knobs that differ from ``Config()``, see ``rnnviz.ui.state.config_to_params``), presses
    nothing, and waits for the thread's table, ``Variable 1, perturbation effect: ...``.
@@ -74,7 +74,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks"), str(ROOT)]
 
 from rnnviz.config import Config  # noqa: E402
 from rnnviz.hosting import HOSTED_BOUNDS  # noqa: E402
-from rnnviz.rules import PRESETS  # noqa: E402
+from rnnviz.rules import RULE_PRESETS  # noqa: E402
 
 import st_client  # noqa: E402
 from apptools import CHART, CHROMIUM, CHROMIUM_ARGS, peak_rss_mb, running_app  # noqa: E402
@@ -124,7 +124,7 @@ class Student:
 
     @property
     def experiment(self) -> str:
-        what = f"preset {self.rule}" if self.rule in PRESETS else f"custom `{self.rule}`"
+        what = f"preset {self.rule}" if self.rule in RULE_PRESETS else f"custom `{self.rule}`"
         return f"{what}, seed {self.seed}"
 
     @property
@@ -166,7 +166,7 @@ def make_class(
 
     rng = random.Random(seed)
     slot = window / n
-    presets = list(PRESETS)
+    presets = list(RULE_PRESETS)
     chosen = {round(j * n / browsers) for j in range(browsers)} if browsers else set()
     students = []
     for i in range(n):

@@ -13,17 +13,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rnnviz.attribution import Attribution, drawn_lags
 from rnnviz.config import PRESETS, Config
+from rnnviz.readings import counted_outputs, thread_lines
 from rnnviz.result import TrainResult, longer
 from rnnviz.result import improving_note as result_improving_note
-from rnnviz.rules import PRESETS as RULES
-from rnnviz.scoring import counted_outputs, trim_lags
+from rnnviz.rules import RULE_PRESETS
 
 # flag -> Config field, for the knobs exposed on the command line
 _FLAGS = {
     "seq_len": "steps per sequence",
     "n_features": "number of input features",
-    "rule": f"target rule: a preset ({', '.join(RULES)}) or an expression like 'x1[t-2] > 0.5'",
+    "rule": f"target rule: a preset ({', '.join(RULE_PRESETS)}) or an expression like "
+    "'x1[t-2] > 0.5'",
     "sigma": "noise scale of the perturbation",
     "n_repeats": "independent noise draws",
     "n_train": "training sequences",
@@ -73,15 +75,10 @@ def make_config(args: argparse.Namespace) -> Config:
     return Config.from_dict(flags, base=config)
 
 
-def format_tables(scores, names: Sequence[str] | None = None) -> str:
+def format_tables(scores: Attribution, names: Sequence[str] | None = None) -> str:
     """The thread's per-feature lines, then per-input-step and per-lag effect tables."""
     names = list(names or scores.feature_names)
-    lines = [
-        f"Variable {i + 1}, perturbation effect: {m:.4f}  (std {s:.4f})"
-        for i, (m, s) in enumerate(
-            zip(scores.importances_mean, scores.importances_std, strict=True)
-        )
-    ]
+    lines = [thread_lines(scores, with_std=True)]
     cell = scores.cell_mean
     header = "feature " + " ".join(f"{f's={s}':>7}" for s in range(cell.shape[1]))
     lines += [
@@ -93,7 +90,7 @@ def format_tables(scores, names: Sequence[str] | None = None) -> str:
     lines += [
         f"{n:<7} " + " ".join(f"{v:7.4f}" for v in row) for n, row in zip(names, cell, strict=True)
     ]
-    shown, lags = trim_lags(scores.lags, scores.by_lag())
+    shown, lags = drawn_lags(scores)
     header = "feature " + " ".join(f"{f'lag={k}':>7}" for k in shown)
     lines += ["", "Effect on the output `lag` steps later (mean over output steps):", header]
     lines += [

@@ -1,4 +1,5 @@
-"""One experiment end to end: config -> data -> trained model -> perturbation scores.
+"""One experiment end to end: config -> data -> trained model -> scores, and the methods' runs
+that need the experiment (the comparison on a trained model, stepwise retraining).
 
 The CLI, the Python API and the dashboard all go through these functions, so every surface
 shows the same numbers for the same config and seed.
@@ -6,10 +7,19 @@ shows the same numbers for the same config and seed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
 from rnnviz.config import Config
-from rnnviz.data import make_split
+from rnnviz.data import Dataset, make_split
 from rnnviz.result import ProgressFn, TrainResult
 from rnnviz.scoring import PerturbationResult, perturbation_importance
+
+if TYPE_CHECKING:
+    from rnnviz.comparison import Comparison
+    from rnnviz.methods import Context
+
+TrainFn = Callable[[tuple[int, ...]], float]
 
 
 def explain(result: TrainResult, config: Config | None = None) -> PerturbationResult:
@@ -44,7 +54,7 @@ def run(
     return result, explain(result, config)
 
 
-def method_context(result: TrainResult, config: Config | None = None):
+def method_context(result: TrainResult, config: Config | None = None) -> Context:
     """The methods' Context for a trained model: its predictor, model and score split."""
     from rnnviz.methods import Context
 
@@ -60,24 +70,6 @@ def method_context(result: TrainResult, config: Config | None = None):
     )
 
 
-# Every method that needs no retraining; stepwise elimination trains F more models.
-FAST_METHODS = (
-    "perturbation",
-    "ablation",
-    "permutation",
-    "saliency",
-    "integrated_gradients",
-    "connection_weights",
-    "garson",
-    "lek",
-)
-
-
-# The methods the Compare page opens with (random scores are always added): one of each kind
-# that answers on its own (noise, shuffling, gradients) and the thread's weight method as the
-# contrast. The others are one click away.
-FIRST_METHODS = ("perturbation", "permutation", "saliency", "connection_weights")
-
 # The experiment the Compare page leads with when the session's is the default one. On the
 # default rule (x1 and x2 at the current step, 3 features) every method ranks x1 and x2 first,
 # and random scores do so 1 time in 3, so the comparison teaches little. This rule reads x1
@@ -91,26 +83,83 @@ DISAGREEMENT_EXAMPLE = Config(rule="lagged", seed=7)
 def compare_methods(
     result: TrainResult,
     config: Config | None = None,
-    methods=FAST_METHODS,
-    params=None,
+    methods: Sequence[str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
     progress: ProgressFn | None = None,
-):
-    """Run ``methods`` on one trained model and score them against the rule's ground truth.
+) -> Comparison:
+    """Run ``methods`` (default: the registry's default set, every fast method) on one trained
+    model and score them against the rule's ground truth.
 
-    The perturbation method uses the config's sigma and repeats unless ``params`` says
-    otherwise; ``stepwise`` gets a trainer for this config (with ``progress``) that takes
+    Parameters a method takes from the experiment (``MethodSpec.from_config``: perturbation's
+    sigma and repeats) come from ``config`` unless ``params`` says otherwise; a parameter of
+    kind ``trainer`` (stepwise) gets a trainer for this config (with ``progress``) that takes
     ``result`` as the training with all features, so it trains F models, not F + 1.
     """
-    from rnnviz.methods import compare, make_stepwise_trainer
+    from rnnviz.comparison import compare
+    from rnnviz.registry import default_methods, spec_of
 
     config = config or result.config
+    methods = default_methods() if methods is None else tuple(methods)
     params = {k: dict(v) for k, v in (params or {}).items() if k in methods}
-    if "perturbation" in methods:
-        params.setdefault("perturbation", {})
-        params["perturbation"].setdefault("sigma", config.sigma)
-        params["perturbation"].setdefault("n_repeats", config.n_repeats)
-    if "stepwise" in methods:
-        params.setdefault("stepwise", {})["train_fn"] = make_stepwise_trainer(
-            config, progress, full=result
-        )
+    for name in methods:
+        spec = spec_of(name)
+        if spec.base is not None:
+            continue  # its parameters are its base method's
+        given = params.setdefault(name, {})
+        for key, value in (spec.from_config(config) if spec.from_config else {}).items():
+            given.setdefault(key, value)
+        for p in spec.params:
+            if p.kind == "trainer":
+                given[p.name] = make_stepwise_trainer(config, progress, full=result)
+        if not given:
+            del params[name]
     return compare(method_context(result, config), methods, params, truth=config.target())
+
+
+def make_stepwise_trainer(
+    config: Config, progress: ProgressFn | None = None, full: TrainResult | None = None
+) -> TrainFn:
+    """``train_fn(kept) -> validation loss`` for :func:`rnnviz.methods.stepwise`, training
+    ``config``'s model.
+
+    Dropped features are overwritten with the constant 0.5 in the train and validation inputs
+    (labels unchanged), so the input shape and the architecture stay the same. Results are
+    cached per set of kept features; every training starts from ``config.seed``.
+
+    ``full`` is the trained model of ``config`` (a ``TrainResult``): it *is* the training with
+    all features (same data, seed and recipe), so its loss is computed instead of training it
+    again (F trainings instead of F + 1). That loss is the one every training reports: binary
+    cross-entropy over the valid steps of the same validation split.
+    """
+    from rnnviz.model import evaluate, train
+
+    if full is not None and full.config.training_key() != config.training_key():
+        raise ValueError("the full model was trained with another training config than this one")
+    train_data, val_data = make_split(config, "train"), make_split(config, "val")
+    cache: dict[tuple[int, ...], float] = {}
+
+    def train_fn(kept: tuple[int, ...]) -> float:
+        kept = tuple(sorted({int(f) for f in kept}))
+        if any(not 0 <= f < config.n_features for f in kept):
+            raise ValueError(f"kept features {kept} are outside 0..{config.n_features - 1}")
+        if kept not in cache:
+            dropped = [f for f in range(config.n_features) if f not in kept]
+            if full is not None and not dropped:
+                cache[kept] = float(evaluate(full.predict, val_data)[0])
+            else:
+                result = train(
+                    config,
+                    progress,
+                    train_data=_constant_columns(train_data, dropped),
+                    val_data=_constant_columns(val_data, dropped),
+                )
+                cache[kept] = float(result.val_loss)
+        return cache[kept]
+
+    return train_fn
+
+
+def _constant_columns(data: Dataset, columns: Sequence[int], value: float = 0.5) -> Dataset:
+    x = data.x.copy()
+    x[:, :, list(columns)] = value
+    return Dataset(x=x, y=data.y, valid=data.valid)

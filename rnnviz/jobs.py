@@ -19,7 +19,8 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rnnviz.config import Config
 from rnnviz.result import Progress, TrainResult
@@ -43,38 +44,72 @@ def rss_mb() -> float:
         return 0.0
 
 
-class TrainingJob:
-    """One training of one configuration, run by ``store.get_or_train`` in a thread."""
+class BackgroundJob:
+    """Work in a daemon thread that outlives the script run that started it: every session
+    asking for the same key watches the same job, and a click meanwhile never restarts it.
 
-    def __init__(self, store: ModelStore, config: Config, priority: int = 0) -> None:
-        self.store = store
-        self.config = config
-        self.priority = priority
-        self.wait_estimate: float | None = None  # seconds until this training starts
-        self.key = config.training_id()
+    A subclass says what runs (:meth:`work`, whose value becomes ``result``) and how its
+    progress reads (:meth:`status`); an exception becomes ``error``, shown to every watcher.
+    """
+
+    kind = "job"  # names the thread: rnnviz-<kind>-<key>
+
+    def __init__(self, key: str) -> None:
+        self.key = key
         self.progress: Progress | None = None
-        self.queue_position: int | None = None
-        self.result: TrainResult | None = None
+        self.result: Any = None
         self.error: BaseException | None = None
         self.done = threading.Event()
+        self._on_finish: Callable[[BackgroundJob], None] | None = None
         self._thread = threading.Thread(
-            target=self._run, name=f"rnnviz-train-{self.key}", daemon=True
+            target=self._run, name=f"rnnviz-{self.kind}-{key}", daemon=True
         )
 
-    def start(self, on_finish) -> None:
+    def work(self) -> Any:
+        raise NotImplementedError
+
+    def status(self) -> str:
+        raise NotImplementedError
+
+    def start(self, on_finish: Callable[[BackgroundJob], None] | None = None) -> None:
         self._on_finish = on_finish
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            self.result = self.store.get_or_train(
-                self.config, progress=self._progress, on_wait=self._wait, priority=self.priority
-            )
+            self.result = self.work()
         except Exception as exc:  # reported to every session watching this job
             self.error = exc
         finally:
             self.done.set()
-            self._on_finish(self)
+            if self._on_finish is not None:
+                self._on_finish(self)
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.done.is_set() else (self.progress.fraction if self.progress else 0.0)
+
+    def wait(self, timeout: float) -> bool:
+        return self.done.wait(timeout)
+
+
+class TrainingJob(BackgroundJob):
+    """One training of one configuration, run by ``store.get_or_train`` in a thread."""
+
+    kind = "train"
+
+    def __init__(self, store: ModelStore, config: Config, priority: int = 0) -> None:
+        super().__init__(config.training_id())
+        self.store = store
+        self.config = config
+        self.priority = priority
+        self.wait_estimate: float | None = None  # seconds until this training starts
+        self.queue_position: int | None = None
+
+    def work(self) -> TrainResult:
+        return self.store.get_or_train(
+            self.config, progress=self._progress, on_wait=self._wait, priority=self.priority
+        )
 
     def _progress(self, p: Progress) -> None:
         self.queue_position = None
@@ -83,10 +118,6 @@ class TrainingJob:
     def _wait(self, position: int) -> None:
         self.queue_position = position
         self.wait_estimate = self.store.estimate_wait(position)
-
-    @property
-    def fraction(self) -> float:
-        return 1.0 if self.done.is_set() else (self.progress.fraction if self.progress else 0.0)
 
     def status(self) -> str:
         if self.queue_position is not None:
@@ -104,9 +135,6 @@ class TrainingJob:
                 return "Warming up: loading TensorFlow (only the first training after a start)…"
             return "Preparing the data…"
         return f"Training: {self.progress}"
-
-    def wait(self, timeout: float) -> bool:
-        return self.done.wait(timeout)
 
 
 class TrainingJobs:
@@ -176,6 +204,105 @@ class TrainingJobs:
                     self._failed.popitem(last=False)
 
 
+class StepwiseJob(BackgroundJob):
+    """The slow methods (those that retrain: backward stepwise elimination) of one trained
+    model, run by ``compare_methods(result, config, methods)``: F trainings (one without each
+    feature; ``result`` is the one with all features), each reported through ``progress``.
+    Jobs sharing ``slot`` (a lock) run one at a time; ``result`` is the Comparison."""
+
+    kind = "stepwise"
+
+    def __init__(
+        self, result: TrainResult, config: Config, methods: Sequence[str], slot: threading.Lock
+    ) -> None:
+        super().__init__(config.training_id())
+        self._model, self._config, self._methods = result, config, tuple(methods)
+        self._slot = slot
+        self.total = config.n_features
+        self.index = 0  # which of the F trainings runs (i = without feature i + 1)
+        self.waiting = False
+        self._last: tuple[int, int] | None = None
+
+    def work(self) -> Any:
+        from rnnviz.experiment import compare_methods
+
+        if not self._slot.acquire(blocking=False):
+            self.waiting = True
+            self._slot.acquire()
+        self.waiting = False
+        try:
+            return compare_methods(
+                self._model, self._config, self._methods, progress=self._progress
+            )
+        finally:
+            self._slot.release()
+
+    @property
+    def comparison(self) -> Any:
+        return self.result
+
+    def _progress(self, p: Progress) -> None:
+        at = (p.epoch, p.step)
+        if self._last is not None and at <= self._last:  # a new training started
+            self.index = min(self.index + 1, self.total - 1)
+        self._last = at
+        self.progress = p
+
+    @property
+    def fraction(self) -> float:
+        if self.done.is_set():
+            return 1.0
+        part = self.progress.fraction if self.progress is not None else 0.0
+        return min(1.0, (self.index + part) / self.total)
+
+    def status(self) -> str:
+        if self.waiting:
+            return "Waiting for another stepwise elimination to finish…"
+        text = f"Training {self.index + 1} of {self.total} (without x{self.index + 1})"
+        return f"{text}: {self.progress}" if self.progress is not None else f"{text}…"
+
+
+STEPWISE_KEEP = 8  # finished stepwise jobs remembered per process
+
+
+class StepwiseJobs:
+    """Process-wide registry of stepwise jobs by training id: one at a time (a shared slot),
+    the last STEPWISE_KEEP finished ones remembered."""
+
+    def __init__(self, keep: int = STEPWISE_KEEP) -> None:
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._slot = threading.Lock()
+        self._jobs: OrderedDict[str, StepwiseJob] = OrderedDict()
+
+    def get(self, result: TrainResult, config: Config, methods: Sequence[str]) -> StepwiseJob:
+        """The job of ``config``'s trained model: running, finished, or started now."""
+        key = config.training_id()
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is None:
+                job = self._jobs[key] = StepwiseJob(result, config, methods, self._slot)
+                job.start()
+                finished = [k for k, j in self._jobs.items() if j.done.is_set()]
+                for old in finished[: max(0, len(finished) - self.keep)]:
+                    del self._jobs[old]
+            else:
+                self._jobs.move_to_end(key)
+            return job
+
+    def jobs(self) -> list[StepwiseJob]:
+        """The jobs remembered, oldest first."""
+        with self._lock:
+            return list(self._jobs.values())
+
+    def forget(self, config: Config) -> None:
+        """Drop a finished (e.g. failed) job so that the next request runs it again."""
+        with self._lock:
+            job = self._jobs.get(config.training_id())
+            if job is not None and job.done.is_set():
+                del self._jobs[config.training_id()]
+
+
 def _duration(seconds: float) -> str:
     if seconds < 1.5:
         return "a second"
@@ -190,9 +317,12 @@ def preset_experiments() -> list[Config]:
     slowest, so last). Hosted mode warms exactly these at start."""
     from rnnviz.config import PRESETS
     from rnnviz.experiment import DISAGREEMENT_EXAMPLE
-    from rnnviz.rules import PRESETS as RULES
+    from rnnviz.rules import RULE_PRESETS
 
-    return [Config(rule=name) for name in RULES] + [DISAGREEMENT_EXAMPLE, PRESETS["reference"]]
+    return [Config(rule=name) for name in RULE_PRESETS] + [
+        DISAGREEMENT_EXAMPLE,
+        PRESETS["reference"],
+    ]
 
 
 WARM_PRIORITY = 1  # behind every visitor's training
@@ -226,7 +356,10 @@ def wait_for(job: TrainingJob, report, interval: float = 0.2) -> TrainingJob:
 
 
 __all__ = [
+    "BackgroundJob",
     "BusyError",
+    "StepwiseJob",
+    "StepwiseJobs",
     "TrainingJob",
     "TrainingJobs",
     "preset_experiments",

@@ -8,24 +8,19 @@ synthetic rule (:mod:`rnnviz.truth`).
 
 Shape of the API (after Captum's ``attr`` package and scikit-learn's permutation_importance):
 
-* every method is ``fn(ctx: Context, **params) -> Attribution``;
+* every method is ``fn(ctx: Context, **params) -> Attribution`` (a method run on top of another
+  one, like temporal saliency rescaling, takes that one's Attribution as ``base``);
 * :class:`Context` holds the model-agnostic ``predict`` ((m, T, F) -> (m, T_out) outputs),
   the sample ``x`` to explain, the mask ``valid`` of outputs whose target is defined (only
   those count, in every method that looks at outputs) and, for gradient and weight methods
   only, the Keras model;
-* :class:`Attribution` holds per-feature scores ``feature`` (F, R) over R repeats (R = 1 for
-  deterministic methods; larger = more important), per (feature, input step) scores ``cell``
-  (F, T, R) where the method has that grain, a one-line caveat and method-specific extras.
-  Where a method can cheaply give scores per (feature, lag) (the effect of input step t-L on
-  output t, averaged over t), they are in ``extra["by_lag"]`` (F, L), with the lag of each
-  column in ``extra["lags"]`` (-(T-1) .. T-1 from a response tensor, see
-  :func:`rnnviz.scoring.lag_profile`; without ``extra["lags"]`` the columns are lags 0 ..
-  L-1). :mod:`rnnviz.truth` uses the lags >= 0 for the lag-level metrics. This is done for
-  perturbation, ablation and permutation (from their response tensors: one perturbed input
-  step, every output step) and for saliency (per-output gradients ``|d y_t / d x_s|``, one
-  backward pass on a batch in which each sequence is repeated once per output step).
-* :data:`METHODS` is the registry and :func:`run_method` the checked entry point: it rejects
-  unknown parameters and out-of-bounds values with a ValueError naming the parameter.
+* :class:`rnnviz.attribution.Attribution` is the one result shape: ``importances`` (F, R), and
+  where the method has that grain ``cell`` (F, T, R) and a ``response`` (F, T_in, T_out, R)
+  from which ``by_lag()`` derives. Perturbation, ablation and permutation get their response
+  from one perturbed input step at a time (:func:`rnnviz.scoring.copy_effects`), saliency from
+  per-output gradients ``|d y_t / d x_s|``.
+* :mod:`rnnviz.registry` says what each method needs and takes; :mod:`rnnviz.comparison` runs
+  several and scores them.
 
 Cost: predictions go through ``ctx.predict`` in a few large batched calls, chunked (like
 :mod:`rnnviz.scoring`) so that no call holds more than ``ctx.max_values`` input numbers;
@@ -37,169 +32,56 @@ on the chunk size.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnnviz.attribution import Attribution
 from rnnviz.scoring import (
     DEFAULT_MAX_VALUES,
     batched_copies,
-    lag_profile,
-    lag_values,
+    check_max_values,
+    check_x,
+    copy_effects,
     output_counts,
     output_mask,
     perturbation_importance,
-    pool_outputs,
     predict_rows,
     rms,
-    rms_per_output,
+    row_chunks,
 )
 
 if TYPE_CHECKING:
     import keras
 
-    from rnnviz.config import Config
-    from rnnviz.data import Dataset
-    from rnnviz.model import ProgressFn
-
 PredictFn = Callable[[np.ndarray], np.ndarray]
 TrainFn = Callable[[tuple[int, ...]], float]
 
-MAX_REPEATS = 50  # as Config's bounds on n_repeats
-MAX_SIGMA = 5.0  # as Config's bounds on sigma
-IG_STEPS = (4, 256)
-LEK_POINTS = (3, 200)
-MAX_QUANTILES = 11
-MAX_SIGMAS = 10
 STEPWISE_MAX_FEATURES = 8
 WEIGHTS_NOTE = "reads only input weights: ignores the recurrence and the gates' interplay"
 
 __all__ = [
-    "METHODS",
     "Attribution",
-    "Comparison",
     "Context",
-    "MethodSpec",
-    "Param",
     "ablation",
-    "compare",
     "connection_weights",
     "garson",
     "integrated_gradients",
     "lek",
-    "make_stepwise_trainer",
-    "noise_ties",
     "permutation",
     "perturbation",
     "random_baseline",
-    "rank_agreement",
-    "run_method",
     "saliency",
     "sigma_sweep",
-    "spearman",
     "stepwise",
     "temporal_saliency_rescaling",
 ]
 
 
 # --------------------------------------------------------------------------- result and input
-
-
-@dataclass(frozen=True, eq=False)
-class Attribution:
-    """Scores of one method: per feature (F, R) and, where it has that grain, per cell (F, T, R)."""
-
-    method: str  # registry key
-    feature_names: tuple[str, ...]
-    feature: np.ndarray  # (F, R); larger = more important
-    cell: np.ndarray | None = None  # (F, T, R) per feature x input step
-    note: str = ""  # one-line caveat for the class of method
-    extra: dict = field(default_factory=dict)  # method-specific extras, e.g. "by_lag" (F, L)
-
-    def __post_init__(self) -> None:
-        feature = np.asarray(self.feature, dtype=np.float64)
-        if feature.ndim != 2 or feature.shape[0] != len(self.feature_names):
-            raise ValueError(
-                f"feature scores must be (F, R) with F = {len(self.feature_names)}, "
-                f"got {feature.shape}"
-            )
-        object.__setattr__(self, "feature", feature)
-        if self.cell is not None:
-            cell = np.asarray(self.cell, dtype=np.float64)
-            if cell.ndim != 3 or cell.shape[0] != feature.shape[0]:
-                raise ValueError(f"cell scores must be (F, T, R), got {cell.shape}")
-            object.__setattr__(self, "cell", cell)
-
-    @property
-    def n_repeats(self) -> int:
-        return self.feature.shape[1]
-
-    @property
-    def feature_mean(self) -> np.ndarray:
-        return self.feature.mean(axis=1)
-
-    @property
-    def feature_std(self) -> np.ndarray:
-        return self.feature.std(axis=1)
-
-    @property
-    def cell_mean(self) -> np.ndarray | None:
-        return None if self.cell is None else self.cell.mean(axis=-1)
-
-    @property
-    def cell_std(self) -> np.ndarray | None:
-        return None if self.cell is None else self.cell.std(axis=-1)
-
-    @property
-    def by_lag(self) -> np.ndarray | None:
-        """(F, L) scores per feature and lag, where the method has that grain (see ``lags``)."""
-        return self.extra.get("by_lag")
-
-    @property
-    def lags(self) -> np.ndarray | None:
-        """(L,) the lag of each column of ``by_lag``: ``extra["lags"]``, else 0 .. L-1."""
-        by_lag = self.by_lag
-        if by_lag is None:
-            return None
-        lags = self.extra.get("lags")
-        return np.arange(np.shape(by_lag)[1]) if lags is None else np.asarray(lags)
-
-    def past_lags(self) -> np.ndarray | None:
-        """(F, L) scores at lags 0 .. T-1 only (the lags a rule can read), or None."""
-        by_lag = self.by_lag
-        if by_lag is None:
-            return None
-        return np.asarray(by_lag)[:, self.lags >= 0]
-
-    def to_dict(self) -> dict:
-        """Plain JSON-ready numbers (extras that are not numbers or arrays are left out)."""
-        out: dict = {
-            "method": self.method,
-            "features": list(self.feature_names),
-            "note": self.note,
-            "feature_mean": self.feature_mean.tolist(),
-            "feature_std": self.feature_std.tolist(),
-            "feature": self.feature.tolist(),
-        }
-        if self.cell is not None:
-            out["cell_mean"] = self.cell_mean.tolist()
-            out["cell_std"] = self.cell_std.tolist()
-        extra = {}
-        for key, value in self.extra.items():
-            if isinstance(value, np.ndarray):
-                extra[key] = value.tolist()
-            elif isinstance(value, bool | int | float | str):
-                extra[key] = value
-            elif isinstance(value, tuple | list) and all(
-                isinstance(v, int | float | str) for v in value
-            ):
-                extra[key] = list(value)
-        out["extra"] = extra
-        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,11 +106,7 @@ class Context:
     def __post_init__(self) -> None:
         if not callable(self.predict):
             raise ValueError("predict must be callable: (m, T, F) inputs -> (m, T) outputs")
-        x = np.asarray(self.x, dtype=np.float32)
-        if x.ndim != 3 or 0 in x.shape:
-            raise ValueError(f"x must have shape (sequences, steps, features), got {x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError("x contains NaN or infinite values")
+        x = check_x(self.x)
         object.__setattr__(self, "x", x)
         if self.valid is not None:
             valid = np.asarray(self.valid, bool)
@@ -255,10 +133,7 @@ class Context:
             if len(names) != x.shape[2]:
                 raise ValueError(f"{len(names)} feature names for {x.shape[2]} features")
             object.__setattr__(self, "feature_names", names)
-        if isinstance(self.max_values, bool) or not isinstance(self.max_values, int):
-            raise ValueError("max_values must be a whole number")
-        if self.max_values < 1:
-            raise ValueError("max_values must be positive")
+        check_max_values(self.max_values)
 
     @property
     def n(self) -> int:
@@ -297,22 +172,14 @@ class Context:
         return self.x.mean(axis=(0, 1), dtype=np.float64).astype(np.float32)
 
 
-# --------------------------------------------------------------------------- batching helpers
+# --------------------------------------------------------------------------- helpers
 
 
-def _run_copies(
-    ctx: Context, jobs: Sequence[Any], edit: Callable[[np.ndarray, Any], None]
-) -> Iterator[tuple[Sequence[Any], np.ndarray]]:
-    """Edited copies of ``ctx.x`` through ``ctx.predict`` in a few chunked calls."""
-    return batched_copies(ctx.predict, ctx.x, jobs, edit, ctx.max_values)
-
-
-def _add_lags(extra: dict, response: np.ndarray, counts: np.ndarray | None = None) -> None:
-    """``extra["by_lag"]`` (F, 2T-1) and ``extra["lags"]`` of a response tensor (F, T, T),
-    when its input and output steps are aligned."""
-    if response.shape[1] == response.shape[2]:
-        extra["by_lag"] = lag_profile(response, counts)
-        extra["lags"] = lag_values(response.shape[1])
+def _copy_effects(ctx: Context, edit, per_step: bool, on_feature=None):
+    """:func:`rnnviz.scoring.copy_effects` on the context's sample, outputs and mask."""
+    return copy_effects(
+        ctx.predict, ctx.x, ctx.base, ctx.output_mask, edit, per_step, ctx.max_values, on_feature
+    )
 
 
 def _bce(p: np.ndarray, y: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -435,10 +302,9 @@ def perturbation(
 ) -> Attribution:
     """The thread's method: RMS change of predictions under N(0, sigma) noise on one feature.
 
-    Wraps :func:`rnnviz.scoring.perturbation_importance` (counted outputs only);
-    ``extra["result"]`` keeps the PerturbationResult, ``extra["by_lag"]`` its per-lag effects.
+    :func:`rnnviz.scoring.perturbation_importance` on the context (counted outputs only).
     """
-    result = perturbation_importance(
+    return perturbation_importance(
         ctx.predict,
         ctx.x,
         sigma=sigma,
@@ -449,20 +315,6 @@ def perturbation(
         max_values=ctx.max_values,
         valid=ctx.output_mask,
     )
-    extra: dict = {"sigma": sigma, "result": result}
-    cell = None
-    if per_step:
-        cell = result.cell
-        extra["response"] = result.response_mean
-        _add_lags(extra, result.response_mean, result.output_counts)
-    return Attribution(
-        "perturbation",
-        ctx.names,
-        result.importances,
-        cell,
-        "noise can push inputs outside the range the model was trained on",
-        extra,
-    )
 
 
 def ablation(ctx: Context, *, baseline: str = "mean", per_step: bool = True) -> Attribution:
@@ -472,10 +324,6 @@ def ablation(ctx: Context, *, baseline: str = "mean", per_step: bool = True) -> 
     all counted predictions (over sequences and output steps). Deterministic, R = 1.
     """
     value = np.zeros(ctx.n_features, np.float32) if baseline == "zero" else ctx.feature_means
-    n_features, seq_len = ctx.n_features, ctx.seq_len
-    jobs: list[tuple[int, int | None]] = [(f, None) for f in range(n_features)]
-    if per_step:
-        jobs += [(f, s) for f in range(n_features) for s in range(seq_len)]
 
     def edit(copy: np.ndarray, job: tuple[int, int | None]) -> None:
         f, s = job
@@ -484,45 +332,16 @@ def ablation(ctx: Context, *, baseline: str = "mean", per_step: bool = True) -> 
         else:
             copy[:, s, f] = value[f]
 
-    base, mask = ctx.base, ctx.output_mask
-    feature = np.empty((n_features, 1))
-    response = np.empty((n_features, seq_len, base.shape[1])) if per_step else None
-    for chunk, out in _run_copies(ctx, jobs, edit):
-        diff2 = (out - base[None]) ** 2
-        for k, (f, s) in enumerate(chunk):
-            if s is None:
-                feature[f, 0] = rms(diff2[k], mask)
-            else:
-                response[f, s] = rms_per_output(diff2[k], mask)
-    return _with_response(
+    feature, response = _copy_effects(ctx, edit, per_step)
+    return Attribution(
         "ablation",
-        ctx,
-        feature,
-        response,
-        "a constant baseline makes inputs the model never saw",
-        {"baseline": baseline, "baseline_values": value.astype(np.float64)},
+        ctx.names,
+        feature[:, None],
+        note="a constant baseline makes inputs the model never saw",
+        extra={"baseline": baseline, "baseline_values": value.astype(np.float64)},
+        response=response,
+        output_counts=ctx.output_counts,
     )
-
-
-def _with_response(
-    method: str,
-    ctx: Context,
-    feature: np.ndarray,
-    response: np.ndarray | None,
-    note: str,
-    extra: dict,
-) -> Attribution:
-    """Attribution with cell = RMS over counted output steps of a response (F, T_in, T_out[, R])."""
-    cell = None
-    if response is not None:
-        if response.ndim == 3:
-            response = response[..., None]
-        counts = ctx.output_counts
-        cell = pool_outputs(response, counts)
-        mean = response.mean(axis=-1)
-        extra["response"] = mean
-        _add_lags(extra, mean, counts)
-    return Attribution(method, ctx.names, feature, cell, note, extra)
 
 
 def permutation(ctx: Context, *, n_repeats: int = 5, per_step: bool = True) -> Attribution:
@@ -535,11 +354,11 @@ def permutation(ctx: Context, *, n_repeats: int = 5, per_step: bool = True) -> A
     if ctx.n < 2:
         raise ValueError("permutation needs at least 2 sequences to shuffle across")
     n, seq_len, n_features = ctx.x.shape
-    base, mask = ctx.base, ctx.output_mask
+    base = ctx.base
     jobs: list[tuple[int, int | None]] = [(f, None) for f in range(n_features)]
     if per_step:
         jobs += [(f, s) for f in range(n_features) for s in range(seq_len)]
-    index = {job: j for j, job in enumerate(jobs)}
+    index = {job: j for j, job in enumerate(jobs)}  # as copy_effects orders them
     feature = np.empty((n_features, n_repeats))
     response = np.empty((n_features, seq_len, base.shape[1], n_repeats)) if per_step else None
     labelled = ctx.y is not None
@@ -559,38 +378,35 @@ def permutation(ctx: Context, *, n_repeats: int = 5, per_step: bool = True) -> A
             else:
                 copy[:, s, f] = copy[perm, s, f]
 
-        for chunk, out in _run_copies(ctx, jobs, edit):
-            diff2 = (out - base[None]) ** 2
-            losses = _bce(out, ctx.y, ctx.valid) if labelled else None
-            for k, (f, s) in enumerate(chunk):
-                if s is None:
-                    feature[f, r] = rms(diff2[k], mask)
-                    if loss is not None:
-                        loss[f, r] = losses[k] - base_loss
-                else:
-                    response[f, s, :, r] = rms_per_output(diff2[k], mask)
+        def on_feature(f: int, out: np.ndarray, r: int = r) -> None:
+            loss[f, r] = _bce(out, ctx.y, ctx.valid) - base_loss
+
+        feature[:, r], cells = _copy_effects(ctx, edit, per_step, on_feature if labelled else None)
+        if response is not None:
+            response[..., r] = cells
     extra: dict = {"n_repeats": n_repeats}
     if loss is not None:
         extra["loss_increase"] = loss
         extra["base_loss"] = base_loss
-    return _with_response(
+    return Attribution(
         "permutation",
-        ctx,
+        ctx.names,
         feature,
-        response,
-        "shuffling breaks the links between features; noisy with few sequences",
-        extra,
+        note="shuffling breaks the links between features; noisy with few sequences",
+        extra=extra,
+        response=response,
+        output_counts=ctx.output_counts,
     )
 
 
 def saliency(ctx: Context, *, per_lag: bool = True) -> Attribution:
     """Partial derivatives: mean over sequences of |d(sum over counted outputs)/d x[s, f]|.
 
-    ``cell`` (F, T) is that mean; ``feature`` its mean over steps. With ``per_lag``, the
+    ``cell`` (F, T) is that mean; ``importances`` its mean over steps. With ``per_lag``, the
     per-output gradients |d y_t / d x[s, f]| (one backward pass on a batch where each
     sequence is repeated once per output step), averaged over the sequences counted at t,
-    give ``extra["response"]`` (F, T_in, T_out; NaN where no output counted) and
-    ``extra["by_lag"]`` (F, L). Deterministic, R = 1.
+    give the ``response`` (F, T_in, T_out; NaN where no output counted) and so ``by_lag()``.
+    Deterministic, R = 1.
     """
     model = _need_model(ctx, "saliency")
     _check_model_fits(ctx, model)
@@ -603,15 +419,14 @@ def saliency(ctx: Context, *, per_lag: bool = True) -> Attribution:
         n_out = ctx.base.shape[1]
         select = np.eye(n_out, dtype=np.float32)
         resp_sum = np.zeros((n_out, seq_len, n_features))
-        per_call = max(1, ctx.max_values // (n_out * seq_len * n_features))
-        for start in range(0, n, per_call):
-            chunk = ctx.x[start : start + per_call]
+        for rows in row_chunks(n, n_out * seq_len * n_features, ctx.max_values):
+            chunk = ctx.x[rows]
             m = len(chunk)
             grads = _np(
                 fns.grad_select, np.repeat(chunk, n_out, axis=0), np.tile(select, (m, 1))
             ).reshape(m, n_out, seq_len, n_features)
             if mask is not None:  # outputs without a target contribute nothing
-                grads = grads * mask[start : start + m, :, None, None]
+                grads = grads * mask[rows, :, None, None]
             cell_sum += np.abs(grads.sum(axis=1)).sum(axis=0)
             resp_sum += np.abs(grads).sum(axis=0)
         if mask is None:
@@ -621,27 +436,22 @@ def saliency(ctx: Context, *, per_lag: bool = True) -> Attribution:
             with np.errstate(invalid="ignore", divide="ignore"):
                 response = np.where(counts > 0, resp_sum / counts, np.nan).transpose(2, 1, 0)
     else:
-        per_call = max(1, ctx.max_values // (seq_len * n_features))
-        for start in range(0, n, per_call):
-            chunk = ctx.x[start : start + per_call]
+        for rows in row_chunks(n, seq_len * n_features, ctx.max_values):
+            chunk = ctx.x[rows]
             if mask is None:
                 grads = _np(fns.grad_sum, chunk)
             else:
-                select = mask[start : start + len(chunk)].astype(np.float32)
-                grads = _np(fns.grad_select, chunk, select)
+                grads = _np(fns.grad_select, chunk, mask[rows].astype(np.float32))
             cell_sum += np.abs(grads).sum(axis=0)
     cell = (cell_sum / n).T
-    extra: dict = {}
-    if response is not None:
-        extra["response"] = response
-        _add_lags(extra, response, ctx.output_counts)
     return Attribution(
         "saliency",
         ctx.names,
         cell.mean(axis=1)[:, None],
         cell[..., None],
         "a local slope at the sample: blind where the model saturates",
-        extra,
+        response=response,
+        output_counts=ctx.output_counts,
     )
 
 
@@ -679,9 +489,8 @@ def integrated_gradients(
     abs_sum = np.zeros((seq_len, n_features))
     signed_sum = np.zeros((seq_len, n_features))
     gaps, deltas = [], []
-    per_call = max(1, ctx.max_values // (len(alphas) * seq_len * n_features))
-    for start in range(0, n, per_call):
-        chunk = ctx.x[start : start + per_call]
+    for rows in row_chunks(n, len(alphas) * seq_len * n_features, ctx.max_values):
+        chunk = ctx.x[rows]
         m = len(chunk)
         diff = chunk - b[None]
         path = (b[None, None] + alphas[:, None, None, None] * diff[None]).astype(np.float32)
@@ -690,7 +499,7 @@ def integrated_gradients(
             grads = _np(fns.grad_sum, path)
             delta = _np(fns.forward_sum, chunk) - f_base
         else:
-            select = mask[start : start + m].astype(np.float32)
+            select = mask[rows].astype(np.float32)
             grads = _np(fns.grad_select, path, np.tile(select, (len(alphas), 1)))
             delta = ((_np(fns.forward, chunk) - b_out[None]) * select).sum(axis=1)
         grads = grads.reshape(len(alphas), m, seq_len, n_features)
@@ -847,18 +656,16 @@ def lek(
     for f in range(n_features):
         rows[f, :, :, f] = grid[f][None, :]
     rows = rows.reshape(-1, n_features)
-    per_call = max(1, ctx.max_values // (seq_len * n_features))
     mask = ctx.output_mask
     step_weights = None if mask is None else mask.mean(axis=0)
     response = np.empty(len(rows))
-    for start in range(0, len(rows), per_call):
-        part = rows[start : start + per_call]
-        batch = np.repeat(part[:, None, :], seq_len, axis=1)
-        out = predict_rows(ctx.predict, batch, len(part))
+    for part in row_chunks(len(rows), seq_len * n_features, ctx.max_values):
+        batch = np.repeat(rows[part, None, :], seq_len, axis=1)
+        out = predict_rows(ctx.predict, batch, len(batch))
         if step_weights is None:
-            response[start : start + len(part)] = out.mean(axis=1)
+            response[part] = out.mean(axis=1)
         else:
-            response[start : start + len(part)] = (
+            response[part] = (
                 np.where(step_weights > 0, out, 0.0) @ step_weights / step_weights.sum()
             )
     curves = response.reshape(n_features, n_q, n_points)
@@ -878,17 +685,13 @@ def stepwise(ctx: Context, *, train_fn: TrainFn) -> Attribution:
     """Backward stepwise elimination, first step: retrain without each feature in turn.
 
     ``train_fn(kept)`` gives the validation loss of the model trained on the kept feature
-    indices (see :func:`make_stepwise_trainer`). Score = loss without feature f minus loss
-    with all features; F + 1 losses, of which the one with all features needs no training
-    when the trainer was given the trained model. Bounded by F <= 8. Deterministic when
-    ``train_fn`` is.
+    indices (see :func:`rnnviz.experiment.make_stepwise_trainer`). Score = loss without
+    feature f minus loss with all features; F + 1 losses, of which the one with all features
+    needs no training when the trainer was given the trained model. Bounded by F <= 8.
+    Deterministic when ``train_fn`` is.
     """
     n_features = ctx.n_features
-    if n_features > STEPWISE_MAX_FEATURES:
-        raise ValueError(
-            f"stepwise retrains the model once per feature; it is limited to "
-            f"{STEPWISE_MAX_FEATURES} features (use fewer features)"
-        )
+    check_stepwise(ctx)
     everything = tuple(range(n_features))
     base_loss = float(train_fn(everything))
     losses = np.array([float(train_fn(tuple(g for g in everything if g != f))) for f in everything])
@@ -903,55 +706,13 @@ def stepwise(ctx: Context, *, train_fn: TrainFn) -> Attribution:
     )
 
 
-def make_stepwise_trainer(
-    config: Config, progress: ProgressFn | None = None, full: Any = None
-) -> TrainFn:
-    """``train_fn(kept) -> validation loss`` for :func:`stepwise`, training ``config``'s model.
-
-    Dropped features are overwritten with the constant 0.5 in the train and validation inputs
-    (labels unchanged), so the input shape and the architecture stay the same. Results are
-    cached per set of kept features; every training starts from ``config.seed``.
-
-    ``full`` is the trained model of ``config`` (a ``TrainResult``): it *is* the training with
-    all features (same data, seed and recipe), so its loss is computed instead of training it
-    again (F trainings instead of F + 1). That loss is the one every training reports: binary
-    cross-entropy over the valid steps of the same validation split.
-    """
-    from rnnviz.data import make_split
-    from rnnviz.model import evaluate, train
-
-    if full is not None and full.config.training_key() != config.training_key():
-        raise ValueError("the full model was trained with another training config than this one")
-    train_data, val_data = make_split(config, "train"), make_split(config, "val")
-    cache: dict[tuple[int, ...], float] = {}
-
-    def train_fn(kept: tuple[int, ...]) -> float:
-        kept = tuple(sorted({int(f) for f in kept}))
-        if any(not 0 <= f < config.n_features for f in kept):
-            raise ValueError(f"kept features {kept} are outside 0..{config.n_features - 1}")
-        if kept not in cache:
-            dropped = [f for f in range(config.n_features) if f not in kept]
-            if full is not None and not dropped:
-                cache[kept] = float(evaluate(full.predict, val_data)[0])
-            else:
-                result = train(
-                    config,
-                    progress,
-                    train_data=_constant_columns(train_data, dropped),
-                    val_data=_constant_columns(val_data, dropped),
-                )
-                cache[kept] = float(result.val_loss)
-        return cache[kept]
-
-    return train_fn
-
-
-def _constant_columns(data: Dataset, columns: Sequence[int], value: float = 0.5) -> Dataset:
-    from rnnviz.data import Dataset
-
-    x = data.x.copy()
-    x[:, :, list(columns)] = value
-    return Dataset(x=x, y=data.y, valid=data.valid)
+def check_stepwise(ctx: Context, params: Any = None) -> None:
+    """Stepwise elimination retrains once per feature: at most STEPWISE_MAX_FEATURES."""
+    if ctx.n_features > STEPWISE_MAX_FEATURES:
+        raise ValueError(
+            f"stepwise retrains the model once per feature ({ctx.n_features} times); it is "
+            f"limited to {STEPWISE_MAX_FEATURES} features (use fewer features)"
+        )
 
 
 def sigma_sweep(
@@ -963,7 +724,7 @@ def sigma_sweep(
     """Perturbation importance at several noise scales (feature grain).
 
     ``extra["curves"]`` (F, S) mean scores per sigma, ``extra["curves_std"]`` their std;
-    ``feature`` = the repeats at the middle sigma.
+    ``importances`` = the repeats at the middle sigma.
     """
     results = [
         perturbation_importance(
@@ -1004,29 +765,24 @@ def random_baseline(ctx: Context, seed: int | None = None) -> Attribution:
     cell = rng.random((n_features, seq_len, 1))
     by_lag = rng.random((n_features, seq_len))
     return Attribution(
-        "random", ctx.names, feature, cell, "chance level", {"by_lag": by_lag, "seed": seed}
+        "random", ctx.names, feature, cell, "chance level", {"seed": seed}, lag_scores=by_lag
     )
 
 
-def temporal_saliency_rescaling(base: str, ctx: Context, **params: Any) -> Attribution:
+def temporal_saliency_rescaling(ctx: Context, *, base: Attribution) -> Attribution:
     """Two-step temporal saliency rescaling (Ismail et al., NeurIPS 2020), simplified.
 
     1. Time relevance tau[s] = RMS change of all counted predictions when every feature at
        step s is replaced by its mean over ``ctx.x`` (one batched ablation per step).
     2. Steps with tau above its mean are kept (all steps if none is, e.g. all equal).
-    3. cell[f, s] = base cell score x tau[s] on kept steps, 0 elsewhere; feature = mean over
-       steps. ``base`` must be a method with cell grain; ``params`` go to it.
+    3. cell[f, s] = base cell score x tau[s] on kept steps, 0 elsewhere; importances = mean
+       over steps. ``base`` is the Attribution of a method with cell grain on ``ctx``.
 
     Ismail et al. rescale by masking and re-running the saliency method itself; rescaling by
     the model's response to masking a step keeps it one batched pass and model-agnostic.
     """
-    spec = _spec(base)
-    if base == "random" or not spec.cell:
-        cell_methods = ", ".join(k for k, s in METHODS.items() if s.cell and k != "random")
-        raise ValueError(f"tsr needs a method with per-step scores: one of {cell_methods}")
-    attr = run_method(base, ctx, **params)
-    if attr.cell is None:
-        raise ValueError(f"tsr needs per-step scores from {base}: leave per_step on")
+    if base.cell is None:
+        raise ValueError(f"tsr needs per-step scores from {base.method}: leave per_step on")
     means = ctx.feature_means
 
     def edit(copy: np.ndarray, s: int) -> None:
@@ -1034,457 +790,20 @@ def temporal_saliency_rescaling(base: str, ctx: Context, **params: Any) -> Attri
 
     base_pred, mask = ctx.base, ctx.output_mask
     tau = np.empty(ctx.seq_len)
-    for chunk, out in _run_copies(ctx, list(range(ctx.seq_len)), edit):
+    steps = list(range(ctx.seq_len))
+    for chunk, out in batched_copies(ctx.predict, ctx.x, steps, edit, ctx.max_values):
         for k, s in enumerate(chunk):
             tau[s] = rms((out[k] - base_pred) ** 2, mask)
     keep = tau > tau.mean()
     if not keep.any():
         keep[:] = True
     weight = np.where(keep, tau, 0.0)
-    cell = attr.cell * weight[None, :, None]
+    cell = base.cell * weight[None, :, None]
     return Attribution(
-        f"tsr:{base}",
+        f"tsr:{base.method}",
         ctx.names,
         cell.mean(axis=1),
         cell,
-        f"{attr.note}; rescaled by each step's relevance",
-        {"base": base, "time_relevance": tau, "kept_steps": keep},
+        f"{base.note}; rescaled by each step's relevance",
+        {"base": base.method, "time_relevance": tau, "kept_steps": keep},
     )
-
-
-# --------------------------------------------------------------------------- registry
-
-
-@dataclass(frozen=True)
-class Param:
-    """One method parameter with its default and bounds (checked by :func:`run_method`)."""
-
-    name: str
-    kind: str  # int, float, bool, choice, floats, callable
-    default: Any = None
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False  # low bound exclusive
-    choices: tuple = ()
-    length: tuple[int, int] = (1, 1)  # for "floats": allowed number of values
-    required: bool = False
-    help: str = ""
-
-    def check(self, method: str, value: Any) -> Any:
-        """The value, normalised; ValueError naming method, parameter and what is allowed."""
-        where = f"{method}: {self.name}"
-        if self.kind == "int":
-            ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
-            if not ok or not self.low <= value <= self.high:
-                raise ValueError(
-                    f"{where} must be a whole number from {self.low:g} to {self.high:g}, "
-                    f"got {value!r}"
-                )
-            return int(value)
-        if self.kind == "float":
-            return self._number(where, value)
-        if self.kind == "bool":
-            if not isinstance(value, bool | np.bool_):
-                raise ValueError(f"{where} must be true or false, got {value!r}")
-            return bool(value)
-        if self.kind == "choice":
-            if value not in self.choices:
-                raise ValueError(
-                    f"{where} must be one of {', '.join(map(str, self.choices))}, got {value!r}"
-                )
-            return value
-        if self.kind == "floats":
-            if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray):
-                raise ValueError(f"{where} must be a list of numbers, got {value!r}")
-            lo, hi = self.length
-            if not lo <= len(value) <= hi:
-                raise ValueError(f"{where} must have {lo} to {hi} values, got {len(value)}")
-            return tuple(self._number(where, v) for v in value)
-        if self.kind == "callable":
-            if not callable(value):
-                raise ValueError(f"{where} must be a function, got {value!r}")
-            return value
-        raise AssertionError(self.kind)
-
-    def _number(self, where: str, value: Any) -> float:
-        ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-            value, bool | np.bool_
-        )
-        if not ok or not np.isfinite(value):
-            raise ValueError(f"{where} must be a number, got {value!r}")
-        too_low = value <= self.low if self.low_open else value < self.low
-        if too_low or value > self.high:
-            lo = f"> {self.low:g}" if self.low_open else f">= {self.low:g}"
-            raise ValueError(f"{where} must be {lo} and <= {self.high:g}, got {value!r}")
-        return float(value)
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """One registered method: how to call it, what it needs, what it gives."""
-
-    name: str
-    label: str
-    fn: Callable[..., Attribution]
-    needs_model: bool
-    needs_labels: bool
-    random: bool
-    description: str
-    params: tuple[Param, ...] = ()
-    cell: bool = False  # has (feature, input step) grain
-
-
-_SIGMA = Param("sigma", "float", 0.2, 0.0, MAX_SIGMA, low_open=True, help="noise scale")
-_REPEATS = Param("n_repeats", "int", 5, 1, MAX_REPEATS, help="independent draws")
-_PER_STEP = Param("per_step", "bool", True, help="also score each (feature, step) cell")
-_BASELINE = Param("baseline", "choice", "mean", choices=("zero", "mean"))
-
-METHODS: dict[str, MethodSpec] = {
-    s.name: s
-    for s in (
-        MethodSpec(
-            "perturbation",
-            "Input perturbation (noise)",
-            perturbation,
-            False,
-            False,
-            True,
-            "Add N(0, sigma) noise to one feature and measure the RMS change of predictions.",
-            (_SIGMA, _REPEATS, _PER_STEP),
-            cell=True,
-        ),
-        MethodSpec(
-            "sigma_sweep",
-            "Perturbation across noise scales",
-            sigma_sweep,
-            False,
-            False,
-            True,
-            "Input perturbation at several sigmas, to see whether the ranking depends on it.",
-            (
-                Param(
-                    "sigmas",
-                    "floats",
-                    (0.05, 0.1, 0.2, 0.4, 0.8),
-                    0.0,
-                    MAX_SIGMA,
-                    low_open=True,
-                    length=(2, MAX_SIGMAS),
-                ),
-                _REPEATS,
-            ),
-        ),
-        MethodSpec(
-            "ablation",
-            "Ablation (occlusion)",
-            ablation,
-            False,
-            False,
-            False,
-            "Replace one feature (or one feature at one step) by zero or its mean.",
-            (_BASELINE, _PER_STEP),
-            cell=True,
-        ),
-        MethodSpec(
-            "permutation",
-            "Permutation",
-            permutation,
-            False,
-            False,
-            True,
-            "Shuffle one feature across sequences; with labels, also the rise in loss.",
-            (_REPEATS, _PER_STEP),
-            cell=True,
-        ),
-        MethodSpec(
-            "saliency",
-            "Partial derivatives (saliency)",
-            saliency,
-            True,
-            False,
-            False,
-            "Mean absolute gradient of the outputs with respect to each input.",
-            (Param("per_lag", "bool", True, help="per-output gradients for lag scores"),),
-            cell=True,
-        ),
-        MethodSpec(
-            "integrated_gradients",
-            "Integrated gradients",
-            integrated_gradients,
-            True,
-            False,
-            False,
-            "Gradients averaged along the straight path from a baseline to the input.",
-            (
-                Param("baseline", "choice", "zero", choices=("zero", "mean")),
-                Param("steps", "int", 32, *IG_STEPS),
-                Param("integration", "choice", "trapezoid", choices=("trapezoid", "midpoint")),
-            ),
-            cell=True,
-        ),
-        MethodSpec(
-            "connection_weights",
-            "Connection weights (Olden)",
-            connection_weights,
-            True,
-            False,
-            False,
-            "Product of the input kernels (summed over gates) from input to output.",
-        ),
-        MethodSpec(
-            "garson",
-            "Garson's algorithm",
-            garson,
-            True,
-            False,
-            False,
-            "Shares of absolute input weights of the first LSTM, weighted by later layers.",
-        ),
-        MethodSpec(
-            "lek",
-            "Sensitivity analysis (Lek's profiles)",
-            lek,
-            False,
-            False,
-            False,
-            "Sweep one feature over its range with the others held at quantiles.",
-            (
-                Param("n_points", "int", 20, *LEK_POINTS),
-                Param(
-                    "quantiles",
-                    "floats",
-                    (0.0, 0.25, 0.5, 0.75, 1.0),
-                    0.0,
-                    1.0,
-                    length=(1, MAX_QUANTILES),
-                ),
-            ),
-        ),
-        MethodSpec(
-            "stepwise",
-            "Backward stepwise elimination",
-            stepwise,
-            False,
-            False,
-            False,
-            "Retrain without each feature and measure the rise in validation loss.",
-            (Param("train_fn", "callable", required=True, help="see make_stepwise_trainer"),),
-        ),
-        MethodSpec(
-            "random",
-            "Random scores (chance)",
-            lambda ctx: random_baseline(ctx),
-            False,
-            False,
-            True,
-            "Uniform random scores: what chance looks like on every metric.",
-            cell=True,
-        ),
-    )
-}
-
-
-def _spec(name: str) -> MethodSpec:
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)} (and tsr:<method>)")
-    return METHODS[name]
-
-
-def _resolve(name: str, ctx: Context, params: Mapping[str, Any]) -> Callable[[], Attribution]:
-    """Check a method call (name, needs, parameters) without running it."""
-    if not isinstance(name, str):
-        raise ValueError(f"a method name must be text, got {name!r}")
-    if name.startswith("tsr:"):
-        base = name[4:]
-        spec = _spec(base)
-        if not spec.cell or base == "random":
-            cell_methods = ", ".join(k for k, s in METHODS.items() if s.cell and k != "random")
-            raise ValueError(f"tsr needs a method with per-step scores: one of {cell_methods}")
-        _resolve(base, ctx, params)
-        return lambda: temporal_saliency_rescaling(base, ctx, **params)
-    spec = _spec(name)
-    if spec.needs_model and ctx.model is None:
-        raise ValueError(f"{name} needs the Keras model: pass Context(model=...)")
-    if spec.needs_labels and ctx.y is None:
-        raise ValueError(f"{name} needs labels: pass Context(y=..., valid=...)")
-    known = {p.name: p for p in spec.params}
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        allowed = ", ".join(known) or "none"
-        raise ValueError(f"{name}: unknown parameter(s) {', '.join(unknown)}; allowed: {allowed}")
-    checked: dict[str, Any] = {}
-    for p in spec.params:
-        if p.name in params:
-            checked[p.name] = p.check(name, params[p.name])
-        elif p.required:
-            hint = " (see make_stepwise_trainer)" if name == "stepwise" else ""
-            raise ValueError(f"{name} needs the parameter {p.name}{hint}")
-    if name == "stepwise" and ctx.n_features > STEPWISE_MAX_FEATURES:
-        raise ValueError(
-            f"stepwise retrains the model once per feature ({ctx.n_features} times); it is "
-            f"limited to {STEPWISE_MAX_FEATURES} features (use fewer features)"
-        )
-    if name == "sigma_sweep" and "sigmas" in checked:
-        sigmas = checked["sigmas"]
-        if any(b <= a for a, b in zip(sigmas, sigmas[1:], strict=False)):
-            raise ValueError(f"sigma_sweep: sigmas must be increasing, got {sigmas}")
-    return lambda: spec.fn(ctx, **checked)
-
-
-def run_method(name: str, ctx: Context, **params: Any) -> Attribution:
-    """Run a registered method (or ``tsr:<method>``) after checking its needs and parameters.
-
-    Raises ValueError with a message naming the method and the parameter for unknown methods,
-    unknown parameters, values out of bounds, and a missing model.
-    """
-    return _resolve(name, ctx, params)()
-
-
-# --------------------------------------------------------------------------- comparison
-
-
-@dataclass(frozen=True, eq=False)
-class Comparison:
-    """Several methods on one context: attributions, truth scores and rank agreement."""
-
-    methods: tuple[str, ...]  # in the order run; "random" always included
-    attributions: dict[str, Attribution]
-    scores: dict[str, dict[str, float | None]]  # per method: rnnviz.truth.score_method
-    rank_agreement: np.ndarray  # (M, M) Spearman rho of per-feature means, noise ties tied
-    seconds: dict[str, float]
-
-    def rows(self) -> list[dict[str, Any]]:
-        """One tidy row per method: name, label, seconds and the truth metrics."""
-        out = []
-        for name in self.methods:
-            label = METHODS[name].label if name in METHODS else f"TSR on {name[4:]}"
-            out.append(
-                {
-                    "method": name,
-                    "label": label,
-                    "seconds": self.seconds[name],
-                    **self.scores.get(name, {}),
-                }
-            )
-        return out
-
-
-# Scores of one method closer than this share of its largest score are tied even without
-# repeats: less than a pixel of the bars the page draws, and no ranking anyone could read.
-TIE_FLOOR = 0.005
-
-
-def noise_ties(attr: Attribution) -> np.ndarray:
-    """(F, F) features that ``attr`` cannot tell apart: their mean ± std intervals over the
-    repeats overlap (|mean_i - mean_j| <= std_i + std_j), or their means differ by at most
-    TIE_FLOOR of the method's largest absolute score. Symmetric, true on the diagonal; not
-    transitive (x1 ~ x2 and x2 ~ x3 while x1 is clearly above x3 is possible).
-    """
-    mean, std = attr.feature_mean, attr.feature_std
-    gap = np.abs(mean[:, None] - mean[None, :])
-    scale = float(np.abs(mean).max()) if mean.size else 0.0
-    return (gap <= std[:, None] + std[None, :]) | (gap <= TIE_FLOOR * scale)
-
-
-def spearman(a: np.ndarray, b: np.ndarray, ties: np.ndarray | None = None) -> float:
-    """Spearman rank correlation (average ranks for ties); NaN when either side is constant.
-
-    ``ties`` (F, F) marks further pairs of features to rank as tied on both sides (e.g. the
-    union of both methods' :func:`noise_ties`): a pair only one method orders is no
-    disagreement. Each feature's rank is then the number of features clearly below it plus
-    half the number tied with it, which is the usual average rank when ties form groups.
-    """
-    ra, rb = _ranks(np.asarray(a, float), ties), _ranks(np.asarray(b, float), ties)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denom = np.sqrt((ra**2).sum() * (rb**2).sum())
-    return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
-
-
-def _ranks(a: np.ndarray, ties: np.ndarray | None = None) -> np.ndarray:
-    """0-based ranks: features clearly below + half the others tied (equal, or in ``ties``)."""
-    tied = a[:, None] == a[None, :]
-    if ties is not None:
-        tied = tied | np.asarray(ties, bool)
-    np.fill_diagonal(tied, False)
-    below = (a[:, None] > a[None, :]) & ~tied
-    return below.sum(axis=1) + 0.5 * tied.sum(axis=1)
-
-
-def compare(
-    ctx: Context,
-    methods: Sequence[str],
-    params: Mapping[str, Mapping[str, Any]] | None = None,
-    truth: Any = None,
-) -> Comparison:
-    """Run ``methods`` (plus the random baseline) on ``ctx`` and score them.
-
-    ``params`` maps method name to its parameters; ``truth`` is ``Rule.ground_truth`` (or a
-    Rule), and each method gets :func:`rnnviz.truth.score_method` of its per-feature means and
-    lag scores. Every call is checked before any runs.
-    """
-    from rnnviz.truth import score_method
-
-    params = dict(params or {})
-    names = list(dict.fromkeys([*methods, "random"]))
-    stray = sorted(set(params) - set(names))
-    if stray:
-        raise ValueError(f"parameters given for methods not compared: {', '.join(stray)}")
-    calls = {name: _resolve(name, ctx, dict(params.get(name, {}))) for name in names}
-    truth_pairs = getattr(truth, "ground_truth", truth)
-    attributions: dict[str, Attribution] = {}
-    scores: dict[str, dict[str, float | None]] = {}
-    seconds: dict[str, float] = {}
-    for name, call in calls.items():
-        start = time.perf_counter()
-        attr = call()
-        seconds[name] = time.perf_counter() - start
-        attributions[name] = attr
-        if truth_pairs is not None:
-            # A rule reads only the past: lags 0 .. T-1 are scored (the random row has no other).
-            scores[name] = score_method(attr.feature_mean, attr.past_lags(), truth_pairs)
-    return Comparison(
-        tuple(names), attributions, scores, rank_agreement(attributions, names), seconds
-    )
-
-
-def merge_comparisons(first: Comparison, second: Comparison) -> Comparison:
-    """One comparison of both runs' methods (``first``'s where both ran; random row last).
-
-    Lets an expensive method (stepwise elimination) be run and cached apart from the rest.
-    """
-    names = [m for m in first.methods if m != "random"]
-    names += [m for m in second.methods if m not in names and m != "random"] + ["random"]
-
-    def pick(field: str) -> dict:
-        a, b = getattr(first, field), getattr(second, field)
-        return {m: a[m] if m in a else b[m] for m in names if m in a or m in b}
-
-    attributions = pick("attributions")
-    return Comparison(
-        tuple(names),
-        attributions,
-        pick("scores"),
-        rank_agreement(attributions, names),
-        pick("seconds"),
-    )
-
-
-def rank_agreement(attributions: Mapping[str, Attribution], names: Sequence[str]) -> np.ndarray:
-    """(M, M) Spearman correlation of the methods' per-feature means, ones on the diagonal.
-
-    Swaps inside the error bars are no disagreement: for each pair of methods, features that
-    either method cannot tell apart (:func:`noise_ties`) rank as tied on both sides, so two
-    methods that only swap x1 and x2 within their noise agree (rho = 1).
-    """
-    m = len(names)
-    ties = [noise_ties(attributions[name]) for name in names]
-    agreement = np.eye(m)
-    for i in range(m):
-        for j in range(i + 1, m):
-            rho = spearman(
-                attributions[names[i]].feature_mean,
-                attributions[names[j]].feature_mean,
-                ties[i] | ties[j],
-            )
-            agreement[i, j] = agreement[j, i] = rho
-    return agreement

@@ -13,7 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from rnnviz.scoring import PerturbationResult, step_ranges, trim_lags
+from rnnviz.attribution import Attribution, PerturbationResult, drawn_lags
+from rnnviz.comparison import normalised_scores
+from rnnviz.readings import step_ranges
+from rnnviz.registry import method_label
 
 USED_COLOR = "#F28E2B"  # features / lags the rule really reads
 OTHER_COLOR = "#8A94A6"  # everything else
@@ -332,7 +335,7 @@ def lag_profile(result: PerturbationResult, truth: Truth | None = None) -> go.Fi
     left out when they are all exactly zero, as for every causal model. Lags where no output
     counted are gaps.
     """
-    shown, by_lag = trim_lags(result.lags, result.by_lag())  # (F, L) over the lags shown
+    shown, by_lag = drawn_lags(result)  # (F, L) over the lags shown
     n_features, n_lags = by_lag.shape
     lags = [int(k) for k in shown]
     column = {lag: j for j, lag in enumerate(lags)}
@@ -432,29 +435,6 @@ QUANTILE_COLORS = ("#4E9BE6", "#45B5AA", "#59A14F", "#D4A62A", "#D45087")
 OTHER_DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")
 
 
-def method_label(name: str) -> str:
-    """The registry label of a method, or "TSR on <label>" for ``tsr:<method>``."""
-    from rnnviz.methods import METHODS
-
-    if name.startswith("tsr:"):
-        base = name[4:]
-        return f"TSR on {METHODS[base].label if base in METHODS else base}"
-    return METHODS[name].label if name in METHODS else name
-
-
-def normalised_scores(scores: np.ndarray) -> tuple[np.ndarray, float]:
-    """(scores / scale, scale) with scale = the largest absolute score (0: all zeros, kept).
-
-    For the usual non-negative scores this is "divide by the maximum", so the top feature of
-    every method is at 1; a method with negative scores (stepwise) keeps its signs.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    scale = float(np.abs(scores).max()) if scores.size else 0.0
-    if not np.isfinite(scale) or scale == 0.0:
-        return np.zeros_like(scores), 0.0
-    return scores / scale, scale
-
-
 def _grid(n: int, columns: int) -> tuple[int, int]:
     cols = max(1, min(columns, n))
     return -(-n // cols), cols
@@ -477,7 +457,7 @@ def method_multiples(
 ) -> go.Figure:
     """Small multiples: one panel per method, per-feature scores divided by that method's max.
 
-    ``comparison`` is a :class:`rnnviz.methods.Comparison`. Whiskers are ±1 std over repeats
+    ``comparison`` is a :class:`rnnviz.comparison.Comparison`. Whiskers are ±1 std over repeats
     (same scale) for methods with repeats. With ``truth_features`` the bars are coloured (and
     hatched) like :func:`feature_bars`; the features the rule reads carry TRUTH_MARK.
     """
@@ -500,8 +480,8 @@ def method_multiples(
         attr = comparison.attributions[method]
         features = list(attr.feature_names)
         labels = _truth_rows(features, used)
-        norm, scale = normalised_scores(attr.feature_mean)
-        std = attr.feature_std / scale if scale > 0 else np.zeros(len(features))
+        norm, scale = normalised_scores(attr.importances_mean)
+        std = attr.importances_std / scale if scale > 0 else np.zeros(len(features))
         lowest = min(lowest, float((norm - std).min()))
         if used is None:
             groups = [("score", list(range(len(features))), feature_color(0), "")]
@@ -540,7 +520,11 @@ def method_multiples(
                         "width": 4,
                     },
                     customdata=[
-                        [float(attr.feature_mean[i]), float(attr.feature_std[i]), attr.n_repeats]
+                        [
+                            float(attr.importances_mean[i]),
+                            float(attr.importances_std[i]),
+                            attr.n_repeats,
+                        ]
                         for i in idx
                     ],
                     marker=_bar_marker(color, pattern),
@@ -580,7 +564,7 @@ def method_multiples(
     return fig
 
 
-def rank_agreement(comparison) -> go.Figure:
+def agreement_heatmap(comparison) -> go.Figure:
     """Methods × methods heatmap of the Spearman correlation of their per-feature rankings.
 
     Undefined correlations (a method gives every feature the same score) are blank and say so.
@@ -629,7 +613,9 @@ def _quantile_name(level: float) -> str:
     return f"their {level:g} quantile{special.get(float(level), '')}"
 
 
-def lek_profiles(attribution, truth_features: Iterable[int] | None = None) -> go.Figure:
+def lek_profiles(
+    attribution: Attribution, truth_features: Iterable[int] | None = None
+) -> go.Figure:
     """Lek's sensitivity curves: one panel per feature, one line per held quantile.
 
     ``attribution`` is the :func:`rnnviz.methods.lek` Attribution: ``extra["grid"]`` (F, P)
@@ -705,7 +691,9 @@ def lek_profiles(attribution, truth_features: Iterable[int] | None = None) -> go
     return fig
 
 
-def sigma_sweep_curves(attribution, truth_features: Iterable[int] | None = None) -> go.Figure:
+def sigma_sweep_curves(
+    attribution: Attribution, truth_features: Iterable[int] | None = None
+) -> go.Figure:
     """Perturbation effect against σ, one line per feature, ±1 std whiskers, log σ axis.
 
     ``attribution`` is the :func:`rnnviz.methods.sigma_sweep` Attribution (``extra["sigmas"]``
@@ -778,10 +766,8 @@ def sigma_sweep_curves(attribution, truth_features: Iterable[int] | None = None)
 
 
 __all__ += [
+    "agreement_heatmap",
     "lek_profiles",
-    "method_label",
     "method_multiples",
-    "normalised_scores",
-    "rank_agreement",
     "sigma_sweep_curves",
 ]

@@ -40,7 +40,7 @@ __all__ = [
     "MAX_LAG",
     "MAX_RULE_LENGTH",
     "MAX_WINDOW",
-    "PRESETS",
+    "RULE_PRESETS",
     "Preset",
     "Rule",
     "RuleError",
@@ -752,7 +752,7 @@ class Preset:
     description: str
 
 
-PRESETS: dict[str, Preset] = {
+RULE_PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset(
@@ -912,7 +912,7 @@ def parse_rule(text: str, *, n_features: int | None = None, seq_len: int | None 
 
 def get_rule(spec: str, *, n_features: int | None = None, seq_len: int | None = None) -> Rule:
     """A preset by exact name (keeping its name and description), else a custom expression."""
-    preset = PRESETS.get(spec) if isinstance(spec, str) else None
+    preset = RULE_PRESETS.get(spec) if isinstance(spec, str) else None
     if preset is not None:
         return _build_rule(preset.expression, preset.name, preset.description, n_features, seq_len)
     return parse_rule(spec, n_features=n_features, seq_len=seq_len)

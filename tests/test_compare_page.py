@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rnnviz.methods import Attribution, Comparison
+from rnnviz import readings
+from rnnviz.attribution import Attribution
+from rnnviz.comparison import Comparison
 from rnnviz.truth import score_method
-from rnnviz.ui import cache
-from rnnviz.ui import compare_text as text
+from rnnviz.ui import cache, tables, text
 
 from apptools import APP, PAGES, TIMEOUT, TINY, assert_clean, charts, private_cache
 
@@ -26,9 +27,11 @@ def comparison(**feature_scores) -> Comparison:
     for name, values in feature_scores.items():
         by_lag = values.pop("by_lag", None) if isinstance(values, dict) else None
         values = values["scores"] if isinstance(values, dict) else values
-        extra = {} if by_lag is None else {"by_lag": np.asarray(by_lag, float)}
-        attrs[name] = Attribution(name, NAMES, np.asarray(values, float)[:, None], extra=extra)
-        scores[name] = score_method(attrs[name].feature_mean, attrs[name].by_lag, TRUTH)
+        lag_scores = None if by_lag is None else np.asarray(by_lag, float)
+        attrs[name] = Attribution(
+            name, NAMES, np.asarray(values, float)[:, None], lag_scores=lag_scores
+        )
+        scores[name] = score_method(attrs[name].importances_mean, lag_scores, TRUTH)
     rho = np.eye(len(attrs))
     return Comparison(tuple(attrs), attrs, scores, rho, dict.fromkeys(attrs, 0.5))
 
@@ -38,21 +41,21 @@ def comparison(**feature_scores) -> Comparison:
 
 def test_reading_names_the_inversion_and_the_recurrence():
     c = comparison(garson=[0.5, 0.1, 0.4], random=[0.1, 0.2, 0.3])
-    line = text.reading(c, "garson", {0, 1})
+    line = readings.reading(c, "garson", {0, 1})
     assert line.startswith("Ranks x3 above x2;")
     assert "it cannot see the recurrence" in line
-    assert text.chance_note(c, {0, 1}) is None  # random ranks x3 first: no luck to report
+    assert readings.chance_note(c, {0, 1}) is None  # random ranks x3 first: no luck to report
 
 
 def test_reading_of_a_perfect_method_and_a_weak_margin():
     c = comparison(saliency=[0.9, 1.0, 0.01], connection_weights=[1.0, 0.8, 0.4], random=[0, 1, 2])
-    assert text.reading(c, "saliency", {0, 1}) == (
+    assert readings.reading(c, "saliency", {0, 1}) == (
         "Ranks the rule's features (x1 and x2) above every other one."
     )
-    weights = text.reading(c, "connection_weights", {0, 1})
+    weights = readings.reading(c, "connection_weights", {0, 1})
     assert "above every other one, but x3 still scores 50% of x2" in weights
     assert "recurrence" in weights
-    assert "ranks x3 above x1 (2 of 2 pairs out of order)" in text.reading(c, "random", {0, 1})
+    assert "ranks x3 above x1 (2 of 2 pairs out of order)" in readings.reading(c, "random", {0, 1})
 
 
 def test_reading_compares_with_the_random_row_and_lags():
@@ -63,20 +66,20 @@ def test_reading_compares_with_the_random_row_and_lags():
         lek=[0.2, 0.2, 0.2],
         random=[0.3, 0.2, 0.1],
     )
-    line = text.reading(c, "ablation", {0, 1})
+    line = readings.reading(c, "ablation", {0, 1})
     assert line.startswith("Ranks x3 above x2; no better than the random row;")
     assert "finds the rule's lags too (lag AUC 1.00)" in line
-    assert text.reading(c, "lek", {0, 1}) == (
+    assert readings.reading(c, "lek", {0, 1}) == (
         "Gives every feature the same score: no ranking at all; no better than the random row."
     )
-    assert text.chance_note(c, {0, 1})  # random ranks x1 and x2 first, by luck
+    assert readings.chance_note(c, {0, 1})  # random ranks x1 and x2 first, by luck
 
 
 def test_chance_note_when_random_is_lucky():
     c = comparison(perturbation=[0.9, 1.0, 0.0], random=[0.8, 0.9, 0.1])
-    note = text.chance_note(c, {0, 1})
+    note = readings.chance_note(c, {0, 1})
     assert note and "1 time in 3" in note
-    assert "by luck" in text.reading(c, "random", {0, 1})
+    assert "by luck" in readings.reading(c, "random", {0, 1})
 
 
 def test_verdict_names_who_finds_the_rule_and_who_does_not():
@@ -86,14 +89,14 @@ def test_verdict_names_who_finds_the_rule_and_who_does_not():
         connection_weights=[0.1, 0.5, 0.9],
         random=[0.3, 0.2, 0.1],
     )
-    assert text.verdict(c, {0, 1}) == (
+    assert readings.verdict(c, {0, 1}) == (
         "Input perturbation (noise) and Partial derivatives (saliency) rank the rule's "
         "features (x1 and x2) above every other feature (feature AUC 1.00); Connection "
         "weights (Olden) ranks x3 above x1 (2 of 2 pairs out of order), feature AUC 0.00. "
         "Random scores get 1.00."
     )
     agree = comparison(perturbation=[0.9, 1.0, 0.0], random=[0.1, 0.2, 0.3])
-    assert text.verdict(agree, {0, 1}) == (
+    assert readings.verdict(agree, {0, 1}) == (
         "Input perturbation (noise) ranks the rule's features (x1 and x2) above every other "
         "feature (feature AUC 1.00): on this model they agree. Random scores get 0.00."
     )
@@ -103,7 +106,7 @@ def test_lead_why_says_why_from_the_two_rules():
     from rnnviz.config import Config
     from rnnviz.experiment import DISAGREEMENT_EXAMPLE
 
-    line = text.lead_why(Config(), DISAGREEMENT_EXAMPLE)
+    line = readings.lead_why(Config(), DISAGREEMENT_EXAMPLE)
     assert "rule reads x1 and x2 at the current step" in line
     assert (
         "with 3 features of which 2 are used, even random scores rank them first 1 time in 3"
@@ -112,21 +115,21 @@ def test_lead_why_says_why_from_the_two_rules():
     assert "`x1[t-2] > 0.5`, reads x1 2 steps back" in line
     assert f"(seed {DISAGREEMENT_EXAMPLE.seed})" in line
     # every metric column of the table has its one plain line
-    assert set(text.METRIC_READINGS) == set(text.COLUMNS) - {"method", "caveat"}
+    assert set(text.METRIC_READINGS) == set(readings.COLUMNS) - {"method", "caveat"}
 
 
 def test_table_and_csv_have_every_method_and_dashes():
     c = comparison(garson=[0.5, 0.1, 0.4], random=[0.1, 0.2, 0.3])
-    table = text.table(c, {0, 1})
+    table = readings.truth_table(c, {0, 1})
     assert table["method"] == ["Garson's algorithm", "Random scores (chance)"]
     assert table["feature AUC"] == ["0.50", "0.00"]
     assert table["lag AUC"] == ["—", "—"]
     assert table["seconds"] == ["0.50 s", "0.50 s"]
-    rows = list(csv.DictReader(io.StringIO(text.table_csv(c, {0, 1}))))
+    rows = list(csv.DictReader(io.StringIO(tables.comparison_csv(c, {0, 1}))))
     assert [r["method"] for r in rows] == ["garson", "random"]
     assert rows[0]["feature_auc"] == "0.5" and rows[0]["aupr"] == ""
     assert "recurrence" in rows[0]["reading"]
-    scores = list(csv.DictReader(io.StringIO(text.scores_csv(c, {0, 1}))))
+    scores = list(csv.DictReader(io.StringIO(tables.method_scores_csv(c, {0, 1}))))
     assert len(scores) == 6 and scores[0]["normalised"] == "1.0"
 
 
@@ -145,16 +148,16 @@ def _sweep(curves, stds):
 
 def test_sweep_reading_tells_noise_from_a_real_swap():
     noisy = _sweep([[0.20, 0.31, 0.40], [0.21, 0.30, 0.41], [0, 0, 0]], np.full((3, 3), 0.02))
-    line = text.sweep_reading(noisy, {0, 1})
+    line = readings.sweep_reading(noisy, {0, 1})
     assert line.startswith("The rule's features (x1 and x2) lead at every σ from 0.1 to 0.4.")
     assert "σ = 0.1: x2 > x1 > x3; σ = 0.2: x1 > x2 > x3" in line
     assert "No swap (x1/x2) is clear" in line
     real = _sweep([[0.1, 0.3, 0.5], [0.3, 0.3, 0.1], [0.2, 0.0, 0.4]], np.full((3, 3), 0.01))
-    line = text.sweep_reading(real, {0, 1})
+    line = readings.sweep_reading(real, {0, 1})
     assert "x3 over x2" in line and "σ = 0.4" in line
     assert "x1/x2, x1/x3 and x2/x3 really swap" in line
     steady = _sweep([[0.3, 0.4, 0.5], [0.2, 0.3, 0.4], [0, 0, 0.1]], np.zeros((3, 3)))
-    assert "The order is the same at every σ: x1 > x2 > x3." in text.sweep_reading(steady)
+    assert "The order is the same at every σ: x1 > x2 > x3." in readings.sweep_reading(steady)
 
 
 # --------------------------------------------------------------------------- the page
@@ -256,12 +259,12 @@ def test_stepwise_is_opt_in_runs_once_and_joins_the_table(app):
         "Backward stepwise elimination",
         "Random scores (chance)",
     ]
-    (job,) = cache._stepwise_jobs()["jobs"].values()
+    (job,) = cache._stepwise_jobs().jobs()
     assert job.done.is_set() and job.error is None
     assert job.total == 3 and job.index == 2  # F trainings: the trained model is the full one
     at.multiselect(key="cmp_methods").set_value(["lek", "stepwise"]).run()
     assert_clean(at)
-    assert list(cache._stepwise_jobs()["jobs"].values()) == [job]  # remembered, not rerun
+    assert cache._stepwise_jobs().jobs() == [job]  # remembered, not rerun
     assert "Backward stepwise elimination" in list(frame(at)["method"])
 
 

@@ -10,7 +10,7 @@ import rnnviz.store
 from rnnviz.config import Config
 from rnnviz.jobs import BusyError, TrainingJobs, preset_experiments, wait_for, warm
 from rnnviz.model import train
-from rnnviz.rules import PRESETS as RULES
+from rnnviz.rules import RULE_PRESETS as RULES
 from rnnviz.store import ModelStore
 
 TINY = Config(seq_len=5, n_train=300, n_val=100, n_score=40, epochs=1)

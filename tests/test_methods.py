@@ -1,4 +1,5 @@
-"""Tests for rnnviz.methods: hand-computable attributions on linear functions, then a tiny LSTM."""
+"""Tests for rnnviz.methods, the registry and the comparison: hand-computable attributions on
+linear functions, then a tiny LSTM."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ import logging
 import numpy as np
 import pytest
 
+from rnnviz import comparison as C
 from rnnviz import methods as M
+from rnnviz.attribution import Attribution
+from rnnviz.comparison import compare
 from rnnviz.config import Config
 from rnnviz.data import make_split
-from rnnviz.methods import Attribution, Context, compare, run_method
+from rnnviz.experiment import make_stepwise_trainer
+from rnnviz.methods import Context
+from rnnviz.registry import METHODS, run_method
 
 W = np.array([2.0, -1.0, 0.0], dtype=np.float32)  # f(x)_t = 2 x1_t - x2_t (x3 unused)
 N, T, F = 30, 5, 3
@@ -49,14 +55,14 @@ def test_saliency_is_the_weight_per_cell(lctx) -> None:
     attr = run_method("saliency", lctx)
     assert attr.cell.shape == (F, T, 1)
     np.testing.assert_allclose(attr.cell_mean, np.repeat(np.abs(W)[:, None], T, 1), atol=1e-6)
-    np.testing.assert_allclose(attr.feature_mean, np.abs(W), atol=1e-6)
+    np.testing.assert_allclose(attr.importances_mean, np.abs(W), atol=1e-6)
     # d y_t / d x_s = w at s == t only: all the effect sits at lag 0 (lags -(T-1) .. T-1).
     assert attr.lags.tolist() == list(range(1 - T, T))
-    np.testing.assert_allclose(attr.by_lag[:, attr.lags == 0][:, 0], np.abs(W), atol=1e-6)
-    np.testing.assert_allclose(attr.by_lag[:, attr.lags != 0], 0.0, atol=1e-7)
+    np.testing.assert_allclose(attr.by_lag()[:, attr.lags == 0][:, 0], np.abs(W), atol=1e-6)
+    np.testing.assert_allclose(attr.by_lag()[:, attr.lags != 0], 0.0, atol=1e-7)
     plain = run_method("saliency", lctx, per_lag=False)
     np.testing.assert_allclose(plain.cell, attr.cell, atol=1e-6)
-    assert plain.by_lag is None
+    assert not plain.has_lags
 
 
 @pytest.mark.parametrize("integration", ["trapezoid", "midpoint"])
@@ -79,13 +85,13 @@ def test_integrated_gradients_mean_baseline(lctx, x) -> None:
 def test_ablation_to_zero_and_to_mean(lctx, x) -> None:
     zero = run_method("ablation", lctx, baseline="zero")
     expected = np.abs(W) * np.sqrt((x**2).mean(axis=(0, 1)))
-    np.testing.assert_allclose(zero.feature_mean, expected, rtol=1e-5)
+    np.testing.assert_allclose(zero.importances_mean, expected, rtol=1e-5)
     # Zeroing x_f at step s changes output s only, by w_f x_f: RMS over sequences and T outputs.
     cell = np.sqrt(((x * W) ** 2).mean(axis=0) / T).T
     np.testing.assert_allclose(zero.cell_mean, cell, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(zero.by_lag[:, zero.lags != 0], 0.0, atol=1e-7)
+    np.testing.assert_allclose(zero.by_lag()[:, zero.lags != 0], 0.0, atol=1e-7)
     mean = run_method("ablation", lctx, baseline="mean")
-    np.testing.assert_allclose(mean.feature_mean, np.abs(W) * x.std(axis=(0, 1)), rtol=1e-4)
+    np.testing.assert_allclose(mean.importances_mean, np.abs(W) * x.std(axis=(0, 1)), rtol=1e-4)
     assert zero.n_repeats == mean.n_repeats == 1
 
 
@@ -94,8 +100,8 @@ def test_permutation_zero_exactly_where_the_weight_is(x) -> None:
     p = np.clip(linear(x), 0.01, 0.99)
     ctx = Context(lambda a: np.clip(linear(a), 0.01, 0.99), x, y=y, seed=1)
     attr = run_method("permutation", ctx, n_repeats=3)
-    assert attr.feature.shape == (F, 3) and attr.cell.shape == (F, T, 3)
-    assert (attr.feature[:2] > 0).all() and (attr.feature[2] == 0).all()
+    assert attr.importances.shape == (F, 3) and attr.cell.shape == (F, T, 3)
+    assert (attr.importances[:2] > 0).all() and (attr.importances[2] == 0).all()
     assert (attr.cell[2] == 0).all() and (attr.cell[:2].mean(axis=-1) > 0).all()
     loss = attr.extra["loss_increase"]
     assert loss.shape == (F, 3) and (loss[2] == 0).all() and (loss[0] > 0).all()
@@ -107,38 +113,38 @@ def test_permutation_seeded_and_chunk_invariant(x) -> None:
     a = run_method("permutation", Context(linear, x, seed=4), n_repeats=2)
     b = run_method("permutation", Context(linear, x, seed=4, max_values=x.size * 2), n_repeats=2)
     c = run_method("permutation", Context(linear, x, seed=5), n_repeats=2)
-    np.testing.assert_array_equal(a.feature, b.feature)
+    np.testing.assert_array_equal(a.importances, b.importances)
     np.testing.assert_array_equal(a.cell, b.cell)
-    assert not np.array_equal(a.feature, c.feature)
+    assert not np.array_equal(a.importances, c.importances)
 
 
 def test_perturbation_of_x1_is_sigma(x) -> None:
     ctx = Context(lambda a: a[..., 0], np.repeat(x, 8, axis=0))
     attr = run_method("perturbation", ctx, sigma=0.3, n_repeats=2)
-    assert attr.feature_mean[0] == pytest.approx(0.3, rel=0.1)
-    assert (attr.feature[1:] == 0).all()
+    assert attr.importances_mean[0] == pytest.approx(0.3, rel=0.1)
+    assert (attr.importances[1:] == 0).all()
     lag0 = attr.lags == 0
-    assert attr.extra["by_lag"][0, lag0][0] == pytest.approx(0.3, rel=0.15)
-    np.testing.assert_array_equal(attr.extra["by_lag"][:, ~lag0], 0.0)
+    assert attr.by_lag()[0, lag0][0] == pytest.approx(0.3, rel=0.15)
+    np.testing.assert_array_equal(attr.by_lag()[:, ~lag0], 0.0)
     sweep = run_method("sigma_sweep", ctx, sigmas=(0.1, 0.2, 0.4), n_repeats=2)
     np.testing.assert_allclose(sweep.extra["curves"][0], [0.1, 0.2, 0.4], rtol=0.1)
     assert (sweep.extra["curves"][1:] == 0).all()
-    assert sweep.feature_mean[0] == pytest.approx(sweep.extra["curves"][0, 1])
+    assert sweep.importances_mean[0] == pytest.approx(sweep.extra["curves"][0, 1])
 
 
 def test_connection_weights_and_garson_read_the_kernel(lctx) -> None:
     olden = run_method("connection_weights", lctx)
-    np.testing.assert_allclose(olden.feature_mean, np.abs(W), rtol=1e-6)
+    np.testing.assert_allclose(olden.importances_mean, np.abs(W), rtol=1e-6)
     np.testing.assert_allclose(olden.extra["signed"], W, rtol=1e-6)
     assert olden.cell is None and "recurrence" in olden.note
     g = run_method("garson", lctx)
-    np.testing.assert_allclose(g.feature_mean, np.abs(W) / np.abs(W).sum(), rtol=1e-6)
+    np.testing.assert_allclose(g.importances_mean, np.abs(W) / np.abs(W).sum(), rtol=1e-6)
 
 
 def test_lek_profile_of_a_linear_function(lctx, x) -> None:
     attr = run_method("lek", lctx, n_points=5, quantiles=(0.0, 0.5, 1.0))
     lo, hi = x.min(axis=(0, 1)), x.max(axis=(0, 1))
-    np.testing.assert_allclose(attr.feature_mean, np.abs(W) * (hi - lo), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(attr.importances_mean, np.abs(W) * (hi - lo), rtol=1e-5, atol=1e-7)
     curves, grid = attr.extra["curves"], attr.extra["grid"]
     assert curves.shape == (F, 3, 5) and grid.shape == (F, 5)
     held = np.quantile(x.reshape(-1, F), [0.0, 0.5, 1.0], axis=0)  # (Q, F)
@@ -155,7 +161,7 @@ def test_tsr_keeps_only_the_relevant_step(x) -> None:
     assert attr.extra["kept_steps"].tolist() == [False] * (T - 1) + [True]
     nonzero = np.argwhere(attr.cell_mean > 0).tolist()
     assert nonzero == [[0, T - 1]]
-    assert attr.method == "tsr:ablation" and attr.feature.shape == (F, 1)
+    assert attr.method == "tsr:ablation" and attr.importances.shape == (F, 1)
     with pytest.raises(ValueError, match="per-step"):
         run_method("tsr:lek", ctx)
     with pytest.raises(ValueError, match="per_step"):
@@ -171,7 +177,7 @@ def test_stepwise_with_a_given_trainer(x) -> None:
         return losses[kept]
 
     attr = run_method("stepwise", Context(linear, x), train_fn=train_fn)
-    np.testing.assert_allclose(attr.feature_mean, [0.30, 0.15, -0.01])
+    np.testing.assert_allclose(attr.importances_mean, [0.30, 0.15, -0.01])
     assert len(calls) == F + 1 and attr.extra["base_loss"] == 0.30
     with pytest.raises(ValueError, match="train_fn"):
         run_method("stepwise", Context(linear, x))
@@ -194,7 +200,7 @@ def test_stepwise_trainer_overwrites_dropped_columns(monkeypatch) -> None:
 
     monkeypatch.setattr(rnnviz.model, "train", fake_train)
     config = Config(n_train=60, n_val=50, seq_len=4)
-    train_fn = M.make_stepwise_trainer(config)
+    train_fn = make_stepwise_trainer(config)
     assert train_fn((0, 2)) == 0.5
     assert train_fn((2, 0)) == 0.5  # cached: same kept set
     assert len(seen) == 1
@@ -243,7 +249,7 @@ def test_stepwise_reuses_the_trained_model_for_all_features(monkeypatch) -> None
     monkeypatch.setattr(rnnviz.model, "train", fake_train)
     config = Config(n_train=60, n_val=50, seq_len=4)
     full = _full_model(config)
-    train_fn = M.make_stepwise_trainer(config, full=full)
+    train_fn = make_stepwise_trainer(config, full=full)
     x = make_split(config, "score").x[:5]
     attr = run_method("stepwise", Context(full.predict, x), train_fn=train_fn)
     assert len(trainings) == config.n_features  # F trainings: the full model is not retrained
@@ -255,9 +261,9 @@ def test_stepwise_reuses_the_trained_model_for_all_features(monkeypatch) -> None
     for seen in trainings:
         np.testing.assert_array_equal(seen.y, val.y)
         np.testing.assert_array_equal(seen.valid, val.valid)
-    np.testing.assert_allclose(attr.feature_mean, 0.9 - expected)
+    np.testing.assert_allclose(attr.importances_mean, 0.9 - expected)
     with pytest.raises(ValueError, match="training"):
-        M.make_stepwise_trainer(config.replace(seed=1), full=full)
+        make_stepwise_trainer(config.replace(seed=1), full=full)
 
 
 # --------------------------------------------------------------------------- masked outputs
@@ -309,18 +315,18 @@ def test_x1_moving_only_outputs_without_a_target_scores_exactly_zero(x, undefine
     unmasked = Context(x1_where_undefined, x, model=undefined_twin, seed=1)
     for name in OUTPUT_METHODS:
         attr = run_method(name, ctx)
-        assert np.all(attr.feature[0] == 0.0), name
+        assert np.all(attr.importances[0] == 0.0), name
         if attr.cell is not None:
             assert np.all(attr.cell[0] == 0.0), name
-        if attr.by_lag is not None:
-            lags = attr.by_lag[0]
+        if attr.has_lags:
+            lags = attr.by_lag()[0]
             assert np.all(lags[np.isfinite(lags)] == 0.0), name
-        if "response" in attr.extra:  # defined outputs do not move; the others are missing
-            response = attr.extra["response"][0]
+        if attr.response is not None:  # defined outputs do not move; the others are missing
+            response = attr.response_mean[0]
             assert np.isnan(response[:, :MASKED]).all(), name
             assert np.all(response[:, MASKED:] == 0.0), name
         # Counting every output, as before, x1 looks important to every one of them.
-        assert run_method(name, unmasked).feature_mean[0] > 0.0, name
+        assert run_method(name, unmasked).importances_mean[0] > 0.0, name
     loss = run_method("permutation", ctx).extra["loss_increase"]
     assert np.all(loss[0] == 0.0)
 
@@ -333,7 +339,7 @@ def test_weighted_outputs_by_hand_in_ablation(x) -> None:
     # Zeroing x_f everywhere changes output (n, t) by w_f x[n, t, f]: RMS over counted pairs.
     changes = (x * W) ** 2  # (N, T, F)
     expected = np.sqrt(changes[valid].sum(axis=0) / valid.sum())
-    np.testing.assert_allclose(attr.feature[:, 0], expected, rtol=1e-5)
+    np.testing.assert_allclose(attr.importances[:, 0], expected, rtol=1e-5)
     # Zeroing x_f at step s changes output s only: counted at s for sequence 0 (s < 3) or all.
     cell = np.sqrt((changes * valid[:, :, None]).sum(axis=0) / valid.sum()).T
     np.testing.assert_allclose(attr.cell[:, :, 0], cell, rtol=1e-5)
@@ -351,7 +357,7 @@ def test_gradient_methods_count_only_outputs_with_a_target(x, linear_model) -> N
     np.testing.assert_allclose(run_method("saliency", ctx, per_lag=False).cell, saliency.cell)
     # per output step, the mean over the sequences counted there: |w| on the diagonal
     np.testing.assert_allclose(
-        np.diagonal(saliency.extra["response"], axis1=1, axis2=2), np.abs(W)[:, None] * [[1] * T]
+        np.diagonal(saliency.response_mean, axis1=1, axis2=2), np.abs(W)[:, None] * [[1] * T]
     )
     ig = run_method("integrated_gradients", ctx, steps=4)
     np.testing.assert_allclose(
@@ -402,7 +408,7 @@ def test_run_method_rejects_bad_parameters(lctx, name, params, match) -> None:
 
 def test_model_methods_need_a_model(x) -> None:
     for name in ("saliency", "integrated_gradients", "connection_weights", "garson"):
-        assert M.METHODS[name].needs_model
+        assert METHODS[name].needs_model
         with pytest.raises(ValueError, match="model"):
             run_method(name, Context(linear, x))
 
@@ -423,16 +429,18 @@ def test_context_and_attribution_are_checked(x) -> None:
 def test_random_baseline_is_seeded(x) -> None:
     ctx = Context(linear, x)
     a, b, c = M.random_baseline(ctx, 1), M.random_baseline(ctx, 1), M.random_baseline(ctx, 2)
-    assert a.feature.shape == (F, 1) and a.cell.shape == (F, T, 1) and a.by_lag.shape == (F, T)
+    assert (
+        a.importances.shape == (F, 1) and a.cell.shape == (F, T, 1) and a.by_lag().shape == (F, T)
+    )
     np.testing.assert_array_equal(a.cell, b.cell)
-    assert not np.array_equal(a.feature, c.feature)
+    assert not np.array_equal(a.importances, c.importances)
 
 
 def test_spearman_by_hand() -> None:
-    assert M.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
-    assert M.spearman([1, 2, 3], [10, 20, 15]) == pytest.approx(0.5)
-    assert M.spearman([1, 1, 2], [1, 2, 3]) == pytest.approx(np.sqrt(3) / 2)
-    assert np.isnan(M.spearman([1, 1, 1], [1, 2, 3]))
+    assert C.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert C.spearman([1, 2, 3], [10, 20, 15]) == pytest.approx(0.5)
+    assert C.spearman([1, 1, 2], [1, 2, 3]) == pytest.approx(np.sqrt(3) / 2)
+    assert np.isnan(C.spearman([1, 1, 1], [1, 2, 3]))
 
 
 def _noisy(name: str, means, stds) -> Attribution:
@@ -446,32 +454,32 @@ def test_rank_agreement_counts_swaps_inside_the_error_bars_as_ties() -> None:
     # each score's spread over repeats is larger than the gap.
     a = _noisy("a", [0.312, 0.309, 0.007], [0.005, 0.006, 0.0005])
     b = _noisy("b", [0.309, 0.312, 0.007], [0.006, 0.005, 0.0005])
-    assert M.spearman(a.feature_mean, b.feature_mean) == pytest.approx(0.5)  # plain ranks
-    agree = M.rank_agreement({"a": a, "b": b}, ["a", "b"])
+    assert C.spearman(a.importances_mean, b.importances_mean) == pytest.approx(0.5)  # plain ranks
+    agree = C.agreement_matrix({"a": a, "b": b}, ["a", "b"])
     np.testing.assert_allclose(agree, 1.0)
     # A deterministic method (no error bars) that orders x1 and x2 either way does not
     # disagree with a method that cannot tell them apart.
     exact = Attribution("exact", ("x1", "x2", "x3"), np.array([[0.80], [0.81], [0.01]]))
-    agree = M.rank_agreement({"a": a, "exact": exact}, ["a", "exact"])
+    agree = C.agreement_matrix({"a": a, "exact": exact}, ["a", "exact"])
     assert agree[0, 1] == pytest.approx(1.0)
     # Without repeats, scores closer than 0.5% of the method's largest score (less than a
     # pixel of its bars) are tied too: Lek's 0.99832 vs 0.99828 is no ranking.
     lek = Attribution("lek", ("x1", "x2", "x3"), np.array([[0.99832], [0.99828], [0.067]]))
-    np.testing.assert_array_equal(M.noise_ties(lek)[0], [True, True, False])
-    assert M.rank_agreement({"lek": lek, "exact": exact}, ["lek", "exact"])[0, 1] == 1.0
+    np.testing.assert_array_equal(C.noise_ties(lek)[0], [True, True, False])
+    assert C.agreement_matrix({"lek": lek, "exact": exact}, ["lek", "exact"])[0, 1] == 1.0
     # A real swap, far beyond the error bars, still lowers rho.
     c = _noisy("c", [0.40, 0.30, 0.007], [0.005, 0.005, 0.0005])
     d = _noisy("d", [0.30, 0.40, 0.007], [0.005, 0.005, 0.0005])
-    agree = M.rank_agreement({"c": c, "d": d, "exact": exact}, ["c", "d", "exact"])
+    agree = C.agreement_matrix({"c": c, "d": d, "exact": exact}, ["c", "d", "exact"])
     assert agree[0, 1] == pytest.approx(0.5)
     assert agree[0, 2] == pytest.approx(0.5) and agree[1, 2] == pytest.approx(1.0)
     # Ties inside the noise, as a relation: x1 ~ x2 and x2 ~ x3 but x1 clearly above x3.
     chain = _noisy("chain", [0.30, 0.25, 0.20], [0.03, 0.03, 0.03])
     np.testing.assert_array_equal(
-        M.noise_ties(chain), [[True, True, False], [True, True, True], [False, True, True]]
+        C.noise_ties(chain), [[True, True, False], [True, True, True], [False, True, True]]
     )
     reverse = Attribution("reverse", ("x1", "x2", "x3"), np.array([[0.1], [0.2], [0.3]]))
-    agree = M.rank_agreement({"chain": chain, "reverse": reverse}, ["chain", "reverse"])
+    agree = C.agreement_matrix({"chain": chain, "reverse": reverse}, ["chain", "reverse"])
     assert agree[0, 1] == pytest.approx(-1.0)  # the one clear pair (x1 > x3) is reversed
 
 
@@ -504,8 +512,12 @@ def test_compare_adds_random_and_agreement_is_symmetric(lctx) -> None:
 # --------------------------------------------------------------------------- a tiny real LSTM
 
 LSTM_CONFIG = Config(n_train=600, n_val=200, epochs=2, seq_len=6)
-CELL_METHODS = ("perturbation", "ablation", "permutation", "saliency", "integrated_gradients")
-ALL = (*CELL_METHODS, "sigma_sweep", "connection_weights", "garson", "lek", "random")
+# Every registered method that runs on a context alone (no trainer, no base method).
+ALL = tuple(
+    name
+    for name, spec in METHODS.items()
+    if spec.base is None and not any(p.kind == "trainer" for p in spec.params)
+)
 
 
 @pytest.fixture(scope="module")
@@ -531,32 +543,33 @@ def lstm_runs(ctx) -> dict[str, tuple[Attribution, Attribution]]:
 def test_every_method_shapes_on_the_lstm(lstm_runs, ctx) -> None:
     n_f, n_t = ctx.n_features, ctx.seq_len
     for name, (attr, _) in lstm_runs.items():
-        spec = M.METHODS[name]
-        repeats = 5 if spec.random and name != "random" else 1
+        spec = METHODS[name]
+        repeats = 5 if spec.repeats and name != "random" else 1
         assert attr.method == name
-        assert attr.feature.shape == (n_f, repeats), name
-        assert np.isfinite(attr.feature).all(), name
+        assert attr.importances.shape == (n_f, repeats), name
+        assert np.isfinite(attr.importances).all(), name
         if spec.cell:
             assert attr.cell.shape == (n_f, n_t, repeats), name
             if name == "random":  # scores lags 0 .. T-1 only
-                assert attr.by_lag.shape == (n_f, n_t) and attr.lags.tolist() == list(range(n_t))
+                assert attr.by_lag().shape == (n_f, n_t)
+                assert attr.lags.tolist() == list(range(n_t))
             else:  # lags -(T-1) .. T-1
-                assert attr.by_lag is None or attr.by_lag.shape == (n_f, 2 * n_t - 1), name
+                assert not attr.has_lags or attr.by_lag().shape == (n_f, 2 * n_t - 1), name
         else:
             assert attr.cell is None, name
-    assert lstm_runs["garson"][0].feature.sum() == pytest.approx(1.0)
+    assert lstm_runs["garson"][0].importances.sum() == pytest.approx(1.0)
 
 
 def test_every_method_is_deterministic_on_the_lstm(lstm_runs) -> None:
     for name, (a, b) in lstm_runs.items():
-        np.testing.assert_array_equal(a.feature, b.feature, err_msg=name)
+        np.testing.assert_array_equal(a.importances, b.importances, err_msg=name)
         if a.cell is not None:
             np.testing.assert_array_equal(a.cell, b.cell, err_msg=name)
 
 
 def test_lstm_responses_are_causal(lstm_runs) -> None:
     for name in ("perturbation", "ablation", "permutation", "saliency"):
-        response = lstm_runs[name][0].extra["response"]  # (F, T_in, T_out)
+        response = lstm_runs[name][0].response_mean  # (F, T_in, T_out)
         later = np.tril(np.ones(response.shape[1:], bool), k=-1)  # input step s > output t
         assert np.abs(response[:, later]).max() < 1e-6, name
         assert response[:, ~later].max() > 1e-4, name
@@ -647,15 +660,15 @@ def test_real_stepwise_trainer_is_deterministic() -> None:
     config = Config(n_train=100, n_val=50, epochs=1, seq_len=4, n_features=2, patience=0)
     x = make_split(config, "score").x[:5]
     attr = run_method(
-        "stepwise", Context(lambda a: a[..., 0], x), train_fn=M.make_stepwise_trainer(config)
+        "stepwise", Context(lambda a: a[..., 0], x), train_fn=make_stepwise_trainer(config)
     )
-    assert attr.feature.shape == (2, 1) and np.isfinite(attr.feature).all()
-    again = M.make_stepwise_trainer(config)((0, 1))
+    assert attr.importances.shape == (2, 1) and np.isfinite(attr.importances).all()
+    again = make_stepwise_trainer(config)((0, 1))
     assert again == attr.extra["base_loss"]
     # The experiment's own model stands in for the all-features training: same loss.
     from rnnviz.model import train
 
-    reused = M.make_stepwise_trainer(config, full=train(config))((0, 1))
+    reused = make_stepwise_trainer(config, full=train(config))((0, 1))
     assert reused == pytest.approx(again, abs=1e-9)
 
 
@@ -663,7 +676,7 @@ def test_merge_comparisons_joins_rows_and_recomputes_agreement(lctx) -> None:
     truth = {(0, 0), (1, 0)}
     fast = compare(lctx, ["saliency", "ablation"], truth=truth)
     other = compare(lctx, ["connection_weights"], truth=truth)
-    merged = M.merge_comparisons(fast, other)
+    merged = C.merge_comparisons(fast, other)
     assert merged.methods == ("saliency", "ablation", "connection_weights", "random")
     assert merged.attributions["saliency"] is fast.attributions["saliency"]
     assert merged.attributions["random"] is fast.attributions["random"]

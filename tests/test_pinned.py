@@ -60,7 +60,8 @@ def _plain(a) -> list | float | None:
 
 def compute() -> dict:
     """Today's numbers: perturbation_importance on a function, then every fast method."""
-    from rnnviz.methods import Context, compare
+    from rnnviz.comparison import compare
+    from rnnviz.methods import Context
     from rnnviz.model import Predictor
     from rnnviz.scoring import perturbation_importance
 
@@ -83,9 +84,9 @@ def compute() -> dict:
     ctx = Context(Predictor(model), x, y=y, valid=valid, model=model, seed=9)
     comparison = compare(ctx, METHODS, {"perturbation": {"n_repeats": 3}}, truth=TRUTH)
     for name, attr in comparison.attributions.items():
-        lags = attr.by_lag
+        lags = attr.by_lag() if attr.has_lags else None
         numbers[name] = {
-            "importances": _plain(attr.feature),
+            "importances": _plain(attr.importances),
             "cell": _plain(attr.cell),
             "by_lag": None if lags is None else _plain(np.nan_to_num(lags, nan=-1.0)),
             "scores": comparison.scores[name],

@@ -7,7 +7,9 @@ import plotly.graph_objects as go
 import pytest
 
 from rnnviz import plots
-from rnnviz.methods import Attribution, Comparison
+from rnnviz.attribution import Attribution
+from rnnviz.comparison import Comparison, normalised_scores
+from rnnviz.registry import method_label
 
 NAMES = ("x1", "x2", "x3")
 
@@ -42,18 +44,18 @@ def _panel_bars(fig: go.Figure, axis: str) -> dict[str, go.Bar]:
 
 
 def test_normalised_scores_divide_by_the_largest():
-    norm, scale = plots.normalised_scores(np.array([0.1, 0.2, 0.05]))
+    norm, scale = normalised_scores(np.array([0.1, 0.2, 0.05]))
     np.testing.assert_allclose(norm, [0.5, 1.0, 0.25])
     assert scale == pytest.approx(0.2)
-    norm, scale = plots.normalised_scores(np.zeros(3))
+    norm, scale = normalised_scores(np.zeros(3))
     assert scale == 0.0 and not norm.any()
-    norm, _ = plots.normalised_scores(np.array([0.3, -0.6]))  # signs kept (stepwise)
+    norm, _ = normalised_scores(np.array([0.3, -0.6]))  # signs kept (stepwise)
     np.testing.assert_allclose(norm, [0.5, -1.0])
 
 
 def test_method_label_names_tsr():
-    assert plots.method_label("garson") == "Garson's algorithm"
-    assert plots.method_label("tsr:perturbation") == "TSR on Input perturbation (noise)"
+    assert method_label("garson") == "Garson's algorithm"
+    assert method_label("tsr:perturbation") == "TSR on Input perturbation (noise)"
 
 
 def test_method_multiples_one_normalised_panel_per_method(comparison):
@@ -99,9 +101,9 @@ def test_method_multiples_without_truth_is_one_trace_per_panel(comparison):
 
 
 def test_rank_agreement_heatmap_values_and_blanks(comparison):
-    fig = plots.rank_agreement(comparison)
+    fig = plots.agreement_heatmap(comparison)
     (heat,) = fig.data
-    labels = [plots.method_label(m) for m in comparison.methods]
+    labels = [method_label(m) for m in comparison.methods]
     assert list(heat.x) == labels and list(heat.y) == labels
     z = np.array(heat.z, dtype=float)  # None -> nan
     np.testing.assert_allclose(z, comparison.rank_agreement)

@@ -14,7 +14,7 @@ from rnnviz.rules import (
     MAX_DEPTH,
     MAX_LAG,
     MAX_RULE_LENGTH,
-    PRESETS,
+    RULE_PRESETS,
     Rule,
     RuleError,
     get_rule,
@@ -50,11 +50,11 @@ def test_presets_required_and_ordered() -> None:
         "lagged": "x1[t-2] > 0.5",
         "windowed": "mean(x2, 3) > 0.5",
     }
-    assert list(PRESETS)[:5] == list(expected)
+    assert list(RULE_PRESETS)[:5] == list(expected)
     for name, expression in expected.items():
-        assert PRESETS[name].expression == expression
-    assert "lagged_product" in PRESETS
-    for name, preset in PRESETS.items():
+        assert RULE_PRESETS[name].expression == expression
+    assert "lagged_product" in RULE_PRESETS
+    for name, preset in RULE_PRESETS.items():
         rule = get_rule(name)
         assert rule.name == name == preset.name
         assert rule.description == preset.description and preset.description
@@ -99,7 +99,7 @@ def test_reference_class_balance() -> None:
 
 def test_presets_have_usable_class_balance() -> None:
     x = np.random.default_rng(1).random((500, 20, 3))
-    for name in PRESETS:
+    for name in RULE_PRESETS:
         y, valid = get_rule(name).labels(x)
         assert 0.3 < y[valid].mean() < 0.7, name
 

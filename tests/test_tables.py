@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 
+from rnnviz import readings
 from rnnviz.config import Config
 from rnnviz.scoring import perturbation_importance, trim_lags
 from rnnviz.ui import tables, text
@@ -103,7 +104,7 @@ def test_learn_page_explains_why_cells_are_smaller_than_bars_with_real_numbers()
     result = scores()
     bar = result.importances_mean[0]
     cells = result.cell_mean[0]
-    why = text.heatmap_vs_bars(result)
+    why = readings.heatmap_vs_bars(result)
     assert f"{bar:.4f}" in why and f"{np.sqrt(np.sum(cells**2)):.4f}" in why
     assert f"{cells.min():.4f}" in why and f"{cells.max():.4f}" in why
     assert f"√{T}" in why and "one step" in why

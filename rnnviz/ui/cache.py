@@ -19,10 +19,14 @@ import streamlit as st
 from rnnviz.config import Bounds, Config
 from rnnviz.experiment import explain
 from rnnviz.hosting import Settings, limit_memory_arenas, load_settings
-from rnnviz.jobs import TrainingJobs, preset_experiments, warm
+from rnnviz.jobs import StepwiseJob, StepwiseJobs, TrainingJobs, preset_experiments, warm
+from rnnviz.registry import METHODS
 from rnnviz.result import TrainResult
 from rnnviz.scoring import PerturbationResult
 from rnnviz.store import ModelStore
+
+# Methods that retrain models: they run in a background job (stepwise_job), never in a script.
+SLOW_METHODS = tuple(name for name, spec in METHODS.items() if not spec.fast)
 
 
 def _secrets() -> dict:
@@ -155,11 +159,11 @@ def _comparison(
 def comparison(result: TrainResult, config: Config, methods, params=None):
     """``rnnviz.experiment.compare_methods`` of ``result`` (cached per model, knobs, methods).
 
-    ``methods`` must not hold "stepwise" (it retrains: see :func:`stepwise_job`); ``params``
+    ``methods`` must hold no slow method (they retrain: see :func:`stepwise_job`); ``params``
     maps method name to its parameters. The random baseline is always included by the core.
     """
     methods = tuple(methods)
-    if "stepwise" in methods:
+    if set(methods) & set(SLOW_METHODS):
         raise ValueError("stepwise elimination retrains models: run it through stepwise_job()")
     return _comparison(
         result,
@@ -173,112 +177,18 @@ def comparison(result: TrainResult, config: Config, methods, params=None):
     )
 
 
-class StepwiseJob:
-    """Backward stepwise elimination of one trained model, in a background thread.
-
-    Runs ``compare_methods(result, config, ("stepwise",))``: F trainings (one without each
-    feature; ``result`` is the one with all features), each reported through ``progress``;
-    like a training job, it outlives the script run that started it, so a click meanwhile
-    never restarts it. Jobs sharing ``slot`` (a lock) run one at a time.
-    """
-
-    def __init__(self, result: TrainResult, config: Config, slot) -> None:
-        import threading
-
-        self._slot = slot
-        self.key = config.training_id()
-        self.total = config.n_features
-        self.index = 0  # which of the F trainings runs (i = without feature i + 1)
-        self.waiting = False
-        self.progress = None
-        self.comparison = None
-        self.error: BaseException | None = None
-        self.done = threading.Event()
-        self._last: tuple[int, int] | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(result, config), name=f"rnnviz-stepwise-{self.key}", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self, result: TrainResult, config: Config) -> None:
-        from rnnviz.experiment import compare_methods
-
-        try:
-            if not self._slot.acquire(blocking=False):
-                self.waiting = True
-                self._slot.acquire()
-            self.waiting = False
-            try:
-                self.comparison = compare_methods(
-                    result, config, ("stepwise",), progress=self._progress
-                )
-            finally:
-                self._slot.release()
-        except Exception as exc:  # shown to every session watching this job
-            self.error = exc
-        finally:
-            self.done.set()
-
-    def _progress(self, p) -> None:
-        at = (p.epoch, p.step)
-        if self._last is not None and at <= self._last:  # a new training started
-            self.index = min(self.index + 1, self.total - 1)
-        self._last = at
-        self.progress = p
-
-    @property
-    def fraction(self) -> float:
-        if self.done.is_set():
-            return 1.0
-        part = self.progress.fraction if self.progress is not None else 0.0
-        return min(1.0, (self.index + part) / self.total)
-
-    def status(self) -> str:
-        if self.waiting:
-            return "Waiting for another stepwise elimination to finish…"
-        text = f"Training {self.index + 1} of {self.total} (without x{self.index + 1})"
-        return f"{text}: {self.progress}" if self.progress is not None else f"{text}…"
-
-    def wait(self, timeout: float) -> bool:
-        return self.done.wait(timeout)
-
-
-STEPWISE_KEEP = 8  # finished stepwise jobs remembered per process
-
-
 @st.cache_resource(show_spinner=False)
-def _stepwise_jobs() -> dict:
-    """Process-wide: the registry lock, the one-at-a-time slot and the jobs by training id."""
-    import threading
-    from collections import OrderedDict
-
-    return {"lock": threading.Lock(), "slot": threading.Lock(), "jobs": OrderedDict()}
+def _stepwise_jobs() -> StepwiseJobs:
+    """The process-wide registry of stepwise jobs (:class:`rnnviz.jobs.StepwiseJobs`)."""
+    return StepwiseJobs()
 
 
 def stepwise_job(result: TrainResult, config: Config) -> StepwiseJob:
-    """The stepwise job of ``config``'s trained model: running, finished, or started now."""
-    registry = _stepwise_jobs()
-    key = config.training_id()
-    with registry["lock"]:
-        jobs = registry["jobs"]
-        job = jobs.get(key)
-        if job is None:
-            job = jobs[key] = StepwiseJob(result, config, registry["slot"])
-            job.start()
-            finished = [k for k, j in jobs.items() if j.done.is_set()]
-            for old in finished[: max(0, len(finished) - STEPWISE_KEEP)]:
-                del jobs[old]
-        else:
-            jobs.move_to_end(key)
-        return job
+    """The background job of the slow methods (those that retrain) on ``config``'s trained
+    model: running, finished, or started now."""
+    return _stepwise_jobs().get(result, config, SLOW_METHODS)
 
 
 def forget_stepwise(config: Config) -> None:
     """Drop a finished (e.g. failed) stepwise job so that the next request runs it again."""
-    registry = _stepwise_jobs()
-    with registry["lock"]:
-        job = registry["jobs"].get(config.training_id())
-        if job is not None and job.done.is_set():
-            del registry["jobs"][config.training_id()]
+    _stepwise_jobs().forget(config)

@@ -19,9 +19,10 @@ import streamlit as st
 
 from rnnviz.config import Config, ConfigError
 from rnnviz.jobs import BusyError, wait_for
+from rnnviz.readings import counted_outputs
 from rnnviz.result import TrainResult
 from rnnviz.rules import Rule
-from rnnviz.scoring import PerturbationResult, counted_outputs
+from rnnviz.scoring import PerturbationResult
 from rnnviz.ui import cache, state, tables
 from rnnviz.ui.text import md_code, md_escape, md_fence
 from rnnviz.uploads import Upload

@@ -1,25 +1,17 @@
-"""Scores as text: the thread's table, a tidy CSV and JSON (pure functions, no streamlit)."""
+"""Results as downloads and display tables: CSV and JSON from the results' own ``to_frame()``
+and ``to_dict()`` (pure functions, no streamlit)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable
 
 import numpy as np
 
+from rnnviz.attribution import PerturbationResult, drawn_lags, json_list
+from rnnviz.comparison import Comparison
 from rnnviz.config import Config
-from rnnviz.scoring import PerturbationResult, json_list, step_ranges, trim_lags
-
-
-def thread_lines(result: PerturbationResult) -> str:
-    """The Cross Validated thread's format: ``Variable 1, perturbation effect: 0.1162``."""
-    return "\n".join(
-        f"Variable {i + 1}, perturbation effect: {m:.4f}"
-        for i, m in enumerate(result.importances_mean)
-    )
-
+from rnnviz.readings import reading, step_ranges
 
 FEATURE_COLUMNS = ("variable", "perturbation effect", "± std over repeats", "used by the rule")
 DECIMALS = 4  # effects and their spreads, as in the thread's "perturbation effect: 0.1162"
@@ -59,44 +51,17 @@ def scores_csv(result: PerturbationResult) -> str:
     target): ``output_steps_counted`` (e.g. ``2-9``) and ``outputs_counted`` (the number of
     (sequence, output step) pairs), then one column per repeat.
     """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    repeats = [f"repeat_{r + 1}" for r in range(result.n_repeats)]
-    writer.writerow(
-        [
-            "kind",
-            "feature",
-            "input_step",
-            "sigma",
-            "mean",
-            "std",
-            "output_steps_counted",
-            "outputs_counted",
-            *repeats,
-        ]
-    )
-    counts = result.output_counts
-    steps = "" if counts is None else step_ranges(np.flatnonzero(counts))
-    total = "" if counts is None else int(np.sum(counts))
-    for f, name in enumerate(result.feature_names):
-        row = result.importances[f]
-        writer.writerow(
-            ["feature", name, "", result.sigma, row.mean(), row.std(), steps, total, *row.tolist()]
-        )
-    if result.response is not None:
-        cell = result.cell  # (F, T, R)
-        for f, name in enumerate(result.feature_names):
-            for s in range(cell.shape[1]):
-                row = cell[f, s]
-                writer.writerow(
-                    ["cell", name, s, result.sigma, row.mean(), row.std(), steps, total]
-                    + row.tolist()
-                )
-    return out.getvalue()
+    frame = result.to_frame()
+    frame = frame[frame["kind"] != "lag"].drop(columns="lag")
+    steps, total = _counted(result)
+    frame.insert(3, "sigma", result.sigma)
+    frame.insert(6, "output_steps_counted", steps)
+    frame.insert(7, "outputs_counted", total)
+    return frame.to_csv(index=False, lineterminator="\n")
 
 
 def scores_json(result: PerturbationResult, config: Config) -> str:
-    """The scores (``PerturbationResult.to_dict()``) together with the configuration."""
+    """The scores (``to_dict()``) together with the configuration."""
     return json.dumps({"config": config.to_dict(), "scores": result.to_dict()}, indent=2)
 
 
@@ -108,12 +73,6 @@ def _counted(result: PerturbationResult) -> tuple[str, int | str]:
     return step_ranges(np.flatnonzero(counts)), int(np.sum(counts))
 
 
-def drawn_lags(result: PerturbationResult) -> tuple[np.ndarray, np.ndarray]:
-    """(lags, (F, L) mean RMS change) of the lag profile as drawn: a causal model's negative
-    lags, exactly zero, are left out (``trim_lags``); NaN where no output counted."""
-    return trim_lags(result.lags, result.by_lag())
-
-
 def timestep_csv(result: PerturbationResult) -> str:
     """The per-timestep page's numbers as a tidy CSV: the heatmap and the lag profile.
 
@@ -123,34 +82,15 @@ def timestep_csv(result: PerturbationResult) -> str:
     is nudged at t - lag (``mean``; empty where no output counted, no ``std``). Both say which
     outputs counted: ``output_steps_counted`` and ``outputs_counted``.
     """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        [
-            "kind",
-            "feature",
-            "input_step",
-            "lag",
-            "sigma",
-            "mean",
-            "std",
-            "output_steps_counted",
-            "outputs_counted",
-        ]
-    )
+    frame = result.to_frame()
+    shown, _ = drawn_lags(result)
+    keep = (frame["kind"] == "cell") | ((frame["kind"] == "lag") & frame["lag"].isin(shown))
+    frame = frame.loc[keep, ["kind", "feature", "input_step", "lag", "mean", "std"]]
     steps, total = _counted(result)
-    mean, std = result.cell_mean, result.cell_std
-    for f, name in enumerate(result.feature_names):
-        for s in range(mean.shape[1]):
-            writer.writerow(
-                ["cell", name, s, "", result.sigma, mean[f, s], std[f, s], steps, total]
-            )
-    lags, profile = drawn_lags(result)
-    for f, name in enumerate(result.feature_names):
-        for j, lag in enumerate(lags):
-            value = "" if np.isnan(profile[f, j]) else profile[f, j]
-            writer.writerow(["lag", name, "", int(lag), result.sigma, value, "", steps, total])
-    return out.getvalue()
+    frame.insert(4, "sigma", result.sigma)
+    frame["output_steps_counted"] = steps
+    frame["outputs_counted"] = total
+    return frame.to_csv(index=False, lineterminator="\n")
 
 
 def timestep_json(result: PerturbationResult, about: dict) -> str:
@@ -177,3 +117,17 @@ def timestep_json(result: PerturbationResult, about: dict) -> str:
         },
     }
     return json.dumps(data, indent=2, allow_nan=False)
+
+
+def comparison_csv(comparison: Comparison, truth_features: Iterable[int]) -> str:
+    """The truth table as CSV: raw numbers (empty where a method has no such grain), seconds,
+    caveat and the method's reading."""
+    truth = list(truth_features)
+    frame = comparison.to_frame()
+    frame["reading"] = [reading(comparison, name, truth) for name in comparison.methods]
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def method_scores_csv(comparison: Comparison, truth_features: Iterable[int]) -> str:
+    """Per-feature scores of every method: mean, std over repeats, share of the method's max."""
+    return comparison.scores_frame(list(truth_features)).to_csv(index=False, lineterminator="\n")

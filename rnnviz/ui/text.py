@@ -1,10 +1,13 @@
-"""Short teaching texts, shared by the Learn page and the "how to read" notes beside the plots,
-and the helpers that put user text (rules, file names, error messages) into Markdown literally."""
+"""Short teaching texts, shared by the Learn and Compare pages and the "how to read" notes beside
+the plots, and the helpers that put user text (rules, file names, error messages) into Markdown
+literally. Sentences made from a result's numbers are in :mod:`rnnviz.readings`."""
 
 from __future__ import annotations
 
 import re
 import string
+
+from rnnviz.comparison import TIE_FLOOR
 
 # --------------------------------------------------------------------------- user text in Markdown
 
@@ -190,32 +193,92 @@ REPEATS_HELP = "Independent noise draws; the error bars are the spread over thes
 SAMPLE_HELP = "How many fresh sequences (from the score split) are perturbed and predicted."
 
 
-def heatmap_vs_bars(result) -> str:
-    """Why the heatmap's cells are smaller than the bars, with the numbers of ``result`` (a
-    PerturbationResult with per-step effects): its feature with the largest bar as example."""
-    import numpy as np
+# --------------------------------------------------------------------------- Compare methods page
 
-    f = int(np.argmax(result.importances_mean))
-    name = result.feature_names[f]
-    bar = float(result.importances_mean[f])
-    cells = np.asarray(result.cell_mean[f], dtype=np.float64)
-    steps = cells.size
-    rss = float(np.sqrt(np.sum(cells**2)))
-    text = (
-        "**Why are the heatmap's cells smaller than the bars?** A bar nudges a feature at "
-        "*every* step, a cell at *one step* only, and both are the RMS change over *all* "
-        f"counted outputs. Here {name}'s bar is {bar:.4f} and its cells run from "
-        f"{cells.min():.4f} to {cells.max():.4f} over T = {steps} input steps: a nudge at one "
-        "step moves only the outputs that remember it, and the RMS spreads that over every "
-        f"output, so a cell is about bar / √{steps} = {bar / np.sqrt(steps):.4f} when every "
-        "step matters alike. "
-    )
-    if bar > 0 and abs(rss / bar - 1.0) <= 0.25:
-        return text + (
-            f"Nudges at different steps add up (roughly, for small σ): the row's root-sum-square "
-            f"√(Σₛ cell²) = {rss:.4f} comes back close to the bar."
-        )
-    return text + (
-        f"The row's root-sum-square √(Σₛ cell²) = {rss:.4f} is not close to the bar here: "
-        "nudges at different steps do not simply add up in this model."
-    )
+INTRO = (
+    "The Cross Validated thread lists the MLP methods (connection weights, Garson's algorithm, "
+    "partial derivatives, input perturbation, sensitivity analysis, backward stepwise "
+    "elimination) and asks which of them work for an LSTM. Here they all run on the same "
+    "trained LSTM, side by side, and because we wrote the rule we can score each one against "
+    "the truth."
+)
+
+WEIGHTS_CONTRAST = (
+    "**Connection weights (Olden) and Garson's algorithm ignore the recurrence.** They multiply "
+    "or share out the *input* weights of the network and never look at the recurrent weights, "
+    "the gates' interplay or time. For an MLP that is the whole network; for an LSTM it is not. "
+    "They are here as a teaching contrast."
+)
+
+STEPWISE_NOTE = (
+    "Backward stepwise elimination retrains the model {n} times, once without each feature (the "
+    "model already trained is the one with all features), so it takes about {n}× a training. "
+    "It runs once per trained model and is then remembered."
+)
+
+STEPWISE_TOO_MANY = (
+    "Backward stepwise elimination is not offered: it would retrain the model {n} times, and it "
+    "is limited to {limit} features."
+)
+
+TSR_HELP = (
+    "Temporal saliency rescaling (Ismail et al. 2020): first find which input steps matter "
+    "(mask a whole step), then keep the perturbation scores of those steps only. Adds a row."
+)
+
+READ_MULTIPLES = """
+**Small multiples.** One panel per method, each feature's score divided by that method's
+largest score, so the *shapes* compare even though the units do not (an RMS change, a gradient,
+a weight share, a loss). Orange hatched bars (★) are the features the rule reads: a method that
+works puts them at the top and the grey ones near zero. The last panel is random scores: what
+a method must beat.
+"""
+
+READ_TABLE = (
+    "Each number scores a method against the rule we wrote. The lag columns score "
+    "(feature, steps back) pairs, for the methods that give one score per lag; "
+    '"—" means the method has no such grain.'
+)
+
+# One plain line per metric column: what the number says in words.
+METRIC_READINGS = {
+    "feature AUC": "how often a feature the rule reads outscores one it ignores "
+    "(1 = always, 0.5 = a coin toss, 0 = never).",
+    "lag AUC": "the same for (feature, steps back) pairs: does the method find *when* the rule "
+    "looks, not only which feature?",
+    "AUP": "how much of the score the method hands out lands on the pairs the rule reads "
+    "(score-weighted precision; 1 = all of it).",
+    "AUR": "how soon the rule's pairs are found, going from the highest score down "
+    "(score-weighted recall; 1 = at once).",
+    "AUPR": "the usual precision-recall area over the pairs, counting instead of weighing "
+    "(chance = the share of pairs the rule reads).",
+    "seconds": "how long the method took on this sample.",
+}
+
+LEAD_CHOICE = "A lagged example, where the methods disagree"
+OWN_CHOICE = "Your experiment"
+
+READ_AGREEMENT = f"""
+**Rank agreement.** Each cell compares two methods' orderings of the features (Spearman's ρ):
+1 = the same order, 0 = unrelated, −1 = reversed. Two features that either method cannot tell
+apart (their ±1 std error bars overlap, or their scores differ by at most {TIE_FLOOR:.1%} of the
+method's largest) count as tied, so a swap inside the noise is no disagreement. With few
+features ρ can only take a few values, and one real swap moves it a lot. A blank cell: a
+method could not tell any of the features apart.
+"""
+
+READ_LEK = """
+**Lek's profiles (the thread's "sensitivity analysis").** Sweep one feature from its smallest
+to its largest value while every other feature is held at one of its quantiles, the same value
+at every step, and plot the mean prediction. A flat panel means the model ignores that feature.
+The sequences are constant, far from anything the LSTM saw while training.
+"""
+
+READ_SWEEP = """
+**Noise scale σ.** The thread's perturbation at several noise scales. Small σ measures a local
+slope; large σ pushes the inputs far outside [0, 1). If the lines cross, the ranking, and the
+verdict, depends on the σ you picked.
+"""
+
+# The note beside each method's own figure on the Compare page (see MethodSpec.figure).
+FIGURE_NOTES = {"lek": READ_LEK, "sigma_sweep": READ_SWEEP}

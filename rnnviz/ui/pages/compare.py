@@ -1,8 +1,10 @@
 """Compare methods: the thread's MLP methods (and newer ones) on one trained LSTM, vs the truth.
 
-Layout only: the methods, their scores against the rule's ground truth and the rank agreement
-come from :func:`rnnviz.experiment.compare_methods` (through ``cache``); the plots from
-:mod:`rnnviz.plots`; the readings from :mod:`rnnviz.ui.compare_text`.
+Layout only: the methods, their knobs and figures come from the registry
+(:mod:`rnnviz.registry`); their scores against the rule's ground truth and the rank agreement
+from :func:`rnnviz.experiment.compare_methods` (through ``cache``); the plots from
+:mod:`rnnviz.plots`; the sentences from :mod:`rnnviz.readings`; the teaching texts from
+:mod:`rnnviz.ui.text`.
 """
 
 from __future__ import annotations
@@ -12,25 +14,21 @@ from typing import Any
 
 import streamlit as st
 
-from rnnviz import plots
+from rnnviz import plots, readings
+from rnnviz.comparison import merge_comparisons
 from rnnviz.config import Config
-from rnnviz.experiment import DISAGREEMENT_EXAMPLE, FIRST_METHODS
+from rnnviz.experiment import DISAGREEMENT_EXAMPLE
 from rnnviz.jobs import wait_for
-from rnnviz.methods import METHODS, STEPWISE_MAX_FEATURES, Param, merge_comparisons
+from rnnviz.methods import STEPWISE_MAX_FEATURES
+from rnnviz.registry import METHODS, RANDOM, Param, first_methods, method_label, spec_of
 from rnnviz.result import TrainResult
-from rnnviz.ui import cache, components, state
-from rnnviz.ui import compare_text as text
+from rnnviz.ui import cache, components, state, tables, text
 from rnnviz.ui.text import md_code
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METHODS = FIRST_METHODS
+DEFAULT_METHODS = first_methods()
 TSR = "tsr:perturbation"
-SIGMA_STEPS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
-GRIDS = {  # choices offered for list-valued parameters
-    "sigmas": SIGMA_STEPS,
-    "quantiles": (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0),
-}
 KNOBS_PER_ROW = 3
 
 
@@ -65,7 +63,7 @@ def _subject(config: Config) -> Config:
     )
     if on != "lead":
         return config
-    st.info(text.lead_why(config, lead), icon=":material/lightbulb:")
+    st.info(readings.lead_why(config, lead), icon=":material/lightbulb:")
     st.button(
         "Make it my experiment",
         on_click=state.set_config,
@@ -77,16 +75,16 @@ def _subject(config: Config) -> Config:
 
 
 def _all_or_first(options: list[str]) -> None:
-    """The "all methods" switch: every method but stepwise (it retrains), or the first few."""
+    """The "all methods" switch: every fast method (the slow ones retrain), or the first few."""
     ss = st.session_state
     ss["cmp_methods"] = (
-        [m for m in options if m != "stepwise"] if ss["cmp_more"] else list(DEFAULT_METHODS)
+        [m for m in options if METHODS[m].fast] if ss["cmp_more"] else list(DEFAULT_METHODS)
     )
 
 
 def _pick_methods(config: Config) -> tuple[list[str], bool]:
     """The chosen registry methods (random is always added by the core) and the TSR switch."""
-    options = [m for m in METHODS if m != "random"]
+    options = [m for m, spec in METHODS.items() if m != RANDOM and spec.base is None]
     n_trainings = config.n_features
     if config.n_features > STEPWISE_MAX_FEATURES:
         options.remove("stepwise")
@@ -97,10 +95,10 @@ def _pick_methods(config: Config) -> tuple[list[str], bool]:
         "Methods",
         options,
         key="cmp_methods",
-        format_func=plots.method_label,
+        format_func=method_label,
         help="Random scores are always added as the chance row.",
     )
-    more = [m for m in options if m not in DEFAULT_METHODS and m != "stepwise"]
+    more = [m for m in options if m not in DEFAULT_METHODS and METHODS[m].fast]
     left, right = st.columns(2, gap="medium")
     with left:
         st.toggle(
@@ -108,7 +106,7 @@ def _pick_methods(config: Config) -> tuple[list[str], bool]:
             key="cmp_more",
             on_change=_all_or_first,
             args=(options,),
-            help=f"Adds {text.join(map(plots.method_label, more))}; off: back to the first "
+            help=f"Adds {readings.join(map(method_label, more))}; off: back to the first "
             f"{len(DEFAULT_METHODS)}. Backward stepwise elimination stays opt-in (it retrains).",
         )
     with right:
@@ -130,10 +128,13 @@ def _pick_methods(config: Config) -> tuple[list[str], bool]:
 
 
 def _defaults(config: Config) -> dict[tuple[str, str], Any]:
-    """Knob defaults that differ from the registry's: perturbation uses the config's σ, repeats."""
+    """Knob defaults taken from the experiment (``MethodSpec.from_config``: perturbation uses
+    the config's σ and repeats)."""
     return {
-        ("perturbation", "sigma"): config.sigma,
-        ("perturbation", "n_repeats"): config.n_repeats,
+        (name, key): value
+        for name, spec in METHODS.items()
+        if spec.from_config is not None
+        for key, value in spec.from_config(config).items()
     }
 
 
@@ -145,21 +146,18 @@ def _steps(values, current: float, low: float, high: float, open_low: bool) -> l
 def _widget(method: str, p: Param, default: Any) -> Any:
     """One knob built from the core's Param (bounds from the Param, tighter when hosted)."""
     key = _key(method, p.name)
-    label = text.PARAM_LABELS.get(p.name, p.name)
-    b = cache.bounds()
+    label = p.label or p.name
     high = p.high
-    if p.name == "n_repeats":
-        high = min(high, b.n_repeats[1])
-    if p.name in ("sigma", "sigmas"):
-        high = min(high, b.sigma[1])
+    if p.bound is not None:
+        high = min(high, getattr(cache.bounds(), p.bound)[1])
     if key not in st.session_state:
         st.session_state[key] = list(default) if p.kind == "floats" else default
     if p.kind == "int":
         return st.slider(label, int(p.low), int(high), key=key, help=p.help or None)
-    if p.kind == "float" and p.name == "sigma":
+    if p.kind == "float" and p.grid:
         return st.select_slider(
             label,
-            _steps(SIGMA_STEPS, st.session_state[key], p.low, high, p.low_open),
+            _steps(p.grid, st.session_state[key], p.low, high, p.low_open),
             key=key,
             format_func=lambda v: f"{v:g}",
             help=p.help or None,
@@ -171,7 +169,7 @@ def _widget(method: str, p: Param, default: Any) -> Any:
     if p.kind == "choice":
         return st.radio(label, p.choices, key=key, horizontal=True, help=p.help or None)
     if p.kind == "floats":
-        grid = GRIDS.get(p.name, default)
+        grid = p.grid or default
         options = sorted(
             {v for v in _steps(grid, default[0], p.low, high, p.low_open)} | set(default)
         )
@@ -204,7 +202,7 @@ def _knobs(config: Config, chosen: list[str], tsr: bool) -> dict[str, dict[str, 
         any_knob = False
         for method in shown:
             spec = METHODS[method]
-            knobs = [p for p in spec.params if p.kind != "callable"]
+            knobs = [p for p in spec.params if p.kind != "trainer"]
             if method == "perturbation" and method not in chosen:
                 knobs = [p for p in knobs if p.name in ("sigma", "n_repeats")]
             if not knobs:
@@ -294,7 +292,7 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
         f"**This rule:** $y_t$ = 1 when {md_code(rule.expression)}, so it reads "
         f"{rule.describe_truth()}."
     )
-    st.markdown(f"**What the methods say here:** {text.verdict(comparison, used)}")
+    st.markdown(f"**What the methods say here:** {readings.verdict(comparison, used)}")
     st.plotly_chart(
         plots.method_multiples(comparison, used), theme="streamlit", key="cmp_multiples"
     )
@@ -302,25 +300,25 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
     with left:
         st.markdown(text.READ_MULTIPLES)
     with right:
-        if methods & set(text.WEIGHT_METHODS):
+        if any(spec_of(m).reads_weights for m in methods):
             st.info(text.WEIGHTS_CONTRAST, icon=":material/school:")
 
     st.subheader("Scored against the rule's ground truth")
-    table = text.table(comparison, used)
+    table = readings.truth_table(comparison, used)
     st.markdown(
         "\n".join(
             f"- **{label}:** {line}"
             for label, line in zip(table["method"], table["reading"], strict=True)
         )
     )
-    note = text.chance_note(comparison, used)
+    note = readings.chance_note(comparison, used)
     if note:
         st.warning(note, icon=":material/casino:")
     with st.expander(
         "The numbers behind these lines: feature AUC, lag AUC, AUP, AUR, AUPR",
         icon=":material/table:",
     ):
-        st.table({c: table[c] for c in text.COLUMNS}, hide_index=True, border="horizontal")
+        st.table({c: table[c] for c in readings.COLUMNS}, hide_index=True, border="horizontal")
         st.caption(text.READ_TABLE)
         st.markdown(
             "\n".join(f"- **{column}:** {line}" for column, line in text.METRIC_READINGS.items())
@@ -329,34 +327,26 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
     st.subheader("Do the methods agree?")
     left, right = st.columns([2.3, 1], gap="large")
     with left:
-        st.plotly_chart(plots.rank_agreement(comparison), theme="streamlit", key="cmp_agreement")
+        st.plotly_chart(plots.agreement_heatmap(comparison), theme="streamlit", key="cmp_agreement")
     with right:
         st.markdown(text.READ_AGREEMENT)
 
-    if "lek" in methods:
-        st.subheader("Sensitivity analysis: response curves")
+    for name in comparison.methods:  # each method's own figure, where it has one
+        spec = METHODS.get(name)
+        if spec is None or spec.figure is None:
+            continue
+        attribution = comparison.attributions[name]
+        st.subheader(spec.figure_title)
         left, right = st.columns([2.3, 1], gap="large")
         with left:
-            st.plotly_chart(
-                plots.lek_profiles(comparison.attributions["lek"], used),
-                theme="streamlit",
-                key="cmp_lek",
-            )
+            figure = getattr(plots, spec.figure)(attribution, used)
+            st.plotly_chart(figure, theme="streamlit", key=f"cmp_{name}")
         with right:
-            st.markdown(text.READ_LEK)
-
-    if "sigma_sweep" in methods:
-        st.subheader("Does the ranking depend on σ?")
-        sweep = comparison.attributions["sigma_sweep"]
-        left, right = st.columns([2.3, 1], gap="large")
-        with left:
-            st.plotly_chart(
-                plots.sigma_sweep_curves(sweep, used), theme="streamlit", key="cmp_sweep"
-            )
-        with right:
-            st.markdown(text.READ_SWEEP)
-            st.markdown(f"**Here:** {text.sweep_reading(sweep, used)}")
-    else:
+            st.markdown(text.FIGURE_NOTES[name])
+            if spec.figure_reading is not None:
+                here = getattr(readings, spec.figure_reading)(attribution, used)
+                st.markdown(f"**Here:** {here}")
+    if "sigma_sweep" not in methods:
         st.caption(
             "Add *Perturbation across noise scales* to the methods to see how the ranking "
             "depends on σ."
@@ -365,10 +355,15 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
     st.markdown("**Downloads**")
     name = f"rnnviz-{config.training_id()}-compare"
     components.downloads(
-        ("Comparison table (CSV)", text.table_csv(comparison, used), f"{name}.csv", "text/csv"),
+        (
+            "Comparison table (CSV)",
+            tables.comparison_csv(comparison, used),
+            f"{name}.csv",
+            "text/csv",
+        ),
         (
             "Per-feature scores of every method (CSV)",
-            text.scores_csv(comparison, used),
+            tables.method_scores_csv(comparison, used),
             f"{name}-scores.csv",
             "text/csv",
         ),
@@ -398,11 +393,11 @@ def main() -> None:
         "counts only outputs whose target is defined; change the sample on the Per-feature "
         "effects page."
     )
-    fast = [m for m in chosen if m != "stepwise"] + ([TSR] if tsr else [])
+    fast = [m for m in chosen if METHODS[m].fast] + ([TSR] if tsr else [])
     comparison = _fast_comparison(result, config, fast, params)
     if comparison is None:
         return
-    if "stepwise" in chosen:
+    if any(not METHODS[m].fast for m in chosen):  # they retrain: a background job
         step = _stepwise(result, config)
         if step is not None:
             comparison = merge_comparisons(comparison, step)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rnnviz import plots
+from rnnviz import plots, readings
 from rnnviz.config import Config
+from rnnviz.registry import SIGMA_STEPS
 from rnnviz.ui import cache, components, state, tables, text
 from rnnviz.ui.cache import bounds
 
-SIGMA_STEPS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 SAMPLE_STEPS = (20, 50, 100, 250, 500, 1000, 2000)
 
 
@@ -109,7 +109,7 @@ def main() -> None:
     t1, t2 = st.columns([1, 1.3], gap="large")
     with t1:
         st.markdown("**In the thread's format**")
-        st.code(tables.thread_lines(scores), language=None)
+        st.code(readings.thread_lines(scores), language=None)
     with t2:
         st.markdown("**Per feature, with the spread over repeats**")
         table = tables.feature_table(scores, subject.truth_features or ())

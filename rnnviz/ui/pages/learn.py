@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rnnviz import plots
+from rnnviz import plots, readings
 from rnnviz.config import Config
 from rnnviz.jobs import preset_experiments
 from rnnviz.result import TrainResult
@@ -90,7 +90,7 @@ def main() -> None:
             (
                 plots.timestep_heatmap(scores, truth.ground_truth),
                 "learn_heatmap",
-                (text.READ_HEATMAP, text.heatmap_vs_bars(scores)),
+                (text.READ_HEATMAP, readings.heatmap_vs_bars(scores)),
             ),
             (
                 plots.response_map(scores, feature, truth.ground_truth),

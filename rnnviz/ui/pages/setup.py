@@ -10,7 +10,7 @@ from rnnviz import plots
 from rnnviz.config import ACTIVATIONS, HEADS, PRESETS, SCORING_KNOBS, Config
 from rnnviz.data import check_balance, make_split
 from rnnviz.result import improving_note, longer
-from rnnviz.rules import PRESETS as RULES
+from rnnviz.rules import RULE_PRESETS as RULES
 from rnnviz.rules import Rule, get_rule
 from rnnviz.ui import cache, components, state
 from rnnviz.ui.cache import bounds

@@ -1,86 +1,59 @@
-"""Texts of the Compare methods page, and pure functions that turn a Comparison into words.
+"""Readings: the sentences that turn a result's numbers into words (pure, no Streamlit).
 
-Every reading is derived from the numbers of the :class:`rnnviz.methods.Comparison` passed in
-(no Streamlit here), so the page says only what the scores show.
+Every reading is derived from the numbers passed in (a :class:`rnnviz.comparison.Comparison`,
+an Attribution, a rule's ground truth), so the pages and the command line say only what the
+scores show. Teaching prose that holds no numbers lives in :mod:`rnnviz.ui.text`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from math import comb
 
 import numpy as np
 
-from rnnviz.methods import TIE_FLOOR
-from rnnviz.plots import method_label
+from rnnviz.registry import RANDOM, method_label, spec_of
 
-WEIGHT_METHODS = ("connection_weights", "garson")
 RECURRENCE = "it reads only input weights: it cannot see the recurrence"
 
-INTRO = (
-    "The Cross Validated thread lists the MLP methods (connection weights, Garson's algorithm, "
-    "partial derivatives, input perturbation, sensitivity analysis, backward stepwise "
-    "elimination) and asks which of them work for an LSTM. Here they all run on the same "
-    "trained LSTM, side by side, and because we wrote the rule we can score each one against "
-    "the truth."
-)
 
-WEIGHTS_CONTRAST = (
-    "**Connection weights (Olden) and Garson's algorithm ignore the recurrence.** They multiply "
-    "or share out the *input* weights of the network and never look at the recurrent weights, "
-    "the gates' interplay or time. For an MLP that is the whole network; for an LSTM it is not. "
-    "They are here as a teaching contrast."
-)
+def step_ranges(steps: Sequence[int]) -> str:
+    """Steps as ranges: [0, 1, 2, 5, 7, 8] -> "0-2, 5, 7-8" (empty: "none")."""
+    steps = sorted(int(s) for s in steps)
+    if not steps:
+        return "none"
+    runs: list[list[int]] = []
+    for step in steps:
+        if runs and step == runs[-1][1] + 1:
+            runs[-1][1] = step
+        else:
+            runs.append([step, step])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
 
-STEPWISE_NOTE = (
-    "Backward stepwise elimination retrains the model {n} times, once without each feature (the "
-    "model already trained is the one with all features), so it takes about {n}× a training. "
-    "It runs once per trained model and is then remembered."
-)
 
-STEPWISE_TOO_MANY = (
-    "Backward stepwise elimination is not offered: it would retrain the model {n} times, and it "
-    "is limited to {limit} features."
-)
+def thread_lines(result, with_std: bool = False) -> str:
+    """The Cross Validated thread's format, ``Variable 1, perturbation effect: 0.1162``, one
+    line per feature (``with_std``: and ``  (std 0.0123)`` over the repeats)."""
+    return "\n".join(
+        f"Variable {i + 1}, perturbation effect: {m:.4f}" + (f"  (std {s:.4f})" if with_std else "")
+        for i, (m, s) in enumerate(
+            zip(result.importances_mean, result.importances_std, strict=True)
+        )
+    )
 
-TSR_HELP = (
-    "Temporal saliency rescaling (Ismail et al. 2020): first find which input steps matter "
-    "(mask a whole step), then keep the perturbation scores of those steps only. Adds a row."
-)
 
-READ_MULTIPLES = """
-**Small multiples.** One panel per method, each feature's score divided by that method's
-largest score, so the *shapes* compare even though the units do not (an RMS change, a gradient,
-a weight share, a loss). Orange hatched bars (★) are the features the rule reads: a method that
-works puts them at the top and the grey ones near zero. The last panel is random scores: what
-a method must beat.
-"""
+def counted_outputs(result) -> str:
+    """Which outputs counted, in words: all of them, or the output steps with a target."""
+    mask = result.output_mask
+    if mask is None or mask.all():
+        return "every output counted"
+    counted = step_ranges(np.flatnonzero(mask))
+    missing = step_ranges(np.flatnonzero(~mask))
+    return (
+        f"only outputs with a defined target counted: output steps {counted} "
+        f"(no target at steps {missing})"
+    )
 
-READ_TABLE = (
-    "Each number scores a method against the rule we wrote. The lag columns score "
-    "(feature, steps back) pairs, for the methods that give one score per lag; "
-    '"—" means the method has no such grain.'
-)
-
-# One plain line per metric column: what the number says in words.
-METRIC_READINGS = {
-    "feature AUC": "how often a feature the rule reads outscores one it ignores "
-    "(1 = always, 0.5 = a coin toss, 0 = never).",
-    "lag AUC": "the same for (feature, steps back) pairs: does the method find *when* the rule "
-    "looks, not only which feature?",
-    "AUP": "how much of the score the method hands out lands on the pairs the rule reads "
-    "(score-weighted precision; 1 = all of it).",
-    "AUR": "how soon the rule's pairs are found, going from the highest score down "
-    "(score-weighted recall; 1 = at once).",
-    "AUPR": "the usual precision-recall area over the pairs, counting instead of weighing "
-    "(chance = the share of pairs the rule reads).",
-    "seconds": "how long the method took on this sample.",
-}
-
-LEAD_CHOICE = "A lagged example, where the methods disagree"
-OWN_CHOICE = "Your experiment"
 
 LEAD_WHY = (
     "**Why this example?** Your experiment's rule reads {own_truth}; with {n} features of "
@@ -107,41 +80,6 @@ def lead_why(own, lead) -> str:
         seed=lead.seed,
     )
 
-
-READ_AGREEMENT = f"""
-**Rank agreement.** Each cell compares two methods' orderings of the features (Spearman's ρ):
-1 = the same order, 0 = unrelated, −1 = reversed. Two features that either method cannot tell
-apart (their ±1 std error bars overlap, or their scores differ by at most {TIE_FLOOR:.1%} of the
-method's largest) count as tied, so a swap inside the noise is no disagreement. With few
-features ρ can only take a few values, and one real swap moves it a lot. A blank cell: a
-method could not tell any of the features apart.
-"""
-
-READ_LEK = """
-**Lek's profiles (the thread's "sensitivity analysis").** Sweep one feature from its smallest
-to its largest value while every other feature is held at one of its quantiles, the same value
-at every step, and plot the mean prediction. A flat panel means the model ignores that feature.
-The sequences are constant, far from anything the LSTM saw while training.
-"""
-
-READ_SWEEP = """
-**Noise scale σ.** The thread's perturbation at several noise scales. Small σ measures a local
-slope; large σ pushes the inputs far outside [0, 1). If the lines cross, the ranking, and the
-verdict, depends on the σ you picked.
-"""
-
-PARAM_LABELS = {
-    "sigma": "Noise scale σ",
-    "n_repeats": "Repeats",
-    "per_step": "Also score each (feature, step)",
-    "baseline": "Baseline",
-    "per_lag": "Per-output gradients (lag scores)",
-    "steps": "Integration steps",
-    "integration": "Integration rule",
-    "n_points": "Points per curve",
-    "quantiles": "Others held at quantiles",
-    "sigmas": "Noise scales σ",
-}
 
 MARGIN = 0.25  # an ignored feature scoring this share of a used one is worth a mention
 
@@ -237,14 +175,14 @@ def reading(comparison, method: str, truth_features: Iterable[int]) -> str:
     scores = comparison.scores.get(method, {})
     names = attr.feature_names
     parts = []
-    clause = feature_clause(attr.feature_mean, names, truth)
-    if method == "sigma_sweep" and "sigma" in attr.extra:
+    clause = feature_clause(attr.importances_mean, names, truth)
+    if "sigma" in attr.extra:  # a sweep: its per-feature scores are at one of its sigmas
         clause = f"at σ = {attr.extra['sigma']:g} (the middle of the sweep) it {clause}"
     auc = scores.get("feature_auc")
-    chance = comparison.scores.get("random", {}).get("feature_auc")
+    chance = comparison.scores.get(RANDOM, {}).get("feature_auc")
     n, k = len(names), len([f for f in truth if f < len(names)])
     odds = comb(n, k) if 0 < k < n else None
-    if method == "random":
+    if method == RANDOM:
         lead = "chance level: " + ("by luck it " if auc == 1.0 else "it ") + clause
         if auc == 1.0 and odds:
             lead += f" (random scores do this 1 time in {odds})"
@@ -258,7 +196,7 @@ def reading(comparison, method: str, truth_features: Iterable[int]) -> str:
         lag = _lag_clause(scores)
         if lag:
             parts.append(lag)
-    if method in WEIGHT_METHODS:
+    if spec_of(method).reads_weights:
         parts.append(RECURRENCE)
     text = "; ".join(parts)
     return text[:1].upper() + text[1:] + "."
@@ -271,7 +209,7 @@ def verdict(comparison, truth_features: Iterable[int]) -> str:
     :func:`feature_clause` and AUC; the random row's AUC closes the sentence.
     """
     truth = {int(f) for f in truth_features}
-    methods = [m for m in comparison.methods if m != "random"]
+    methods = [m for m in comparison.methods if m != RANDOM]
     if not methods:
         return ""
     names = comparison.attributions[methods[0]].feature_names
@@ -291,21 +229,21 @@ def verdict(comparison, truth_features: Iterable[int]) -> str:
             "(feature AUC 1.00)"
         )
     for m in bad:
-        clause = feature_clause(comparison.attributions[m].feature_mean, names, truth)
+        clause = feature_clause(comparison.attributions[m].importances_mean, names, truth)
         parts.append(f"{method_label(m)} {clause}, feature AUC {auc[m]:.2f}")
     text = "; ".join(parts)
     if not bad:
         text += ": on this model they agree"
-    if auc.get("random") is not None:
-        text += f". Random scores get {auc['random']:.2f}"
+    if auc.get(RANDOM) is not None:
+        text += f". Random scores get {auc[RANDOM]:.2f}"
     return text + "."
 
 
 def chance_note(comparison, truth_features: Iterable[int]) -> str | None:
     """When the random row ranks the rule's features first by luck, say so (else None)."""
     truth = {int(f) for f in truth_features}
-    random = comparison.attributions.get("random")
-    if random is None or comparison.scores.get("random", {}).get("feature_auc") != 1.0:
+    random = comparison.attributions.get(RANDOM)
+    if random is None or comparison.scores.get(RANDOM, {}).get("feature_auc") != 1.0:
         return None
     n = len(random.feature_names)
     k = len([f for f in truth if f < n])
@@ -319,7 +257,7 @@ def chance_note(comparison, truth_features: Iterable[int]) -> str | None:
     )
 
 
-def table(comparison, truth_features: Iterable[int]) -> dict[str, list[str]]:
+def truth_table(comparison, truth_features: Iterable[int]) -> dict[str, list[str]]:
     """Display columns of the truth table (one row per method, random last; "—" = no grain)."""
     truth = list(truth_features)
     out: dict[str, list[str]] = {c: [] for c in (*COLUMNS, "reading")}
@@ -335,54 +273,6 @@ def table(comparison, truth_features: Iterable[int]) -> dict[str, list[str]]:
         out["caveat"].append(comparison.attributions[name].note)
         out["reading"].append(reading(comparison, name, truth))
     return out
-
-
-def table_csv(comparison, truth_features: Iterable[int]) -> str:
-    """The truth table as CSV: raw numbers (empty where a method has no such grain)."""
-    truth = list(truth_features)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    keys = ("feature_auc", "lag_auc", "aup", "aur", "aupr")
-    writer.writerow(["method", "label", *keys, "seconds", "caveat", "reading"])
-    for name in comparison.methods:
-        s = comparison.scores.get(name, {})
-        writer.writerow(
-            [
-                name,
-                method_label(name),
-                *("" if s.get(k) is None else s[k] for k in keys),
-                comparison.seconds[name],
-                comparison.attributions[name].note,
-                reading(comparison, name, truth),
-            ]
-        )
-    return out.getvalue()
-
-
-def scores_csv(comparison, truth_features: Iterable[int]) -> str:
-    """Per-feature scores of every method: mean, std over repeats, share of the method's max."""
-    from rnnviz.plots import normalised_scores
-
-    used = set(truth_features)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["method", "feature", "used_by_rule", "mean", "std", "repeats", "normalised"])
-    for name in comparison.methods:
-        attr = comparison.attributions[name]
-        norm, _ = normalised_scores(attr.feature_mean)
-        for f, feature in enumerate(attr.feature_names):
-            writer.writerow(
-                [
-                    name,
-                    feature,
-                    f in used,
-                    attr.feature_mean[f],
-                    attr.feature_std[f],
-                    attr.n_repeats,
-                    norm[f],
-                ]
-            )
-    return out.getvalue()
 
 
 def _order(values: np.ndarray, names: tuple[str, ...], top: int = 5) -> str:
@@ -458,3 +348,32 @@ def sweep_reading(attribution, truth_features: Iterable[int] | None = None) -> s
                 "at some σ."
             )
     return " ".join(out)
+
+
+def heatmap_vs_bars(result) -> str:
+    """Why the heatmap's cells are smaller than the bars, with the numbers of ``result`` (a
+    PerturbationResult with per-step effects): its feature with the largest bar as example."""
+    f = int(np.argmax(result.importances_mean))
+    name = result.feature_names[f]
+    bar = float(result.importances_mean[f])
+    cells = np.asarray(result.cell_mean[f], dtype=np.float64)
+    steps = cells.size
+    rss = float(np.sqrt(np.sum(cells**2)))
+    text = (
+        "**Why are the heatmap's cells smaller than the bars?** A bar nudges a feature at "
+        "*every* step, a cell at *one step* only, and both are the RMS change over *all* "
+        f"counted outputs. Here {name}'s bar is {bar:.4f} and its cells run from "
+        f"{cells.min():.4f} to {cells.max():.4f} over T = {steps} input steps: a nudge at one "
+        "step moves only the outputs that remember it, and the RMS spreads that over every "
+        f"output, so a cell is about bar / √{steps} = {bar / np.sqrt(steps):.4f} when every "
+        "step matters alike. "
+    )
+    if bar > 0 and abs(rss / bar - 1.0) <= 0.25:
+        return text + (
+            f"Nudges at different steps add up (roughly, for small σ): the row's root-sum-square "
+            f"√(Σₛ cell²) = {rss:.4f} comes back close to the bar."
+        )
+    return text + (
+        f"The row's root-sum-square √(Σₛ cell²) = {rss:.4f} is not close to the bar here: "
+        "nudges at different steps do not simply add up in this model."
+    )
