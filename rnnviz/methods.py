@@ -727,18 +727,7 @@ def sigma_sweep(
     ``importances`` = the repeats at the middle sigma.
     """
     results = [
-        perturbation_importance(
-            ctx.predict,
-            ctx.x,
-            sigma=float(s),
-            n_repeats=n_repeats,
-            seed=ctx.seed,
-            per_step=False,
-            feature_names=ctx.names,
-            max_values=ctx.max_values,
-            valid=ctx.output_mask,
-        )
-        for s in sigmas
+        perturbation(ctx, sigma=float(s), n_repeats=n_repeats, per_step=False) for s in sigmas
     ]
     middle = len(sigmas) // 2
     return Attribution(

@@ -38,6 +38,7 @@ RANDOM = "random"  # the chance row every comparison adds
 # Noise scales offered by the app wherever σ is chosen.
 SIGMA_STEPS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 QUANTILE_STEPS = (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0)
+BASELINES = ("zero", "mean")  # ablation and integrated gradients: zero, or each feature's mean
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,6 +142,22 @@ def _increasing_sigmas(ctx: Context, params: Mapping[str, Any]) -> None:
         raise ValueError(f"sigma_sweep: sigmas must be increasing, got {tuple(sigmas)}")
 
 
+def _int(name: str, default: int, label: str, low: int, high: int, **more: Any) -> Param:
+    return Param(name=name, kind="int", default=default, label=label, low=low, high=high, **more)
+
+
+def _choice(name: str, default: str, label: str, choices: tuple[str, ...]) -> Param:
+    return Param(name=name, kind="choice", default=default, label=label, choices=choices)
+
+
+def _bool(name: str, label: str, help: str) -> Param:
+    return Param(name=name, kind="bool", default=True, label=label, help=help)
+
+
+def _floats(name: str, default: tuple, label: str, high: float, **more: Any) -> Param:
+    return Param(name=name, kind="floats", default=default, label=label, low=0.0, high=high, **more)
+
+
 _SIGMA = Param(
     name="sigma",
     kind="float",
@@ -153,29 +170,12 @@ _SIGMA = Param(
     bound="sigma",
     grid=SIGMA_STEPS,
 )
-_REPEATS = Param(
-    name="n_repeats",
-    kind="int",
-    default=5,
-    label="Repeats",
-    low=1,
-    high=MAX_REPEATS,
-    help="independent draws",
-    bound="n_repeats",
+_REPEATS = _int(
+    "n_repeats", 5, "Repeats", 1, MAX_REPEATS, help="independent draws", bound="n_repeats"
 )
-_PER_STEP = Param(
-    name="per_step",
-    kind="bool",
-    default=True,
-    label="Also score each (feature, step)",
-    help="also score each (feature, step) cell",
+_PER_STEP = _bool(
+    "per_step", "Also score each (feature, step)", "also score each (feature, step) cell"
 )
-
-
-def _baseline(default: str) -> Param:
-    return Param(
-        name="baseline", kind="choice", default=default, label="Baseline", choices=("zero", "mean")
-    )
 
 
 METHODS: dict[str, MethodSpec] = {
@@ -200,13 +200,11 @@ METHODS: dict[str, MethodSpec] = {
             description="Input perturbation at several sigmas, to see whether the ranking "
             "depends on it.",
             params=(
-                Param(
-                    name="sigmas",
-                    kind="floats",
-                    default=(0.05, 0.1, 0.2, 0.4, 0.8),
-                    label="Noise scales σ",
-                    low=0.0,
-                    high=MAX_SIGMA,
+                _floats(
+                    "sigmas",
+                    (0.05, 0.1, 0.2, 0.4, 0.8),
+                    "Noise scales σ",
+                    MAX_SIGMA,
                     low_open=True,
                     length=(2, MAX_SIGMAS),
                     bound="sigma",
@@ -226,7 +224,7 @@ METHODS: dict[str, MethodSpec] = {
             label="Ablation (occlusion)",
             fn=m.ablation,
             description="Replace one feature (or one feature at one step) by zero or its mean.",
-            params=(_baseline("mean"), _PER_STEP),
+            params=(_choice("baseline", "mean", "Baseline", BASELINES), _PER_STEP),
             cell=True,
         ),
         MethodSpec(
@@ -245,12 +243,10 @@ METHODS: dict[str, MethodSpec] = {
             fn=m.saliency,
             description="Mean absolute gradient of the outputs with respect to each input.",
             params=(
-                Param(
-                    name="per_lag",
-                    kind="bool",
-                    default=True,
-                    label="Per-output gradients (lag scores)",
-                    help="per-output gradients for lag scores",
+                _bool(
+                    "per_lag",
+                    "Per-output gradients (lag scores)",
+                    "per-output gradients for lag scores",
                 ),
             ),
             first=True,
@@ -263,22 +259,9 @@ METHODS: dict[str, MethodSpec] = {
             fn=m.integrated_gradients,
             description="Gradients averaged along the straight path from a baseline to the input.",
             params=(
-                _baseline("zero"),
-                Param(
-                    name="steps",
-                    kind="int",
-                    default=32,
-                    label="Integration steps",
-                    low=IG_STEPS[0],
-                    high=IG_STEPS[1],
-                ),
-                Param(
-                    name="integration",
-                    kind="choice",
-                    default="trapezoid",
-                    label="Integration rule",
-                    choices=("trapezoid", "midpoint"),
-                ),
+                _choice("baseline", "zero", "Baseline", BASELINES),
+                _int("steps", 32, "Integration steps", *IG_STEPS),
+                _choice("integration", "trapezoid", "Integration rule", ("trapezoid", "midpoint")),
             ),
             needs_model=True,
             cell=True,
@@ -307,21 +290,12 @@ METHODS: dict[str, MethodSpec] = {
             fn=m.lek,
             description="Sweep one feature over its range with the others held at quantiles.",
             params=(
-                Param(
-                    name="n_points",
-                    kind="int",
-                    default=20,
-                    label="Points per curve",
-                    low=LEK_POINTS[0],
-                    high=LEK_POINTS[1],
-                ),
-                Param(
-                    name="quantiles",
-                    kind="floats",
-                    default=(0.0, 0.25, 0.5, 0.75, 1.0),
-                    label="Others held at quantiles",
-                    low=0.0,
-                    high=1.0,
+                _int("n_points", 20, "Points per curve", *LEK_POINTS),
+                _floats(
+                    "quantiles",
+                    (0.0, 0.25, 0.5, 0.75, 1.0),
+                    "Others held at quantiles",
+                    1.0,
                     length=(1, MAX_QUANTILES),
                     grid=QUANTILE_STEPS,
                 ),

@@ -108,3 +108,17 @@ def test_learn_page_explains_why_cells_are_smaller_than_bars_with_real_numbers()
     assert f"{bar:.4f}" in why and f"{np.sqrt(np.sum(cells**2)):.4f}" in why
     assert f"{cells.min():.4f}" in why and f"{cells.max():.4f}" in why
     assert f"√{T}" in why and "one step" in why
+
+
+def test_results_turn_into_one_tidy_frame():
+    masked = scores(np.broadcast_to(np.arange(T) >= 2, (10, T)))
+    frame = masked.to_frame()
+    kinds = frame["kind"].value_counts().to_dict()
+    assert kinds == {"feature": 2, "cell": 2 * T, "lag": 2 * (2 * T - 1)}
+    cells = frame[(frame["kind"] == "cell") & (frame["feature"] == "x1")]
+    np.testing.assert_array_equal(cells["mean"], masked.cell_mean[0])
+    assert cells["input_step"].tolist() == list(range(T))
+    lags = frame[(frame["kind"] == "lag") & (frame["feature"] == "x1")]
+    np.testing.assert_array_equal(lags["mean"], masked.by_lag()[0])
+    features = frame[frame["kind"] == "feature"]
+    np.testing.assert_array_equal(features["repeat_2"], masked.importances[:, 1])
