@@ -53,7 +53,7 @@ __all__ = [
 
 PredictFn = Callable[[np.ndarray], np.ndarray]
 
-MAX_REPEATS = 1000  # a guard for direct calls; the app's bound is Config's (Bounds.n_repeats)
+REPEATS_GUARD = 1000  # for direct calls; the app bounds n_repeats by Config (registry.MAX_REPEATS)
 DEFAULT_MAX_VALUES = 4_000_000  # input numbers per predict call (16 MB of float32)
 
 Job = tuple[int, int | None]  # (feature, None: every step | one input step)
@@ -80,8 +80,8 @@ def perturbation_importance(
     check_max_values(max_values)
     if not (isinstance(sigma, int | float) and np.isfinite(sigma) and sigma > 0):
         raise ValueError(f"sigma must be a positive number, got {sigma!r}")
-    if not (isinstance(n_repeats, int) and 1 <= n_repeats <= MAX_REPEATS):
-        raise ValueError(f"n_repeats must be a whole number from 1 to {MAX_REPEATS}")
+    if not (isinstance(n_repeats, int) and 1 <= n_repeats <= REPEATS_GUARD):
+        raise ValueError(f"n_repeats must be a whole number from 1 to {REPEATS_GUARD}")
     n, seq_len, n_features = x.shape
     names = tuple(feature_names or (f"x{i + 1}" for i in range(n_features)))
     if len(names) != n_features:
