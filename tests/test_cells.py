@@ -140,3 +140,48 @@ def test_memory_lesson_presets():
     assert simple.cell == "simple_rnn" and lstm.cell == "lstm"
     assert simple.rule == lstm.rule == "x1[t-8] > 0.5" and simple.seq_len == 20
     assert simple.replace(cell="lstm") == lstm  # the cell is the only difference
+
+
+# --------------------------------------------------------------------------- the pages
+
+
+def test_url_round_trip_of_a_cell():
+    from rnnviz.ui import state
+
+    cfg = Config(cell="gru", seed=4)
+    params = state.config_to_params(cfg)
+    assert params == {"cell": "gru", "seed": "4"}
+    assert state.config_from_params(params) == (cfg, None)
+    config, message = state.config_from_params({"cell": "transformer"})
+    assert config == Config() and "cell" in message
+
+
+@pytest.fixture(scope="module")
+def app_cache(tmp_path_factory):
+    from apptools import private_cache
+
+    yield from private_cache(tmp_path_factory)
+
+
+def test_setup_page_trains_the_chosen_cell_and_explains_bidirectional(app_cache):
+    from rnnviz.ui import state
+
+    from apptools import TINY, assert_clean, go, make_app
+
+    at = make_app(TINY).run()
+    assert_clean(at)
+    select = at.selectbox(key="setup_cell")
+    assert select.label == "Recurrent cell" and select.value == "lstm"
+    assert not any("reads ahead" in i.value for i in at.info)
+    select.set_value("bilstm").run()
+    assert_clean(at)
+    assert any("reads ahead" in i.value for i in at.info)
+    (train_button,) = [b for b in at.button if b.label.startswith("Train this experiment")]
+    train_button.click().run()
+    assert_clean(at)
+    assert at.session_state[state.CONFIG_KEY].cell == "bilstm"
+    assert at.query_params["cell"] == "bilstm"
+    at = go(at, "timesteps")
+    assert_clean(at)
+    (note,) = [i.value for i in at.info if "reads ahead" in i.value]
+    assert "negative lags" in note and "both sides of the diagonal" in note

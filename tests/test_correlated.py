@@ -140,3 +140,61 @@ def test_bad_text_from_a_url_is_a_clear_error():
     with pytest.raises(ConfigError) as err:
         Config.from_dict({"correlated": "x1~x9:0.5"})
     assert err.value.knob == "correlated" and "x9" in str(err.value)
+
+
+# --------------------------------------------------------------------------- the pages
+
+
+def test_url_round_trip_of_correlated_pairs():
+    from rnnviz.ui import state
+
+    cfg = PRESETS["correlated"]
+    params = state.config_to_params(cfg)
+    assert params["correlated"] == "x1~x4:0.95"
+    assert state.config_from_params(params) == (cfg, None)
+    config, message = state.config_from_params({"correlated": "x1~x4:2"})
+    assert config == Config() and "correlated" in message
+
+
+@pytest.fixture(scope="module")
+def app_cache(tmp_path_factory):
+    from apptools import private_cache
+
+    yield from private_cache(tmp_path_factory)
+
+
+def test_setup_page_refuses_bad_pairs_and_trains_good_ones(app_cache):
+    from rnnviz.ui import state
+
+    from apptools import TINY, assert_clean, make_app, shown
+
+    at = make_app(TINY).run()
+    assert_clean(at)
+    box = at.text_input(key="setup_correlated")
+    assert box.value == "" and "x1~x4:0.95" in box.help
+    box.input("x1~x9:0.5").run()
+    assert not at.exception
+    assert any("correlated" in shown(e.value) and "x9" in shown(e.value) for e in at.error)
+    at.text_input(key="setup_correlated").input("x1~x2 = 0.5").run()
+    assert any("x1~x4:0.95" in shown(e.value) for e in at.error)
+    at.text_input(key="setup_correlated").input("x3~x1:0.8").run()
+    assert_clean(at)
+    (train_button,) = [b for b in at.button if b.label.startswith("Train this experiment")]
+    train_button.click().run()
+    assert_clean(at)
+    assert at.session_state[state.CONFIG_KEY].correlated == ((1, 3, 0.8),)
+    assert at.query_params["correlated"] == "x1~x3:0.8"
+
+
+def test_features_page_explains_shared_credit(app_cache):
+    from apptools import TINY, assert_clean, make_app
+
+    params = {**TINY, "rule": "threshold", "n_features": "4", "correlated": "x1~x4:0.95"}
+    at = make_app(params, page="features").run()
+    assert_clean(at)
+    (note,) = [i.value for i in at.info if "share credit" in i.value]
+    assert "x1 and x4 are correlated" in note and "reads x1 only" in note
+    assert "Whatever effect x4 shows" in note
+    at = make_app(TINY, page="features").run()  # independent features: no such note
+    assert_clean(at)
+    assert not any("share credit" in i.value for i in at.info)
