@@ -15,6 +15,7 @@ from rnnviz.config import (
     SCORING_KNOBS,
     Config,
     format_correlated,
+    parse_correlated,
 )
 from rnnviz.data import check_balance, make_split
 from rnnviz.result import improving_note, longer
@@ -91,6 +92,7 @@ def _check_both_classes(config: Config, text: str, n_features: int, seq_len: int
             seq_len=seq_len,
             seed=st.session_state[K + "seed"],
             n_train=SAMPLE_ROWS,
+            correlated=parse_correlated(st.session_state[K + "correlated"]),
         )
     except ValueError:  # another knob is off; the draft check below reports it
         return
