@@ -24,6 +24,7 @@ from rnnviz.rules import RULE_PRESETS
 _FLAGS = {
     "seq_len": "steps per sequence",
     "n_features": "number of input features",
+    "correlated": "correlated feature pairs with Spearman rho, e.g. x1~x4:0.95,x2~x3:-0.5",
     "rule": f"target rule: a preset ({', '.join(RULE_PRESETS)}) or an expression like "
     "'x1[t-2] > 0.5'",
     "sigma": "noise scale of the perturbation",
@@ -31,6 +32,7 @@ _FLAGS = {
     "n_train": "training sequences",
     "n_val": "validation sequences",
     "n_score": "sequences used for scoring",
+    "cell": "recurrent cell: lstm, gru, simple_rnn or bilstm (bidirectional LSTM)",
     "units": "LSTM layer sizes, e.g. 10,5",
     "activations": "LSTM activations, e.g. tanh,tanh",
     "head": "per-step output layer: dense or lstm",

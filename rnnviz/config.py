@@ -11,12 +11,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 HEADS = ("dense", "lstm")
+# Recurrent cells of the stacked layers: "bilstm" is an LSTM per direction (Keras
+# Bidirectional), so later inputs reach earlier outputs through the backward direction.
+CELLS = ("lstm", "gru", "simple_rnn", "bilstm")
 
 # Bumped whenever the training code makes different weights from the same config, so that cache
 # entries written by older code are never served as this code's result. 2: every initialiser and
@@ -25,6 +29,11 @@ TRAINING_VERSION = 2
 
 # Knobs that change the trained model; the rest (sigma, n_repeats, n_score) only change scoring.
 SCORING_KNOBS = frozenset({"sigma", "n_repeats", "n_score"})
+
+# Knobs added after models were cached: at these values a config trains exactly as before they
+# existed, so they stay out of training_key (and training_id) there and cached entries of older
+# configs are still found. Any other value is in the key: another model, another entry.
+LATER_KNOBS: dict[str, Any] = {"cell": "lstm", "correlated": ()}
 
 
 class ConfigError(ValueError):
@@ -78,7 +87,12 @@ class Config:
     rule: str = "reference"
     n_train: int = 3000
     n_val: int = 1000
-    # model: stacked LSTM layers, then a per-step sigmoid head (Dense or a 1-unit LSTM)
+    # (a, b, rho): features xa and xb (1-based, as rules name them) get Spearman correlation rho;
+    # each stays uniform on [0, 1) (Gaussian copula, see rnnviz.data). A feature in one pair only.
+    correlated: tuple[tuple[int, int, float], ...] = ()
+    # model: stacked recurrent layers of one cell type (CELLS), then a per-step sigmoid head
+    # (Dense or a 1-unit LSTM)
+    cell: str = "lstm"  # one of CELLS
     units: tuple[int, ...] = (10, 5)
     activations: tuple[str, ...] = ("tanh", "tanh")
     head: str = "dense"
@@ -96,6 +110,9 @@ class Config:
 
     def __post_init__(self) -> None:
         self.validate(DEFAULT_BOUNDS)
+        # One order for equal pair lists (a < b, pairs sorted, rho a float): one cache key.
+        pairs = tuple(sorted((min(a, b), max(a, b), float(r)) for a, b, r in self.correlated))
+        object.__setattr__(self, "correlated", pairs)
 
     def validate(self, bounds: Bounds = DEFAULT_BOUNDS) -> Config:
         """Raise ConfigError naming the first knob outside ``bounds``; return self if all fit."""
@@ -121,6 +138,9 @@ class Config:
         for a in self.activations:
             if a not in ACTIVATIONS:
                 raise ConfigError("activations", a, f"one of {', '.join(ACTIVATIONS)}")
+        if not isinstance(self.cell, str) or self.cell not in CELLS:
+            raise ConfigError("cell", self.cell, f"one of {', '.join(CELLS)}")
+        _check_correlated(self.correlated, self.n_features)
         if self.head not in HEADS:
             raise ConfigError("head", self.head, f"one of {', '.join(HEADS)}")
         if not isinstance(self.input_scaling, bool):
@@ -180,7 +200,10 @@ class Config:
     def training_key(self) -> tuple:
         """Hashable key of the knobs that affect training (scoring knobs excluded)."""
         return tuple(
-            (f.name, getattr(self, f.name)) for f in fields(self) if f.name not in SCORING_KNOBS
+            (f.name, getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in SCORING_KNOBS
+            and not (f.name in LATER_KNOBS and getattr(self, f.name) == LATER_KNOBS[f.name])
         )
 
     def training_id(self) -> str:
@@ -195,8 +218,10 @@ class Config:
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (tuples become lists)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        """Plain JSON-ready dict (tuples become lists; correlated pairs their text form)."""
+        out = {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        out["correlated"] = format_correlated(self.correlated)
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -213,7 +238,10 @@ class Config:
         for key, value in data.items():
             if key not in known:
                 raise ConfigError(key, value, f"unknown setting; known: {', '.join(known)}")
-            changes[key] = _coerce(key, value, getattr(base, key))
+            if key == "correlated":
+                changes[key] = _coerce_correlated(value)
+            else:
+                changes[key] = _coerce(key, value, getattr(base, key))
         return dataclasses.replace(base, **changes)
 
     @classmethod
@@ -235,6 +263,86 @@ def _check_int(name: str, value: Any, bounds: tuple[int, int]) -> None:
     lo, hi = bounds
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ConfigError(name, value, f"a whole number from {lo} to {hi}")
+
+
+_CORRELATED_FORM = "pairs like x1~x4:0.95 (features x1 and x4, Spearman rho 0.95), comma-separated"
+
+
+def _check_correlated(pairs: Any, n_features: int) -> None:
+    """ConfigError unless ``pairs`` is a tuple of (a, b, rho): distinct 1-based features in
+    range, each in one pair at most (so the correlation matrix is valid), and |rho| < 1."""
+    if not isinstance(pairs, tuple):
+        raise ConfigError(
+            "correlated", pairs, f"a tuple of (a, b, rho); as text: {_CORRELATED_FORM}"
+        )
+    seen: set[int] = set()
+    for pair in pairs:
+        if not (isinstance(pair, tuple | list) and len(pair) == 3):
+            raise ConfigError("correlated", pair, "(a, b, rho): two features and a correlation")
+        a, b, rho = pair
+        for f in (a, b):
+            if isinstance(f, bool) or not isinstance(f, int) or not 1 <= f <= n_features:
+                raise ConfigError(
+                    "correlated", f"x{f}", f"a feature x1 .. x{n_features} (n_features)"
+                )
+        if a == b:
+            raise ConfigError("correlated", f"x{a}~x{b}", "two different features")
+        if seen & {a, b}:
+            twice = min(seen & {a, b})
+            raise ConfigError(
+                "correlated", f"x{twice}", "each feature in one correlated pair at most"
+            )
+        seen |= {a, b}
+        if not (_is_number(rho) and -1.0 < rho < 1.0):
+            raise ConfigError("correlated", rho, "a correlation rho with -1 < rho < 1")
+
+
+def format_correlated(pairs: tuple[tuple[int, int, float], ...]) -> str:
+    """Text form of correlated pairs, e.g. ``x1~x4:0.95,x2~x3:-0.5`` ("" for none)."""
+    return ",".join(f"x{a}~x{b}:{float(r)!r}" for a, b, r in pairs)
+
+
+_PAIR = re.compile(r"\s*x(\d{1,3})\s*~\s*x(\d{1,3})\s*:\s*([-+]?[0-9.eE+-]{1,24})\s*")
+
+
+def parse_correlated(text: str) -> tuple[tuple[int, int, float], ...]:
+    """Correlated pairs from text like ``x1~x4:0.95, x2~x3:-0.5`` (``,`` or ``;`` between pairs;
+    empty or "none" for none). Parsed by a pattern, never evaluated; ConfigError on bad text."""
+    if not isinstance(text, str) or len(text) > _MAX_TEXT:
+        raise ConfigError("correlated", str(text)[:40], _CORRELATED_FORM)
+    if text.strip().lower() in ("", "none"):
+        return ()
+    pairs = []
+    for part in re.split(r"[;,]", text):
+        match = _PAIR.fullmatch(part)
+        try:
+            if match is None:
+                raise ValueError
+            rho = float(match.group(3))
+        except ValueError:
+            raise ConfigError("correlated", part.strip(), _CORRELATED_FORM) from None
+        pairs.append((int(match.group(1)), int(match.group(2)), rho))
+    return tuple(pairs)
+
+
+def _coerce_correlated(value: Any) -> tuple[tuple[int, int, float], ...]:
+    """Pairs from text (URL, CLI) or from a JSON list of [a, b, rho] lists."""
+    if isinstance(value, str):
+        return parse_correlated(value)
+    if isinstance(value, list | tuple) and len(value) <= 10:
+        out = []
+        for pair in value:
+            if not (isinstance(pair, list | tuple) and len(pair) == 3):
+                break
+            a, b, rho = pair
+            if any(isinstance(v, bool) for v in pair) or not _is_number(rho):
+                break
+            if not (isinstance(a, int) and isinstance(b, int)):
+                break
+            out.append((a, b, float(rho)))
+        else:
+            return tuple(out)
+    raise ConfigError("correlated", str(value)[:40], _CORRELATED_FORM)
 
 
 def _plain(v: Any) -> Any:
@@ -290,6 +398,16 @@ PRESETS: dict[str, Config] = {
     "default": Config(),
     # The Cross Validated thread's model and recipe, unchanged: relu LSTMs 10 -> 5 -> 1 with a
     # sigmoid LSTM head, batch 5, Adam 1e-3, 5 epochs over 5,000 sequences, seed 2019.
+    # The memory lesson: y_t reads x1 eight steps back, over 20 steps; the pair differs in the
+    # cell only (default recipe). Measured (benchmarks/bench_cells.py --memory, seeds 0..9): the
+    # simple RNN learned on 10/10 seeds, the LSTM partly learned on 10/10 (accuracy ~0.72; it
+    # learns with 16 epochs): in 3 epochs an LSTM's gates have not learned to hold x1 yet, while
+    # 8 steps are still short enough for a simple RNN. Both lag profiles peak at lag 8.
+    "memory-simple-rnn": Config(rule="x1[t-8] > 0.5", seq_len=20, cell="simple_rnn"),
+    "memory-lstm": Config(rule="x1[t-8] > 0.5", seq_len=20, cell="lstm"),
+    # Correlated features share credit: x4 is a near-copy of x1 (Spearman 0.95), the rule reads
+    # x1 only. Noise on x4 alone breaks the pair, so x4's effect is whatever the model made of it.
+    "correlated": Config(rule="threshold", n_features=4, correlated=((1, 4, 0.95),)),
     "reference": Config(
         units=(10, 5),
         activations=("relu", "relu"),
@@ -307,10 +425,14 @@ PRESETS: dict[str, Config] = {
 
 __all__ = [
     "ACTIVATIONS",
+    "CELLS",
     "DEFAULT_BOUNDS",
     "HEADS",
+    "LATER_KNOBS",
     "PRESETS",
     "Bounds",
     "Config",
     "ConfigError",
+    "format_correlated",
+    "parse_correlated",
 ]

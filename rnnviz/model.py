@@ -231,21 +231,38 @@ _INIT_STREAM = 7  # separates the initialisers' seeds from the data splits' stre
 _SHUFFLE_STREAM = 11
 
 
+_CELL_LAYERS = {
+    "lstm": keras.layers.LSTM,
+    "gru": keras.layers.GRU,
+    "simple_rnn": keras.layers.SimpleRNN,
+    "bilstm": keras.layers.LSTM,  # one per direction, wrapped in Bidirectional
+}
+
+
 def build_model(config: Config) -> keras.Model:
-    """The stacked LSTM of ``config``: one sigmoid output per step, shape (n, T, 1).
+    """The stacked recurrent model of ``config``: one sigmoid output per step, shape (n, T, 1).
 
-    Every initialiser gets an explicit seed derived from ``config.seed``, so the initial
-    weights depend on the config alone: no process-wide random state (Python's ``random``,
-    which Keras's unseeded initialisers read, or TensorFlow's global seed) is read or set, and
-    another thread building models meanwhile changes nothing.
+    ``config.cell`` picks the layers: LSTM, GRU, SimpleRNN, or a bidirectional LSTM (a forward
+    and a backward LSTM of ``units`` each, outputs concatenated). Every initialiser gets an
+    explicit seed derived from ``config.seed``, so the initial weights depend on the config
+    alone: no process-wide random state (Python's ``random``, which Keras's unseeded
+    initialisers read, or TensorFlow's global seed) is read or set, and another thread building
+    models meanwhile changes nothing. An LSTM model draws exactly the seeds it drew before
+    the other cells existed (same weights, same cached results); the backward direction of a
+    bidirectional layer has seeds of its own (a copied layer would start as the forward one).
     """
-    seeds = iter(_seeds(config, 3 * (len(config.units) + 1)))
+    directions = 2 if config.cell == "bilstm" else 1
+    seeds = iter(_seeds(config, 3 * (directions * len(config.units) + 1)))
+    layer_class = _CELL_LAYERS[config.cell]
 
-    def recurrent(units: int, activation: str, name: str) -> keras.layers.LSTM:
-        return keras.layers.LSTM(
+    def recurrent(
+        units: int, activation: str, name: str, kind=keras.layers.LSTM, go_backwards=False
+    ) -> keras.layers.RNN:
+        return kind(
             units,
             activation=activation,
             return_sequences=True,
+            go_backwards=go_backwards,
             kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
             recurrent_initializer=keras.initializers.Orthogonal(seed=next(seeds)),
             seed=next(seeds),  # dropout's generator (unused at dropout 0, but never unseeded)
@@ -257,7 +274,13 @@ def build_model(config: Config) -> keras.Model:
     if config.input_scaling:
         h = keras.layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(h)
     for i, (units, act) in enumerate(zip(config.units, config.activations, strict=True)):
-        h = recurrent(units, act, f"lstm_{i + 1}")(h)
+        name = f"{config.cell}_{i + 1}"
+        if config.cell == "bilstm":
+            forward = recurrent(units, act, f"{name}_forward", layer_class)
+            backward = recurrent(units, act, f"{name}_backward", layer_class, go_backwards=True)
+            h = keras.layers.Bidirectional(forward, backward_layer=backward, name=name)(h)
+        else:
+            h = recurrent(units, act, name, layer_class)(h)
     if config.head == "lstm":
         out = recurrent(1, "sigmoid", "head")(h)
     else:
@@ -267,7 +290,8 @@ def build_model(config: Config) -> keras.Model:
             kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
             name="head",
         )(h)
-    return keras.Model(inputs, out, name="rnnviz_lstm")
+    name = "rnnviz_lstm" if config.cell == "lstm" else f"rnnviz_{config.cell}"
+    return keras.Model(inputs, out, name=name)
 
 
 class _Shuffled(keras.utils.PyDataset):

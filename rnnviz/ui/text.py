@@ -282,3 +282,64 @@ verdict, depends on the σ you picked.
 
 # The note beside each method's own figure on the Compare page (see MethodSpec.figure).
 FIGURE_NOTES = {"lek": READ_LEK, "sigma_sweep": READ_SWEEP}
+
+
+# --------------------------------------------------------------------------- cells and correlation
+
+CELL_NAMES = {
+    "lstm": "LSTM",
+    "gru": "GRU",
+    "simple_rnn": "Simple RNN",
+    "bilstm": "Bidirectional LSTM",
+}
+
+CELL_HELP = (
+    "The recurrent layers. LSTM (the thread's) and GRU keep memory in gates; a simple RNN has "
+    "none, so what it saw many steps ago fades. A bidirectional LSTM reads each sequence forwards "
+    "and backwards, so its output at step t also sees the inputs after t."
+)
+
+BIDIRECTIONAL = """
+**A bidirectional model reads ahead.** Each layer runs one LSTM forwards and another backwards
+over the sequence and joins their outputs, so the output at step t depends on every input,
+also the later ones: a nudge at input step s moves the outputs *before* s through the backward
+direction. The response map therefore fills on both sides of the diagonal (no causal
+triangle), and the lag profile has negative lags (t − s < 0: a later input moving an earlier
+output). The rule never reads ahead, so a model that learned it should still put its largest
+effects at the rule's own lags; what shows at negative lags is what the backward direction
+picked up anyway.
+"""
+
+CORRELATED_HELP = (
+    "Make pairs of features correlated, e.g. x1~x4:0.95 (Spearman rank correlation 0.95; "
+    "several pairs comma-separated, each feature in one pair at most). Each feature stays "
+    "uniform on [0, 1). Leave empty for independent features."
+)
+
+
+def correlated_credit(pairs: tuple[tuple[int, int, float], ...], used: frozenset[int]) -> str:
+    """Why a feature correlated with one the rule reads shows some effect, or none: the
+    "correlated features share credit" caveat, for this config's pairs (``used``: 0-based
+    features the rule reads)."""
+    lines = []
+    for a, b, rho in pairs:
+        pair = f"x{a} and x{b} are correlated (Spearman ρ = {rho:g})"
+        read = [f"x{f}" for f in (a, b) if f - 1 in used]
+        if len(read) == 1:
+            other = f"x{b}" if read[0] == f"x{a}" else f"x{a}"
+            lines.append(
+                f"- {pair}, and the rule reads {read[0]} only. In the training data {other} "
+                f"carries almost the same information, so the model could lean on either. "
+                f"Noise on {other} alone moves it away from {read[0]}: the nudged sequences "
+                f"have combinations that never occur in the data. Whatever effect {other} shows "
+                f"here, some or none, is the model's own choice between two near-copies, not "
+                "evidence about the rule."
+            )
+        else:
+            who = "reads both" if read else "reads neither"
+            lines.append(f"- {pair}; the rule {who}.")
+    return (
+        "**Correlated features share credit.** Nudging one feature with independent noise "
+        "breaks its correlation with its partner, so each bar measures the model on data it "
+        "never saw.\n" + "\n".join(lines)
+    )

@@ -102,6 +102,10 @@ def main() -> None:
             st.caption(
                 "Moving σ, repeats or the sample only re-scores the trained model (no retraining)."
             )
+            if config.correlated:
+                st.info(
+                    text.correlated_credit(config.correlated, rule.features), icon=":material/link:"
+                )
         else:
             st.markdown(READ_BARS_UPLOAD)
             st.caption(components.scoring_caption(subject, config, scores))

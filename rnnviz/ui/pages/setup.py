@@ -7,12 +7,22 @@ from dataclasses import fields
 import streamlit as st
 
 from rnnviz import plots
-from rnnviz.config import ACTIVATIONS, HEADS, PRESETS, SCORING_KNOBS, Config
+from rnnviz.config import (
+    ACTIVATIONS,
+    CELLS,
+    HEADS,
+    PRESETS,
+    SCORING_KNOBS,
+    Config,
+    format_correlated,
+    parse_correlated,
+)
 from rnnviz.data import check_balance, make_split
 from rnnviz.result import improving_note, longer
 from rnnviz.rules import RULE_PRESETS as RULES
 from rnnviz.rules import Rule, get_rule
 from rnnviz.ui import cache, components, state
+from rnnviz.ui import text as texts
 from rnnviz.ui.cache import bounds
 from rnnviz.ui.text import md_code
 
@@ -32,6 +42,8 @@ SAMPLE_ROWS = 2000  # sequences drawn to check, live, that the rule yields both 
 
 
 def _widget_value(knob: str, value):
+    if knob == "correlated":
+        return format_correlated(value)
     return ", ".join(map(str, value)) if isinstance(value, tuple) else value
 
 
@@ -80,6 +92,7 @@ def _check_both_classes(config: Config, text: str, n_features: int, seq_len: int
             seq_len=seq_len,
             seed=st.session_state[K + "seed"],
             n_train=SAMPLE_ROWS,
+            correlated=parse_correlated(st.session_state[K + "correlated"]),
         )
     except ValueError:  # another knob is off; the draft check below reports it
         return
@@ -138,6 +151,13 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
     c1, c2 = st.columns(2)
     c1.number_input("Sequence length (steps)", *b.seq_len, key=K + "seq_len")
     c2.number_input("Features (x1, x2, …)", *b.n_features, key=K + "n_features")
+    st.text_input(
+        "Correlated features (optional)",
+        key=K + "correlated",
+        max_chars=200,
+        placeholder="e.g. x1~x4:0.95",
+        help=texts.CORRELATED_HELP,
+    )
     text, rule = _rule_section(config, ss[K + "n_features"], ss[K + "seq_len"])
 
     st.subheader("2 · Training")
@@ -149,13 +169,24 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
         on_change=_apply_recipe,
         help="Sets the model, optimiser and budget below; fine-tune them under Advanced.",
     )
+    st.selectbox(
+        "Recurrent cell",
+        CELLS,
+        key=K + "cell",
+        format_func=lambda c: texts.CELL_NAMES[c],
+        help=texts.CELL_HELP,
+    )
+    if ss[K + "cell"] == "bilstm":
+        st.info(texts.BIDIRECTIONAL, icon=":material/swap_horiz:")
     c1, c2, c3 = st.columns(3)
     c1.number_input("Epochs", *b.epochs, key=K + "epochs")
     c2.number_input("Training sequences", *b.n_train, step=500, key=K + "n_train")
     c3.number_input("Seed", *b.seed, key=K + "seed")
     with st.expander("Advanced settings (model and optimiser)"):
         a1, a2 = st.columns(2)
-        a1.text_input("LSTM layer sizes", key=K + "units", help="Comma-separated, e.g. 10, 5")
+        a1.text_input(
+            "Layer sizes", key=K + "units", help="Comma-separated, e.g. 10, 5 (per direction)"
+        )
         a2.text_input(
             "Activations (one per layer)",
             key=K + "activations",

@@ -34,6 +34,8 @@ def main() -> None:
             f"{rule.describe_truth()}."
         )
     st.caption(about)
+    if not subject.is_upload and config.cell == "bilstm":
+        st.info(text.BIDIRECTIONAL, icon=":material/swap_horiz:")
     left, right = st.columns([2.3, 1], gap="large")
     with left:
         st.plotly_chart(plots.timestep_heatmap(scores, truth), theme="streamlit", key="heatmap")
