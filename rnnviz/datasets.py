@@ -20,6 +20,16 @@ The experiment, with the honesty real data needs:
 * There is no ground truth: nobody knows which inputs tomorrow's weather "really" depends on.
   The effects describe what this model relies on; the verdict compares it with the majority
   class, the training mean and persistence ("tomorrow like today").
+
+Measured with ``PRESETS["seattle-weather"]`` / ``["seattle-temp"]`` (seeds 0-4, the 337
+forecast days of 2015 that have a full window): rain tomorrow 72.4-75.1% correct (mean 73.7%)
+against 61.4% for "never rain" and 72.1% for persistence, never better than persistence by
+more than chance (a sign test); it relies most on precipitation of the last 1-2 days.
+Tomorrow's max temperature: R² 0.871-0.876 against the training mean, MSE 7.2-7.5 °C² against
+8.6 for persistence (better by more than chance); it relies most on today's max temperature.
+The day of year as sin/cos (``n_features=6``) made both worse on 2015 (rain 70.6%, R² 0.862,
+no longer better than persistence), a warmer year than the training ones, so the default is
+the four measurements alone. Precipitation is kept in mm (log1p did not change the accuracy).
 """
 
 from __future__ import annotations
