@@ -249,6 +249,24 @@ def regression_verdict(
     return text
 
 
+def real_series_verdict(task: str, val_score: float, baseline: float) -> str:
+    """The validation numbers of a model of a real series, without the synthetic verdict's
+    "learned the rule" (there is none): ``val_score`` is the accuracy (classification) or R²
+    against the training mean (regression). The comparison with persistence on the score
+    split is ``rnnviz.datasets.forecast_verdict``."""
+    if task == "regression":
+        text = f"Validation R² = {val_score:.2f} against predicting the training mean"
+    else:
+        text = (
+            f"Validation accuracy {val_score:.1%} against {baseline:.1%} for always guessing "
+            "the more common outcome"
+        )
+    return (
+        f"{text}. A real series has no rule to learn and no known ceiling: judge the model "
+        'against persistence ("tomorrow like today") on the scored year.'
+    )
+
+
 def _arrays(*values: Sequence[float]) -> list:
     import numpy as np
 
@@ -318,6 +336,8 @@ class TrainResult:
     def verdict(self) -> str:
         """The grade in one to three sentences, with the accuracy, the baseline and their ratio."""
         acc, base = self.val_accuracy, self.baseline_accuracy
+        if self.config.dataset != "synthetic":  # no rule to learn: rnnviz.datasets judges it
+            return real_series_verdict(self.config.task, acc, base)
         ratio = error_ratio(acc, base)
         share = "" if ratio is None else f" It makes {ratio:.0%} of the baseline's errors"
         if self.grade == "learned":

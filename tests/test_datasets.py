@@ -419,3 +419,5 @@ def test_end_to_end_run_on_the_real_series():
     assert run.correlations[("temp_max", "temp_min")] == pytest.approx(0.87, abs=0.01)
     assert "persistence" in run.verdict and "Caveats (real data):" in run.reading
     assert run.train_result.baseline_accuracy == 0.0  # R² of the training mean
+    assert run.train_result.verdict().startswith("Validation R² = ")
+    assert "no rule to learn" in run.train_result.verdict()
