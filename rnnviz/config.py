@@ -22,6 +22,18 @@ HEADS = ("dense", "lstm")
 # Bidirectional), so later inputs reach earlier outputs through the backward direction.
 CELLS = ("lstm", "gru", "simple_rnn", "bilstm")
 
+# Where the sequences come from: seeded synthetic data labelled by ``rule``, or a real series
+# built in (rnnviz.datasets). What a real series predicts (``outcome``) and the task it makes:
+# classification (sigmoid head, cross-entropy) or regression (linear head, mean squared error).
+DATASETS = ("synthetic", "seattle-weather")
+OUTCOMES = {"rain": "classification", "temp_max": "regression"}
+# Real series: features are the 4 measurements, or 6 with the day of year as sin/cos; a window
+# (seq_len, in days) short enough that every split keeps hundreds of windows.
+REAL_FEATURES = (4, 6)
+REAL_WINDOW = (7, 90)
+# Knobs a real series does not read (its rows come from the table, not from a rule).
+REAL_IGNORES = frozenset({"rule", "n_train", "n_val"})
+
 # Bumped whenever the training code makes different weights from the same config, so that cache
 # entries written by older code are never served as this code's result. 2: every initialiser and
 # each epoch's shuffle seeded from config.seed (no process-wide random state).
@@ -33,7 +45,12 @@ SCORING_KNOBS = frozenset({"sigma", "n_repeats", "n_score"})
 # Knobs added after models were cached: at these values a config trains exactly as before they
 # existed, so they stay out of training_key (and training_id) there and cached entries of older
 # configs are still found. Any other value is in the key: another model, another entry.
-LATER_KNOBS: dict[str, Any] = {"cell": "lstm", "correlated": ()}
+LATER_KNOBS: dict[str, Any] = {
+    "cell": "lstm",
+    "correlated": (),
+    "dataset": "synthetic",
+    "outcome": "rain",
+}
 
 
 class ConfigError(ValueError):
@@ -90,8 +107,11 @@ class Config:
     # (a, b, rho): features xa and xb (1-based, as rules name them) get Spearman correlation rho;
     # each stays uniform on [0, 1) (Gaussian copula, see rnnviz.data). A feature in one pair only.
     correlated: tuple[tuple[int, int, float], ...] = ()
-    # model: stacked recurrent layers of one cell type (CELLS), then a per-step sigmoid head
-    # (Dense or a 1-unit LSTM)
+    # a real series instead (rule, n_train and n_val then unused; see rnnviz.datasets)
+    dataset: str = "synthetic"
+    outcome: str = "rain"
+    # model: stacked recurrent layers of one cell type (CELLS), then a per-step head: sigmoid
+    # (Dense or a 1-unit LSTM), or linear for a regression outcome
     cell: str = "lstm"  # one of CELLS
     units: tuple[int, ...] = (10, 5)
     activations: tuple[str, ...] = ("tanh", "tanh")
@@ -177,10 +197,47 @@ class Config:
                 f"scoring would push {score:,} numbers through the model (limit "
                 f"{bounds.max_score_values:,}); use fewer repeats, sequences, steps or features",
             )
+        self._validate_dataset()
         if not isinstance(self.rule, str):
             raise ConfigError("rule", self.rule, "a preset name or an expression")
         self.target()  # raises RuleError (a ValueError) pointing at the bad part
         return self
+
+    def _validate_dataset(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ConfigError("dataset", self.dataset, f"one of {', '.join(DATASETS)}")
+        if self.outcome not in OUTCOMES:
+            raise ConfigError("outcome", self.outcome, f"one of {', '.join(OUTCOMES)}")
+        if self.dataset == "synthetic":
+            if self.outcome != LATER_KNOBS["outcome"]:
+                raise ConfigError(
+                    "outcome", self.outcome, "rain (the synthetic data is labelled by its rule)"
+                )
+            return
+        if self.n_features not in REAL_FEATURES:
+            raise ConfigError(
+                "n_features",
+                self.n_features,
+                f"{REAL_FEATURES[0]} (the measurements) or {REAL_FEATURES[1]} (and the day of "
+                f"year as sin/cos) for dataset {self.dataset}",
+            )
+        lo, hi = REAL_WINDOW
+        if not lo <= self.seq_len <= hi:
+            raise ConfigError(
+                "seq_len", self.seq_len, f"a window of {lo} to {hi} days for dataset {self.dataset}"
+            )
+        if self.input_scaling:
+            raise ConfigError(
+                "input_scaling",
+                True,
+                f"false for dataset {self.dataset}: its features are already standardised",
+            )
+
+    @property
+    def task(self) -> str:
+        """The task: "classification" (0/1 per step, sigmoid head, cross-entropy) or
+        "regression" (a number per step, linear head, mean squared error)."""
+        return OUTCOMES[self.outcome] if self.dataset != "synthetic" else "classification"
 
     def score_values(self) -> int:
         """Input numbers one full perturbation scoring pushes through the model."""
@@ -199,10 +256,12 @@ class Config:
 
     def training_key(self) -> tuple:
         """Hashable key of the knobs that affect training (scoring knobs excluded)."""
+        real = self.dataset != "synthetic"
         return tuple(
             (f.name, getattr(self, f.name))
             for f in fields(self)
             if f.name not in SCORING_KNOBS
+            and not (real and f.name in REAL_IGNORES)
             and not (f.name in LATER_KNOBS and getattr(self, f.name) == LATER_KNOBS[f.name])
         )
 
@@ -420,15 +479,53 @@ PRESETS: dict[str, Config] = {
         patience=0,
         seed=2019,
     ),
+    # Real data (rnnviz.datasets): rain tomorrow in Seattle from the last 28 days of the four
+    # measurements, trained on 2012-2013, validated on 2014, scored on 2015. A small stacked LSTM
+    # (more units overfit the ~700 overlapping training windows), Adam 0.01 on batches of 32,
+    # early stopping on 2014: about 5 s of fitting. n_train, n_val and n_score are the series'
+    # window counts at 28 days (731, 365 and 365 days less the window): the data is fixed, but
+    # the bounds' arithmetic on training work and scoring reads them.
+    "seattle-weather": Config(
+        dataset="seattle-weather",
+        n_features=4,
+        seq_len=28,
+        n_train=703,
+        n_val=337,
+        n_score=337,
+        input_scaling=False,
+        units=(8, 4),
+        epochs=20,
+        batch_size=32,
+        learning_rate=0.01,
+        patience=3,
+    ),
+    # The same series and recipe, predicting tomorrow's max temperature (°C, regression).
+    "seattle-temp": Config(
+        dataset="seattle-weather",
+        outcome="temp_max",
+        n_features=4,
+        seq_len=28,
+        n_train=703,
+        n_val=337,
+        n_score=337,
+        input_scaling=False,
+        units=(8, 4),
+        epochs=20,
+        batch_size=32,
+        learning_rate=0.01,
+        patience=3,
+    ),
 }
 
 
 __all__ = [
     "ACTIVATIONS",
     "CELLS",
+    "DATASETS",
     "DEFAULT_BOUNDS",
     "HEADS",
     "LATER_KNOBS",
+    "OUTCOMES",
     "PRESETS",
     "Bounds",
     "Config",

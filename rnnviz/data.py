@@ -106,12 +106,27 @@ def correlate(
 
 
 def make_split(config: Config, split: str) -> Dataset:
-    """The train, val or score split of a config, reproducible from its seed."""
+    """The train, val or score split of a config, reproducible from its seed (or, for a real
+    series, its time-ordered split: rnnviz.datasets)."""
+    if config.dataset != "synthetic":
+        from rnnviz.datasets import load_split
+
+        return load_split(config, split).data
     n = {"train": config.n_train, "val": config.n_val, "score": config.n_score}[split]
     seed = np.random.SeedSequence([config.seed, _SPLITS[split]]).generate_state(1)[0]
     return generate(
         config.target(), n, config.seq_len, config.n_features, int(seed), config.correlated
     )
+
+
+def target_scale(config: Config) -> tuple[float, float] | None:
+    """(scale, offset) that maps a regression head's output to the target's units; None for a
+    classification task (its head is a sigmoid)."""
+    if config.task != "regression":
+        return None
+    from rnnviz.datasets import target_scale as series_scale
+
+    return series_scale(config)
 
 
 def check_balance(data: Dataset, min_share: float = MIN_CLASS_SHARE) -> None:

@@ -29,13 +29,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from rnnviz.config import Config  # noqa: E402
-from rnnviz.data import Dataset, check_balance, make_split  # noqa: E402
+from rnnviz.data import Dataset, check_balance, make_split, target_scale  # noqa: E402
 from rnnviz.result import (  # noqa: E402, F401  (re-exported: the public names of training)
     LEARNED_ERROR_RATIO,
     Progress,
     ProgressFn,
     TrainResult,
     load,
+    r2_against,
 )
 
 # --------------------------------------------------------------------------- shared traces
@@ -250,6 +251,10 @@ def build_model(config: Config) -> keras.Model:
     models meanwhile changes nothing. An LSTM model draws exactly the seeds it drew before
     the other cells existed (same weights, same cached results); the backward direction of a
     bidirectional layer has seeds of its own (a copied layer would start as the forward one).
+
+    A regression task (``config.task``) has a linear head instead, followed by a fixed
+    rescaling to the target's units (the training split's std and mean), so predictions,
+    the loss and every perturbation effect are in those units (e.g. °C).
     """
     directions = 2 if config.cell == "bilstm" else 1
     seeds = iter(_seeds(config, 3 * (directions * len(config.units) + 1)))
@@ -281,15 +286,19 @@ def build_model(config: Config) -> keras.Model:
             h = keras.layers.Bidirectional(forward, backward_layer=backward, name=name)(h)
         else:
             h = recurrent(units, act, name, layer_class)(h)
+    scale = target_scale(config)
+    head_activation = "sigmoid" if scale is None else "linear"
     if config.head == "lstm":
-        out = recurrent(1, "sigmoid", "head")(h)
+        out = recurrent(1, head_activation, "head")(h)
     else:
         out = keras.layers.Dense(
             1,
-            activation="sigmoid",
+            activation=head_activation,
             kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
             name="head",
         )(h)
+    if scale is not None:
+        out = keras.layers.Rescaling(scale[0], offset=scale[1], name="to_target_units")(out)
     name = "rnnviz_lstm" if config.cell == "lstm" else f"rnnviz_{config.cell}"
     return keras.Model(inputs, out, name=name)
 
@@ -412,7 +421,7 @@ def _compiled_trainer(config: Config) -> keras.Model:
     trainer = build_model(config)
     trainer.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="binary_crossentropy",
+        loss="binary_crossentropy" if config.task == "classification" else "mean_squared_error",
         jit_compile=False,  # XLA compile time is longer than this whole training
         steps_per_execution=STEPS_PER_EXECUTION,
     )
@@ -444,11 +453,12 @@ def train(
     """Train the model of ``config`` on its seeded data (or the arrays given) and judge it.
 
     Steps where the rule is undefined (``valid`` false) carry zero weight in the loss.
-    Raises DataError when the labels are (almost) one class.
+    Raises DataError when the labels are (almost) one class (classification only).
     """
     train_data = train_data or make_split(config, "train")
     val_data = val_data or make_split(config, "val")
-    check_balance(train_data)
+    if config.task == "classification":
+        check_balance(train_data)
     return _fit(config, train_data, val_data, progress)
 
 
@@ -456,6 +466,7 @@ def _fit(
     config: Config, train_data: Dataset, val_data: Dataset, progress: ProgressFn | None
 ) -> TrainResult:
     model = build_model(config)  # the result: seeded initial weights, trained weights copied in
+    scale = target_scale(config)  # regression: (std, mean) of the target on the training split
     batch = min(config.batch_size, len(train_data.x))
     key = (inference_key(model), batch, len(val_data.x))  # same shapes: same compiled steps
     trainer = _TRAINERS.take(key) or _compiled_trainer(config)
@@ -489,16 +500,29 @@ def _fit(
         history={k: [float(v) for v in vals] for k, vals in hist.history.items()},
         val_loss=0.0,
         val_accuracy=0.0,
-        baseline_accuracy=val_data.majority_accuracy,
+        baseline_accuracy=val_data.majority_accuracy if scale is None else 0.0,
         seconds=seconds,
         epochs_run=len(hist.history["loss"]),
     )
-    result.val_loss, result.val_accuracy = evaluate(result.predict, val_data)
+    result.val_loss, result.val_accuracy = evaluate(
+        result.predict, val_data, None if scale is None else scale[1]
+    )
     return result
 
 
-def evaluate(predict: Callable[[np.ndarray], np.ndarray], data: Dataset) -> tuple[float, float]:
-    """Binary cross-entropy and accuracy of ``predict`` on the valid steps of ``data``."""
+def evaluate(
+    predict: Callable[[np.ndarray], np.ndarray], data: Dataset, regression_mean: float | None = None
+) -> tuple[float, float]:
+    """Binary cross-entropy and accuracy of ``predict`` on the valid steps of ``data``.
+
+    With ``regression_mean`` (the training split's mean target): mean squared error and R²
+    against always predicting that mean (1 - MSE / the mean's MSE), which the verdict grades as
+    it grades an accuracy against a baseline of 0.
+    """
+    if regression_mean is not None:
+        pred = predict(data.x).astype(np.float64)[data.valid]
+        y = data.y[data.valid].astype(np.float64)
+        return float(np.mean((pred - y) ** 2)), r2_against(y, pred, regression_mean)
     p = np.clip(predict(data.x).astype(np.float64), 1e-7, 1 - 1e-7)[data.valid]
     y = data.y[data.valid]
     loss = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())

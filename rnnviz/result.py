@@ -106,6 +106,176 @@ def longer(config: Config, bounds: Bounds = DEFAULT_BOUNDS) -> Config | None:
     return None
 
 
+# --------------------------------------------------------------------------- real series
+# A real target has no ground truth and no known ceiling: part of tomorrow's weather cannot be
+# told from the inputs. So a model on a real series is judged against simple forecasts on the
+# same steps: always the more common class and persistence ("tomorrow like today") for a 0/1
+# target; the training mean (R²) and persistence for a number.
+
+
+def accuracy(prob: Sequence[float], y: Sequence[float]) -> float:
+    """Share of steps where ``prob >= 0.5`` matches ``y`` (0/1)."""
+    p, t = _arrays(prob, y)
+    return float(((p >= 0.5) == (t >= 0.5)).mean())
+
+
+def majority_accuracy(y: Sequence[float]) -> float:
+    """Accuracy of always guessing the class more common in ``y`` (0/1) itself."""
+    (t,) = _arrays(y)
+    share = float((t >= 0.5).mean())
+    return max(share, 1.0 - share)
+
+
+def persistence_accuracy(y: Sequence[float], today: Sequence[float]) -> float:
+    """Accuracy of "tomorrow like today": ``today[i]`` (0/1) as the guess for ``y[i]``."""
+    return accuracy(today, y)
+
+
+def mse(y: Sequence[float], pred: Sequence[float]) -> float:
+    """Mean squared error of ``pred`` against ``y``."""
+    t, p = _arrays(y, pred)
+    return float(((p - t) ** 2).mean())
+
+
+def r2_against(y: Sequence[float], pred: Sequence[float], mean: float) -> float:
+    """R² against always predicting ``mean`` (the training mean): 1 - MSE(pred) / MSE(mean).
+
+    1 is perfect, 0 no better than the mean, below 0 worse. Raises ValueError when every ``y``
+    equals ``mean`` (no error left to explain).
+    """
+    t, p = _arrays(y, pred)
+    base = float(((t - mean) ** 2).sum())
+    if base <= 0:
+        raise ValueError("R² is undefined: every target equals the mean")
+    return 1.0 - float(((p - t) ** 2).sum()) / base
+
+
+def skill(error: float, baseline_error: float) -> float | None:
+    """1 - error / baseline_error: the share of a baseline's error a model removes (0: none,
+    1: all, negative: worse). None when the baseline makes no error."""
+    return None if baseline_error <= 0 else 1.0 - error / baseline_error
+
+
+def regression_grade(r2: float) -> Grade:
+    """The grade of an R² against the training mean, by the same error ratios as an accuracy
+    against the majority class: learned at R² >= 0.8, partly learned at R² >= 0.3."""
+    return grade_of(r2, 0.0)
+
+
+def paired_counts(
+    y: Sequence[float], pred_a: Sequence[float], pred_b: Sequence[float]
+) -> tuple[int, int]:
+    """(steps only ``pred_a`` gets right, steps only ``pred_b`` gets right), 0/1 at 0.5."""
+    t, a, b = _arrays(y, pred_a, pred_b)
+    right_a, right_b = (a >= 0.5) == (t >= 0.5), (b >= 0.5) == (t >= 0.5)
+    return int((right_a & ~right_b).sum()), int((right_b & ~right_a).sum())
+
+
+def clearly_better(a_only: int, b_only: int, z: float = 2.0) -> bool:
+    """True when A's wins over B (``a_only`` vs ``b_only`` from :func:`paired_counts`) are more
+    than chance: a sign test, a_only - b_only > z * sqrt(a_only + b_only) (about 95% at z = 2).
+    Neighbouring days are not independent, so this is lenient rather than strict."""
+    return a_only - b_only > z * math.sqrt(a_only + b_only)
+
+
+def clearly_lower(errors_a: Sequence[float], errors_b: Sequence[float], z: float = 2.0) -> bool:
+    """True when the paired errors ``errors_a`` (e.g. squared) are lower than ``errors_b`` by
+    more than chance: mean(b - a) > z * its standard error."""
+    a, b = _arrays(errors_a, errors_b)
+    d = b - a
+    if len(d) < 2:
+        return False
+    return float(d.mean()) > z * float(d.std(ddof=1)) / math.sqrt(len(d))
+
+
+def classification_verdict(
+    accuracy: float,
+    majority: float,
+    persistence: float,
+    *,
+    beats_majority: bool,
+    beats_persistence: bool,
+    what: str = "the target",
+    when: str = "the scored steps",
+) -> str:
+    """The model's accuracy against always guessing the more common class and persistence;
+    ``beats_*`` say whether it is better by more than chance (:func:`clearly_better`)."""
+    text = (
+        f"The model forecasts {what} correctly on {accuracy:.1%} of {when}, against "
+        f"{majority:.1%} for always guessing the more common outcome and {persistence:.1%} for "
+        'persistence ("tomorrow like today").'
+    )
+    if beats_majority and beats_persistence:
+        share = error_ratio(accuracy, persistence)
+        text += " It beats both" + (
+            f": it makes {share:.0%} of persistence's errors." if share is not None else "."
+        )
+    elif beats_majority:
+        text += (
+            " It beats the more common outcome but not clearly persistence: it adds little to "
+            "repeating today, so read its effects as those of a persistence-like model."
+        )
+    else:
+        text += (
+            " It does not clearly beat always guessing the more common outcome: its effects "
+            "describe a model that learned (almost) nothing."
+        )
+    return text + " There is no ground truth to reach: part of tomorrow cannot be told."
+
+
+def regression_verdict(
+    r2: float,
+    model_mse: float,
+    persistence_mse: float,
+    *,
+    beats_persistence: bool,
+    unit: str = "",
+    what: str = "the target",
+) -> str:
+    """R² against the training mean, RMSE in the target's units and the skill over persistence
+    (``beats_persistence``: lower error by more than chance, :func:`clearly_lower`)."""
+    u = f" {unit}" if unit else ""
+    text = (
+        f"The model forecasts {what} with R² = {r2:.2f} against predicting the training mean "
+        f"(grade: {regression_grade(r2)}); its typical error (RMSE) is "
+        f"{math.sqrt(model_mse):.2f}{u}, against {math.sqrt(persistence_mse):.2f}{u} for "
+        'persistence ("tomorrow like today").'
+    )
+    gain = skill(model_mse, persistence_mse)
+    if beats_persistence and gain is not None:
+        text += f" It removes {gain:.0%} of persistence's squared error."
+    else:
+        text += " It does not clearly beat persistence: it adds little to repeating today."
+    return text
+
+
+def real_series_verdict(task: str, val_score: float, baseline: float) -> str:
+    """The validation numbers of a model of a real series, without the synthetic verdict's
+    "learned the rule" (there is none): ``val_score`` is the accuracy (classification) or R²
+    against the training mean (regression). The comparison with persistence on the score
+    split is ``rnnviz.datasets.forecast_verdict``."""
+    if task == "regression":
+        text = f"Validation R² = {val_score:.2f} against predicting the training mean"
+    else:
+        text = (
+            f"Validation accuracy {val_score:.1%} against {baseline:.1%} for always guessing "
+            "the more common outcome"
+        )
+    return (
+        f"{text}. A real series has no rule to learn and no known ceiling: judge the model "
+        'against persistence ("tomorrow like today") on the scored year.'
+    )
+
+
+def _arrays(*values: Sequence[float]) -> list:
+    import numpy as np
+
+    out = [np.asarray(v, dtype=np.float64).ravel() for v in values]
+    if any(len(a) != len(out[0]) for a in out) or not len(out[0]):
+        raise ValueError(f"need equally long, non-empty arrays, got {[len(a) for a in out]}")
+    return out
+
+
 @dataclass(frozen=True)
 class Progress:
     """One progress report during training, for a progress bar in the UI or CLI."""
@@ -166,6 +336,8 @@ class TrainResult:
     def verdict(self) -> str:
         """The grade in one to three sentences, with the accuracy, the baseline and their ratio."""
         acc, base = self.val_accuracy, self.baseline_accuracy
+        if self.config.dataset != "synthetic":  # no rule to learn: rnnviz.datasets judges it
+            return real_series_verdict(self.config.task, acc, base)
         ratio = error_ratio(acc, base)
         share = "" if ratio is None else f" It makes {ratio:.0%} of the baseline's errors"
         if self.grade == "learned":
