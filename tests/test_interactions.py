@@ -1,0 +1,166 @@
+"""Pairwise interactions on functions whose answer can be worked out by hand, and the rule's own
+interacting pairs read off its tree."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rnnviz.interactions import interaction_importance
+from rnnviz.rules import parse_rule
+from rnnviz.scoring import perturbation_importance
+from rnnviz.truth import interacting_pairs
+
+SIGMA = 0.2
+N, T, F = 400, 10, 3
+
+
+@pytest.fixture(scope="module")
+def x() -> np.ndarray:
+    return np.random.default_rng(0).random((N, T, F), dtype=np.float32)
+
+
+def _sum(x: np.ndarray) -> np.ndarray:
+    return x[:, :, 0] + x[:, :, 1]
+
+
+def _product(x: np.ndarray) -> np.ndarray:
+    return x[:, :, 0] * x[:, :, 1]
+
+
+def _only_x1(x: np.ndarray) -> np.ndarray:
+    return x[:, :, 0]
+
+
+def _noise(seed: int, repeat: int, shape) -> np.ndarray:
+    """The documented draw: repeat r's per-feature noise, as perturbation_importance draws it."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, repeat]))
+    return rng.standard_normal(shape, dtype=np.float32) * SIGMA
+
+
+def test_additive_function_has_no_interaction(x):
+    r = interaction_importance(_sum, x, sigma=SIGMA, n_repeats=3, seed=1)
+    off = ~np.eye(F, dtype=bool)
+    # Δ12 − Δ1 − Δ2 = (ε1 + ε2) − ε1 − ε2: zero up to float32 rounding of the model's sums.
+    assert np.all(r.importances[:, off] < 1e-6)
+    # ... while each feature alone moves the output by its noise (RMS about σ)
+    assert r.single_mean[:2] == pytest.approx([SIGMA, SIGMA], rel=0.05)
+    assert r.single_mean[2] == 0.0
+
+
+def test_product_interacts_by_the_cross_term_eps1_eps2(x):
+    seed, repeats = 3, 3
+    r = interaction_importance(_product, x, sigma=SIGMA, n_repeats=repeats, seed=seed)
+    for rep in range(repeats):
+        eps = _noise(seed, rep, (F, N, T)).astype(np.float64)
+        # (x1+ε1)(x2+ε2) − x1x2 − ε1x2 − x1ε2 = ε1ε2 exactly, element by element
+        expected = np.sqrt(np.mean((eps[0] * eps[1]) ** 2))
+        assert r.importances[rep, 0, 1] == pytest.approx(expected, rel=1e-4)
+        assert r.importances[rep, 1, 0] == r.importances[rep, 0, 1]
+    # E[(ε1ε2)²] = σ⁴, so the RMS tends to σ². Var[(ε1ε2)²] = 9σ⁸ − σ⁸ = 8σ⁸: over N·T = 4,000
+    # draws the mean square has relative sd √(8/4000) ≈ 4.5%, the RMS about half that (2.2%);
+    # 10% is more than 4 sd.
+    assert r.importances_mean[0, 1] == pytest.approx(SIGMA**2, rel=0.1)
+    assert r.importances_mean[0, 2] == 0.0 and r.importances_mean[1, 2] == 0.0
+
+
+def test_one_feature_function_has_no_pair(x):
+    r = interaction_importance(_only_x1, x, sigma=SIGMA, n_repeats=2, seed=0)
+    off = ~np.eye(F, dtype=bool)
+    assert np.all(r.importances[:, off] == 0.0)
+    assert np.all(r.importances_std[off] == 0.0)
+
+
+def test_diagonal_is_missing_and_the_matrix_symmetric(x):
+    r = interaction_importance(_product, x, sigma=SIGMA, n_repeats=2, seed=0, names=("a", "b", "c"))
+    assert r.importances.shape == (2, F, F)
+    assert np.isnan(np.diagonal(r.importances, axis1=1, axis2=2)).all()
+    assert np.isnan(np.diag(r.importances_mean)).all()
+    off = ~np.eye(F, dtype=bool)
+    np.testing.assert_array_equal(r.importances_mean[off], r.importances_mean.T[off])
+    assert r.feature_names == ("a", "b", "c")
+    assert r.strongest() == (0, 1, pytest.approx(r.importances_mean[0, 1]))
+
+
+def test_singles_equal_the_perturbation_scores_with_the_same_seed(x):
+    """The singles use the very draws of perturbation_importance: the bars' numbers."""
+    r = interaction_importance(_product, x, sigma=SIGMA, n_repeats=3, seed=5)
+    p = perturbation_importance(_product, x, sigma=SIGMA, n_repeats=3, seed=5, per_step=False)
+    np.testing.assert_allclose(r.single, p.importances.T, rtol=1e-12)
+
+
+def test_masked_outputs_count_in_nothing(x):
+    def wild_early(z: np.ndarray) -> np.ndarray:
+        out = _product(z).copy()
+        out[:, :2] = 1000 * z[:, :2, 0] * z[:, :2, 2]  # undefined outputs: anything at all
+        return out
+
+    valid = np.broadcast_to(np.arange(T) >= 2, (N, T))
+    a = interaction_importance(_product, x, sigma=SIGMA, n_repeats=2, seed=2, valid=valid)
+    b = interaction_importance(wild_early, x, sigma=SIGMA, n_repeats=2, seed=2, valid=valid)
+    np.testing.assert_array_equal(a.importances, b.importances)
+    assert b.importances_mean[0, 2] == 0.0
+    eps = _noise(2, 0, (F, N, T)).astype(np.float64)[:, :, 2:]
+    expected = np.sqrt(np.mean((eps[0] * eps[1]) ** 2))
+    assert a.importances[0, 0, 1] == pytest.approx(expected, rel=1e-4)
+
+
+def test_chunking_changes_no_number_and_calls_are_batched(x):
+    calls = []
+
+    def counted(z: np.ndarray) -> np.ndarray:
+        calls.append(len(z))
+        return _product(z)
+
+    whole = interaction_importance(counted, x, sigma=SIGMA, n_repeats=2, seed=4)
+    # one base call, then 3 singles + 3 pairs per repeat in a single call each
+    assert calls == [N, 6 * N, 6 * N]
+    small = interaction_importance(_product, x, sigma=SIGMA, n_repeats=2, seed=4, max_values=N * T)
+    np.testing.assert_array_equal(whole.importances, small.importances)
+
+
+def test_to_dict_is_plain_json(x):
+    r = interaction_importance(_product, x, sigma=SIGMA, n_repeats=2, seed=0)
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert d["features"] == ["x1", "x2", "x3"]
+    assert d["importances_mean"][0][0] is None  # the diagonal: no pair
+    assert d["importances_mean"][0][1] == pytest.approx(r.importances_mean[0, 1])
+    assert d["strongest"]["pair"] == ["x1", "x2"]
+    assert len(d["importances"]) == 2
+
+
+def test_rejects_bad_inputs(x):
+    with pytest.raises(ValueError, match="at least 2 features"):
+        interaction_importance(_only_x1, x[:, :, :1], sigma=SIGMA, n_repeats=1)
+    with pytest.raises(ValueError, match="sigma"):
+        interaction_importance(_product, x, sigma=0.0, n_repeats=1)
+
+
+# --------------------------------------------------------------------------- the rule's pairs
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ("x1 * x2 < 0.25", {(0, 1): "x1 * x2"}),
+        ("x1 > 0.5", {}),
+        ("mean(x2, 3) > 0.5", {}),
+        ("x1[t-1] * x1 > 0.2", {}),  # one feature at two lags: no pair of features
+        ("x1 + x2 > 1", {(0, 1): "x1 + x2 > 1"}),  # a sum, thresholded: they meet at the >
+        ("x1 > x2", {(0, 1): "x1 > x2"}),
+        ("x1 > 0.5 and x2 > 0.5", {(0, 1): "x1 > 0.5 and x2 > 0.5"}),
+        ("(x1 + x2) * 2 > 1", {(0, 1): "(x1 + x2) * 2 > 1"}),  # scaling by a number is additive
+        ("x1[t-1] * x3 > 0.25", {(0, 2): "x1[t-1] * x3"}),
+        (
+            "x1 * x2 > 0.1 and x3 > 0.5",
+            {
+                (0, 1): "x1 * x2",
+                (0, 2): "x1 * x2 > 0.1 and x3 > 0.5",
+                (1, 2): "x1 * x2 > 0.1 and x3 > 0.5",
+            },
+        ),
+        ("max(x1, x3) > 0.5", {(0, 2): "max(x1, x3)"}),
+    ],
+)
+def test_interacting_pairs_of_a_rule(rule, expected):
+    assert interacting_pairs(parse_rule(rule)) == expected
