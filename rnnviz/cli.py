@@ -118,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from rnnviz.data import DataError
     from rnnviz.experiment import explain
+    from rnnviz.interactions import interactions_json
     from rnnviz.model import save, train
 
     live = sys.stderr.isatty()
@@ -149,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             "training": {**result.metrics(), "history": result.history},
             "scores": scores.to_dict(),
+            "interactions": interactions_json(result, config),  # issue 11, part 3
         }
         print(json.dumps(out, indent=2))
     else:

@@ -152,7 +152,7 @@ def test_default_flow_trains_and_every_page_renders():
 
     at = go(at, "features")
     assert_clean(at)
-    assert len(charts(at)) == 1
+    assert len(charts(at)) == 2  # the bars and the interaction heatmap
     assert "Variable 1, perturbation effect:" in at.code[0].value
     (table,) = at.table
     assert list(table.value.columns) == list(tables.FEATURE_COLUMNS)
@@ -212,7 +212,7 @@ def test_sigma_and_repeats_change_scoring_only():
     assert (config.sigma, config.n_repeats) == (0.5, 3)
     assert config.training_key() == TINY_CONFIG.training_key()
     assert at.query_params["sigma"] == "0.5" and at.query_params["n_repeats"] == "3"
-    assert len(charts(at)) == 1
+    assert len(charts(at)) == 2  # the bars and the interaction heatmap
     # the other results page uses the new scores, still without training
     at = go(at, "timesteps")
     assert_clean(at)

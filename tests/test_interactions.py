@@ -164,3 +164,85 @@ def test_rejects_bad_inputs(x):
 )
 def test_interacting_pairs_of_a_rule(rule, expected):
     assert interacting_pairs(parse_rule(rule)) == expected
+
+
+# --------------------------------------------------------------------------- plot and reading
+
+
+def test_heatmap_draws_the_means_and_stars_the_rules_pairs(x):
+    from rnnviz.plots_interactions import interaction_heatmap
+
+    r = interaction_importance(_product, x, sigma=SIGMA, n_repeats=2, seed=0)
+    fig = interaction_heatmap(r, {(1, 0)})
+    heat = fig.data[0]
+    z = np.asarray(heat.z, dtype=float)
+    assert np.isnan(np.diag(z)).all()
+    off = ~np.eye(F, dtype=bool)
+    np.testing.assert_allclose(z[off], r.importances_mean[off])
+    starred = {(i, j) for i in range(F) for j in range(F) if "★" in heat.text[i][j]}
+    assert starred == {(0, 1), (1, 0)}
+    assert "★" not in str(interaction_heatmap(r).data[0].text)
+
+
+def test_reading_names_the_strongest_pair_with_its_numbers(x):
+    from rnnviz.ui.text import interaction_reading
+
+    r = interaction_importance(_product, x, sigma=SIGMA, n_repeats=2, seed=0)
+    text = interaction_reading(r, {(0, 1): "x1 * x2"})
+    m = r.importances_mean[0, 1]
+    assert "x1 and x2" in text and f"{m:.4f}" in text
+    assert f"{r.single_mean[0]:.4f}" in text and f"{r.single_mean[1]:.4f}" in text
+    assert "x1 * x2" in text
+    flat = interaction_reading(interaction_importance(_sum, x, sigma=SIGMA, n_repeats=1), {})
+    assert "no pair" in flat.lower()
+
+
+# --------------------------------------------------------------------------- a trained model
+
+
+def test_cli_json_has_the_interaction_matrix_and_the_rules_pairs(capsys):
+    from rnnviz.cli import main
+
+    tiny = ["--n-train", "300", "--n-val", "100", "--n-score", "30", "--epochs", "1"]
+    assert main([*tiny, "--seq-len", "5", "--n-repeats", "2", "--json", "--quiet"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    inter = data["interactions"]
+    assert inter["features"] == ["x1", "x2", "x3"]
+    assert len(inter["importances"]) == 2 and inter["importances_mean"][1][1] is None
+    assert inter["rule_pairs"] == [{"pair": ["x1", "x2"], "meet_in": "x1 * x2"}]
+    # the singles are the per-feature bars' numbers (same seed, draws and counted outputs)
+    np.testing.assert_allclose(inter["single_mean"], data["scores"]["importances_mean"])
+
+
+def test_interactions_are_kept_beside_the_model_per_scoring_knobs(tmp_path):
+    from rnnviz.config import Config
+    from rnnviz.interactions import explain_interactions
+    from rnnviz.store import ModelStore
+
+    config = Config(seq_len=5, n_train=300, n_val=100, n_score=30, epochs=1, n_repeats=2)
+    store = ModelStore(tmp_path)
+    found = explain_interactions(store.get_or_train(config), config)
+    store.put_interactions(config, found)
+    assert store.get_interactions(config.replace(sigma=0.5)) is None
+    back = ModelStore(tmp_path).get_interactions(config)
+    assert back.feature_names == found.feature_names and back.sigma == found.sigma
+    np.testing.assert_array_equal(back.importances, found.importances)
+    np.testing.assert_array_equal(back.single, found.single)
+    assert store.get_scores(config) is None  # a file of its own, never read as scores
+
+
+def test_features_page_shows_whether_features_combine(tmp_path_factory):
+    from apptools import TINY, assert_clean, charts, make_app, private_cache
+
+    cache_fixture = private_cache(tmp_path_factory)
+    next(cache_fixture)
+    try:
+        at = make_app(TINY, page="features").run()
+        assert_clean(at)
+        assert any("Do features combine?" in m.value for m in at.markdown)
+        assert any("Strongest pair" in m.value or "No pair" in m.value for m in at.markdown)
+        assert len(charts(at)) == 2
+        at.run()  # a rerun reads the cached interactions
+        assert_clean(at)
+    finally:
+        next(cache_fixture, None)

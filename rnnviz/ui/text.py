@@ -219,3 +219,54 @@ def heatmap_vs_bars(result) -> str:
         f"The row's root-sum-square √(Σₛ cell²) = {rss:.4f} is not close to the bar here: "
         "nudges at different steps do not simply add up in this model."
     )
+
+
+# --------------------------------------------------------------------------- interactions
+
+INTERACTIONS_HEADING = "Do features combine?"
+READ_INTERACTIONS = r"""
+A bar says *that* a feature matters, not *how*: $y = x_1 + x_2$ and $y = x_1 \cdot x_2$ give
+both features tall bars. The difference shows when **both are nudged at once**, with the very
+noise each got alone: for a sum the joint change is exactly the two single changes added up,
+for a product it has an extra cross term $\varepsilon_1 \varepsilon_2$. Each cell is the RMS
+(over sequences and counted outputs) of
+
+$\Delta_{ij} - \Delta_i - \Delta_j$ = joint change − change from $i$ alone − change from $j$ alone.
+
+Zero means the model uses the two features separately; a large value means it combines them.
+★ marks the pairs the rule combines: every pair of features a rule reads meets at least at its
+final threshold (a threshold is not additive), some already before it (as in a product).
+"""
+INTERACTION_FLAT_SHARE = 0.01  # strongest pair below 1% of the largest single effect: "none"
+
+
+def interaction_reading(result, rule_pairs: dict[tuple[int, int], str] | None = None) -> str:
+    """One or two sentences from the numbers of ``result`` (an InteractionResult): the
+    strongest pair and its strength against the single-feature effects, and whether and where
+    the rule combines that pair (``rule_pairs`` from ``rnnviz.truth.interacting_pairs``; None
+    when there is no rule)."""
+    names = result.feature_names
+    i, j, value = result.strongest()
+    singles = result.single_mean
+    top_single = float(max(singles.max(), 0.0))
+    if value <= INTERACTION_FLAT_SHARE * top_single or value == 0.0:
+        return (
+            f"**No pair combines noticeably:** the largest interaction ({names[i]} with "
+            f"{names[j]}) is {value:.4f}, against single-feature effects up to {top_single:.4f}: "
+            "nudging two features at once moves the predictions as the two nudges add up."
+        )
+    std = float(result.importances_std[i, j])
+    smaller = float(min(singles[i], singles[j]))
+    share = f" ({value / smaller:.0%} of the smaller one)" if smaller > 0 else ""
+    text = (
+        f"**Strongest pair: {names[i]} and {names[j]}.** Nudged together they move the "
+        f"predictions by {value:.4f} ± {std:.4f} (RMS) beyond the sum of their single nudges, "
+        f"against {singles[i]:.4f} for {names[i]} alone and {singles[j]:.4f} for {names[j]} "
+        f"alone{share}."
+    )
+    if rule_pairs is None:
+        return text
+    where = rule_pairs.get((i, j))
+    if where is None:
+        return text + " The rule does not combine these two: this combination is the model's own."
+    return text + f" The rule combines them in {md_code(where)}."

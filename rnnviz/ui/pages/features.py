@@ -9,7 +9,7 @@ import streamlit as st
 
 from rnnviz import plots
 from rnnviz.config import Config
-from rnnviz.ui import cache, components, state, tables, text
+from rnnviz.ui import cache, components, interactions_view, state, tables, text
 from rnnviz.ui.cache import bounds
 
 SIGMA_STEPS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
@@ -116,6 +116,8 @@ def main() -> None:
         if rule is None:  # nothing is known about what the target uses
             table.pop("used by the rule")
         st.table(table, hide_index=True)  # wraps its text at any width (a grid would scroll)
+    if subject.result is not None:  # issue 11: pairs, for a trained experiment
+        interactions_view.section(subject.result, config)
     st.markdown("**Downloads**")
     components.subject_downloads(config, subject, scores)
 
