@@ -148,7 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "expression": rule.expression,
                 "ground_truth": sorted([f, lag] for f, lag in rule.ground_truth),
             },
-            "training": {**result.metrics(), "history": result.history},
+            "training": {
+                **result.metrics(),
+                "history": result.history,
+                "snapshots": [s.to_dict() for s in result.snapshots],  # issue 11, part 1
+            },
             "scores": scores.to_dict(),
             "interactions": interactions_json(result, config),  # issue 11, part 3
         }

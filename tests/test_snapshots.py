@@ -1,0 +1,187 @@
+"""Snapshots of reliance during training: hand-worked scoring, even spacing, no effect on the
+weights, kept with the cached model, and a final snapshot that agrees with the full scoring."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rnnviz.config import Config
+from rnnviz.snapshots import (
+    SNAPSHOT_TARGET,
+    Snapshot,
+    snapshot_noise,
+    snapshot_scores,
+    snapshot_steps,
+)
+
+SIGMA = 0.2
+N, T, F = 40, 10, 3
+
+
+@pytest.fixture(scope="module")
+def x() -> np.ndarray:
+    return np.random.default_rng(0).random((N, T, F), dtype=np.float32)
+
+
+def _only_x1(z: np.ndarray) -> np.ndarray:
+    return z[:, :, 0]
+
+
+def _x1_two_back(z: np.ndarray) -> np.ndarray:
+    out = np.zeros(z.shape[:2], dtype=np.float32)
+    out[:, 2:] = z[:, :-2, 0]
+    return out
+
+
+def test_f_equals_x1_moves_by_its_own_noise_at_lag_zero(x):
+    snap = snapshot_scores(_only_x1, x, sigma=SIGMA, seed=4)
+    every, one = (a.astype(np.float64) for a in snapshot_noise(4, N, T, F, SIGMA))
+    # every output moves by exactly the noise added to x1 at its step
+    assert snap.effects[0] == pytest.approx(np.sqrt(np.mean(every[0] ** 2)), rel=1e-5)
+    assert snap.effects[1] == snap.effects[2] == 0.0
+    lag0 = T - 1  # column of lag 0
+    # sequence k is nudged at step k mod T only: its output there moves by that one draw
+    assert snap.by_lag[0, lag0] == pytest.approx(np.sqrt(np.mean(one[0] ** 2)), rel=1e-5)
+    others = np.delete(snap.by_lag[0], lag0)
+    assert np.all((others == 0.0) | np.isnan(others))
+    assert np.nanmax(snap.by_lag[1:]) == 0.0
+    assert snap.lags.tolist() == list(range(1 - T, T))
+
+
+def test_lag_two_peaks_at_lag_two_and_masked_outputs_count_in_nothing(x):
+    valid = np.broadcast_to(np.arange(T) >= 2, (N, T))
+    snap = snapshot_scores(_x1_two_back, x, valid=valid, sigma=SIGMA, seed=1)
+    lags = snap.lags
+    assert int(lags[np.nanargmax(snap.by_lag[0])]) == 2
+    assert np.all(snap.by_lag[0, (lags != 2) & ~np.isnan(snap.by_lag[0])] == 0.0)
+
+
+def test_same_noise_for_every_snapshot_and_a_loss_from_the_labels(x):
+    y = (x[:, :, 0] > 0.5).astype(np.float32)
+    a = snapshot_scores(_only_x1, x, y=y, sigma=SIGMA, seed=2, step=3, epoch=0.5)
+    b = snapshot_scores(_only_x1, x, y=y, sigma=SIGMA, seed=2, step=9, epoch=1.5)
+    np.testing.assert_array_equal(a.effects, b.effects)
+    np.testing.assert_array_equal(a.by_lag, b.by_lag)
+    assert a.accuracy == pytest.approx(np.mean((x[:, :, 0] >= 0.5) == (y >= 0.5)))
+    assert a.loss is not None and a.loss > 0
+    back = Snapshot.from_dict(json.loads(json.dumps(a.to_dict(), allow_nan=False)))
+    np.testing.assert_array_equal(back.effects, a.effects)
+    np.testing.assert_array_equal(back.by_lag, a.by_lag)
+    assert (back.step, back.epoch, back.loss) == (3, 0.5, a.loss)
+
+
+def test_snapshot_steps_are_evenly_spaced_from_zero_to_the_last_step():
+    steps = snapshot_steps(69)
+    assert len(steps) == SNAPSHOT_TARGET >= 20
+    assert steps[0] == 0 and steps[-1] == 69
+    assert set(np.diff(steps)) <= {3, 4}  # 69 / 19 = 3.6
+    assert snapshot_steps(5) == [0, 1, 2, 3, 4, 5]
+
+
+# --------------------------------------------------------------------------- while training
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    """The default recipe, with snapshots and progress reports, and without snapshots."""
+    from rnnviz.model import train
+
+    reports = []
+    with_snaps = train(Config(), reports.append)
+    without = train(Config(), snapshots=False)
+    return with_snaps, without, reports
+
+
+def test_default_recipe_takes_at_least_20_evenly_spaced_snapshots(default_run):
+    result, _, _ = default_run
+    config = result.config
+    steps_per_epoch = config.n_train // config.batch_size
+    total = result.epochs_run * steps_per_epoch
+    taken = [s.step for s in result.snapshots]
+    assert len(taken) >= 20
+    assert taken == snapshot_steps(config.epochs * steps_per_epoch)[: len(taken)]
+    assert taken[-1] == total and taken[0] == 0
+    assert max(np.diff(taken)) - min(np.diff(taken)) <= 1  # evenly spaced (rounded)
+    assert result.snapshots[0].loss > result.snapshots[-1].loss  # it learned meanwhile
+    assert result.snapshots[0].train_loss is None and result.snapshots[-1].train_loss > 0
+
+
+def test_snapshots_do_not_change_the_weights(default_run):
+    a, b, _ = default_run
+    assert b.snapshots == ()
+    assert a.history == b.history
+    for wa, wb in zip(a.model.get_weights(), b.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_progress_reports_carry_the_newest_snapshot(default_run):
+    result, _, reports = default_run
+    live = [p.snapshot for p in reports if p.snapshot is not None]
+    assert live, "no progress report carried a snapshot"
+    steps = [s.step for s in live]
+    assert steps == sorted(steps)
+    assert {s.step for s in live} <= {s.step for s in result.snapshots}
+
+
+def test_final_snapshot_ranks_features_as_the_full_scoring_does():
+    """On x1 > 0.5 only x1 matters: the last snapshot and the full scoring agree on that."""
+    from rnnviz.experiment import explain
+    from rnnviz.model import train
+
+    config = Config(rule="threshold", seed=1)
+    result = train(config)
+    assert result.learned
+    last = result.snapshots[-1]
+    full = explain(result, config)
+    assert int(np.argmax(last.effects)) == int(np.argmax(full.importances_mean)) == 0
+    assert last.effects[0] > 5 * max(last.effects[1:])
+    # other sequences (the validation split's first) and one draw: close, not equal
+    np.testing.assert_allclose(last.effects[0], full.importances_mean[0], rtol=0.35)
+    assert int(last.lags[np.nanargmax(last.by_lag[0])]) == 0
+
+
+# --------------------------------------------------------------------------- kept with the model
+
+TINY = Config(n_train=300, n_val=100, n_score=40, epochs=2, seq_len=6, seed=21)
+
+
+def test_snapshots_round_trip_through_the_store(tmp_path):
+    from rnnviz.store import ModelStore
+
+    trained = ModelStore(tmp_path).get_or_train(TINY)
+    assert len(trained.snapshots) >= 2
+    back = ModelStore(tmp_path).get(TINY)  # a restarted server: read from disk
+    assert back is not None and back._model is None  # lazily: no model read for this
+    assert [s.step for s in back.snapshots] == [s.step for s in trained.snapshots]
+    for a, b in zip(trained.snapshots, back.snapshots, strict=True):
+        np.testing.assert_array_equal(a.effects, b.effects)
+        np.testing.assert_array_equal(a.by_lag, b.by_lag)
+        assert (a.loss, a.accuracy, a.train_loss) == (b.loss, b.accuracy, b.train_loss)
+
+
+def test_an_entry_written_before_snapshots_still_loads(tmp_path):
+    import hashlib
+
+    from rnnviz.store import ModelStore
+
+    ModelStore(tmp_path).get_or_train(TINY)
+    entry = tmp_path / TINY.training_id()
+    meta = json.loads((entry / "meta.json").read_text())
+    del meta["snapshots"]  # as older code wrote it
+    (entry / "meta.json").write_text(json.dumps(meta))
+    check = json.loads((entry / "checksum.json").read_text())
+    check["meta.json"] = hashlib.sha256((entry / "meta.json").read_bytes()).hexdigest()
+    (entry / "checksum.json").write_text(json.dumps(check))
+    old = ModelStore(tmp_path).get(TINY)
+    assert old is not None and old.snapshots == ()
+
+
+def test_cli_json_has_the_snapshots(capsys):
+    from rnnviz.cli import main
+
+    tiny = ["--n-train", "300", "--n-val", "100", "--n-score", "30", "--epochs", "2"]
+    assert main([*tiny, "--seq-len", "5", "--json", "--quiet"]) == 0
+    snaps = json.loads(capsys.readouterr().out)["training"]["snapshots"]
+    assert snaps[0]["step"] == 0 and len(snaps) >= 2
+    assert len(snaps[-1]["effects"]) == 3 and len(snaps[-1]["by_lag"][0]) == 2 * 5 - 1
