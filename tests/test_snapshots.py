@@ -185,3 +185,93 @@ def test_cli_json_has_the_snapshots(capsys):
     snaps = json.loads(capsys.readouterr().out)["training"]["snapshots"]
     assert snaps[0]["step"] == 0 and len(snaps) >= 2
     assert len(snaps[-1]["effects"]) == 3 and len(snaps[-1]["by_lag"][0]) == 2 * 5 - 1
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _series(k: int = 5) -> list[Snapshot]:
+    out = []
+    for i in range(k):
+        by_lag = np.zeros((F, 2 * T - 1))
+        by_lag[0, T - 1 + 2] = 0.1 * i  # x1's lag-2 peak grows
+        out.append(
+            Snapshot(
+                step=3 * i,
+                epoch=i / 4,
+                loss=0.7 - 0.1 * i,
+                accuracy=0.5 + 0.1 * i,
+                train_loss=None if i == 0 else 0.6,
+                effects=np.array([0.05 * i, 0.01, 0.0]),
+                by_lag=by_lag,
+            )
+        )
+    return out
+
+
+def test_replay_has_one_frame_per_snapshot_with_its_numbers():
+    from rnnviz.plots_training import snapshot_replay
+
+    snaps = _series()
+    fig = snapshot_replay(snaps, truth={(0, 2)})
+    assert [f.name for f in fig.frames] == ["0", "3", "6", "9", "12"]
+    assert len(fig.layout.sliders[0].steps) == 5
+    third = fig.frames[2]
+    np.testing.assert_allclose(third.data[0].y, snaps[2].effects)
+    assert list(third.data[1].x) == list(range(T))  # a causal model: lags 0 .. T-1 only
+    np.testing.assert_allclose(third.data[1].y[2], 0.2)
+    assert list(third.data[-1].x) == [6, 6]  # the step marker
+    assert "x1 ★" in list(third.data[0].x)
+
+
+def test_now_draws_one_snapshot():
+    from rnnviz.plots_training import snapshot_now
+
+    snap = _series()[-1]
+    fig = snapshot_now(snap, truth={(0, 2)})
+    np.testing.assert_allclose(fig.data[0].y, snap.effects)
+    assert "step 12" in fig.layout.title.text
+
+
+def test_replay_reading_says_when_each_feature_rose():
+    from rnnviz.ui.text import replay_reading
+
+    text = replay_reading(_series(), {0})
+    # x1 ends at 0.2: half of it (0.1) is first reached at step 6; x2 ends at 0.01, x3 at 0
+    assert "x1 after step 6 (final 0.200)" in text
+    assert "x2 (0.010)" in text and "x3 (0.000)" in text
+    assert "The rule reads x1." in text
+
+
+def test_learn_page_replays_the_training(tmp_path_factory):
+    from apptools import TINY, assert_clean, charts, make_app, private_cache
+
+    cache_fixture = private_cache(tmp_path_factory)
+    next(cache_fixture)
+    try:
+        at = make_app(TINY).run()  # the setup page trains it
+        assert_clean(at)
+        at = make_app(TINY, page="learn").run()
+        assert_clean(at)
+        specs = [c.proto.spec for c in charts(at)]
+        assert any("Watch reliance emerge" in s for s in specs)
+        assert any(
+            "Half of the final effect" in m.value or "Stayed below" in m.value for m in at.markdown
+        )
+    finally:
+        next(cache_fixture, None)
+
+
+def test_live_view_draws_each_new_snapshot_once():
+    from types import SimpleNamespace
+
+    from rnnviz.ui.training_view import live
+
+    drawn = []
+    placeholder = SimpleNamespace(plotly_chart=lambda fig, **kw: drawn.append(kw["key"]))
+    report = live(placeholder)
+    snaps = _series(3)
+    for progress in (None, *(SimpleNamespace(snapshot=s) for s in (None, snaps[0], snaps[0]))):
+        report(SimpleNamespace(progress=progress))
+    report(SimpleNamespace(progress=SimpleNamespace(snapshot=snaps[2])))
+    assert drawn == ["live_snapshot_0", "live_snapshot_6"]

@@ -270,3 +270,52 @@ def interaction_reading(result, rule_pairs: dict[tuple[int, int], str] | None = 
     if where is None:
         return text + " The rule does not combine these two: this combination is the model's own."
     return text + f" The rule combines them in {md_code(where)}."
+
+
+# --------------------------------------------------------------------------- training replay
+
+REPLAY_HEADING = "Watch reliance emerge while the network trains"
+READ_REPLAY = """
+During the training the network was scored again and again: at evenly spaced optimiser
+steps, a small perturbation scoring (one noise draw, the same at every step, on up to 100
+held-out sequences) measured each feature's effect and its lag profile. Slide through the
+steps, or press replay: the moment the rule's features rise above the others, and the moment
+a lag peak forms, is the moment the network learned to use them. The dashed line is the loss
+on those sequences.
+"""
+NO_SNAPSHOTS = (
+    "This model was trained before rnnviz kept snapshots of its training, so there is nothing "
+    "to replay. Train it again (e.g. with another seed) to watch reliance emerge."
+)
+HALF_WAY = 0.5  # a feature "rose" at the first snapshot reaching this share of its final effect
+
+
+def replay_reading(snapshots, truth_features=None) -> str:
+    """When each feature reached half its final effect, and which stayed flat, from the
+    numbers of ``snapshots`` (``rnnviz.snapshots.Snapshot``, in step order)."""
+    import numpy as np
+
+    effects = np.stack([s.effects for s in snapshots])  # (K, F)
+    steps = [s.step for s in snapshots]
+    final = effects[-1]
+    top = float(final.max()) if final.size else 0.0
+    names = [f"x{i + 1}" for i in range(effects.shape[1])]
+    risen, flat = [], []
+    for f, name in enumerate(names):
+        if final[f] <= 0.1 * top or final[f] == 0.0:
+            flat.append(f"{name} ({final[f]:.3f})")
+            continue
+        first = int(np.argmax(effects[:, f] >= HALF_WAY * final[f]))
+        risen.append((steps[first], f"{name} after step {steps[first]} (final {final[f]:.3f})"))
+    parts = []
+    if risen:
+        ordered = ", ".join(t for _, t in sorted(risen))
+        parts.append(
+            f"**Half of the final effect** was reached by {ordered}, of {steps[-1]} steps."
+        )
+    if flat:
+        parts.append(f"Stayed below a tenth of the largest effect: {', '.join(flat)}.")
+    if truth_features is not None:
+        used = ", ".join(names[f] for f in sorted(truth_features) if f < len(names))
+        parts.append(f"The rule reads {used}.")
+    return " ".join(parts)
