@@ -117,7 +117,8 @@ class Progress:
     steps: int
     loss: float | None
     val_loss: float | None = None
-    snapshot: Any = None  # the newest rnnviz.snapshots.Snapshot while training (None: none yet)
+    # the newest rnnviz.snapshots.Snapshot while training (None: none yet)
+    snapshot: Any = field(default=None, compare=False)
 
     @property
     def fraction(self) -> float:
@@ -149,7 +150,7 @@ class TrainResult:
     epochs_run: int
     # what the network relied on at evenly spaced steps (rnnviz.snapshots); () for models
     # trained before snapshots existed or without them
-    snapshots: tuple[Snapshot, ...] = field(default=(), repr=False)
+    snapshots: tuple[Snapshot, ...] = field(default=(), repr=False, compare=False)
     _predictor: Any = field(default=None, repr=False)  # a rnnviz.model.Predictor
     _load_model: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 

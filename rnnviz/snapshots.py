@@ -57,7 +57,7 @@ def snapshot_rows(n_features: int, n_available: int, seq_len: int = 1) -> int:
     return max(1, min(SNAPSHOT_SEQUENCES, n_available, max(fit, seq_len)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: == would be elementwise, so identity
 class Snapshot:
     """What the network relies on after ``step`` optimiser steps."""
 
