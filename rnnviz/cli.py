@@ -117,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from rnnviz.data import DataError
     from rnnviz.experiment import explain
+    from rnnviz.interactions import interactions_json
     from rnnviz.model import save, train
 
     live = sys.stderr.isatty()
@@ -146,8 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "expression": rule.expression,
                 "ground_truth": sorted([f, lag] for f, lag in rule.ground_truth),
             },
-            "training": {**result.metrics(), "history": result.history},
+            "training": {
+                **result.metrics(),
+                "history": result.history,
+                "snapshots": [s.to_dict() for s in result.snapshots],  # issue 11, part 1
+            },
             "scores": scores.to_dict(),
+            "interactions": interactions_json(result, config),  # issue 11, part 3
         }
         print(json.dumps(out, indent=2))
     else:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config
+from rnnviz.snapshots import Snapshot
 
 # The verdict grades a model by its error ratio: its validation error rate divided by the error
 # rate of always guessing the majority class (the baseline). Both ends are inclusive.
@@ -286,6 +287,8 @@ class Progress:
     steps: int
     loss: float | None
     val_loss: float | None = None
+    # the newest rnnviz.snapshots.Snapshot while training (None: none yet)
+    snapshot: Any = field(default=None, compare=False)
 
     @property
     def fraction(self) -> float:
@@ -315,6 +318,9 @@ class TrainResult:
     baseline_accuracy: float  # majority class on the validation set
     seconds: float
     epochs_run: int
+    # what the network relied on at evenly spaced steps (rnnviz.snapshots); () for models
+    # trained before snapshots existed or without them
+    snapshots: tuple[Snapshot, ...] = field(default=(), repr=False, compare=False)
     _predictor: Any = field(default=None, repr=False)  # a rnnviz.model.Predictor
     _load_model: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
@@ -433,5 +439,6 @@ def load(folder: str | Path, lazy: bool = False) -> TrainResult:
         baseline_accuracy=meta["baseline_accuracy"],
         seconds=meta["seconds"],
         epochs_run=meta["epochs_run"],
+        snapshots=tuple(Snapshot.from_dict(d) for d in meta.get("snapshots") or ()),
         _load_model=read_model if lazy else None,
     )

@@ -78,10 +78,7 @@ def perturbation_importance(
     """
     x = check_x(x)
     check_max_values(max_values)
-    if not (isinstance(sigma, int | float) and np.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
-    if not (isinstance(n_repeats, int) and 1 <= n_repeats <= REPEATS_GUARD):
-        raise ValueError(f"n_repeats must be a whole number from 1 to {REPEATS_GUARD}")
+    check_noise(sigma, n_repeats)
     n, seq_len, n_features = x.shape
     names = tuple(feature_names or (f"x{i + 1}" for i in range(n_features)))
     if len(names) != n_features:
@@ -202,6 +199,14 @@ def check_x(x: np.ndarray) -> np.ndarray:
     if not np.isfinite(x).all():
         raise ValueError("x contains NaN or infinite values")
     return x
+
+
+def check_noise(sigma: float, n_repeats: int) -> None:
+    """The noise of a perturbation: a positive finite ``sigma`` and 1 .. REPEATS_GUARD draws."""
+    if not (isinstance(sigma, int | float) and np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    if not (isinstance(n_repeats, int) and 1 <= n_repeats <= REPEATS_GUARD):
+        raise ValueError(f"n_repeats must be a whole number from 1 to {REPEATS_GUARD}")
 
 
 def check_max_values(max_values: int) -> None:

@@ -74,13 +74,13 @@ def _write_scores(f, scores: PerturbationResult) -> None:
     np.savez(f, __plain__=np.array(json.dumps(plain)), **arrays)
 
 
-def _read_scores(path: Path) -> PerturbationResult:
+def _read_scores(path: Path, kind: type = PerturbationResult):
     with np.load(path, allow_pickle=False) as data:
         values = {name: data[name] for name in data.files if name != "__plain__"}
         plain = json.loads(str(data["__plain__"]))
     for name, value in plain.items():
         values[name] = tuple(value) if isinstance(value, list) else value
-    return PerturbationResult(**values)
+    return kind(**values)
 
 
 class _Preempted(Exception):
@@ -324,14 +324,41 @@ class ModelStore:
         except OSError:
             tmp.unlink(missing_ok=True)
 
-    def _scores_path(self, config: Config) -> Path | None:
+    def _scores_path(self, config: Config, prefix: str = "scores") -> Path | None:
         if self.folder is None:
             return None
         entry = self.folder / config.training_id()
         if not _is_own_entry(entry):
             return None
         knobs = json.dumps([SCORES_VERSION, config.sigma, config.n_repeats, config.n_score])
-        return entry / f"scores-{hashlib.sha256(knobs.encode()).hexdigest()[:16]}.npz"
+        return entry / f"{prefix}-{hashlib.sha256(knobs.encode()).hexdigest()[:16]}.npz"
+
+    # -- interactions kept with their model (issue 11): like the scores, per scoring knobs --
+    def get_interactions(self, config: Config):
+        """The InteractionResult saved by :meth:`put_interactions` for these knobs, or None."""
+        from rnnviz.interactions import InteractionResult
+
+        path = self._scores_path(config, "interactions")
+        if path is None or not path.is_file():
+            return None
+        try:
+            return _read_scores(path, InteractionResult)
+        except Exception:  # damaged or from another format: recomputed and rewritten
+            path.unlink(missing_ok=True)
+            return None
+
+    def put_interactions(self, config: Config, result) -> None:
+        """Save an InteractionResult of ``config``'s scoring knobs beside the model."""
+        path = self._scores_path(config, "interactions")
+        if path is None:
+            return
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                _write_scores(f, result)
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
     # -- memory -------------------------------------------------------------------------
     def _remember(self, key: str, result: TrainResult) -> None:

@@ -46,6 +46,7 @@ Truth = Iterable[tuple[int, int]]
 __all__ = [
     "cell_truth_mask",
     "feature_auc",
+    "interacting_pairs",
     "lag_truth_mask",
     "saliency_precision_recall",
     "score_method",
@@ -183,6 +184,68 @@ def score_method(
         out["lag_auc"] = _auc(lag_scores.ravel(), mask.ravel())
         out.update(saliency_precision_recall(lag_scores, mask))
     return out
+
+
+# --------------------------------------------------------------------------- interactions
+
+
+def _is_additive(node) -> bool:
+    """True for nodes whose value is a sum of functions of their children taken one at a time.
+
+    ``+``, ``-``, unary minus, ``not`` (1 − b), ``mean`` over a window (a sum of shifted copies)
+    and a product or quotient by a feature-free factor (``(x1 + x2) * 2``, ``x1 / 4``) are
+    additive; every other node (products and quotients of features, abs, min, max, wmin, wmax,
+    comparisons, and, or) is not.
+    """
+    from rnnviz.rules import Binary, Neg, Not, Num, Ref, Window
+
+    if isinstance(node, Num | Ref | Neg | Not):
+        return True
+    if isinstance(node, Binary):
+        if node.op in "+-":
+            return True
+        if node.op == "*":
+            return not (node.left.truth() and node.right.truth())
+        return not node.right.truth()  # "/": additive when the divisor reads no feature
+    return isinstance(node, Window) and node.func == "mean"
+
+
+def interacting_pairs(rule) -> dict[tuple[int, int], str]:
+    """The feature pairs a rule combines, each with the innermost node where they meet.
+
+    Definition (a pair is interacting when it appears under one non-additive node of the
+    rule's tree): features i < j (0-based, any lags) interact when some node that is not
+    additive (see :func:`_is_additive`) reads both in its subtree. The value is the source text
+    of the innermost such node: ``x1 * x2 < 0.25`` gives ``{(0, 1): "x1 * x2"}``.
+
+    Honest consequence: every rule is a condition, and a threshold is not additive
+    (from x1 = x2 = 0.45, ``x1 + x2 > 1`` switches when both are nudged up by 0.06, though
+    neither nudge alone switches it), so *every* pair of features a rule reads interacts, at
+    the latest at its final comparison or ``and`` / ``or``; the node tells where they meet,
+    e.g. in a product before the threshold (``x1 * x2``) or only at it (``x1 + x2 > 1``,
+    ``x1 > x2``). One feature at several lags (``x1[t-1] * x1``) is no pair of features.
+    Degenerate rules that cancel a feature out (``x1 - x1 + x2 > 0.5``) are judged by their
+    tree, not by their values.
+    ``rule`` is a :class:`rnnviz.rules.Rule` (or the root node of its tree).
+    """
+    root = getattr(rule, "tree", rule)
+    found: dict[tuple[int, int], str] = {}
+
+    def visit(node) -> None:
+        for child in node.children():  # innermost first: children before their parent
+            visit(child)
+        if _is_additive(node):
+            return
+        features = sorted({f for f, _ in node.truth()})
+        text = None
+        for a, i in enumerate(features):
+            for j in features[a + 1 :]:
+                if (i, j) not in found:
+                    text = text or node.source()
+                    found[(i, j)] = text
+
+    visit(root)
+    return dict(sorted(found.items()))
 
 
 def _finite(a: np.ndarray, what: str) -> np.ndarray:

@@ -152,7 +152,7 @@ def test_default_flow_trains_and_every_page_renders():
 
     at = go(at, "features")
     assert_clean(at)
-    assert len(charts(at)) == 1
+    assert len(charts(at)) == 2  # the bars and the interaction heatmap
     assert "Variable 1, perturbation effect:" in at.code[0].value
     (table,) = at.table
     assert list(table.value.columns) == list(tables.FEATURE_COLUMNS)
@@ -175,7 +175,7 @@ def test_default_flow_trains_and_every_page_renders():
     assert_clean(at)
     assert len(at.latex) >= 2
     specs = [c.proto.spec for c in charts(at)]  # bars, heatmap, response map, lag profile
-    assert len(specs) == 4 and any("Response map" in s for s in specs)
+    assert len(specs) == 5 and any("Response map" in s for s in specs)  # + the replay
     assert [w.value for w in at.warning] == not_learned
     # why the heatmap's cells are smaller than the bars, with this experiment's numbers
     scores = cache.scores(result, TINY_CONFIG)
@@ -212,7 +212,7 @@ def test_sigma_and_repeats_change_scoring_only():
     assert (config.sigma, config.n_repeats) == (0.5, 3)
     assert config.training_key() == TINY_CONFIG.training_key()
     assert at.query_params["sigma"] == "0.5" and at.query_params["n_repeats"] == "3"
-    assert len(charts(at)) == 1
+    assert len(charts(at)) == 2  # the bars and the interaction heatmap
     # the other results page uses the new scores, still without training
     at = go(at, "timesteps")
     assert_clean(at)
@@ -331,7 +331,7 @@ def test_learn_page_shows_a_cached_preset_when_the_experiment_is_not_trained(mon
     at = make_app({**TINY, "seed": "77"}, page="learn").run()  # not trained
     assert_clean(at)
     assert store.trainings == trainings  # the Learn page trains nothing
-    assert len(charts(at)) == 4
+    assert len(charts(at)) == 5  # bars, heatmap, response map, lag profile, replay
     assert any("those of a preset experiment" in c.value for c in at.caption)
 
 

@@ -32,7 +32,7 @@ NAV = (
 # url path -> (page title, charts and tables drawn with the tiny experiment)
 LAYOUT_PAGES = {
     "setup": ("Setup & train", 1, 0),
-    "features": ("Per-feature effects", 1, 1),
+    "features": ("Per-feature effects", 2, 1),  # bars, interaction heatmap
     "timesteps": ("Per-timestep effects", 3, 0),
 }
 # Every element drawn: no placeholder left while a lazily loaded element arrives.
@@ -77,7 +77,7 @@ def test_real_browser_trains_and_shows_plotly_charts(server, browser):
     page.get_by_role("link", name="Per-feature effects").first.click()
     expect(page.get_by_text("Variable 1, perturbation effect:")).to_be_visible(timeout=60_000)
     expect(page.locator(CHART).first).to_be_visible(timeout=30_000)
-    assert page.locator(CHART).count() == 1
+    assert page.locator(CHART).count() == 2  # bars, interaction heatmap
     # the bars carry the scores of the three features
     assert page.locator(f"{CHART} .point").count() >= 3
     assert "seq_len=5" in page.url  # the experiment stays in the shareable URL

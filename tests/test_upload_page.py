@@ -257,7 +257,7 @@ def test_corrupt_cache_entry_is_retrained_and_the_page_works(cache_dir):
     store = cache.model_store()
     at = make_app({**TINY, "seed": "11"}, page="features").run()
     assert_clean(at)
-    assert len(charts(at)) == 1
+    assert len(charts(at)) == 2  # the bars and the interaction heatmap
     assert store.trainings == 1  # the damaged entry was detected and retrained
     assert ModelStore(cache_dir).get(config) is not None  # and written back, valid
 
@@ -273,7 +273,7 @@ def test_unusable_cache_folder_degrades_to_memory_with_a_notice(monkeypatch, tmp
         assert_clean(at)
         (notice,) = at.sidebar.warning
         assert "Model cache:" in notice.value and "memory only" in notice.value
-        assert len(charts(at)) == 1  # still trained, kept in memory
+        assert len(charts(at)) == 2  # still trained, kept in memory
         assert cache.model_store().trainings == 1
     finally:
         monkeypatch.undo()

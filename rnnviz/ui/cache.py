@@ -95,6 +95,31 @@ def scores(result: TrainResult, config: Config) -> PerturbationResult:
     )
 
 
+@st.cache_data(max_entries=32, show_spinner="Measuring interactions…")
+def _interactions(
+    _result: TrainResult, training_id: str, sigma: float, n_repeats: int, n_score: int, seed: int
+):
+    from rnnviz.interactions import explain_interactions
+
+    config = _result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
+    store = model_store()
+    saved = store.get_interactions(config)  # beside the model on disk: no TensorFlow needed
+    if saved is not None:
+        return saved
+    result = explain_interactions(_result, config)
+    store.put_interactions(config, result)
+    return result
+
+
+def interactions(result: TrainResult, config: Config):
+    """Pairwise interactions (``rnnviz.interactions``) of ``result`` with the scoring knobs of
+    ``config``: cached per process and kept on disk beside the model, so reruns and restarts
+    do not recompute them."""
+    return _interactions(
+        result, config.training_id(), config.sigma, config.n_repeats, config.n_score, config.seed
+    )
+
+
 @st.cache_data(max_entries=32, show_spinner="Scoring your model…")
 def upload_scores(
     _predict, _x, upload_key: str, n: int, sigma: float, n_repeats: int, seed: int

@@ -23,7 +23,7 @@ from rnnviz.readings import counted_outputs
 from rnnviz.result import TrainResult
 from rnnviz.rules import Rule
 from rnnviz.scoring import PerturbationResult
-from rnnviz.ui import cache, state, tables
+from rnnviz.ui import cache, state, tables, training_view
 from rnnviz.ui.text import md_code, md_escape, md_fence
 from rnnviz.uploads import Upload
 
@@ -114,6 +114,13 @@ def describe_rule(config: Config) -> tuple[str, str] | None:
     return rule.expression, rule.describe_truth()
 
 
+def _rule_or_none(config: Config) -> Rule | None:
+    try:
+        return config.target()
+    except ValueError:
+        return None
+
+
 def sidebar(config: Config) -> None:
     with st.sidebar:
         upload = state.shown_upload()
@@ -197,7 +204,13 @@ def trained_model(config: Config) -> TrainResult | None:
         with slot.container(border=True):
             st.markdown(f"**Training the LSTM** on $y_t$ = 1 when {md_code(expression)} …")
             bar = st.progress(job.fraction, text=job.status())
-        wait_for(job, lambda j: bar.progress(j.fraction, text=j.status()))
+            now = training_view.live(st.empty(), _rule_or_none(config))  # issue 11: live
+
+        def report(j) -> None:
+            bar.progress(j.fraction, text=j.status())
+            now(j)
+
+        wait_for(job, report)
         slot.empty()
     if job.error is None and job.result is not None:
         return job.result

@@ -343,3 +343,103 @@ def correlated_credit(pairs: tuple[tuple[int, int, float], ...], used: frozenset
         "breaks its correlation with its partner, so each bar measures the model on data it "
         "never saw.\n" + "\n".join(lines)
     )
+
+
+# --------------------------------------------------------------------------- interactions
+
+INTERACTIONS_HEADING = "Do features combine?"
+READ_INTERACTIONS = r"""
+A bar says *that* a feature matters, not *how*: $y = x_1 + x_2$ and $y = x_1 \cdot x_2$ give
+both features tall bars. The difference shows when **both are nudged at once**, with the very
+noise each got alone: for a sum the joint change is exactly the two single changes added up,
+for a product it has an extra cross term $\varepsilon_1 \varepsilon_2$. Each cell is the RMS
+(over sequences and counted outputs) of
+
+$\Delta_{ij} - \Delta_i - \Delta_j$ = joint change − change from $i$ alone − change from $j$ alone.
+
+Zero means the model uses the two features separately; a large value means it combines them.
+★ marks the pairs the rule combines: every pair of features a rule reads meets at least at its
+final threshold (a threshold is not additive), some already before it (as in a product).
+"""
+INTERACTION_FLAT_SHARE = 0.01  # strongest pair below 1% of the largest single effect: "none"
+
+
+def interaction_reading(result, rule_pairs: dict[tuple[int, int], str] | None = None) -> str:
+    """One or two sentences from the numbers of ``result`` (an InteractionResult): the
+    strongest pair and its strength against the single-feature effects, and whether and where
+    the rule combines that pair (``rule_pairs`` from ``rnnviz.truth.interacting_pairs``; None
+    when there is no rule)."""
+    names = result.feature_names
+    i, j, value = result.strongest()
+    singles = result.single_mean
+    top_single = float(max(singles.max(), 0.0))
+    if value <= INTERACTION_FLAT_SHARE * top_single or value == 0.0:
+        return (
+            f"**No pair combines noticeably:** the largest interaction ({names[i]} with "
+            f"{names[j]}) is {value:.4f}, against single-feature effects up to {top_single:.4f}: "
+            "nudging two features at once moves the predictions as the two nudges add up."
+        )
+    std = float(result.importances_std[i, j])
+    smaller = float(min(singles[i], singles[j]))
+    share = f" ({value / smaller:.0%} of the smaller one)" if smaller > 0 else ""
+    text = (
+        f"**Strongest pair: {names[i]} and {names[j]}.** Nudged together they move the "
+        f"predictions by {value:.4f} ± {std:.4f} (RMS) beyond the sum of their single nudges, "
+        f"against {singles[i]:.4f} for {names[i]} alone and {singles[j]:.4f} for {names[j]} "
+        f"alone{share}."
+    )
+    if rule_pairs is None:
+        return text
+    where = rule_pairs.get((i, j))
+    if where is None:
+        return text + " The rule does not combine these two: this combination is the model's own."
+    return text + f" The rule combines them in {md_code(where)}."
+
+
+# --------------------------------------------------------------------------- training replay
+
+REPLAY_HEADING = "Watch reliance emerge while the network trains"
+READ_REPLAY = """
+During the training the network was scored again and again: at evenly spaced optimiser
+steps, a small perturbation scoring (one noise draw, the same at every step, on up to 100
+held-out sequences) measured each feature's effect and its lag profile. Slide through the
+steps, or press replay: the moment the rule's features rise above the others, and the moment
+a lag peak forms, is the moment the network learned to use them. The dashed line is the loss
+on those sequences.
+"""
+NO_SNAPSHOTS = (
+    "This model was trained before rnnviz kept snapshots of its training, so there is nothing "
+    "to replay. Train it again (e.g. with another seed) to watch reliance emerge."
+)
+HALF_WAY = 0.5  # a feature "rose" at the first snapshot reaching this share of its final effect
+
+
+def replay_reading(snapshots, truth_features=None) -> str:
+    """When each feature reached half its final effect, and which stayed flat, from the
+    numbers of ``snapshots`` (``rnnviz.snapshots.Snapshot``, in step order)."""
+    import numpy as np
+
+    effects = np.stack([s.effects for s in snapshots])  # (K, F)
+    steps = [s.step for s in snapshots]
+    final = effects[-1]
+    top = float(final.max()) if final.size else 0.0
+    names = [f"x{i + 1}" for i in range(effects.shape[1])]
+    risen, flat = [], []
+    for f, name in enumerate(names):
+        if final[f] <= 0.1 * top or final[f] == 0.0:
+            flat.append(f"{name} ({final[f]:.3f})")
+            continue
+        first = int(np.argmax(effects[:, f] >= HALF_WAY * final[f]))
+        risen.append((steps[first], f"{name} after step {steps[first]} (final {final[f]:.3f})"))
+    parts = []
+    if risen:
+        ordered = ", ".join(t for _, t in sorted(risen))
+        parts.append(
+            f"**Half of the final effect** was reached by {ordered}, of {steps[-1]} steps."
+        )
+    if flat:
+        parts.append(f"Stayed below a tenth of the largest effect: {', '.join(flat)}.")
+    if truth_features is not None:
+        used = ", ".join(names[f] for f in sorted(truth_features) if f < len(names))
+        parts.append(f"The rule reads {used}.")
+    return " ".join(parts)

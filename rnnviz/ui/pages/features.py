@@ -10,7 +10,7 @@ import streamlit as st
 from rnnviz import plots, readings
 from rnnviz.config import Config
 from rnnviz.registry import SIGMA_STEPS
-from rnnviz.ui import cache, components, state, tables, text
+from rnnviz.ui import cache, components, interactions_view, state, tables, text
 from rnnviz.ui.cache import bounds
 
 SAMPLE_STEPS = (20, 50, 100, 250, 500, 1000, 2000)
@@ -120,6 +120,8 @@ def main() -> None:
         if rule is None:  # nothing is known about what the target uses
             table.pop("used by the rule")
         st.table(table, hide_index=True)  # wraps its text at any width (a grid would scroll)
+    if subject.result is not None:  # issue 11: pairs, for a trained experiment
+        interactions_view.section(subject.result, config)
     st.markdown("**Downloads**")
     components.subject_downloads(config, subject, scores)
 

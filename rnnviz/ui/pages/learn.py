@@ -8,7 +8,7 @@ from rnnviz import plots, readings
 from rnnviz.config import Config
 from rnnviz.jobs import preset_experiments
 from rnnviz.result import TrainResult
-from rnnviz.ui import cache, components, text
+from rnnviz.ui import cache, components, text, training_view
 from rnnviz.ui.text import md_code
 
 SMALL = 360  # px: the example plots are smaller than on the results pages
@@ -106,6 +106,10 @@ def main() -> None:
                     st.markdown(note)
             with b:
                 st.plotly_chart(_small(fig), theme="streamlit", key=key)
+
+    if scores is not None:  # issue 11: the replay of the example's training
+        st.divider()
+        training_view.replay_section(result, shown.target(), key="learn_replay")
 
     st.divider()
     st.markdown("#### Caveats")

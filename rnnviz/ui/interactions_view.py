@@ -1,0 +1,39 @@
+"""The "Do features combine?" section of the per-feature page (issue 11, part 3).
+
+Draws the interaction heatmap of the trained experiment with the rule's pairs starred and a
+reading built from its numbers; the computation is cached by ``rnnviz.ui.cache.interactions``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from rnnviz.config import Config
+from rnnviz.plots_interactions import interaction_heatmap
+from rnnviz.result import TrainResult
+from rnnviz.truth import interacting_pairs
+from rnnviz.ui import cache, text
+
+log = logging.getLogger(__name__)
+
+
+def section(result: TrainResult, config: Config) -> None:
+    """Heatmap and reading for a trained experiment with at least two features."""
+    if config.n_features < 2:
+        return
+    st.markdown(f"#### {text.INTERACTIONS_HEADING}")
+    try:
+        found = cache.interactions(result, config)
+    except Exception as exc:  # never a traceback on the page
+        log.exception("measuring interactions failed")
+        st.error(f"Measuring interactions failed: {type(exc).__name__}: {exc}")
+        return
+    pairs = interacting_pairs(config.target())
+    left, right = st.columns([1.3, 1], gap="large")
+    with left:
+        st.plotly_chart(interaction_heatmap(found, pairs), theme="streamlit", key="interactions")
+    with right:
+        st.markdown(text.interaction_reading(found, pairs))
+        st.markdown(text.READ_INTERACTIONS)

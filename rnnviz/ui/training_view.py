@@ -1,0 +1,50 @@
+"""Reliance while training (issue 11, part 1): the live snapshot and the replay.
+
+``live`` redraws, in a placeholder of the training box, the newest snapshot a running training
+reported; ``replay_section`` shows the Plotly replay of a trained model's snapshots with a
+reading built from their numbers (the Learn page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from rnnviz.plots_training import snapshot_now, snapshot_replay
+from rnnviz.result import TrainResult
+from rnnviz.rules import Rule
+from rnnviz.ui import text
+
+
+def live(placeholder, truth: Rule | None = None) -> Callable:
+    """A ``report(job)`` for ``rnnviz.jobs.wait_for`` that draws the job's newest snapshot in
+    ``placeholder`` (once per snapshot)."""
+    shown: list[int] = []
+
+    def report(job) -> None:
+        snap = getattr(job.progress, "snapshot", None)
+        if snap is None or (shown and shown[-1] == snap.step):
+            return
+        shown.append(snap.step)
+        fig = snapshot_now(snap, truth=None if truth is None else truth.ground_truth)
+        fig.update_layout(height=300)
+        placeholder.plotly_chart(fig, theme="streamlit", key=f"live_snapshot_{snap.step}")
+
+    return report
+
+
+def replay_section(result: TrainResult, truth: Rule | None, key: str = "replay") -> None:
+    """The replay of ``result``'s snapshots and its reading; a note when it has none."""
+    st.markdown(f"#### {text.REPLAY_HEADING}")
+    if not result.snapshots:
+        st.caption(text.NO_SNAPSHOTS)
+        return
+    ground = None if truth is None else truth.ground_truth
+    left, right = st.columns([1.6, 1], gap="large")
+    with left:
+        st.plotly_chart(snapshot_replay(result.snapshots, truth=ground), theme="streamlit", key=key)
+    with right:
+        features = None if truth is None else truth.features
+        st.markdown(text.replay_reading(result.snapshots, features))
+        st.markdown(text.READ_REPLAY)
