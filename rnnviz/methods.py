@@ -528,12 +528,23 @@ def integrated_gradients(
     )
 
 
+def _rnn_kernel(layer: keras.layers.RNN) -> np.ndarray:
+    """``cell.kernel`` (inputs, gates x units) as (inputs, gates, units)."""
+    kernel = np.asarray(layer.cell.kernel, dtype=np.float64)
+    units = int(layer.cell.units)
+    return kernel.reshape(kernel.shape[0], kernel.shape[1] // units, units)
+
+
 def _kernel_chain(model: keras.Model) -> list[np.ndarray]:
     """Input kernels from input to output, each (inputs, gates, units).
 
     LSTM/GRU/SimpleRNN: ``cell.kernel`` (inputs, gates x units) split by gate (LSTM: i, f, c,
-    o); Dense: (inputs, 1, units). A Rescaling layer multiplies the rows of the next kernel by
-    its scale (its offset, like every bias, is ignored). Recurrent kernels are never read.
+    o); Dense: (inputs, 1, units). A Bidirectional layer whose outputs are concatenated
+    (``merge_mode="concat"``, Keras's default and rnnviz's) is a hidden layer of 2 x units:
+    the forward kernel's units, then the backward one's, as the next layer reads them; other
+    merges (sum, average, product) are refused. A Rescaling layer multiplies the rows of the
+    next kernel by its scale (its offset, like every bias, is ignored). Recurrent kernels are
+    never read.
     """
     import keras
 
@@ -547,16 +558,22 @@ def _kernel_chain(model: keras.Model) -> list[np.ndarray]:
             pending = scale if pending is None else pending * scale
             continue
         if isinstance(layer, keras.layers.RNN) and hasattr(layer.cell, "kernel"):
-            kernel = np.asarray(layer.cell.kernel, dtype=np.float64)
-            units = int(layer.cell.units)
-            kernel = kernel.reshape(kernel.shape[0], kernel.shape[1] // units, units)
+            kernel = _rnn_kernel(layer)
+        elif isinstance(layer, keras.layers.Bidirectional):
+            if layer.merge_mode != "concat":
+                raise ValueError(
+                    f"connection weights read a Bidirectional layer whose directions are "
+                    f"concatenated; layer {layer.name!r} has merge_mode {layer.merge_mode!r}"
+                )
+            directions = (layer.forward_layer, layer.backward_layer)
+            kernel = np.concatenate([_rnn_kernel(d) for d in directions], axis=2)
         elif isinstance(layer, keras.layers.Dense):
             kernel = np.asarray(layer.kernel, dtype=np.float64)[:, None, :]
         elif not layer.weights:
             continue
         else:
             raise ValueError(
-                f"connection weights read LSTM/GRU/SimpleRNN/Dense chains; layer "
+                f"connection weights read LSTM/GRU/SimpleRNN/Bidirectional/Dense chains; layer "
                 f"{layer.name!r} ({type(layer).__name__}) is not one of them"
             )
         if pending is not None:
