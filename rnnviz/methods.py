@@ -443,12 +443,10 @@ def saliency(ctx: Context, *, per_lag: bool = True) -> Attribution:
             else:
                 grads = _np(fns.grad_select, chunk, mask[rows].astype(np.float32))
             cell_sum += np.abs(grads).sum(axis=0)
-    cell = (cell_sum / n).T
-    return Attribution(
+    return _per_sequence_mean(
         "saliency",
-        ctx.names,
-        cell.mean(axis=1)[:, None],
-        cell[..., None],
+        ctx,
+        cell_sum,
         "a local slope at the sample: blind where the model saturates",
         response=response,
         output_counts=ctx.output_counts,
@@ -508,16 +506,14 @@ def integrated_gradients(
         deltas.append(np.abs(delta))
         abs_sum += np.abs(attr).sum(axis=0)
         signed_sum += attr.sum(axis=0)
-    cell = (abs_sum / n).T
     gap = float(np.concatenate(gaps).max())
     scale = max(float(np.concatenate(deltas).mean()), 1e-6)
-    return Attribution(
+    return _per_sequence_mean(
         "integrated_gradients",
-        ctx.names,
-        cell.mean(axis=1)[:, None],
-        cell[..., None],
+        ctx,
+        abs_sum,
         "depends on the baseline it integrates from",
-        {
+        extra={
             "baseline": baseline,
             "steps": steps,
             "integration": integration,
@@ -533,6 +529,17 @@ def _rnn_kernel(layer: keras.layers.RNN) -> np.ndarray:
     kernel = np.asarray(layer.cell.kernel, dtype=np.float64)
     units = int(layer.cell.units)
     return kernel.reshape(kernel.shape[0], kernel.shape[1] // units, units)
+
+
+def _per_sequence_mean(
+    method: str, ctx: Context, cell_sum: np.ndarray, note: str, **fields: Any
+) -> Attribution:
+    """A gradient method's result from its (T, F) sum of |attribution| over the sequences:
+    the mean per (feature, step) cell and, per feature, its mean over steps (R = 1)."""
+    cell = (cell_sum / ctx.n).T
+    return Attribution(
+        method, ctx.names, cell.mean(axis=1)[:, None], cell[..., None], note, **fields
+    )
 
 
 def _kernel_chain(model: keras.Model) -> list[np.ndarray]:
