@@ -1,7 +1,9 @@
 """Command line: train on a config and print the thread's per-feature table and per-step tables.
 
 ``python -m rnnviz --preset reference`` reproduces the Cross Validated experiment;
-``--json`` prints machine-readable results; bad input exits with status 2 and a message.
+``--methods saliency,garson`` runs registered methods side by side (:mod:`rnnviz.registry`)
+and scores them against the rule; ``--json`` prints machine-readable results; bad input exits
+with status 2 and a message.
 """
 
 from __future__ import annotations
@@ -10,15 +12,22 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rnnviz.attribution import Attribution, drawn_lags
+from rnnviz.attribution import Attribution, drawn_lags, json_list
+from rnnviz.comparison import METRICS
 from rnnviz.config import PRESETS, Config
-from rnnviz.readings import counted_outputs, thread_lines
+from rnnviz.readings import counted_outputs, thread_lines, verdict
+from rnnviz.registry import METHODS, check_name, default_methods, method_label
 from rnnviz.result import TrainResult, longer
 from rnnviz.result import improving_note as result_improving_note
 from rnnviz.rules import RULE_PRESETS
+
+if TYPE_CHECKING:
+    from rnnviz.comparison import Comparison
+    from rnnviz.rules import Rule
 
 # flag -> Config field, for the knobs exposed on the command line
 _FLAGS = {
@@ -55,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="JSON file of settings (applied after preset)")
     for name, text in _FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), dest=name, metavar="V", help=text)
+    p.add_argument(
+        "--methods",
+        metavar="NAMES",
+        help=f"methods to run side by side and score against the rule, comma-separated: "
+        f"{', '.join(METHODS)}; <method>:<base> for a method on a base (e.g. "
+        f"tsr:perturbation); 'default' for {', '.join(default_methods())}. Without it: "
+        "perturbation alone, in the thread's format",
+    )
     p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     p.add_argument("--save", metavar="DIR", help="save the trained model and its metadata here")
     p.add_argument("--quiet", action="store_true", help="no training progress on stderr")
@@ -105,6 +122,63 @@ def _number(v: float) -> str:
     return f"{v:7.4f}" if np.isfinite(v) else f"{'-':>7}"
 
 
+def method_names(text: str) -> tuple[str, ...]:
+    """The registry names ``--methods`` lists ("default": the registry's default set), checked
+    before any training; ValueError naming the valid ones."""
+    names: list[str] = []
+    for part in text.split(","):
+        name = part.strip()
+        if name == "default":
+            names += default_methods()
+        elif name:
+            try:
+                check_name(name)
+            except ValueError as exc:
+                raise ValueError(f"{exc}; or 'default' for the default set") from None
+            names.append(name)
+    if not names:
+        raise ValueError(f"no method named; one or more of {', '.join(METHODS)}, or 'default'")
+    return tuple(dict.fromkeys(names))
+
+
+def format_comparison(comparison: Comparison, rule: Rule) -> str:
+    """Each method's per-feature table (from its ``to_frame()``), then the truth scores and the
+    verdict where the rule has ground truth."""
+    lines = []
+    for name in comparison.methods:
+        attr = comparison.attributions[name]
+        frame = attr.to_frame()
+        features = frame[frame["kind"] == "feature"][["feature", "mean", "std"]]
+        lines += [
+            f"{method_label(name)} ({name}, {attr.n_repeats} repeat(s)):",
+            features.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+        ]
+        if attr.note:
+            lines.append(f"  caveat: {attr.note}")
+        lines.append("")
+    if rule.ground_truth:
+        truth = comparison.to_frame()[["method", *METRICS]]
+        lines += [
+            "Truth scores (how well each method's scores find the rule's inputs; - = no grain):",
+            truth.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"),
+            "",
+            verdict(comparison, rule.features),
+        ]
+    return "\n".join(lines).rstrip()
+
+
+def comparison_json(comparison: Comparison) -> dict:
+    """The comparison as plain JSON: each method's result, the truth scores and the agreement."""
+    return {
+        "methods": {k: a.to_dict() for k, a in comparison.attributions.items()},
+        "truth_scores": comparison.rows(),
+        "rank_agreement": {
+            "methods": list(comparison.methods),
+            "rho": json_list(comparison.rank_agreement),
+        },
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     parser = build_parser()
@@ -114,9 +188,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        methods = None if args.methods is None else method_names(args.methods)
+    except ValueError as exc:
+        print(f"error: --methods: {exc}", file=sys.stderr)
+        return 2
 
     from rnnviz.data import DataError
-    from rnnviz.experiment import explain
+    from rnnviz.experiment import compare_methods, explain
     from rnnviz.interactions import interactions_json
     from rnnviz.model import save, train
 
@@ -137,7 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    scores = explain(result, config)
+    if methods is None:
+        scores = explain(result, config)
+    else:
+        comparison = compare_methods(result, config, methods, progress=progress)
     if args.save:
         save(result, args.save)
     if args.json:
@@ -152,9 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "history": result.history,
                 "snapshots": [s.to_dict() for s in result.snapshots],  # issue 11, part 1
             },
-            "scores": scores.to_dict(),
             "interactions": interactions_json(result, config),  # issue 11, part 3
         }
+        if methods is None:
+            out["scores"] = scores.to_dict()
+        else:
+            out |= comparison_json(comparison)
         print(json.dumps(out, indent=2))
     else:
         print(result.verdict())
@@ -162,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         improving = improving_note(result)
         if improving:
             print(improving)
-        print(format_tables(scores))
+        print(format_tables(scores) if methods is None else format_comparison(comparison, rule))
     if result.grade == "partly learned":
         print(
             "caution: the model only partly learned; its importances describe a model that is "

@@ -443,12 +443,10 @@ def saliency(ctx: Context, *, per_lag: bool = True) -> Attribution:
             else:
                 grads = _np(fns.grad_select, chunk, mask[rows].astype(np.float32))
             cell_sum += np.abs(grads).sum(axis=0)
-    cell = (cell_sum / n).T
-    return Attribution(
+    return _per_sequence_mean(
         "saliency",
-        ctx.names,
-        cell.mean(axis=1)[:, None],
-        cell[..., None],
+        ctx,
+        cell_sum,
         "a local slope at the sample: blind where the model saturates",
         response=response,
         output_counts=ctx.output_counts,
@@ -508,16 +506,14 @@ def integrated_gradients(
         deltas.append(np.abs(delta))
         abs_sum += np.abs(attr).sum(axis=0)
         signed_sum += attr.sum(axis=0)
-    cell = (abs_sum / n).T
     gap = float(np.concatenate(gaps).max())
     scale = max(float(np.concatenate(deltas).mean()), 1e-6)
-    return Attribution(
+    return _per_sequence_mean(
         "integrated_gradients",
-        ctx.names,
-        cell.mean(axis=1)[:, None],
-        cell[..., None],
+        ctx,
+        abs_sum,
         "depends on the baseline it integrates from",
-        {
+        extra={
             "baseline": baseline,
             "steps": steps,
             "integration": integration,
@@ -528,12 +524,34 @@ def integrated_gradients(
     )
 
 
+def _rnn_kernel(layer: keras.layers.RNN) -> np.ndarray:
+    """``cell.kernel`` (inputs, gates x units) as (inputs, gates, units)."""
+    kernel = np.asarray(layer.cell.kernel, dtype=np.float64)
+    units = int(layer.cell.units)
+    return kernel.reshape(kernel.shape[0], kernel.shape[1] // units, units)
+
+
+def _per_sequence_mean(
+    method: str, ctx: Context, cell_sum: np.ndarray, note: str, **fields: Any
+) -> Attribution:
+    """A gradient method's result from its (T, F) sum of |attribution| over the sequences:
+    the mean per (feature, step) cell and, per feature, its mean over steps (R = 1)."""
+    cell = (cell_sum / ctx.n).T
+    return Attribution(
+        method, ctx.names, cell.mean(axis=1)[:, None], cell[..., None], note, **fields
+    )
+
+
 def _kernel_chain(model: keras.Model) -> list[np.ndarray]:
     """Input kernels from input to output, each (inputs, gates, units).
 
     LSTM/GRU/SimpleRNN: ``cell.kernel`` (inputs, gates x units) split by gate (LSTM: i, f, c,
-    o); Dense: (inputs, 1, units). A Rescaling layer multiplies the rows of the next kernel by
-    its scale (its offset, like every bias, is ignored). Recurrent kernels are never read.
+    o); Dense: (inputs, 1, units). A Bidirectional layer whose outputs are concatenated
+    (``merge_mode="concat"``, Keras's default and rnnviz's) is a hidden layer of 2 x units:
+    the forward kernel's units, then the backward one's, as the next layer reads them; other
+    merges (sum, average, product) are refused. A Rescaling layer multiplies the rows of the
+    next kernel by its scale (its offset, like every bias, is ignored). Recurrent kernels are
+    never read.
     """
     import keras
 
@@ -547,16 +565,22 @@ def _kernel_chain(model: keras.Model) -> list[np.ndarray]:
             pending = scale if pending is None else pending * scale
             continue
         if isinstance(layer, keras.layers.RNN) and hasattr(layer.cell, "kernel"):
-            kernel = np.asarray(layer.cell.kernel, dtype=np.float64)
-            units = int(layer.cell.units)
-            kernel = kernel.reshape(kernel.shape[0], kernel.shape[1] // units, units)
+            kernel = _rnn_kernel(layer)
+        elif isinstance(layer, keras.layers.Bidirectional):
+            if layer.merge_mode != "concat":
+                raise ValueError(
+                    f"connection weights read a Bidirectional layer whose directions are "
+                    f"concatenated; layer {layer.name!r} has merge_mode {layer.merge_mode!r}"
+                )
+            directions = (layer.forward_layer, layer.backward_layer)
+            kernel = np.concatenate([_rnn_kernel(d) for d in directions], axis=2)
         elif isinstance(layer, keras.layers.Dense):
             kernel = np.asarray(layer.kernel, dtype=np.float64)[:, None, :]
         elif not layer.weights:
             continue
         else:
             raise ValueError(
-                f"connection weights read LSTM/GRU/SimpleRNN/Dense chains; layer "
+                f"connection weights read LSTM/GRU/SimpleRNN/Bidirectional/Dense chains; layer "
                 f"{layer.name!r} ({type(layer).__name__}) is not one of them"
             )
         if pending is not None:

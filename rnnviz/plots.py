@@ -140,6 +140,36 @@ def _truth_rows(names: Sequence[str], truth_features: Iterable[int] | None) -> l
     return [f"{n} {TRUTH_MARK}" if i in used else n for i, n in enumerate(names)]
 
 
+def _bar_groups(
+    n: int, used: set[int] | None, single: str
+) -> list[tuple[str, list[int], str, str]]:
+    """The traces bars split into, each (name, feature indices, colour, hatch pattern): one
+    (``single``) without a rule, else "used by the rule" (hatched) and "not used" (grey);
+    a group with no feature is left out."""
+    if used is None:
+        groups = [(single, list(range(n)), feature_color(0), "")]
+    else:
+        groups = [
+            ("used by the rule", [i for i in range(n) if i in used], USED_COLOR, "/"),
+            ("not used by the rule", [i for i in range(n) if i not in used], OTHER_COLOR, ""),
+        ]
+    return [group for group in groups if group[1]]
+
+
+def _whiskers(
+    spread: Sequence[float] | np.ndarray, visible: bool, *, thickness: float, width: float
+) -> dict:
+    """±1 std error bars in the muted error colour (``spread``: one value per point)."""
+    return {
+        "type": "data",
+        "array": spread,
+        "visible": visible,
+        "color": ERROR_COLOR,
+        "thickness": thickness,
+        "width": width,
+    }
+
+
 def feature_bars(
     result: PerturbationResult, truth_features: Iterable[int] | None = None
 ) -> go.Figure:
@@ -152,35 +182,14 @@ def feature_bars(
     means = result.importances_mean
     stds = result.importances_std
     fig = go.Figure()
-    if truth_features is None:
-        groups = [("perturbation effect", list(range(len(names))), feature_color(0), "")]
-    else:
-        used = set(truth_features)
-        groups = [
-            ("used by the rule", [i for i in range(len(names)) if i in used], USED_COLOR, "/"),
-            (
-                "not used by the rule",
-                [i for i in range(len(names)) if i not in used],
-                OTHER_COLOR,
-                "",
-            ),
-        ]
-    for name, idx, color, pattern in groups:
-        if not idx:
-            continue
+    used = None if truth_features is None else set(truth_features)
+    for name, idx, color, pattern in _bar_groups(len(names), used, "perturbation effect"):
         fig.add_trace(
             go.Bar(
                 name=name,
                 x=[names[i] for i in idx],
                 y=[float(means[i]) for i in idx],
-                error_y={
-                    "type": "data",
-                    "array": [float(stds[i]) for i in idx],
-                    "visible": True,
-                    "color": ERROR_COLOR,
-                    "thickness": 1.5,
-                    "width": 6,
-                },
+                error_y=_whiskers([float(stds[i]) for i in idx], True, thickness=1.5, width=6),
                 customdata=[[float(stds[i]), result.n_repeats] for i in idx],
                 marker=_bar_marker(color, pattern),
                 hovertemplate=(
@@ -483,27 +492,8 @@ def method_multiples(
         norm, scale = normalised_scores(attr.importances_mean)
         std = attr.importances_std / scale if scale > 0 else np.zeros(len(features))
         lowest = min(lowest, float((norm - std).min()))
-        if used is None:
-            groups = [("score", list(range(len(features))), feature_color(0), "")]
-        else:
-            groups = [
-                (
-                    "used by the rule",
-                    [i for i in range(len(features)) if i in used],
-                    USED_COLOR,
-                    "/",
-                ),
-                (
-                    "not used by the rule",
-                    [i for i in range(len(features)) if i not in used],
-                    OTHER_COLOR,
-                    "",
-                ),
-            ]
         row, col = k // cols + 1, k % cols + 1
-        for group, idx, color, pattern in groups:
-            if not idx:
-                continue
+        for group, idx, color, pattern in _bar_groups(len(features), used, "score"):
             fig.add_trace(
                 go.Bar(
                     name=group,
@@ -511,14 +501,9 @@ def method_multiples(
                     showlegend=False,  # the subtitle says what the colours mean
                     x=[labels[i] for i in idx],
                     y=[float(norm[i]) for i in idx],
-                    error_y={
-                        "type": "data",
-                        "array": [float(std[i]) for i in idx],
-                        "visible": attr.n_repeats > 1,
-                        "color": ERROR_COLOR,
-                        "thickness": 1.2,
-                        "width": 4,
-                    },
+                    error_y=_whiskers(
+                        [float(std[i]) for i in idx], attr.n_repeats > 1, thickness=1.2, width=4
+                    ),
                     customdata=[
                         [
                             float(attr.importances_mean[i]),
@@ -721,14 +706,7 @@ def sigma_sweep_curves(
             go.Scatter(
                 x=sigmas,
                 y=curves[f],
-                error_y={
-                    "type": "data",
-                    "array": stds[f],
-                    "visible": attribution.n_repeats > 1,
-                    "color": ERROR_COLOR,
-                    "thickness": 1,
-                    "width": 3,
-                },
+                error_y=_whiskers(stds[f], attribution.n_repeats > 1, thickness=1, width=3),
                 mode="lines+markers",
                 name=labels[f],
                 line=line,

@@ -379,8 +379,10 @@ def method_label(name: str) -> str:
     return label.format(base=method_label(base)) if base is not None else label
 
 
-def resolve(name: str, ctx: Context, params: Mapping[str, Any]) -> Callable[[], Attribution]:
-    """Check a method call (name, needs, parameters, validate hook) without running it."""
+def check_name(name: str) -> MethodSpec:
+    """The spec of ``name``, a registered method or ``<name>:<base>`` with a base its spec
+    takes; a ValueError naming the valid names otherwise. Needs no model: the command line
+    checks names before it trains."""
     if not isinstance(name, str):
         raise ValueError(f"a method name must be text, got {name!r}")
     head, base = split_name(name)
@@ -391,6 +393,14 @@ def resolve(name: str, ctx: Context, params: Mapping[str, Any]) -> Callable[[], 
         takes = ", ".join(k for k, s in METHODS.items() if spec.base(s))
         if base is None or not spec.base(spec_of(base)):
             raise ValueError(f"{head} needs a method with per-step scores: {head}:<one of {takes}>")
+    return spec
+
+
+def resolve(name: str, ctx: Context, params: Mapping[str, Any]) -> Callable[[], Attribution]:
+    """Check a method call (name, needs, parameters, validate hook) without running it."""
+    spec = check_name(name)
+    _, base = split_name(name)
+    if base is not None:
         inner = resolve(base, ctx, params)  # the parameters are the base method's
         return lambda: spec.fn(ctx, base=inner())
     if spec.needs_model and ctx.model is None:
@@ -426,6 +436,7 @@ __all__ = [
     "RANDOM",
     "MethodSpec",
     "Param",
+    "check_name",
     "default_methods",
     "first_methods",
     "method_label",

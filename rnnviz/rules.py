@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -308,21 +309,33 @@ class Ref(Node):
 
 
 @dataclass(frozen=True)
-class Neg(Node):
+class _Prefix(Node):
+    """An operator before one operand: its SYMBOL, PRECEDENCE and elementwise UFUNC."""
+
     operand: Node
     pos: int = field(default=0, compare=False)
+    SYMBOL: ClassVar[str]
+    PRECEDENCE: ClassVar[int]
+    UFUNC: ClassVar[np.ufunc]
 
     def precedence(self) -> int:
-        return 7
+        return self.PRECEDENCE
 
     def children(self) -> tuple[Node, ...]:
         return (self.operand,)
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
-        return np.negative(self.operand.evaluate(x))
+        return self.UFUNC(self.operand.evaluate(x))
 
     def source(self) -> str:
-        return "-" + self._wrap(self.operand, 7)
+        return self.SYMBOL + self._wrap(self.operand, self.PRECEDENCE)
+
+
+@dataclass(frozen=True)
+class Neg(_Prefix):
+    SYMBOL: ClassVar[str] = "-"
+    PRECEDENCE: ClassVar[int] = 7
+    UFUNC: ClassVar[np.ufunc] = np.negative
 
 
 _ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
@@ -343,9 +356,13 @@ class _Infix(Node):
     left: Node
     right: Node
     pos: int = field(default=0, compare=False)
+    OPS: ClassVar[dict[str, np.ufunc]]  # op -> elementwise function
 
     def children(self) -> tuple[Node, ...]:
         return (self.left, self.right)
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        return self.OPS[self.op](self.left.evaluate(x), self.right.evaluate(x))
 
     def source(self) -> str:
         p = self.precedence()
@@ -354,52 +371,36 @@ class _Infix(Node):
 
 @dataclass(frozen=True)
 class Binary(_Infix):
+    OPS: ClassVar[dict[str, np.ufunc]] = _ARITH
+
     def precedence(self) -> int:
         return 5 if self.op in "+-" else 6
-
-    def evaluate(self, x: np.ndarray) -> np.ndarray:
-        return _ARITH[self.op](self.left.evaluate(x), self.right.evaluate(x))
 
 
 @dataclass(frozen=True)
 class Compare(_Infix):
+    OPS: ClassVar[dict[str, np.ufunc]] = _COMPARE
     is_bool: ClassVar[bool] = True
 
     def precedence(self) -> int:
         return 4
 
-    def evaluate(self, x: np.ndarray) -> np.ndarray:
-        return _COMPARE[self.op](self.left.evaluate(x), self.right.evaluate(x))
-
 
 @dataclass(frozen=True)
 class BoolOp(_Infix):
+    OPS: ClassVar[dict[str, np.ufunc]] = _BOOL
     is_bool: ClassVar[bool] = True
 
     def precedence(self) -> int:
         return 2 if self.op == "and" else 1
 
-    def evaluate(self, x: np.ndarray) -> np.ndarray:
-        return _BOOL[self.op](self.left.evaluate(x), self.right.evaluate(x))
-
 
 @dataclass(frozen=True)
-class Not(Node):
-    operand: Node
-    pos: int = field(default=0, compare=False)
+class Not(_Prefix):
     is_bool: ClassVar[bool] = True
-
-    def precedence(self) -> int:
-        return 3
-
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand,)
-
-    def evaluate(self, x: np.ndarray) -> np.ndarray:
-        return np.logical_not(self.operand.evaluate(x))
-
-    def source(self) -> str:
-        return "not " + self._wrap(self.operand, 3)
+    SYMBOL: ClassVar[str] = "not "
+    PRECEDENCE: ClassVar[int] = 3
+    UFUNC: ClassVar[np.ufunc] = np.logical_not
 
 
 @dataclass(frozen=True)
@@ -470,6 +471,9 @@ def _describe(tok: _Token) -> str:
     return "the end of the rule" if tok.kind == "eof" else f"'{tok.text}'"
 
 
+_Check = Callable[[Node, str], None]  # need_number or need_condition: (node, what)
+
+
 class _Parser:
     """Recursive descent; ``depth`` bounds parentheses and calls so recursion stays small.
 
@@ -537,35 +541,50 @@ class _Parser:
             raise self.error(f"a rule must be a condition such as {EXAMPLE}", None)
         return node
 
-    def or_expr(self) -> Node:
-        left = self.and_expr()
-        while self.peek().kind == "kw" and self.peek().text == "or":
-            self.advance()
-            right = self.and_expr()
-            self.need_condition(left, "'or'")
-            self.need_condition(right, "'or'")
-            left = BoolOp("or", left, right, left.pos)
+    def _infix(
+        self,
+        operand: Callable[[], Node],
+        kind: str,
+        ops: tuple[str, ...],
+        check: _Check,
+        build: Callable[..., Node],
+    ) -> Node:
+        """``operand (op operand)*``, left-associative; ``check`` vets both sides of each op."""
+        left = operand()
+        while self.peek().kind == kind and self.peek().text in ops:
+            op = self.advance().text
+            right = operand()
+            check(left, f"'{op}'")
+            check(right, f"'{op}'")
+            left = build(op, left, right, left.pos)
         return left
+
+    def _prefix(
+        self,
+        operand: Callable[[], Node],
+        kind: str,
+        op: str,
+        check: _Check,
+        build: Callable[..., Node],
+    ) -> Node:
+        """``op* operand``: each ``op`` wraps what follows it, the innermost first."""
+        positions: list[int] = []
+        while self.peek().kind == kind and self.peek().text == op:
+            positions.append(self.advance().pos)
+        node = operand()
+        for pos in reversed(positions):
+            check(node, f"'{op}'")
+            node = build(node, pos)
+        return node
+
+    def or_expr(self) -> Node:
+        return self._infix(self.and_expr, "kw", ("or",), self.need_condition, BoolOp)
 
     def and_expr(self) -> Node:
-        left = self.not_expr()
-        while self.peek().kind == "kw" and self.peek().text == "and":
-            self.advance()
-            right = self.not_expr()
-            self.need_condition(left, "'and'")
-            self.need_condition(right, "'and'")
-            left = BoolOp("and", left, right, left.pos)
-        return left
+        return self._infix(self.not_expr, "kw", ("and",), self.need_condition, BoolOp)
 
     def not_expr(self) -> Node:
-        nots: list[int] = []
-        while self.peek().kind == "kw" and self.peek().text == "not":
-            nots.append(self.advance().pos)
-        node = self.comparison()
-        for pos in reversed(nots):
-            self.need_condition(node, "'not'")
-            node = Not(node, pos)
-        return node
+        return self._prefix(self.comparison, "kw", "not", self.need_condition, Not)
 
     def comparison(self) -> Node:
         left = self.arith()
@@ -585,34 +604,13 @@ class _Parser:
         return Compare(tok.text, left, right, left.pos)
 
     def arith(self) -> Node:
-        left = self.term()
-        while self.peek().kind == "op" and self.peek().text in "+-":
-            op = self.advance().text
-            right = self.term()
-            self.need_number(left, f"'{op}'")
-            self.need_number(right, f"'{op}'")
-            left = Binary(op, left, right, left.pos)
-        return left
+        return self._infix(self.term, "op", ("+", "-"), self.need_number, Binary)
 
     def term(self) -> Node:
-        left = self.unary()
-        while self.peek().kind == "op" and self.peek().text in "*/":
-            op = self.advance().text
-            right = self.unary()
-            self.need_number(left, f"'{op}'")
-            self.need_number(right, f"'{op}'")
-            left = Binary(op, left, right, left.pos)
-        return left
+        return self._infix(self.unary, "op", ("*", "/"), self.need_number, Binary)
 
     def unary(self) -> Node:
-        minus: list[int] = []
-        while self.peek().kind == "op" and self.peek().text == "-":
-            minus.append(self.advance().pos)
-        node = self.primary()
-        for pos in reversed(minus):
-            self.need_number(node, "'-'")
-            node = Neg(node, pos)
-        return node
+        return self._prefix(self.primary, "op", "-", self.need_number, Neg)
 
     def primary(self) -> Node:
         tok = self.advance()

@@ -138,3 +138,53 @@ def test_json_has_the_grade(capsys, graded):
     training = json.loads(capsys.readouterr().out)["training"]
     assert training["grade"] == "partly learned" and training["learned"] is False
     assert training["still_improving"] is True
+
+
+# --------------------------------------------------------------------------- --methods
+
+
+def test_help_lists_the_registry_s_methods(capsys):
+    from rnnviz.registry import METHODS, default_methods
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for name in METHODS:
+        assert name in help_text
+    assert ", ".join(default_methods()) in help_text
+
+
+def test_methods_run_through_the_comparison(capsys):
+    assert main([*TINY, "--quiet", "--rule", "lagged", "--methods", "saliency,ablation"]) == 0
+    out = capsys.readouterr().out
+    for label in ("Partial derivatives (saliency)", "Ablation (occlusion)", "Random scores"):
+        assert label in out
+    assert "Variable 1, perturbation effect" not in out  # perturbation was not asked for
+    tables = out.split("Truth scores")[0]
+    assert tables.count("feature") >= 2 and "x3" in tables
+    truth = out.split("Truth scores")[1]
+    assert "feature_auc" in truth and "lag_auc" in truth
+
+
+def test_methods_in_json(capsys):
+    assert main([*TINY, "--json", "--quiet", "--methods", "default,tsr:perturbation"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    from rnnviz.registry import default_methods
+
+    names = [*default_methods(), "tsr:perturbation", "random"]
+    assert list(data["methods"]) == names
+    assert len(data["methods"]["garson"]["importances_mean"]) == 3
+    assert [row["method"] for row in data["truth_scores"]] == names
+    assert 0.0 <= data["truth_scores"][0]["feature_auc"] <= 1.0
+    assert data["truth_scores"][names.index("connection_weights")]["lag_auc"] is None
+    assert data["rank_agreement"]["methods"] == names
+    assert len(data["rank_agreement"]["rho"]) == len(names)
+
+
+@pytest.mark.parametrize("methods", ["nope", "saliency,nope", "tsr", "lek:perturbation", ","])
+def test_unknown_methods_exit_2_listing_the_valid_names(capsys, methods):
+    assert main([*TINY, "--quiet", "--methods", methods]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --methods:")
+    if "nope" in methods:
+        assert "perturbation, sigma_sweep, ablation" in err and "default" in err

@@ -268,6 +268,20 @@ def test_stepwise_is_opt_in_runs_once_and_joins_the_table(app):
     assert "Backward stepwise elimination" in list(frame(at)["method"])
 
 
+def test_weight_methods_read_a_bidirectional_model():
+    """A bidirectional LSTM: connection weights and Garson read both directions' kernels and
+    get scored like every other method (no error box)."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update({**TINY, "cell": "bilstm", "epochs": "1"})
+    at.switch_page(f"{PAGES}/compare.py")
+    at.run()
+    at.toggle(key="cmp_more").set_value(True).run()
+    assert_clean(at)
+    auc = dict(zip(frame(at)["method"], frame(at)["feature AUC"], strict=True))
+    for label in ("Connection weights (Olden)", "Garson's algorithm"):
+        assert 0.0 <= float(auc[label]) <= 1.0
+
+
 def test_default_experiment_leads_with_the_example_where_methods_disagree():
     """The real lagged model the page leads with: the disagreement it announces is in its
     numbers (this trains the example, full size, in a few seconds)."""

@@ -141,6 +141,50 @@ def test_connection_weights_and_garson_read_the_kernel(lctx) -> None:
     np.testing.assert_allclose(g.importances_mean, np.abs(W) / np.abs(W).sum(), rtol=1e-6)
 
 
+def _bidirectional(merge_mode: str = "concat"):
+    """x -> Bidirectional(SimpleRNN(2)) -> Dense(1): forward kernel WF, backward WB, head V."""
+    import keras
+
+    inputs = keras.Input((T, F))
+    h = keras.layers.Bidirectional(
+        keras.layers.SimpleRNN(2, return_sequences=True), merge_mode=merge_mode, name="bi"
+    )(inputs)
+    out = keras.layers.Dense(1, use_bias=False, name="head")(h)
+    model = keras.Model(inputs, out)
+    zero_rec, zero_bias = np.zeros((2, 2), np.float32), np.zeros(2, np.float32)
+    model.get_layer("bi").set_weights([WF, zero_rec, zero_bias, WB, zero_rec, zero_bias])
+    if merge_mode == "concat":
+        model.get_layer("head").set_weights([V[:, None]])
+    return model
+
+
+WF = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.5]], np.float32)  # (F, units) forward
+WB = np.array([[0.0, 0.0], [3.0, 1.0], [0.0, 0.0]], np.float32)  # (F, units) backward
+V = np.array([2.0, 1.0, -1.0, 4.0], np.float32)  # head over [forward units, backward units]
+
+
+def test_weight_methods_read_both_directions_of_a_bidirectional_layer(x) -> None:
+    """The concatenated output [h_forward, h_backward] is a hidden layer of 2 x units: Olden's
+    product runs through both directions' input kernels, in that order."""
+    bctx = Context(linear, x, model=_bidirectional(), seed=3)
+    kernel = np.concatenate([WF, WB], axis=1)  # (F, 4): what the head reads, by input
+    signed = kernel @ V  # x1: 2, x2: -3 + 4 = 1, x3: 0.5
+    olden = run_method("connection_weights", bctx)
+    np.testing.assert_allclose(olden.extra["signed"], signed, rtol=1e-6)
+    np.testing.assert_allclose(olden.importances_mean, np.abs(signed), rtol=1e-6)
+    c = np.abs(kernel) * np.abs(V)[None, :]
+    shares = (c / c.sum(axis=0, keepdims=True)).sum(axis=1)
+    g = run_method("garson", bctx)
+    np.testing.assert_allclose(g.importances_mean, shares / shares.sum(), rtol=1e-6)
+
+
+def test_weight_methods_refuse_a_bidirectional_merge_they_cannot_read(x) -> None:
+    bctx = Context(linear, x, model=_bidirectional("mul"), seed=3)
+    for name in ("connection_weights", "garson"):
+        with pytest.raises(ValueError, match="merge_mode 'mul'"):
+            run_method(name, bctx)
+
+
 def test_lek_profile_of_a_linear_function(lctx, x) -> None:
     attr = run_method("lek", lctx, n_points=5, quantiles=(0.0, 0.5, 1.0))
     lo, hi = x.min(axis=(0, 1)), x.max(axis=(0, 1))
@@ -604,6 +648,23 @@ def test_lstm_compare_scores_against_the_rule(ctx) -> None:
         assert 0.0 <= row["feature_auc"] <= 1.0
     assert result.scores["lek"]["aup"] is None
     assert 0.0 <= result.scores["saliency"]["aupr"] <= 1.0
+
+
+def test_compare_methods_on_a_bidirectional_lstm() -> None:
+    """Every default method, the weight methods included, runs on a bidirectional LSTM."""
+    from rnnviz.experiment import compare_methods
+    from rnnviz.model import train
+    from rnnviz.registry import default_methods
+
+    config = Config(
+        cell="bilstm", seq_len=5, n_train=300, n_val=100, n_score=40, epochs=1, n_repeats=2
+    )
+    result = compare_methods(train(config), config)
+    assert result.methods == (*default_methods(), "random")
+    for name in ("connection_weights", "garson"):
+        assert np.isfinite(result.attributions[name].importances).all(), name
+        assert 0.0 <= result.scores[name]["feature_auc"] <= 1.0, name
+    assert result.attributions["garson"].importances.sum() == pytest.approx(1.0)
 
 
 def test_new_models_of_one_architecture_trigger_no_retracing(caplog) -> None:
