@@ -313,16 +313,17 @@ def _duration(seconds: float) -> str:
 
 def preset_experiments() -> list[Config]:
     """The experiments a visitor opens with one click: every preset rule with the default
-    recipe, the example the Compare page leads with, then the thread's exact recipe (the
-    slowest, so last). Hosted mode warms exactly these at start."""
+    recipe, the example the Compare page leads with, the lessons' experiments, then the
+    thread's exact recipe (the slowest, so last). Each once; hosted mode warms exactly these
+    at start."""
     from rnnviz.config import PRESETS
     from rnnviz.experiment import DISAGREEMENT_EXAMPLE
+    from rnnviz.lessons import lesson_experiments
     from rnnviz.rules import RULE_PRESETS
 
-    return [Config(rule=name) for name in RULE_PRESETS] + [
-        DISAGREEMENT_EXAMPLE,
-        PRESETS["reference"],
-    ]
+    configs = [Config(rule=name) for name in RULE_PRESETS]
+    configs += [DISAGREEMENT_EXAMPLE, *lesson_experiments(), PRESETS["reference"]]
+    return list(dict.fromkeys(configs))
 
 
 WARM_PRIORITY = 1  # behind every visitor's training

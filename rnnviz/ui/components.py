@@ -35,6 +35,7 @@ TIMESTEPS_PAGE = "rnnviz/ui/pages/timesteps.py"
 LEARN_PAGE = "rnnviz/ui/pages/learn.py"
 COMPARE_PAGE = "rnnviz/ui/pages/compare.py"
 UPLOAD_PAGE = "rnnviz/ui/pages/upload.py"
+LESSONS_PAGE = "rnnviz/ui/pages/lessons.py"
 # The app's pages in navigation order: (script, title, icon, url path). Setup is the default
 # page, served at the app's root; app.py builds st.navigation from this list.
 PAGES = (
@@ -44,6 +45,7 @@ PAGES = (
     (COMPARE_PAGE, "Compare methods", ":material/compare_arrows:", "compare"),
     (UPLOAD_PAGE, "Your model & data", ":material/upload_file:", "upload"),
     (LEARN_PAGE, "Learn", ":material/school:", "learn"),
+    (LESSONS_PAGE, "Lessons", ":material/cast_for_education:", "lessons"),
 )
 NAV_KEY = "page_links"
 MOBILE_WIDTH_PX = 768  # Streamlit's breakpoint: narrower, the top navigation folds into the sidebar

@@ -1,0 +1,365 @@
+"""Guided lessons: a question, a guess, a prepared experiment, a reveal read off its numbers.
+
+Each :class:`Lesson` names the experiment(s) it opens (preset configs, so hosted mode warms them
+and they open at once), the options a student commits to, and one change to try next. The
+``reveal_*`` functions turn the real scores into the option they support and sentences that
+quote the numbers, so what a student is told is what the model did, whatever it did. No
+streamlit here: the Lessons page (``rnnviz/ui/pages/lessons.py``) only draws these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnviz.config import PRESETS, Config
+
+# A feature counts as relied on when its effect is at least this share of the largest one.
+RELIED_SHARE = 0.25
+# A pair combines when its interaction strength is at least this share of the smaller of the
+# two features' own effects (the part of their joint change that their sum does not explain).
+COMBINE_SHARE = 0.1
+# A near-copy shows nothing when its effect is at most this many times the largest effect of
+# the features nothing reads (the noise floor), and as much as the original from this share.
+NOISE_FACTOR = 2.0
+AS_MUCH_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One guided lesson: what to ask, which experiments answer it, and what to try next."""
+
+    slug: str  # its link: /lessons?lesson=<slug>
+    title: str
+    question: str  # Markdown; a rule in it is ours, never user text
+    options: tuple[str, ...]  # the guesses a student may commit to
+    configs: tuple[Config, ...]  # the prepared experiments, opened together
+    kind: str  # which reveal reads its numbers: see REVEALS
+    try_next: str  # one change to try, in words
+    try_config: Config  # that change, opened on the Setup page
+
+
+@dataclass(frozen=True)
+class Reveal:
+    """What the numbers say: the option they support (None when no option fits) and why."""
+
+    answer: str | None
+    reading: str
+
+    def verdict_on(self, guess: str | None) -> str:
+        """One sentence on the student's guess against the numbers."""
+        if guess is None:
+            return "You did not commit to a guess."
+        if self.answer is None:
+            return f"You guessed “{guess}”. None of the options fits what this model did."
+        if guess == self.answer:
+            return f"You guessed “{guess}”: that is what the model shows."
+        return f"You guessed “{guess}”; the model shows “{self.answer}”."
+
+
+def _names(names: Sequence[str], idx: Iterable[int]) -> str:
+    items = [names[i] for i in idx]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def relied_on(importances_mean: np.ndarray, share: float = RELIED_SHARE) -> list[int]:
+    """Features whose effect is at least ``share`` of the largest (none if all are zero)."""
+    mean = np.asarray(importances_mean, dtype=np.float64)
+    top = float(np.nanmax(mean)) if mean.size else 0.0
+    if not top > 0:
+        return []
+    return [int(i) for i in np.flatnonzero(mean >= share * top)]
+
+
+FEATURE_OPTIONS = {
+    "x1 only": (0,),
+    "x1 and x2": (0, 1),
+    "x1, x2 and x3": (0, 1, 2),
+    "x3 only": (2,),
+}
+
+
+def reveal_features(scores, options: Mapping[str, tuple[int, ...]] = FEATURE_OPTIONS) -> Reveal:
+    """Which features the model relies on (effect ≥ RELIED_SHARE of the largest), with values."""
+    mean, std = scores.importances_mean, scores.importances_std
+    names = scores.feature_names
+    used = relied_on(mean)
+    answer = next((o for o, s in options.items() if tuple(s) == tuple(used)), None)
+    ignored = [i for i in range(len(names)) if i not in used]
+    parts = [
+        f"Perturbing {_names(names, used)} moves the predictions most: "
+        + ", ".join(f"{names[i]} by {mean[i]:.3f} ± {std[i]:.3f}" for i in used)
+    ]
+    if ignored:
+        top = float(np.max(mean))
+        parts.append(
+            ", ".join(f"{names[i]} by only {mean[i]:.3f}" for i in ignored)
+            + f" (under {RELIED_SHARE:.0%} of the largest effect, {top:.3f})"
+        )
+    return Reveal(answer, "; ".join(parts) + ".")
+
+
+LAG_OPTIONS = {"0 steps (the same step)": 0, "1 step": 1, "2 steps": 2, "3 or more steps": 3}
+
+
+def peak_lag(scores, feature: int) -> tuple[int, float]:
+    """The lag (≥ 0) at which ``feature``'s effect on later outputs peaks, and that effect."""
+    past = scores.past_lags()
+    if past is None:
+        raise ValueError("these scores have no lag profile (input and output steps differ)")
+    profile = past[feature]
+    lag = int(np.nanargmax(profile))
+    return lag, float(profile[lag])
+
+
+def reveal_lag(scores, feature: int = 0, options: Mapping[str, int] = LAG_OPTIONS) -> Reveal:
+    """How far back the model reads ``feature``: the peak of its lag profile, with the runner-up."""
+    names = scores.feature_names
+    lag, value = peak_lag(scores, feature)
+    profile = scores.past_lags()[feature]
+    last = max(options.values())
+    answer = next((o for o, v in options.items() if v == min(lag, last)), None)
+    others = np.delete(profile, lag)
+    second = float(np.nanmax(others)) if others.size else 0.0
+    steps = "step" if lag == 1 else "steps"
+    where = "at the same step" if lag == 0 else f"{lag} {steps} later"
+    reading = (
+        f"A nudge to {names[feature]} at one step moves the output {where} the most "
+        f"({value:.3f}); at any other lag at most {second:.3f}"
+    )
+    if value > 0:
+        reading += f" ({second / value:.0%} of the peak)"
+    return Reveal(answer, reading + ".")
+
+
+COMBINE = "It combines them: the effect of one depends on the other"
+ADD_UP = "Their effects simply add up"
+
+
+def reveal_interaction(interactions, pair: tuple[int, int] = (0, 1)) -> Reveal:
+    """Whether ``pair`` combines: its interaction against the two features' own effects."""
+    names = interactions.feature_names
+    i, j = pair
+    mean, std = interactions.importances_mean, interactions.importances_std
+    single = interactions.single_mean
+    value = float(mean[i, j])
+    smaller = float(min(single[i], single[j]))
+    combines = smaller > 0 and value >= COMBINE_SHARE * smaller
+    others = [(a, b, m) for a, b, m, _ in interactions.pairs() if {a, b} != {i, j}]
+    reading = (
+        f"Perturbing {names[i]} and {names[j]} together moves the predictions by "
+        f"{value:.3f} ± {float(std[i, j]):.3f} more than the sum of each alone "
+        f"({names[i]} alone {single[i]:.3f}, {names[j]} alone {single[j]:.3f})"
+    )
+    if smaller > 0:
+        reading += f": {value / smaller:.0%} of the smaller single effect"
+    if others:
+        a, b, m = others[0]
+        reading += f". The strongest other pair, {names[a]} and {names[b]}, scores {m:.3f}"
+    return Reveal(COMBINE if combines else ADD_UP, reading + ".")
+
+
+NONE = "Nothing: the rule never reads x4"
+SOME = "Something, but less than x1"
+AS_MUCH = "As much as x1"
+
+
+def reveal_correlated(
+    scores, rho: float, original: int = 0, copy: int = 3, unrelated: Sequence[int] = (1, 2)
+) -> Reveal:
+    """How much credit the near-copy takes, against the original and against the noise floor.
+
+    ``unrelated``: features the rule never reads and nothing copies; the largest of their
+    effects is what "nothing" looks like on this model. The copy shows nothing when its effect
+    is at most NOISE_FACTOR times that floor, as much as the original from AS_MUCH_SHARE of it.
+    """
+    names = scores.feature_names
+    mean = scores.importances_mean
+    a, b = float(mean[original]), float(mean[copy])
+    floor = max((float(mean[i]) for i in unrelated), default=0.0)
+    share = b / a if a > 0 else float("nan")
+    if b <= NOISE_FACTOR * floor:
+        answer = NONE
+    elif share >= AS_MUCH_SHARE:
+        answer = AS_MUCH
+    else:
+        answer = SOME
+    reading = (
+        f"{names[original]} moves the predictions by {a:.3f}, its near-copy {names[copy]} "
+        f"(rank correlation {rho:.2f}) by {b:.3f}"
+    )
+    if a > 0:
+        reading += f", {share:.0%} of {names[original]}'s effect"
+    if unrelated:
+        reading += (
+            f"; {_names(names, unrelated)}, which nothing reads or copies, by at most {floor:.3f}"
+        )
+    return Reveal(answer, reading + ".")
+
+
+ALL_AGREE = "All of them"
+NOT_ALL = "Not all of them"
+
+
+def reveal_methods(comparison, truth_features: Iterable[int]) -> Reveal:
+    """Whether every method ranks the rule's features first (feature AUC 1), in one sentence."""
+    from rnnviz.readings import verdict
+    from rnnviz.registry import RANDOM
+
+    auc = [
+        comparison.scores.get(m, {}).get("feature_auc") for m in comparison.methods if m != RANDOM
+    ]
+    known = [a for a in auc if a is not None]
+    answer = (ALL_AGREE if all(a >= 1.0 for a in known) else NOT_ALL) if known else None
+    return Reveal(answer, verdict(comparison, truth_features))
+
+
+ONLY_LSTM = "Only the LSTM"
+ONLY_SIMPLE = "Only the simple RNN"
+BOTH = "Both"
+NEITHER = "Neither"
+
+
+def reveal_cells(results: Sequence, scores: Sequence, feature: int = 0) -> Reveal:
+    """Which cells learned (their verdict grades), and where each one's lag profile peaks.
+
+    ``results`` and ``scores`` follow the lesson's configs: simple RNN first, then LSTM.
+    """
+    learned = [r.grade == "learned" for r in results]
+    answer = {
+        (False, True): ONLY_LSTM,
+        (True, False): ONLY_SIMPLE,
+        (True, True): BOTH,
+        (False, False): NEITHER,
+    }[tuple(learned)]
+    parts = []
+    for label, result, s in zip(("The simple RNN", "The LSTM"), results, scores, strict=True):
+        lag, value = peak_lag(s, feature)
+        parts.append(
+            f"{label} {result.grade} (validation accuracy {result.val_accuracy:.1%} against "
+            f"{result.baseline_accuracy:.1%} for always guessing the majority); a nudge to "
+            f"{s.feature_names[feature]} moves its output {lag} steps later the most "
+            f"({value:.3f})"
+        )
+    return Reveal(answer, ". ".join(parts) + ".")
+
+
+_COUNT = {2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven", 8: "Eight"}
+
+
+def _lessons() -> tuple[Lesson, ...]:
+    from rnnviz.experiment import DISAGREEMENT_EXAMPLE
+    from rnnviz.registry import first_methods, method_label
+
+    methods = first_methods()
+    labels = [method_label(m) for m in methods]
+    listed = ", ".join(labels[:-1]) + " and " + labels[-1]
+
+    correlated = PRESETS["correlated"]
+    memory = (PRESETS["memory-simple-rnn"], PRESETS["memory-lstm"])
+    return (
+        Lesson(
+            "thread",
+            "The thread's rule",
+            "The network is trained on $y_t$ = 1 when `x1 * x2 < 0.25`, with three features: "
+            "x3 is never read. Which features will perturbing show that the trained network "
+            "relies on?",
+            tuple(FEATURE_OPTIONS),
+            (Config(),),
+            "features",
+            "Give the network two more features that the rule never reads (5 features): do "
+            "they stay flat too?",
+            Config(n_features=5),
+        ),
+        Lesson(
+            "memory",
+            "Memory and lags",
+            "Now $y_t$ = 1 when `x1[t-2] > 0.5`: x1 two steps earlier decides. Nudge x1 at one "
+            "step only: how many steps later does the output move most?",
+            tuple(LAG_OPTIONS),
+            (Config(rule="lagged"),),
+            "lag",
+            "Move the lag to 4 steps (`x1[t-4] > 0.5`): does the peak follow?",
+            Config(rule="x1[t-4] > 0.5"),
+        ),
+        Lesson(
+            "interaction",
+            "An interaction",
+            "In the thread's rule `x1 * x2 < 0.25` whether x1 matters depends on x2. Perturb "
+            "both at once: does the network combine them, or do their effects simply add up?",
+            (COMBINE, ADD_UP),
+            (Config(),),
+            "interaction",
+            "Try a rule with no pair to combine, `x1 > 0.5`: what is left in the matrix?",
+            Config(rule="threshold"),
+        ),
+        Lesson(
+            "correlated",
+            "Correlated features",
+            "The rule reads only x1 (`x1 > 0.5`), but x4 is a near-copy of x1 (rank "
+            "correlation 0.95). How much will perturbing x4 move the predictions?",
+            (NONE, SOME, AS_MUCH),
+            (correlated,),
+            "correlated",
+            "Loosen the copy to a rank correlation of 0.5: does x4's share shrink?",
+            correlated.replace(correlated=((1, 4, 0.5),)),
+        ),
+        Lesson(
+            "methods",
+            "Which method to trust?",
+            f"{_COUNT.get(len(methods), len(methods))} ways of scoring features run on one "
+            f"trained model: {listed}. Its rule reads only x1, two steps back "
+            "(`x1[t-2] > 0.5`). Will every method rank x1 above the other features?",
+            (ALL_AGREE, NOT_ALL),
+            (DISAGREEMENT_EXAMPLE,),
+            "methods",
+            "Run the same comparison on the thread's rule `x1 * x2 < 0.25` (no memory needed).",
+            DISAGREEMENT_EXAMPLE.replace(rule="reference"),
+        ),
+        Lesson(
+            "cells",
+            "Cell memory",
+            "The rule reads x1 eight steps back (`x1[t-8] > 0.5`, 20 steps per sequence). Two "
+            "networks train with the same recipe: one with simple RNN cells, one with LSTM "
+            "cells. Which learns the rule?",
+            (ONLY_LSTM, ONLY_SIMPLE, BOTH, NEITHER),
+            memory,
+            "cells",
+            "Give the LSTM 16 epochs instead of 3: does it catch up?",
+            memory[1].replace(epochs=16),
+        ),
+    )
+
+
+LESSONS: tuple[Lesson, ...] = _lessons()
+BY_SLUG: dict[str, Lesson] = {lesson.slug: lesson for lesson in LESSONS}
+
+
+def lesson_experiments() -> list[Config]:
+    """Every experiment the lessons open, each once, in lesson order (hosted mode warms them)."""
+    seen: dict[Config, None] = {}
+    for lesson in LESSONS:
+        for config in lesson.configs:
+            seen.setdefault(config, None)
+    return list(seen)
+
+
+__all__ = [
+    "BY_SLUG",
+    "LESSONS",
+    "Lesson",
+    "Reveal",
+    "lesson_experiments",
+    "peak_lag",
+    "relied_on",
+    "reveal_cells",
+    "reveal_correlated",
+    "reveal_features",
+    "reveal_interaction",
+    "reveal_lag",
+    "reveal_methods",
+]

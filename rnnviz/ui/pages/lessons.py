@@ -1,0 +1,150 @@
+"""Lessons: a question, the student's guess, the prepared experiment, and the reveal.
+
+Each lesson has its own link (``/lessons?lesson=<slug>``) for a teacher to share. The
+experiments are presets that hosted mode trains at start, so they open at once; the reveal is
+read off their numbers by ``rnnviz.lessons``. Layout only: the core makes every sentence.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rnnviz import lessons, plots
+from rnnviz.lessons import Lesson
+from rnnviz.ui import cache, components, state, text
+
+QUERY_KEY = "lesson"
+
+
+def _current() -> Lesson:
+    """The lesson in the link, or the first; the link follows the lesson picked."""
+    ss = st.session_state
+    if "lesson_pick" not in ss:
+        slug = st.query_params.get(QUERY_KEY)
+        ss["lesson_pick"] = slug if slug in lessons.BY_SLUG else lessons.LESSONS[0].slug
+    slug = st.radio(
+        "Lesson",
+        [lesson.slug for lesson in lessons.LESSONS],
+        key="lesson_pick",
+        format_func=lambda s: (
+            f"{lessons.LESSONS.index(lessons.BY_SLUG[s]) + 1}. {lessons.BY_SLUG[s].title}"
+        ),
+        horizontal=True,
+        label_visibility="collapsed",
+    )
+    if st.query_params.to_dict() != {QUERY_KEY: slug}:
+        st.query_params.from_dict({QUERY_KEY: slug})
+    return lessons.BY_SLUG[slug]
+
+
+def _open(lesson: Lesson) -> None:
+    st.session_state[f"lesson_open_{lesson.slug}"] = True
+
+
+def _results(lesson: Lesson) -> list | None:
+    """The lesson's trained experiments (cached: they open at once), or None after an error."""
+    results = []
+    for config in lesson.configs:
+        result = components.trained_model(config)
+        if result is None:
+            return None
+        results.append(result)
+    return results
+
+
+def _scores(results: list, lesson: Lesson) -> list | None:
+    pairs = zip(results, lesson.configs, strict=True)
+    scores = [components.scores_or_error(result, config) for result, config in pairs]
+    return None if any(s is None for s in scores) else scores
+
+
+def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
+    """Draw the lesson's figure(s) and return what the numbers say."""
+    config = lesson.configs[0]
+    rule = config.target()
+    if lesson.kind == "methods":
+        from rnnviz.registry import first_methods
+
+        comparison = cache.comparison(results[0], config, first_methods())
+        st.plotly_chart(plots.method_multiples(comparison, rule.features), key="lesson_figure")
+        return lessons.reveal_methods(comparison, rule.features)
+    scores = _scores(results, lesson)
+    if scores is None:
+        return None
+    if lesson.kind in ("features", "correlated"):
+        st.plotly_chart(plots.feature_bars(scores[0], rule.features), key="lesson_figure")
+        if lesson.kind == "features":
+            return lessons.reveal_features(scores[0])
+        (_, _, rho), *_ = config.correlated
+        return lessons.reveal_correlated(scores[0], rho)
+    if lesson.kind == "lag":
+        st.plotly_chart(plots.lag_profile(scores[0], rule.ground_truth), key="lesson_figure")
+        return lessons.reveal_lag(scores[0])
+    if lesson.kind == "interaction":
+        from rnnviz.plots_interactions import interaction_heatmap
+        from rnnviz.truth import interacting_pairs
+
+        found = cache.interactions(results[0], config)
+        st.plotly_chart(interaction_heatmap(found, interacting_pairs(rule)), key="lesson_figure")
+        return lessons.reveal_interaction(found)
+    if lesson.kind == "cells":
+        columns = st.columns(len(scores), gap="large")
+        for i, (column, s, c) in enumerate(zip(columns, scores, lesson.configs, strict=True)):
+            with column:
+                st.markdown(f"**{text.CELL_NAMES[c.cell]}**")
+                st.plotly_chart(
+                    plots.lag_profile(s, c.target().ground_truth), key=f"lesson_figure_{i}"
+                )
+        return lessons.reveal_cells(results, scores)
+    raise ValueError(f"unknown lesson kind {lesson.kind!r}")
+
+
+def main() -> None:
+    components.page_links()
+    st.title("Lessons")
+    st.caption(
+        "Six short lessons a class can run together: read the question, commit to a guess, "
+        "then open the prepared experiment and see what the network really does. Each lesson "
+        "has its own link to share."
+    )
+    lesson = _current()
+    st.subheader(lesson.title)
+    st.markdown(lesson.question)
+    guess = st.radio("Your guess", lesson.options, index=None, key=f"lesson_guess_{lesson.slug}")
+    opened = st.session_state.get(f"lesson_open_{lesson.slug}", False)
+    st.button(
+        "Open the experiment and reveal",
+        type="primary",
+        disabled=guess is None and not opened,
+        on_click=_open,
+        args=(lesson,),
+        key=f"lesson_button_{lesson.slug}",
+        help="Commit to a guess first." if guess is None else None,
+    )
+    if not opened:
+        return
+    results = _results(lesson)
+    if results is None:
+        return
+    for result in results:
+        components.learned_notice(result)
+    reveal = _reveal(lesson, results)
+    if reveal is None:
+        return
+    if reveal.answer is not None and guess == reveal.answer:
+        st.success(reveal.verdict_on(guess), icon=":material/check_circle:")
+    else:
+        st.info(reveal.verdict_on(guess), icon=":material/info:")
+    st.markdown(f"**What the numbers say.** {reveal.reading}")
+    st.markdown(f"**Try this next.** {lesson.try_next}")
+    left, right = st.columns(2)
+    if left.button("Set up this change", key=f"lesson_try_{lesson.slug}"):
+        state.set_config(lesson.try_config)
+        st.switch_page(components.SETUP_PAGE)
+    if right.button("Open this experiment in the dashboard", key=f"lesson_dash_{lesson.slug}"):
+        state.set_config(lesson.configs[-1])
+        st.switch_page(components.FEATURES_PAGE)
+
+
+main()
+cache.warm_tensorflow()  # after drawing: later trainings need not wait for the import
