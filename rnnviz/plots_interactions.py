@@ -57,13 +57,14 @@ def interaction_heatmap(result: InteractionResult, rule_pairs: Pairs | None = No
             ),
         )
     )
-    subtitle = f"σ = {result.sigma:g}, mean over {result.n_repeats} repeats"
+    subtitle = f"joint nudge minus the two single nudges; σ = {result.sigma:g}, mean over "
+    subtitle += f"{result.n_repeats} repeats"
     if rule_pairs is not None:
         subtitle += f"; {TRUTH_MARK} = the rule combines this pair"
     subtitle = wrap_subtitle(subtitle)
     fig.update_layout(
         title={
-            "text": "Do features combine? Joint nudge minus the two single nudges",
+            "text": "Do features combine?",
             "subtitle": {"text": subtitle},
             "y": 1.0,
             "yref": "container",

@@ -21,14 +21,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium"),
 ]
-NAV = (
-    "Setup & train",
-    "Per-feature effects",
-    "Per-timestep effects",
-    "Compare methods",
-    "Your model & data",
-    "Learn",
-)
+NAV = ("Setup", "Features", "Timesteps", "Compare", "Your model", "Learn", "Lessons")
 # url path -> (page title, charts and tables drawn with the tiny experiment)
 LAYOUT_PAGES = {
     "setup": ("Setup & train", 1, 0),
@@ -162,7 +155,8 @@ def check_layout(page, path: str, size: str, n_charts: int, n_tables: int) -> di
         for name in NAV:
             assert any(text.endswith(name) for text in on_screen), (*where, name, on_screen)
     else:  # the top navigation shows them; the page does not repeat them
-        expect(page.get_by_role("link", name="Learn", exact=True).first).to_be_visible()
+        for name in NAV:  # all of them, none folded into "more"
+            expect(page.get_by_role("link", name=name, exact=True).first).to_be_visible()
         assert not any(text.endswith("Learn") for text, _ in geometry["links"]), where
     return geometry
 
@@ -209,4 +203,31 @@ def test_user_text_shows_literally(server, browser):
     assert first.locator("em, code, a, .katex, [role=img]").count() == 0
     pointer = error.locator("pre").first.inner_text().replace("\u2060", "")
     assert rule in pointer and pointer.index("^") >= 0
+    page.close()
+
+
+def test_a_lesson_walked_end_to_end(server, browser):
+    """A student opens a lesson's own link, commits to a guess, reveals, and sees the reading
+    and the verdict on their guess drawn from the trained experiment."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/lessons?lesson=memory")
+    expect(page.get_by_role("heading", name="Memory and lags")).to_be_visible(timeout=120_000)
+    reveal = page.get_by_role("button", name="Open the experiment and reveal")
+    expect(reveal).to_be_disabled()  # a guess first
+    page.get_by_text("1 step", exact=True).click()
+    expect(reveal).to_be_enabled()
+    reveal.click()
+    expect(page.get_by_text("What the numbers say.")).to_be_visible(timeout=120_000)
+    page.wait_for_function(f"document.querySelectorAll('{CHART} .gtitle').length >= 1")
+    said = page.get_by_text("You guessed “1 step”").inner_text()
+    assert "the model shows" in said  # right or not, the verdict names the model's answer
+    reading = page.locator("p", has_text="What the numbers say.").first.inner_text()
+    assert "moves the output" in reading
+    assert "lesson=memory" in page.url  # the lesson keeps its own link
+    page.screenshot(path=str(ARTIFACTS / "lesson_memory.png"), full_page=True)
+    assert not errors, errors
     page.close()

@@ -36,14 +36,15 @@ LEARN_PAGE = "rnnviz/ui/pages/learn.py"
 COMPARE_PAGE = "rnnviz/ui/pages/compare.py"
 UPLOAD_PAGE = "rnnviz/ui/pages/upload.py"
 LESSONS_PAGE = "rnnviz/ui/pages/lessons.py"
-# The app's pages in navigation order: (script, title, icon, url path). Setup is the default
-# page, served at the app's root; app.py builds st.navigation from this list.
+# The app's pages in navigation order: (script, title, icon, url path). Titles are short, so
+# that all seven fit the top bar beside the sidebar on a laptop (else some fold into "more").
+# Setup is the default page, served at the app's root; app.py builds st.navigation from this.
 PAGES = (
-    (SETUP_PAGE, "Setup & train", ":material/tune:", "setup"),
-    (FEATURES_PAGE, "Per-feature effects", ":material/bar_chart:", "features"),
-    (TIMESTEPS_PAGE, "Per-timestep effects", ":material/grid_on:", "timesteps"),
-    (COMPARE_PAGE, "Compare methods", ":material/compare_arrows:", "compare"),
-    (UPLOAD_PAGE, "Your model & data", ":material/upload_file:", "upload"),
+    (SETUP_PAGE, "Setup", ":material/tune:", "setup"),
+    (FEATURES_PAGE, "Features", ":material/bar_chart:", "features"),
+    (TIMESTEPS_PAGE, "Timesteps", ":material/grid_on:", "timesteps"),
+    (COMPARE_PAGE, "Compare", ":material/compare_arrows:", "compare"),
+    (UPLOAD_PAGE, "Your model", ":material/upload_file:", "upload"),
     (LEARN_PAGE, "Learn", ":material/school:", "learn"),
     (LESSONS_PAGE, "Lessons", ":material/cast_for_education:", "lessons"),
 )
@@ -206,7 +207,9 @@ def trained_model(config: Config) -> TrainResult | None:
         with slot.container(border=True):
             st.markdown(f"**Training the LSTM** on $y_t$ = 1 when {md_code(expression)} …")
             bar = st.progress(job.fraction, text=job.status())
-            now = training_view.live(st.empty(), _rule_or_none(config))  # issue 11: live
+            now = training_view.live(  # issue 11: what the network relies on now
+                st.empty(), _rule_or_none(config), key=f"live_{config.training_id()}"
+            )
 
         def report(j) -> None:
             bar.progress(j.fraction, text=j.status())

@@ -17,9 +17,9 @@ from rnnviz.rules import Rule
 from rnnviz.ui import text
 
 
-def live(placeholder, truth: Rule | None = None) -> Callable:
+def live(placeholder, truth: Rule | None = None, key: str = "live_snapshot") -> Callable:
     """A ``report(job)`` for ``rnnviz.jobs.wait_for`` that draws the job's newest snapshot in
-    ``placeholder`` (once per snapshot)."""
+    ``placeholder`` (once per snapshot). ``key`` tells apart trainings drawn on one page."""
     shown: list[int] = []
 
     def report(job) -> None:
@@ -29,7 +29,7 @@ def live(placeholder, truth: Rule | None = None) -> Callable:
         shown.append(snap.step)
         fig = snapshot_now(snap, truth=None if truth is None else truth.ground_truth)
         fig.update_layout(height=300)
-        placeholder.plotly_chart(fig, theme="streamlit", key=f"live_snapshot_{snap.step}")
+        placeholder.plotly_chart(fig, theme="streamlit", key=f"{key}_{snap.step}")
 
     return report
 
