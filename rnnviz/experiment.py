@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rnnviz.config import Config
-from rnnviz.data import Dataset, make_split
+from rnnviz.data import Dataset, make_split, target_scale
 from rnnviz.result import ProgressFn, TrainResult
 from rnnviz.scoring import PerturbationResult, perturbation_importance
 
@@ -28,7 +28,8 @@ def explain(result: TrainResult, config: Config | None = None) -> PerturbationRe
     ``config`` may differ from the training config in sigma, n_repeats and n_score only, so a
     new noise scale never needs a new model. Only outputs whose target is defined count (the
     score split's ``valid``): where the rule's lag or window reaches before t = 0 the model was
-    never trained, and its outputs there are no evidence of anything.
+    never trained, and its outputs there are no evidence of anything. A real series' features
+    carry their names (precipitation, temp_max, ...), a synthetic one's are x1..xF.
     """
     config = config or result.config
     if config.training_key() != result.config.training_key():
@@ -41,7 +42,23 @@ def explain(result: TrainResult, config: Config | None = None) -> PerturbationRe
         n_repeats=config.n_repeats,
         seed=config.seed,
         valid=data.valid,
+        feature_names=feature_names(config),
     )
+
+
+def feature_names(config: Config) -> tuple[str, ...]:
+    """The names of ``config``'s input features: a real series' measurements, else x1..xF."""
+    if config.dataset != "synthetic":
+        from rnnviz.datasets import feature_names as series_names
+
+        return series_names(config.n_features)
+    return tuple(f"x{i + 1}" for i in range(config.n_features))
+
+
+def ground_truth(config: Config) -> Any:
+    """The rule of a synthetic experiment (its ground truth); None for a real series, which
+    has none (nobody knows what tomorrow's weather depends on)."""
+    return config.target() if config.dataset == "synthetic" else None
 
 
 def run(
@@ -88,7 +105,8 @@ def compare_methods(
     progress: ProgressFn | None = None,
 ) -> Comparison:
     """Run ``methods`` (default: the registry's default set, every fast method) on one trained
-    model and score them against the rule's ground truth.
+    model and score them against the rule's ground truth (a real series has none: no truth
+    scores, only the attributions and their agreement).
 
     Parameters a method takes from the experiment (``MethodSpec.from_config``: perturbation's
     sigma and repeats) come from ``config`` unless ``params`` says otherwise; a parameter of
@@ -113,7 +131,7 @@ def compare_methods(
                 given[p.name] = make_stepwise_trainer(config, progress, full=result)
         if not given:
             del params[name]
-    return compare(method_context(result, config), methods, params, truth=config.target())
+    return compare(method_context(result, config), methods, params, truth=ground_truth(config))
 
 
 def make_stepwise_trainer(
@@ -122,20 +140,27 @@ def make_stepwise_trainer(
     """``train_fn(kept) -> validation loss`` for :func:`rnnviz.methods.stepwise`, training
     ``config``'s model.
 
-    Dropped features are overwritten with the constant 0.5 in the train and validation inputs
-    (labels unchanged), so the input shape and the architecture stay the same. Results are
-    cached per set of kept features; every training starts from ``config.seed``.
+    Dropped features are overwritten with the constant 0.5 (0, the training mean, for a real
+    series' standardised features) in the train and validation inputs (labels unchanged), so
+    the input shape and the architecture stay the same. Results are cached per set of kept
+    features; every training starts from ``config.seed``.
 
     ``full`` is the trained model of ``config`` (a ``TrainResult``): it *is* the training with
     all features (same data, seed and recipe), so its loss is computed instead of training it
     again (F trainings instead of F + 1). That loss is the one every training reports: binary
-    cross-entropy over the valid steps of the same validation split.
+    cross-entropy (mean squared error for a regression) over the valid steps of the same
+    validation split.
     """
     from rnnviz.model import evaluate, train
 
     if full is not None and full.config.training_key() != config.training_key():
         raise ValueError("the full model was trained with another training config than this one")
     train_data, val_data = make_split(config, "train"), make_split(config, "val")
+    # A real series' features are standardised: their training mean, 0, is the neutral value
+    # (0.5 is the middle of a synthetic feature's [0, 1)); a regression's loss is its MSE.
+    fill = 0.5 if config.dataset == "synthetic" else 0.0
+    scale = target_scale(config)
+    regression_mean = None if scale is None else scale[1]
     cache: dict[tuple[int, ...], float] = {}
 
     def train_fn(kept: tuple[int, ...]) -> float:
@@ -145,13 +170,13 @@ def make_stepwise_trainer(
         if kept not in cache:
             dropped = [f for f in range(config.n_features) if f not in kept]
             if full is not None and not dropped:
-                cache[kept] = float(evaluate(full.predict, val_data)[0])
+                cache[kept] = float(evaluate(full.predict, val_data, regression_mean)[0])
             else:
                 result = train(
                     config,
                     progress,
-                    train_data=_constant_columns(train_data, dropped),
-                    val_data=_constant_columns(val_data, dropped),
+                    train_data=_constant_columns(train_data, dropped, fill),
+                    val_data=_constant_columns(val_data, dropped, fill),
                 )
                 cache[kept] = float(result.val_loss)
         return cache[kept]

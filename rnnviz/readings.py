@@ -33,9 +33,13 @@ def step_ranges(steps: Sequence[int]) -> str:
 
 def thread_lines(result, with_std: bool = False) -> str:
     """The Cross Validated thread's format, ``Variable 1, perturbation effect: 0.1162``, one
-    line per feature (``with_std``: and ``  (std 0.0123)`` over the repeats)."""
+    line per feature (``with_std``: and ``  (std 0.0123)`` over the repeats). Named features
+    (a real series') say their name: ``Variable 1 (precipitation), perturbation effect: ...``."""
+    names = tuple(result.feature_names)
+    named = names != tuple(f"x{i + 1}" for i in range(len(names)))
     return "\n".join(
-        f"Variable {i + 1}, perturbation effect: {m:.4f}" + (f"  (std {s:.4f})" if with_std else "")
+        f"Variable {i + 1}{f' ({names[i]})' if named else ''}, perturbation effect: {m:.4f}"
+        + (f"  (std {s:.4f})" if with_std else "")
         for i, (m, s) in enumerate(
             zip(result.importances_mean, result.importances_std, strict=True)
         )
