@@ -65,6 +65,11 @@ DESCRIPTIONS = {
     "season_cos": "day of year (cos)",
 }
 OUTCOME_TEXT = {"rain": "rain tomorrow", "temp_max": "tomorrow's max temperature"}
+# The effects' axis label: a change of a probability (rain) or of a temperature (°C).
+EFFECT_AXIS = {
+    "rain": "RMS change of P(rain tomorrow)",
+    "temp_max": "RMS change of the forecast (°C)",
+}
 
 # Inclusive date ranges of the time-ordered splits: earlier years train, later years judge.
 SPLITS: dict[str, tuple[str, str]] = {
@@ -574,6 +579,13 @@ def read(config: Config, scores: Any) -> str:
     return weather_reading(
         scores, training_correlations(config), outcome=config.outcome, target_means=means
     )
+
+
+def describe(config: Config) -> str:
+    """The real-series experiment in a few words, for titles and the sidebar (no Markdown)."""
+    what = OUTCOME_TEXT.get(config.outcome, config.outcome)
+    names = ", ".join(DESCRIPTIONS[n] for n in feature_names(config.n_features))
+    return f"Seattle weather: {what} from the last {config.seq_len} days of {names}"
 
 
 def effect_meaning(outcome: str) -> str:

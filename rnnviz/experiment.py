@@ -80,7 +80,7 @@ def method_context(result: TrainResult, config: Config | None = None) -> Context
     return Context(
         predict=result.predict,
         x=data.x,
-        y=data.y,
+        y=data.y if config.task == "classification" else None,  # the loss part is cross-entropy
         valid=data.valid,
         model=result.model,
         seed=config.seed,

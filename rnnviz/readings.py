@@ -279,6 +279,21 @@ def truth_table(comparison, truth_features: Iterable[int]) -> dict[str, list[str
     return out
 
 
+def rankings(comparison) -> str:
+    """Each method's order of the features, for a model without ground truth (a real series,
+    where nothing says which order is right): what the methods agree on is all there is."""
+    methods = [m for m in comparison.methods if m != RANDOM]
+    lines = [
+        f"- **{method_label(m)}:** {_order(a.importances_mean, a.feature_names)}"
+        for m in methods
+        for a in [comparison.attributions[m]]
+    ]
+    return (
+        "No ground truth here: nothing says which order is right, so the methods are not "
+        "scored, only compared with each other (and with the random row).\n\n" + "\n".join(lines)
+    )
+
+
 def _order(values: np.ndarray, names: tuple[str, ...], top: int = 5) -> str:
     order = np.argsort(-np.asarray(values), kind="stable")
     text = " > ".join(names[i] for i in order[:top])

@@ -172,8 +172,6 @@ def test_real_series_regression_starts_from_its_preset(capsys):
     config = make_config(build_parser().parse_args(["--dataset", "seattle-weather"]))
     assert config == PRESETS["seattle-weather"]
     args = ["--dataset", "seattle-weather", "--outcome", "temp_max", "--epochs", "3"]
-    assert make_config(build_parser().parse_args(args)) == PRESETS["seattle-temp"].replace(
-        epochs=3
-    )
+    assert make_config(build_parser().parse_args(args)) == PRESETS["seattle-temp"].replace(epochs=3)
     assert main(["--dataset", "seattle-weather", "--n-features", "5"]) == 2
     assert "n_features = 5" in capsys.readouterr().err

@@ -110,6 +110,19 @@ def upload_scores(
     return perturbation_importance(_predict, _x[:n], sigma=sigma, n_repeats=n_repeats, seed=seed)
 
 
+@st.cache_data(max_entries=32, show_spinner="Scoring the forecasts of the scored year…")
+def _forecast(_result: TrainResult, training_id: str) -> tuple[dict[str, float], str]:
+    from rnnviz.datasets import judge
+
+    return judge(_result.config, _result.predict)
+
+
+def forecast(result: TrainResult) -> tuple[dict[str, float], str]:
+    """A real series' model against its baselines on the scored year: (numbers, verdict)
+    (``rnnviz.datasets.judge``, cached per model)."""
+    return _forecast(result, result.config.training_id())
+
+
 @st.cache_resource(show_spinner=False)
 def warm_tensorflow() -> None:
     """Import TensorFlow in the background once a page is drawn (a cached experiment's pages

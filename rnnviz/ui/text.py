@@ -343,3 +343,33 @@ def correlated_credit(pairs: tuple[tuple[int, int, float], ...], used: frozenset
         "breaks its correlation with its partner, so each bar measures the model on data it "
         "never saw.\n" + "\n".join(lines)
     )
+
+
+# --------------------------------------------------------------------------- real series
+
+DATASET_NAMES = {"synthetic": "Synthetic rule", "seattle-weather": "Seattle weather (real data)"}
+OUTCOME_NAMES = {"rain": "Rain tomorrow", "temp_max": "Tomorrow's max temperature (°C)"}
+SERIES_FEATURES = {
+    4: "The 4 measurements",
+    6: "The 4 measurements and the day of year (sin, cos)",
+}
+SERIES_HELP = (
+    "Daily weather in Seattle, 2012–2015 (precipitation, max and min temperature, wind), from "
+    "the vega_datasets package (shipped with rnnviz's dependencies, nothing is downloaded). "
+    "Windows of the last days predict tomorrow; the model trains on 2012–2013, stops early on "
+    "2014 and is scored on 2015."
+)
+SERIES_NO_TRUTH = (
+    "No ground truth: nobody knows which inputs tomorrow's weather really depends on, so "
+    "nothing marks the inputs that should matter. The plots show what this model relies on."
+)
+READ_BARS_SERIES = """
+**Per-feature bars.** One bar per measurement: the RMS change of all forecasts when that
+measurement is nudged on every day of the window. Whiskers are ±1 standard deviation over the
+repeats. Tall bars are what the model relies on; there is no ground truth to compare with.
+"""
+READ_HEATMAP_SERIES = READ_HEATMAP_UPLOAD.replace("your model", "the model")
+READ_RESPONSE_SERIES = READ_RESPONSE_UPLOAD
+READ_LAG_SERIES = READ_LAG_UPLOAD + (
+    "Here a lag is a number of days: lag 0 is today's measurement for tomorrow's forecast.\n"
+)
