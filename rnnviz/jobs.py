@@ -313,14 +313,16 @@ def _duration(seconds: float) -> str:
 
 def preset_experiments() -> list[Config]:
     """The experiments a visitor opens with one click: every preset rule with the default
-    recipe, the example the Compare page leads with, then the thread's exact recipe (the
+    recipe, the example the Compare page leads with, the real series (rain and max
+    temperature: about 5 s each, within the hosted bounds), then the thread's exact recipe (the
     slowest, so last). Hosted mode warms exactly these at start."""
-    from rnnviz.config import PRESETS
+    from rnnviz.config import PRESETS, SERIES_PRESETS
     from rnnviz.experiment import DISAGREEMENT_EXAMPLE
     from rnnviz.rules import RULE_PRESETS
 
     return [Config(rule=name) for name in RULE_PRESETS] + [
         DISAGREEMENT_EXAMPLE,
+        *(PRESETS[name] for name in SERIES_PRESETS.values()),
         PRESETS["reference"],
     ]
 

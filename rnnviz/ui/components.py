@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from rnnviz import datasets
+from rnnviz import datasets, uploads
 from rnnviz.config import Config, ConfigError
 from rnnviz.experiment import feature_names, ground_truth
 from rnnviz.jobs import BusyError, wait_for
@@ -448,6 +448,9 @@ def skill_notice(subject: Subject) -> None:
     upload = subject.upload
     assert upload is not None
     st.caption(NO_TRUTH_CAPTION)
+    if upload.task == "regression":
+        _regression_notice(upload)
+        return
     if upload.accuracy is None or upload.baseline_accuracy is None:
         st.info(
             "The model's skill is unknown: no labels y came with the data, so its accuracy "
@@ -476,6 +479,25 @@ def skill_notice(subject: Subject) -> None:
             "learned your target.",
             icon=":material/warning:",
         )
+
+
+def _regression_notice(upload: Upload) -> None:
+    """An uploaded regression model's skill against its targets, and its effects' units."""
+    units = (
+        "Effects are in your targets' units: the RMS change of the predicted number when an "
+        "input is nudged."
+    )
+    if upload.regression is None:
+        st.info(
+            "The model's skill is unknown: no targets y came with the data. " + units,
+            icon=":material/help:",
+        )
+        return
+    verdict = f"{uploads.regression_verdict(upload.regression)} {units}"
+    if upload.grade == "learned":
+        st.success(verdict, icon=":material/check_circle:")
+    else:
+        st.warning(verdict, icon=":material/error:")
 
 
 def upload_sample_size(upload: Upload, config: Config) -> int:
@@ -603,6 +625,8 @@ def _upload_about(upload: Upload) -> dict:
         "sha256": upload.key,
         "accuracy_on_labels": upload.accuracy,
         "majority_baseline": upload.baseline_accuracy,
+        "task": upload.task,
+        "regression_on_targets": upload.regression,
     }
 
 
