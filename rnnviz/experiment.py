@@ -84,6 +84,7 @@ def method_context(result: TrainResult, config: Config | None = None) -> Context
         valid=data.valid,
         model=result.model,
         seed=config.seed,
+        feature_names=feature_names(config),
     )
 
 

@@ -45,7 +45,7 @@ def test_setup_switches_to_the_real_series_and_trains_it():
     verdicts = [e.value for e in (*at.success, *at.info, *at.warning)]
     assert any("persistence" in v and "more common outcome" in v for v in verdicts), verdicts
     assert not any("learn the rule" in v or "learned the rule" in v for v in verdicts)
-    assert {m.label for m in at.metric} >= {"Accuracy 2015", "Persistence"}
+    assert {m.label for m in at.metric} >= {"Accuracy 2015", "Majority", "Persistence"}
     assert at.query_params["dataset"] == ["seattle-weather"] or at.query_params["dataset"] == (
         "seattle-weather"
     )
@@ -86,3 +86,4 @@ def test_features_page_names_the_measurements_without_truth():
     assert_clean(at)
     text = " ".join(m.value for m in at.markdown)
     assert "No ground truth here" in text and "AUC" not in text
+    assert "precipitation" in text and "x1" not in text  # the methods name the measurements

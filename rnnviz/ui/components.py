@@ -563,7 +563,8 @@ def series_notes(config: Config, scores: PerturbationResult) -> None:
     """What a real series' effects mean: no ground truth, σ as a share of a feature's spread,
     the effects' units, and the reading of what the model relies on with its caveats."""
     st.caption(texts.SERIES_NO_TRUTH)
-    st.info(f"{datasets.SIGMA_MEANING} {datasets.effect_meaning(config.outcome)}", icon="📏")
+    meaning = f"{datasets.SIGMA_MEANING} {datasets.effect_meaning(config.outcome)}"
+    st.info(meaning, icon=":material/straighten:")
     try:
         reading = datasets.read(config, scores)
     except ValueError as exc:

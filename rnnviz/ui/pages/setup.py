@@ -118,7 +118,8 @@ def _series_section(config: Config) -> Config:
     ss = st.session_state
     st.radio("Outcome", list(OUTCOMES), key=K + "outcome", format_func=texts.OUTCOME_NAMES.get)
     c1, c2 = st.columns(2)
-    c1.number_input("Window (days)", *REAL_WINDOW, key=K + "series_window")
+    lo, hi = REAL_WINDOW
+    c1.number_input("Window (days)", lo, min(hi, bounds().seq_len[1]), key=K + "series_window")
     c2.selectbox(
         "Features",
         REAL_FEATURES,
@@ -389,7 +390,10 @@ def _result_body(config: Config, current: bool) -> None:
         _series_metrics(result)
     else:
         _metrics(result)
-    st.plotly_chart(plots.training_curve(result.history), theme="streamlit", key="curve")
+    curve = plots.training_curve(result.history)
+    if config.task == "regression":  # its loss is the mean squared error, in °C²
+        curve.update_yaxes(title_text="mean squared error, °C² (lower is better)")
+    st.plotly_chart(curve, theme="streamlit", key="curve")
     st.markdown("**Next:** see which inputs the trained model relies on.")
     l1, l2 = st.columns(2)
     l1.page_link(components.FEATURES_PAGE, label="Per-feature effects", icon=":material/bar_chart:")
@@ -404,7 +408,7 @@ def _series_metrics(result) -> None:
     if "accuracy" in forecast:
         m1.metric("Accuracy 2015", f"{forecast['accuracy']:.1%}", help="Rain tomorrow, right")
         m2.metric(
-            "More common outcome",
+            "Majority",
             f"{forecast['majority_accuracy']:.1%}",
             help="Accuracy of always guessing the more common outcome of 2015",
         )
