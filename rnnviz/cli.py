@@ -2,7 +2,9 @@
 
 ``python -m rnnviz --preset reference`` reproduces the Cross Validated experiment;
 ``--methods saliency,garson`` runs registered methods side by side (:mod:`rnnviz.registry`)
-and scores them against the rule; ``--json`` prints machine-readable results; bad input exits
+and scores them against the rule; ``python -m rnnviz --dataset seattle-weather`` (``--outcome
+temp_max``) runs the real series: its verdict against the baselines, the tables with the
+measurements' names and a reading; ``--json`` prints machine-readable results; bad input exits
 with status 2 and a message.
 """
 
@@ -18,7 +20,7 @@ import numpy as np
 
 from rnnviz.attribution import Attribution, drawn_lags, json_list
 from rnnviz.comparison import METRICS
-from rnnviz.config import PRESETS, Config
+from rnnviz.config import DATASETS, OUTCOMES, PRESETS, Config, series_preset
 from rnnviz.readings import counted_outputs, thread_lines, verdict
 from rnnviz.registry import METHODS, check_name, default_methods, method_label
 from rnnviz.result import TrainResult, longer
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
 _FLAGS = {
     "seq_len": "steps per sequence",
     "n_features": "number of input features",
+    "dataset": f"where the sequences come from: {', '.join(DATASETS)} (a real series starts "
+    "from its preset: seattle-weather, or seattle-temp with --outcome temp_max)",
+    "outcome": f"what a real series predicts: {', '.join(OUTCOMES)} (tomorrow's rain or max "
+    "temperature)",
     "correlated": "correlated feature pairs with Spearman rho, e.g. x1~x4:0.95,x2~x3:-0.5",
     "rule": f"target rule: a preset ({', '.join(RULE_PRESETS)}) or an expression like "
     "'x1[t-2] > 0.5'",
@@ -60,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Which inputs does an LSTM rely on? Train on a synthetic rule and measure "
         "the RMS change of its predictions when N(0, sigma) noise is added to one feature.",
     )
-    p.add_argument("--preset", choices=sorted(PRESETS), default="default", help="starting config")
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="starting config (default: default, or the real series' preset with --dataset)",
+    )
     p.add_argument("--config", metavar="FILE", help="JSON file of settings (applied after preset)")
     for name, text in _FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), dest=name, metavar="V", help=text)
@@ -79,8 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_config(args: argparse.Namespace) -> Config:
-    """The config the flags describe: preset, then --config file, then single flags."""
-    config = PRESETS[args.preset]
+    """The config the flags describe: preset, then --config file, then single flags.
+
+    A real series named by --dataset (or the file) without a preset of that series starts from
+    the series' preset (its features, window and input scaling), so only what differs is given.
+    """
+    data: dict = {}
     if args.config:
         try:
             with open(args.config, encoding="utf-8") as fh:
@@ -89,17 +103,24 @@ def make_config(args: argparse.Namespace) -> Config:
             raise ValueError(f"cannot read config file {args.config}: {exc}") from None
         if not isinstance(data, dict):
             raise ValueError(f"config file {args.config} must hold a JSON object of settings")
-        config = Config.from_dict(data, base=config)
     flags = {k: getattr(args, k) for k in _FLAGS if getattr(args, k) is not None}
+    config = PRESETS[args.preset or "default"]
+    dataset = flags.get("dataset", data.get("dataset", config.dataset))
+    if dataset != "synthetic" and config.dataset != dataset:
+        outcome = flags.get("outcome", data.get("outcome", "rain"))
+        config = series_preset(dataset, outcome if outcome in OUTCOMES else "rain")
+    if data:
+        config = Config.from_dict(data, base=config)
     return Config.from_dict(flags, base=config)
 
 
 def format_tables(scores: Attribution, names: Sequence[str] | None = None) -> str:
     """The thread's per-feature lines, then per-input-step and per-lag effect tables."""
     names = list(names or scores.feature_names)
+    w = max(7, *map(len, names))  # a real series' names are longer than x1
     lines = [thread_lines(scores, with_std=True)]
     cell = scores.cell_mean
-    header = "feature " + " ".join(f"{f's={s}':>7}" for s in range(cell.shape[1]))
+    header = f"{'feature':<{w}} " + " ".join(f"{f's={s}':>7}" for s in range(cell.shape[1]))
     lines += [
         "",
         "Effect of perturbing one input step (RMS over sequences and outputs; "
@@ -107,13 +128,14 @@ def format_tables(scores: Attribution, names: Sequence[str] | None = None) -> st
         header,
     ]
     lines += [
-        f"{n:<7} " + " ".join(f"{v:7.4f}" for v in row) for n, row in zip(names, cell, strict=True)
+        f"{n:<{w}} " + " ".join(f"{v:7.4f}" for v in row)
+        for n, row in zip(names, cell, strict=True)
     ]
     shown, lags = drawn_lags(scores)
-    header = "feature " + " ".join(f"{f'lag={k}':>7}" for k in shown)
+    header = f"{'feature':<{w}} " + " ".join(f"{f'lag={k}':>7}" for k in shown)
     lines += ["", "Effect on the output `lag` steps later (mean over output steps):", header]
     lines += [
-        f"{n:<7} " + " ".join(_number(v) for v in row) for n, row in zip(names, lags, strict=True)
+        f"{n:<{w}} " + " ".join(_number(v) for v in row) for n, row in zip(names, lags, strict=True)
     ]
     return "\n".join(lines)
 
@@ -195,8 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     from rnnviz.data import DataError
-    from rnnviz.experiment import compare_methods, explain
-    from rnnviz.interactions import interactions_json
+    from rnnviz.experiment import compare_methods, explain, interactions_json
     from rnnviz.model import save, train
 
     live = sys.stderr.isatty()
@@ -208,46 +229,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         end = "\n" if p.step == p.steps else "\r"
         print(f"  training: {p.fraction:5.0%}  {p}", file=sys.stderr, end=end, flush=True)
 
-    rule = config.target()
+    real = config.dataset != "synthetic"
+    rule = None if real else config.target()  # a real series has no rule and no ground truth
     if not args.quiet:
-        print(f"rule: {rule.expression}  (depends on {rule.describe_truth()})", file=sys.stderr)
+        if rule is None:
+            print(f"data: {config.dataset}, outcome {config.outcome}", file=sys.stderr)
+        else:
+            print(f"rule: {rule.expression}  (depends on {rule.describe_truth()})", file=sys.stderr)
     try:
         result = train(config, progress)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if methods is None:
-        scores = explain(result, config)
-    else:
+    comparison = None
+    if methods is not None:
         comparison = compare_methods(result, config, methods, progress=progress)
+    scores = explain(result, config) if methods is None or real else None
+    series = series_results(config, result, scores) if real else None
     if args.save:
         save(result, args.save)
     if args.json:
-        out = {
-            "config": config.to_dict(),
-            "rule": {
+        out = {"config": config.to_dict()}
+        if rule is not None:
+            out["rule"] = {
                 "expression": rule.expression,
                 "ground_truth": sorted([f, lag] for f, lag in rule.ground_truth),
-            },
-            "training": {
-                **result.metrics(),
-                "history": result.history,
-                "snapshots": [s.to_dict() for s in result.snapshots],  # issue 11, part 1
-            },
-            "interactions": interactions_json(result, config),  # issue 11, part 3
+            }
+        out["training"] = {
+            **result.metrics(),
+            "history": result.history,
+            "snapshots": [s.to_dict() for s in result.snapshots],  # issue 11, part 1
         }
-        if methods is None:
+        out["interactions"] = interactions_json(result, config)  # issue 11, part 3
+        if comparison is None:
             out["scores"] = scores.to_dict()
         else:
             out |= comparison_json(comparison)
+        out.update(series or {})
         print(json.dumps(out, indent=2))
     else:
         print(result.verdict())
+        if series is not None:
+            print(series["verdict"]["text"])
         print(f"trained {result.epochs_run} epochs in {result.seconds:.1f} s; sigma={config.sigma}")
         improving = improving_note(result)
         if improving:
             print(improving)
-        print(format_tables(scores) if methods is None else format_comparison(comparison, rule))
+        print(format_tables(scores) if comparison is None else format_comparison(comparison, rule))
+        if series is not None:
+            print(f"\n{series['reading']}")
+    if real:  # judged against its baselines above, not graded as a rule learned
+        return 0
     if result.grade == "partly learned":
         print(
             "caution: the model only partly learned; its importances describe a model that is "
@@ -257,6 +289,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif result.grade == "did not learn":
         print("warning: the model did not learn; its importances mean little", file=sys.stderr)
     return 0
+
+
+def series_results(config: Config, result: TrainResult, scores: Attribution) -> dict:
+    """A real series' extra results: its feature names, the verdict against the baselines on
+    the scored year (text and numbers) and the reading with its caveats."""
+    from rnnviz import datasets
+
+    forecast, verdict = datasets.judge(config, result.predict)
+    return {
+        "feature_names": list(datasets.feature_names(config.n_features)),
+        "verdict": {"text": verdict, **forecast},
+        "reading": datasets.read(config, scores),
+    }
 
 
 def improving_note(result: TrainResult) -> str | None:

@@ -518,6 +518,22 @@ PRESETS: dict[str, Config] = {
 }
 
 
+# The preset a real series starts from, per outcome: it sets what the series needs (its
+# features, no input scaling, its window) and a recipe that learns it in seconds.
+SERIES_PRESETS = {"rain": "seattle-weather", "temp_max": "seattle-temp"}
+
+
+def series_preset(dataset: str, outcome: str = "rain") -> Config:
+    """The starting config of a real series ``dataset`` predicting ``outcome``; ConfigError
+    naming the knob when either is not a real series' (the CLI and the setup page start here)."""
+    if dataset not in DATASETS or dataset == "synthetic":
+        real = [d for d in DATASETS if d != "synthetic"]
+        raise ConfigError("dataset", dataset, f"a real series: {', '.join(real)}")
+    if outcome not in SERIES_PRESETS:
+        raise ConfigError("outcome", outcome, f"one of {', '.join(SERIES_PRESETS)}")
+    return PRESETS[SERIES_PRESETS[outcome]]
+
+
 __all__ = [
     "ACTIVATIONS",
     "CELLS",
@@ -527,9 +543,11 @@ __all__ = [
     "LATER_KNOBS",
     "OUTCOMES",
     "PRESETS",
+    "SERIES_PRESETS",
     "Bounds",
     "Config",
     "ConfigError",
     "format_correlated",
     "parse_correlated",
+    "series_preset",
 ]

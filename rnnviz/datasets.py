@@ -65,6 +65,11 @@ DESCRIPTIONS = {
     "season_cos": "day of year (cos)",
 }
 OUTCOME_TEXT = {"rain": "rain tomorrow", "temp_max": "tomorrow's max temperature"}
+# The effects' axis label: a change of a probability (rain) or of a temperature (°C).
+EFFECT_AXIS = {
+    "rain": "RMS change of P(rain tomorrow)",
+    "temp_max": "RMS change of the forecast (°C)",
+}
 
 # Inclusive date ranges of the time-ordered splits: earlier years train, later years judge.
 SPLITS: dict[str, tuple[str, str]] = {
@@ -551,26 +556,60 @@ class WeatherRun:
     reading: str
 
 
+def judge(config: Config, predict: Any) -> tuple[dict[str, float], str]:
+    """(:func:`forecast_scores`, :func:`forecast_verdict`) of a model of ``config``'s series
+    on its score split: what the CLI prints and the pages show instead of "learned the rule"."""
+    forecast = forecast_scores(predict, load_split(config, "score"))
+    return forecast, forecast_verdict(forecast, config.outcome)
+
+
+def read(config: Config, scores: Any) -> str:
+    """:func:`weather_reading` of ``scores`` (a ``PerturbationResult`` of ``config``'s model)
+    with the training days' correlations and the outcome's mean on the training and scored
+    days (the distribution-shift caveat)."""
+    from rnnviz.scoring import PerturbationResult
+
+    names = feature_names(config.n_features)
+    if tuple(scores.feature_names) != names:  # e.g. scores saved before they carried names
+        scores = PerturbationResult(
+            scores.sigma, names, scores.importances, scores.response, scores.output_counts
+        )
+    score_split = load_split(config, "score")
+    means = (score_split.target_mean, float(score_split.data.y[:, -1].mean()))
+    return weather_reading(
+        scores, training_correlations(config), outcome=config.outcome, target_means=means
+    )
+
+
+def describe(config: Config) -> str:
+    """The real-series experiment in a few words, for titles and the sidebar (no Markdown)."""
+    what = OUTCOME_TEXT.get(config.outcome, config.outcome)
+    names = ", ".join(DESCRIPTIONS[n] for n in feature_names(config.n_features))
+    return f"Seattle weather: {what} from the last {config.seq_len} days of {names}"
+
+
+def effect_meaning(outcome: str) -> str:
+    """What one effect number is, in the outcome's units (for the pages' and tables' labels)."""
+    if outcome == "temp_max":
+        return "Effects are in °C: the RMS change of the forecast of tomorrow's max temperature."
+    return (
+        "Effects are changes of the predicted probability of rain tomorrow (0 to 1, RMS): "
+        "0.05 means the forecast moves by about 5 percentage points."
+    )
+
+
 def run(config: Config, progress: Any = None) -> WeatherRun:
     """Train ``config``'s model on the real series, score it on the score split, read it."""
     from rnnviz.experiment import run as run_experiment
-    from rnnviz.scoring import PerturbationResult
 
-    trained, scores = run_experiment(config, progress)
-    names = feature_names(config.n_features)
-    scores = PerturbationResult(
-        scores.sigma, names, scores.importances, scores.response, scores.output_counts
-    )
-    score_split = load_split(config, "score")
-    forecast = forecast_scores(trained.predict, score_split)
-    rho = training_correlations(config)
-    means = (score_split.target_mean, float(score_split.data.y[:, -1].mean()))
+    trained, scores = run_experiment(config, progress)  # named: experiment.explain
+    forecast, verdict = judge(config, trained.predict)
     return WeatherRun(
         config=config,
         train_result=trained,
         scores=scores,
         forecast=forecast,
-        correlations=rho,
-        verdict=forecast_verdict(forecast, config.outcome),
-        reading=weather_reading(scores, rho, outcome=config.outcome, target_means=means),
+        correlations=training_correlations(config),
+        verdict=verdict,
+        reading=read(config, scores),
     )

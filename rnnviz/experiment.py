@@ -11,12 +11,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rnnviz.config import Config
-from rnnviz.data import Dataset, make_split
+from rnnviz.data import Dataset, make_split, target_scale
 from rnnviz.result import ProgressFn, TrainResult
 from rnnviz.scoring import PerturbationResult, perturbation_importance
 
 if TYPE_CHECKING:
     from rnnviz.comparison import Comparison
+    from rnnviz.interactions import InteractionResult
     from rnnviz.methods import Context
 
 TrainFn = Callable[[tuple[int, ...]], float]
@@ -28,12 +29,10 @@ def explain(result: TrainResult, config: Config | None = None) -> PerturbationRe
     ``config`` may differ from the training config in sigma, n_repeats and n_score only, so a
     new noise scale never needs a new model. Only outputs whose target is defined count (the
     score split's ``valid``): where the rule's lag or window reaches before t = 0 the model was
-    never trained, and its outputs there are no evidence of anything.
+    never trained, and its outputs there are no evidence of anything. A real series' features
+    carry their names (precipitation, temp_max, ...), a synthetic one's are x1..xF.
     """
-    config = config or result.config
-    if config.training_key() != result.config.training_key():
-        raise ValueError("config differs from the model's training config beyond scoring knobs")
-    data = make_split(config, "score")
+    config, data = _score_split(result, config)
     return perturbation_importance(
         result.predict,
         data.x,
@@ -41,7 +40,70 @@ def explain(result: TrainResult, config: Config | None = None) -> PerturbationRe
         n_repeats=config.n_repeats,
         seed=config.seed,
         valid=data.valid,
+        feature_names=feature_names(config),
     )
+
+
+def _score_split(result: TrainResult, config: Config | None) -> tuple[Config, Any]:
+    """(config, its score split), once ``config`` is checked to differ from the training
+    config in scoring knobs only."""
+    config = config or result.config
+    if config.training_key() != result.config.training_key():
+        raise ValueError("config differs from the model's training config beyond scoring knobs")
+    return config, make_split(config, "score")
+
+
+def explain_interactions(result: TrainResult, config: Config | None = None) -> InteractionResult:
+    """Pairwise interactions (:mod:`rnnviz.interactions`) of a trained model on its score split.
+
+    Same seed, σ, repeats, sequences and counted outputs as :func:`explain`, so the singles
+    equal the per-feature bars.
+    """
+    from rnnviz.interactions import interaction_importance
+
+    config, data = _score_split(result, config)
+    return interaction_importance(
+        result.predict,
+        data.x,
+        sigma=config.sigma,
+        n_repeats=config.n_repeats,
+        seed=config.seed,
+        valid=data.valid,
+        names=feature_names(config),
+    )
+
+
+def interactions_json(result: TrainResult, config: Config | None = None) -> dict | None:
+    """The ``interactions`` entry of the CLI's ``--json``: the matrix, and the pairs the rule
+    combines with where they meet (none for a real series: no rule); None for a single
+    feature (no pair)."""
+    from rnnviz.truth import interacting_pairs
+
+    config = config or result.config
+    if config.n_features < 2:
+        return None
+    out = explain_interactions(result, config).to_dict()
+    rule, names = ground_truth(config), feature_names(config)
+    pairs = {} if rule is None else interacting_pairs(rule)
+    out["rule_pairs"] = [
+        {"pair": [names[i], names[j]], "meet_in": node} for (i, j), node in pairs.items()
+    ]
+    return out
+
+
+def feature_names(config: Config) -> tuple[str, ...]:
+    """The names of ``config``'s input features: a real series' measurements, else x1..xF."""
+    if config.dataset != "synthetic":
+        from rnnviz.datasets import feature_names as series_names
+
+        return series_names(config.n_features)
+    return tuple(f"x{i + 1}" for i in range(config.n_features))
+
+
+def ground_truth(config: Config) -> Any:
+    """The rule of a synthetic experiment (its ground truth); None for a real series, which
+    has none (nobody knows what tomorrow's weather depends on)."""
+    return config.target() if config.dataset == "synthetic" else None
 
 
 def run(
@@ -63,10 +125,11 @@ def method_context(result: TrainResult, config: Config | None = None) -> Context
     return Context(
         predict=result.predict,
         x=data.x,
-        y=data.y,
+        y=data.y if config.task == "classification" else None,  # the loss part is cross-entropy
         valid=data.valid,
         model=result.model,
         seed=config.seed,
+        feature_names=feature_names(config),
     )
 
 
@@ -88,7 +151,8 @@ def compare_methods(
     progress: ProgressFn | None = None,
 ) -> Comparison:
     """Run ``methods`` (default: the registry's default set, every fast method) on one trained
-    model and score them against the rule's ground truth.
+    model and score them against the rule's ground truth (a real series has none: no truth
+    scores, only the attributions and their agreement).
 
     Parameters a method takes from the experiment (``MethodSpec.from_config``: perturbation's
     sigma and repeats) come from ``config`` unless ``params`` says otherwise; a parameter of
@@ -113,7 +177,7 @@ def compare_methods(
                 given[p.name] = make_stepwise_trainer(config, progress, full=result)
         if not given:
             del params[name]
-    return compare(method_context(result, config), methods, params, truth=config.target())
+    return compare(method_context(result, config), methods, params, truth=ground_truth(config))
 
 
 def make_stepwise_trainer(
@@ -122,20 +186,27 @@ def make_stepwise_trainer(
     """``train_fn(kept) -> validation loss`` for :func:`rnnviz.methods.stepwise`, training
     ``config``'s model.
 
-    Dropped features are overwritten with the constant 0.5 in the train and validation inputs
-    (labels unchanged), so the input shape and the architecture stay the same. Results are
-    cached per set of kept features; every training starts from ``config.seed``.
+    Dropped features are overwritten with the constant 0.5 (0, the training mean, for a real
+    series' standardised features) in the train and validation inputs (labels unchanged), so
+    the input shape and the architecture stay the same. Results are cached per set of kept
+    features; every training starts from ``config.seed``.
 
     ``full`` is the trained model of ``config`` (a ``TrainResult``): it *is* the training with
     all features (same data, seed and recipe), so its loss is computed instead of training it
     again (F trainings instead of F + 1). That loss is the one every training reports: binary
-    cross-entropy over the valid steps of the same validation split.
+    cross-entropy (mean squared error for a regression) over the valid steps of the same
+    validation split.
     """
     from rnnviz.model import evaluate, train
 
     if full is not None and full.config.training_key() != config.training_key():
         raise ValueError("the full model was trained with another training config than this one")
     train_data, val_data = make_split(config, "train"), make_split(config, "val")
+    # A real series' features are standardised: their training mean, 0, is the neutral value
+    # (0.5 is the middle of a synthetic feature's [0, 1)); a regression's loss is its MSE.
+    fill = 0.5 if config.dataset == "synthetic" else 0.0
+    scale = target_scale(config)
+    regression_mean = None if scale is None else scale[1]
     cache: dict[tuple[int, ...], float] = {}
 
     def train_fn(kept: tuple[int, ...]) -> float:
@@ -145,13 +216,13 @@ def make_stepwise_trainer(
         if kept not in cache:
             dropped = [f for f in range(config.n_features) if f not in kept]
             if full is not None and not dropped:
-                cache[kept] = float(evaluate(full.predict, val_data)[0])
+                cache[kept] = float(evaluate(full.predict, val_data, regression_mean)[0])
             else:
                 result = train(
                     config,
                     progress,
-                    train_data=_constant_columns(train_data, dropped),
-                    val_data=_constant_columns(val_data, dropped),
+                    train_data=_constant_columns(train_data, dropped, fill),
+                    val_data=_constant_columns(val_data, dropped, fill),
                 )
                 cache[kept] = float(result.val_loss)
         return cache[kept]

@@ -174,48 +174,7 @@ def interaction_importance(
     return InteractionResult(sigma, names, importances, single, counts)
 
 
-def explain_interactions(result, config=None) -> InteractionResult:
-    """Interactions of a trained experiment (``rnnviz.result.TrainResult``) on its score split.
-
-    Same seed, σ, repeats, sequences and counted outputs as ``rnnviz.experiment.explain``, so
-    the singles equal the per-feature bars. ``config`` may differ from the training config in
-    the scoring knobs only.
-    """
-    from rnnviz.data import make_split
-
-    config = config or result.config
-    if config.training_key() != result.config.training_key():
-        raise ValueError("config differs from the model's training config beyond scoring knobs")
-    data = make_split(config, "score")
-    return interaction_importance(
-        result.predict,
-        data.x,
-        sigma=config.sigma,
-        n_repeats=config.n_repeats,
-        seed=config.seed,
-        valid=data.valid,
-    )
-
-
-def interactions_json(result, config=None) -> dict | None:
-    """The ``interactions`` entry of the CLI's ``--json``: the matrix, and the pairs the rule
-    combines with where they meet; None for a single feature (no pair)."""
-    from rnnviz.truth import interacting_pairs
-
-    config = config or result.config
-    if config.n_features < 2:
-        return None
-    out = explain_interactions(result, config).to_dict()
-    out["rule_pairs"] = [
-        {"pair": [f"x{i + 1}", f"x{j + 1}"], "meet_in": node}
-        for (i, j), node in interacting_pairs(config.target()).items()
-    ]
-    return out
-
-
 __all__ = [
     "InteractionResult",
-    "explain_interactions",
     "interaction_importance",
-    "interactions_json",
 ]

@@ -313,16 +313,17 @@ def _duration(seconds: float) -> str:
 
 def preset_experiments() -> list[Config]:
     """The experiments a visitor opens with one click: every preset rule with the default
-    recipe, the example the Compare page leads with, the lessons' experiments, then the
-    thread's exact recipe (the slowest, so last). Each once; hosted mode warms exactly these
-    at start."""
-    from rnnviz.config import PRESETS
+    recipe, the example the Compare page leads with, the lessons' experiments, the real series
+    (rain and max temperature: about 5 s each, within the hosted bounds), then the thread's
+    exact recipe (the slowest, so last). Each once; hosted mode warms exactly these at start."""
+    from rnnviz.config import PRESETS, SERIES_PRESETS
     from rnnviz.experiment import DISAGREEMENT_EXAMPLE
     from rnnviz.lessons import lesson_experiments
     from rnnviz.rules import RULE_PRESETS
 
     configs = [Config(rule=name) for name in RULE_PRESETS]
-    configs += [DISAGREEMENT_EXAMPLE, *lesson_experiments(), PRESETS["reference"]]
+    configs += [DISAGREEMENT_EXAMPLE, *lesson_experiments()]
+    configs += [*(PRESETS[name] for name in SERIES_PRESETS.values()), PRESETS["reference"]]
     return list(dict.fromkeys(configs))
 
 

@@ -33,9 +33,13 @@ def step_ranges(steps: Sequence[int]) -> str:
 
 def thread_lines(result, with_std: bool = False) -> str:
     """The Cross Validated thread's format, ``Variable 1, perturbation effect: 0.1162``, one
-    line per feature (``with_std``: and ``  (std 0.0123)`` over the repeats)."""
+    line per feature (``with_std``: and ``  (std 0.0123)`` over the repeats). Named features
+    (a real series') say their name: ``Variable 1 (precipitation), perturbation effect: ...``."""
+    names = tuple(result.feature_names)
+    named = names != tuple(f"x{i + 1}" for i in range(len(names)))
     return "\n".join(
-        f"Variable {i + 1}, perturbation effect: {m:.4f}" + (f"  (std {s:.4f})" if with_std else "")
+        f"Variable {i + 1}{f' ({names[i]})' if named else ''}, perturbation effect: {m:.4f}"
+        + (f"  (std {s:.4f})" if with_std else "")
         for i, (m, s) in enumerate(
             zip(result.importances_mean, result.importances_std, strict=True)
         )
@@ -273,6 +277,21 @@ def truth_table(comparison, truth_features: Iterable[int]) -> dict[str, list[str
         out["caveat"].append(comparison.attributions[name].note)
         out["reading"].append(reading(comparison, name, truth))
     return out
+
+
+def rankings(comparison) -> str:
+    """Each method's order of the features, for a model without ground truth (a real series,
+    where nothing says which order is right): what the methods agree on is all there is."""
+    methods = [m for m in comparison.methods if m != RANDOM]
+    lines = [
+        f"- **{method_label(m)}:** {_order(a.importances_mean, a.feature_names)}"
+        for m in methods
+        for a in [comparison.attributions[m]]
+    ]
+    return (
+        "No ground truth here: nothing says which order is right, so the methods are not "
+        "scored, only compared with each other (and with the random row).\n\n" + "\n".join(lines)
+    )
 
 
 def _order(values: np.ndarray, names: tuple[str, ...], top: int = 5) -> str:

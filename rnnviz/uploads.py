@@ -1,6 +1,7 @@
 """Bring your own data and model, read defensively: sizes, shapes and contents are checked first.
 
-Data files (x of shape (n, T, F), optional 0/1 labels y of shape (n, T)):
+Data files (x of shape (n, T, F), optional targets y of shape (n, T): 0/1 labels for a
+classification model, numbers for a regression model):
 
 * ``.npy`` — the array x;
 * ``.npz`` — arrays named ``x`` and optionally ``y``;
@@ -36,8 +37,13 @@ functions, custom objects (a ``registered_name`` or module outside Keras), archi
 MAX_KERAS_MEMBERS files or with a member unpacking to more than the upload limit, and weights
 declaring more than the upload limit in all.
 
+Regression (``task="regression"``: one number per step, e.g. a temperature) is for whole
+``.keras`` models: the weights architecture ends in a sigmoid.
+
 :func:`prepare_upload` does all of it for the app: data, model, a check that they fit together,
-and (when labels y came with the data) the model's accuracy against them.
+and (when targets y came with the data) the model's accuracy against them, or for a regression
+its R² against predicting the targets' mean and its error against persistence
+(:func:`regression_scores`).
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ import numpy as np
 
 from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config
 from rnnviz.hosting import Settings
-from rnnviz.result import Grade, grade_of
+from rnnviz.result import Grade, grade_of, regression_grade
 
 MAX_SEQUENCES = 20_000
 MAX_NPZ_MEMBERS = 16  # files in an .npz archive (np.savez writes one per array)
@@ -80,6 +86,8 @@ REFUSED_LAYERS = {
     "FlaxLayer": "wraps arbitrary Python functions",
 }
 MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
+# What an uploaded per-step model predicts: a probability of 1 (classification) or a number.
+TASKS = ("classification", "regression")
 
 
 class UploadError(ValueError):
@@ -240,8 +248,15 @@ def _read_npz(name: str, data: bytes, bounds: Bounds) -> tuple[np.ndarray, np.nd
     return arrays["x"], arrays.get("y")
 
 
-def read_data(name: str, data: bytes, max_mb: float = 20.0, bounds: Bounds = DEFAULT_BOUNDS):
-    """Parse an uploaded data file into :class:`UploadedData`, or raise UploadError.
+def read_data(
+    name: str,
+    data: bytes,
+    max_mb: float = 20.0,
+    bounds: Bounds = DEFAULT_BOUNDS,
+    task: str = "classification",
+):
+    """Parse an uploaded data file into :class:`UploadedData`, or raise UploadError (targets y:
+    0/1 labels for ``task`` classification, finite numbers for regression).
 
     Arrays are refused by their headers (dtype, shape, bytes) before any memory is allocated
     for them; a zip archive is refused by its members' declared sizes before it is unpacked.
@@ -267,11 +282,19 @@ def read_data(name: str, data: bytes, max_mb: float = 20.0, bounds: Bounds = DEF
         raise UploadError(f"{name} could not be read as {suffix}: {exc}") from None
     except MemoryError:  # a last resort: every size is checked before it is allocated
         raise UploadError(f"{name} is too large to read here: upload fewer sequences") from None
-    return check_data(x, y, bounds)
+    return check_data(x, y, bounds, task)
 
 
-def check_data(x: np.ndarray, y: np.ndarray | None, bounds: Bounds = DEFAULT_BOUNDS):
-    """Validate shapes, types and values; say exactly what is wrong."""
+def check_data(
+    x: np.ndarray,
+    y: np.ndarray | None,
+    bounds: Bounds = DEFAULT_BOUNDS,
+    task: str = "classification",
+):
+    """Validate shapes, types and values; say exactly what is wrong. ``task`` says what y
+    holds: 0/1 labels (classification) or finite numbers (regression)."""
+    if task not in TASKS:
+        raise UploadError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
     x = np.asarray(x)
     _check_dtype("x", x.dtype)
     _check_x_shape(x.shape, bounds)
@@ -283,8 +306,11 @@ def check_data(x: np.ndarray, y: np.ndarray | None, bounds: Bounds = DEFAULT_BOU
         y = np.asarray(y)
         _check_y_shape(y.shape, x.shape)
         y = y.reshape(n, steps)
-        if y.dtype.kind not in "fiub" or not np.isin(y, (0, 1)).all():
-            raise UploadError("y must hold only 0 and 1")
+        if task == "regression":
+            if y.dtype.kind not in "fiu" or not np.isfinite(y).all():
+                raise UploadError("y must hold finite numbers (the regression's targets)")
+        elif y.dtype.kind not in "fiub" or not np.isin(y, (0, 1)).all():
+            raise UploadError("y must hold only 0 and 1 (for numbers, choose the regression task)")
         y = y.astype(np.float32)
     return UploadedData(x, y)
 
@@ -765,7 +791,7 @@ def architecture(
         raise UploadError(f"the architecture in the form: {exc}") from None
 
 
-def check_model_fits(model, shape: tuple[int, int, int]) -> None:
+def check_model_fits(model, shape: tuple[int, int, int], task: str = "classification") -> None:
     """The model must read (batch, steps, features) like the data and give one output per step."""
     _, steps, feats = shape
     expected = (None, steps, feats)
@@ -776,8 +802,9 @@ def check_model_fits(model, shape: tuple[int, int, int]) -> None:
         )
     out = model.output_shape
     if not (isinstance(out, tuple) and out in ((None, steps, 1), (None, steps))):
+        what = "a number" if task == "regression" else "a probability"
         raise UploadError(
-            f"the model must give one output (a probability) per step, shape (batch, {steps}, 1); "
+            f"the model must give one output ({what}) per step, shape (batch, {steps}, 1); "
             f"its output shape is {out}"
         )
 
@@ -796,6 +823,8 @@ class Upload:
     architecture: Config | None = None  # for weights
     accuracy: float | None = None  # against the uploaded labels y, threshold 0.5
     baseline_accuracy: float | None = None  # always guessing the labels' majority class
+    task: str = "classification"  # or "regression": one number per step (TASKS)
+    regression: dict[str, float] | None = None  # regression_scores against uploaded targets
 
     @property
     def x(self) -> np.ndarray:
@@ -812,7 +841,10 @@ class Upload:
     @property
     def grade(self) -> Grade | None:
         """The experiments' verdict grade (``rnnviz.result.grade_of``) on the uploaded labels:
-        learned / partly learned / did not learn; None without labels."""
+        learned / partly learned / did not learn; None without labels. A regression is graded
+        by its R² against the targets' mean (``rnnviz.result.regression_grade``)."""
+        if self.regression is not None:
+            return regression_grade(self.regression["r2"])
         if self.accuracy is None or self.baseline_accuracy is None:
             return None
         return grade_of(self.accuracy, self.baseline_accuracy)
@@ -839,6 +871,8 @@ class Upload:
         """The data in words; ``quote`` formats the file name (e.g. as a Markdown code span)."""
         n, steps, feats = self.data.shape
         labels = "with labels y" if self.y is not None else "no labels"
+        if self.task == "regression":
+            labels = "regression, " + ("with targets y" if self.y is not None else "no targets")
         name = quote(self.data_name)
         return f"{name}: {n:,} sequences × {steps} steps × {feats} features, {labels}"
 
@@ -851,6 +885,55 @@ def label_accuracy(predict, x: np.ndarray, y: np.ndarray) -> tuple[float, float]
     return acc, max(share, 1.0 - share)
 
 
+def regression_scores(predict, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """A regression model against the uploaded targets ``y`` (n, T), every step counted.
+
+    ``mse`` of the model, ``mean_mse`` of always predicting the mean of the uploaded targets
+    and ``r2`` = 1 - mse / mean_mse (the targets' own mean: a slightly easier bar than a
+    training mean, which the upload does not tell). With 2 steps or more, persistence: the
+    previous step's target as the forecast of each step from step 1 on (``persistence_mse``,
+    beside the model's ``model_mse_after_first`` on the same steps). Raises UploadError when
+    every target is the same (no variance to explain).
+    """
+    p = np.asarray(predict(x), dtype=np.float64).reshape(y.shape)
+    t = np.asarray(y, dtype=np.float64)
+    mean_mse = float(((t - t.mean()) ** 2).mean())
+    if mean_mse <= 0:
+        raise UploadError("every target in y is the same number: there is nothing to explain")
+    mse = float(((p - t) ** 2).mean())
+    out = {"mse": mse, "mean_mse": mean_mse, "r2": 1.0 - mse / mean_mse, "target_mean": t.mean()}
+    if t.shape[1] >= 2:
+        out["persistence_mse"] = float(((t[:, :-1] - t[:, 1:]) ** 2).mean())
+        out["model_mse_after_first"] = float(((p[:, 1:] - t[:, 1:]) ** 2).mean())
+    return {k: float(v) for k, v in out.items()}
+
+
+def regression_verdict(scores: dict[str, float]) -> str:
+    """The regression verdict against the uploaded targets: R², MSE against the targets' mean,
+    and against persistence where there is a previous step (:func:`regression_scores`)."""
+    text = (
+        f"Against your targets: R² = {scores['r2']:.3f} against always predicting their mean "
+        f"({scores['target_mean']:.4g}); MSE {scores['mse']:.4g} against {scores['mean_mse']:.4g} "
+        f"for the mean (grade: {regression_grade(scores['r2'])})."
+    )
+    if "persistence_mse" in scores:
+        model, base = scores["model_mse_after_first"], scores["persistence_mse"]
+        text += (
+            f" From step 1 on, persistence (the previous step's target as the forecast) has "
+            f"MSE {base:.4g}, the model {model:.4g}"
+        )
+        if base > 0:
+            gain = 1.0 - model / base
+            text += (
+                f": it removes {gain:.0%} of persistence's squared error."
+                if gain > 0
+                else ": it does not beat persistence."
+            )
+        else:
+            text += "."
+    return text
+
+
 def prepare_upload(
     data_name: str,
     data_bytes: bytes,
@@ -858,8 +941,12 @@ def prepare_upload(
     model_bytes: bytes,
     settings: Settings,
     arch_values: Mapping[str, Any] | None = None,
+    task: str = "classification",
 ) -> Upload:
     """Read and check an uploaded data file and model; UploadError says what is wrong.
+
+    ``task`` regression: y holds numbers, the model a number per step (a whole ``.keras``
+    model: the weights architecture's head is a sigmoid), judged by :func:`regression_scores`.
 
     The model file's name decides how it is read: ``.keras`` is a whole model (refused unless
     ``settings.whole_model_uploads``), ``.h5`` is weights for the architecture ``arch_values``
@@ -867,10 +954,15 @@ def prepare_upload(
     """
     from rnnviz.model import Predictor
 
-    data = read_data(data_name, data_bytes, settings.max_upload_mb, settings.bounds)
+    data = read_data(data_name, data_bytes, settings.max_upload_mb, settings.bounds, task)
     _, steps, feats = data.shape
     name = model_name.lower()
     config = None
+    if task == "regression" and name.endswith(".h5"):
+        raise UploadError(
+            "a regression model must be a whole .keras model: the weights architecture ends in "
+            "a sigmoid (a probability per step); choose classification for weights"
+        )
     if name.endswith(".keras"):
         kind = "keras"
         model = load_whole_model(model_bytes, settings.whole_model_uploads, settings.max_upload_mb)
@@ -883,17 +975,22 @@ def prepare_upload(
             f"{model_name}: use weights (.weights.h5, from model.save_weights) or, where "
             "allowed, a whole model (.keras)"
         )
-    check_model_fits(model, data.shape)
+    check_model_fits(model, data.shape, task)
     predict = Predictor(model)
-    accuracy = baseline = None
+    accuracy = baseline = regression = None
     if data.y is not None:
         try:
-            accuracy, baseline = label_accuracy(predict, data.x, data.y)
+            if task == "regression":
+                regression = regression_scores(predict, data.x, data.y)
+            else:
+                accuracy, baseline = label_accuracy(predict, data.x, data.y)
+        except UploadError:
+            raise
         except Exception as exc:  # a model that cannot run on this data
             raise UploadError(f"the model could not be run on the data: {str(exc)[:200]}") from None
     digest = hashlib.sha256()
     arch = json.dumps(config.to_dict() if config else None, sort_keys=True)
-    for part in (kind.encode(), arch.encode(), data_bytes, model_bytes):
+    for part in (kind.encode(), arch.encode(), task.encode(), data_bytes, model_bytes):
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
     return Upload(
@@ -907,4 +1004,6 @@ def prepare_upload(
         architecture=config,
         accuracy=accuracy,
         baseline_accuracy=baseline,
+        task=task,
+        regression=regression,
     )

@@ -188,3 +188,40 @@ def test_unknown_methods_exit_2_listing_the_valid_names(capsys, methods):
     assert err.startswith("error: --methods:")
     if "nope" in methods:
         assert "perturbation, sigma_sweep, ablation" in err and "default" in err
+
+
+# --------------------------------------------------------------------------- real series
+
+
+def test_real_series_json_has_names_both_baselines_and_no_truth(capsys):
+    pytest.importorskip("vega_datasets")
+    assert main(["--dataset", "seattle-weather", "--epochs", "1", "--n-repeats", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "Variable 1 (precipitation), perturbation effect: " in out
+    assert "precipitation " in out and "x1 " not in out  # the tables name the measurements
+    assert "persistence" in out and "Caveats (real data):" in out
+    assert "rule:" not in err and "caution" not in err and "warning" not in err
+
+    assert main(["--dataset", "seattle-weather", "--epochs", "1", "--json", "--quiet"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    names = ["precipitation", "temp_max", "temp_min", "wind"]
+    assert data["feature_names"] == names and data["scores"]["features"] == names
+    assert "rule" not in data  # no ground truth on real data
+    assert data["config"]["n_features"] == 4 and data["config"]["input_scaling"] is False
+    verdict = data["verdict"]
+    assert {"accuracy", "majority_accuracy", "persistence_accuracy"} <= set(verdict)
+    assert verdict["days"] == 337 and "persistence" in verdict["text"]
+    assert "more common outcome" in verdict["text"]
+    assert "No ground truth" in data["reading"]
+
+
+def test_real_series_regression_starts_from_its_preset(capsys):
+    from rnnviz.cli import build_parser, make_config
+    from rnnviz.config import PRESETS
+
+    config = make_config(build_parser().parse_args(["--dataset", "seattle-weather"]))
+    assert config == PRESETS["seattle-weather"]
+    args = ["--dataset", "seattle-weather", "--outcome", "temp_max", "--epochs", "3"]
+    assert make_config(build_parser().parse_args(args)) == PRESETS["seattle-temp"].replace(epochs=3)
+    assert main(["--dataset", "seattle-weather", "--n-features", "5"]) == 2
+    assert "n_features = 5" in capsys.readouterr().err

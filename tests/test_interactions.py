@@ -216,7 +216,7 @@ def test_cli_json_has_the_interaction_matrix_and_the_rules_pairs(capsys):
 
 def test_interactions_are_kept_beside_the_model_per_scoring_knobs(tmp_path):
     from rnnviz.config import Config
-    from rnnviz.interactions import explain_interactions
+    from rnnviz.experiment import explain_interactions
     from rnnviz.store import ModelStore
 
     config = Config(seq_len=5, n_train=300, n_val=100, n_score=30, epochs=1, n_repeats=2)

@@ -87,6 +87,15 @@ def test_preset_experiments_cover_every_preset_with_the_default_recipe():
     assert [c.rule for c in configs[: len(RULES)]] == list(RULES)
     assert all(c == Config(rule=c.rule) for c in configs[: len(RULES)])
     assert len({c.training_id() for c in configs}) == len(configs)
+    assert {"seattle-weather"} == {c.dataset for c in configs if c.dataset != "synthetic"}
+    assert {c.outcome for c in configs} == {"rain", "temp_max"}
+
+
+def test_preset_experiments_fit_the_hosted_bounds():
+    from rnnviz.hosting import HOSTED_BOUNDS
+
+    for config in preset_experiments():
+        config.validate(HOSTED_BOUNDS)
 
 
 def test_a_warmed_model_equals_a_fresh_training(tmp_path):

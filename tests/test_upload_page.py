@@ -303,3 +303,27 @@ def test_interrupted_training_leaves_no_entry_and_the_page_works(monkeypatch, ca
         assert cache.model_store().get(config) is None
     finally:
         cache.training_jobs().forget(config)
+
+
+def test_regression_upload_shows_r2_against_the_mean_and_persistence(tmp_path):
+    inp = keras.Input((6, 3))
+    pick = keras.layers.Dense(1, use_bias=False)
+    model = keras.Model(inp, pick(inp))
+    pick.set_weights([np.array([[1.0], [0.0], [0.0]], dtype=np.float32)])  # y_hat = x1
+    model.save(tmp_path / "r.keras")
+    x = np.random.default_rng(1).random((20, 6, 3), dtype=np.float32) * 10
+    y = x[:, :, 0] + 0.5  # numbers, not 0/1: a regression's targets
+    buf = io.BytesIO()
+    np.savez(buf, x=x, y=y)
+    at = make_app().run()
+    at.radio(key="up_task").set_value("regression").run()
+    at.radio(key="up_mode").set_value("keras").run()
+    upload(at, ("xy.npz", buf.getvalue()), ("r.keras", (tmp_path / "r.keras").read_bytes()))
+    assert_clean(at)
+    subject = at.session_state[state.UPLOAD_KEY]
+    assert subject.task == "regression" and subject.regression["mse"] == pytest.approx(0.25)
+    at = go(at, "features")
+    assert_clean(at)
+    notes = " ".join(e.value for e in (*at.success, *at.warning))
+    assert f"R² = {subject.regression['r2']:.3f}" in notes and "persistence" in notes
+    assert "in your targets' units" in notes

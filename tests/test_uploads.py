@@ -21,6 +21,7 @@ from rnnviz.uploads import (
     load_whole_model,
     prepare_upload,
     read_data,
+    regression_verdict,
 )
 
 CFG = Config(n_train=100, seq_len=6)
@@ -491,3 +492,58 @@ def test_presets_fit_the_hosted_bounds():
 
     for cfg in PRESETS.values():
         assert cfg.validate(HOSTED_BOUNDS) is cfg
+
+
+# --------------------------------------------------------------------------- regression
+
+
+def first_column_model() -> keras.Model:
+    """A whole model whose output at each step is its input column x1: y_hat = x1."""
+    inp = keras.Input((3, 2))
+    pick = keras.layers.Dense(1, use_bias=False, name="pick")
+    model = keras.Model(inp, pick(inp))
+    pick.set_weights([np.array([[1.0], [0.0]], dtype=np.float32)])
+    return model
+
+
+def test_regression_upload_verdict_by_hand(tmp_path):
+    first_column_model().save(tmp_path / "r.keras")
+    x = np.zeros((2, 3, 2), dtype=np.float32)
+    x[..., 0] = [[1, 2, 3], [4, 5, 6]]
+    x[..., 1] = 9.0  # ignored by the model
+    y = np.array([[1, 2, 4], [4, 6, 6]], dtype=np.float32)
+    buf = io.BytesIO()
+    np.savez(buf, x=x, y=y)
+    local = load_settings(env={})
+    upload = prepare_upload(
+        "d.npz", buf.getvalue(), "r.keras", (tmp_path / "r.keras").read_bytes(), local,
+        task="regression",
+    )  # fmt: skip
+    r = upload.regression
+    # errors 0, 0, -1 / 0, -1, 0: MSE 2/6; the targets' mean 23/6 leaves 125/6 / 6 = 125/36
+    assert r["mse"] == pytest.approx(1 / 3) and r["mean_mse"] == pytest.approx(125 / 36)
+    assert r["r2"] == pytest.approx(1 - (1 / 3) / (125 / 36))  # 113/125 = 0.904
+    # persistence from step 1: (2-1)², (4-2)², (6-4)², (6-6)² -> 9/4; the model: 0, 1, 1, 0 -> 1/2
+    assert r["persistence_mse"] == pytest.approx(9 / 4)
+    assert r["model_mse_after_first"] == pytest.approx(1 / 2)
+    assert upload.grade == "learned" and upload.accuracy is None
+    text = regression_verdict(r)
+    assert "R² = 0.904" in text and "removes 78% of persistence's squared error" in text
+    assert "regression, with targets y" in upload.describe_data()
+
+
+def test_regression_targets_and_models_are_checked():
+    with pytest.raises(UploadError, match="choose the regression task"):
+        check_data(np.zeros((2, 3, 1)), np.full((2, 3), 0.5))
+    got = check_data(np.zeros((2, 3, 1)), np.full((2, 3), 21.5), task="regression")
+    assert got.y is not None and float(got.y[0, 0]) == 21.5
+    with pytest.raises(UploadError, match="finite numbers"):
+        check_data(np.zeros((2, 3, 1)), np.full((2, 3), np.nan), task="regression")
+    with pytest.raises(UploadError, match="unknown task"):
+        check_data(np.zeros((2, 3, 1)), None, task="ranking")
+    buf = io.BytesIO()
+    np.savez(buf, x=np.zeros((2, 3, 1)), y=np.ones((2, 3)))
+    with pytest.raises(UploadError, match="whole .keras model"):
+        prepare_upload(
+            "d.npz", buf.getvalue(), "m.weights.h5", b"", load_settings(env={}), task="regression"
+        )

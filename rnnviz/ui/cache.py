@@ -99,7 +99,7 @@ def scores(result: TrainResult, config: Config) -> PerturbationResult:
 def _interactions(
     _result: TrainResult, training_id: str, sigma: float, n_repeats: int, n_score: int, seed: int
 ):
-    from rnnviz.interactions import explain_interactions
+    from rnnviz.experiment import explain_interactions
 
     config = _result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
     store = model_store()
@@ -133,6 +133,19 @@ def upload_scores(
     from rnnviz.scoring import perturbation_importance
 
     return perturbation_importance(_predict, _x[:n], sigma=sigma, n_repeats=n_repeats, seed=seed)
+
+
+@st.cache_data(max_entries=32, show_spinner="Scoring the forecasts of the scored year…")
+def _forecast(_result: TrainResult, training_id: str) -> tuple[dict[str, float], str]:
+    from rnnviz.datasets import judge
+
+    return judge(_result.config, _result.predict)
+
+
+def forecast(result: TrainResult) -> tuple[dict[str, float], str]:
+    """A real series' model against its baselines on the scored year: (numbers, verdict)
+    (``rnnviz.datasets.judge``, cached per model)."""
+    return _forecast(result, result.config.training_id())
 
 
 @st.cache_resource(show_spinner=False)

@@ -17,13 +17,16 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from rnnviz import datasets, uploads
 from rnnviz.config import Config, ConfigError
+from rnnviz.experiment import feature_names, ground_truth
 from rnnviz.jobs import BusyError, wait_for
 from rnnviz.readings import counted_outputs
 from rnnviz.result import TrainResult
 from rnnviz.rules import Rule
 from rnnviz.scoring import PerturbationResult
 from rnnviz.ui import cache, state, tables, training_view
+from rnnviz.ui import text as texts
 from rnnviz.ui.text import md_code, md_escape, md_fence
 from rnnviz.uploads import Upload
 
@@ -109,7 +112,10 @@ def error_box(title: str, error: BaseException | str) -> None:
 
 
 def describe_rule(config: Config) -> tuple[str, str] | None:
-    """(expression, ground truth) of the config's rule, or None if it cannot be parsed."""
+    """(expression, ground truth) of the config's rule, or None if it cannot be parsed (or
+    the config is a real series, which has no rule)."""
+    if config.dataset != "synthetic":
+        return None
     try:
         rule = config.target()
     except ValueError:
@@ -174,9 +180,14 @@ def _experiment_sidebar(config: Config) -> None:
         st.markdown(f"**Rule:** $y_t$ = 1 when {md_code(expression)}")
         st.markdown(f"**Ground truth:** {truth}")
     layers = " → ".join(map(str, config.units))
+    data = (
+        f"{config.n_features} features × {config.seq_len} steps, "
+        f"{config.n_train:,} training sequences"
+    )
+    if config.dataset != "synthetic":
+        data = f"{datasets.describe(config)} (real data: no ground truth)"
     st.markdown(
-        f"**Data:** {config.n_features} features × {config.seq_len} steps, "
-        f"{config.n_train:,} training sequences  \n"
+        f"**Data:** {data}  \n"
         f"**Model:** LSTM {layers} ({', '.join(config.activations)}), {config.head} head  \n"
         f"**Training:** {config.epochs} epochs, seed {config.seed}  \n"
         f"**Scoring:** σ = {config.sigma:g}, {config.n_repeats} repeats, "
@@ -203,9 +214,12 @@ def trained_model(config: Config) -> TrainResult | None:
         return None
     if not job.done.is_set():
         expression = (describe_rule(config) or (config.rule, ""))[0]
+        task = f"$y_t$ = 1 when {md_code(expression)}"
+        if config.dataset != "synthetic":
+            task = datasets.describe(config)
         slot = st.empty()
         with slot.container(border=True):
-            st.markdown(f"**Training the LSTM** on $y_t$ = 1 when {md_code(expression)} …")
+            st.markdown(f"**Training the {texts.CELL_NAMES[config.cell]}** on {task} …")
             bar = st.progress(job.fraction, text=job.status())
             now = training_view.live(  # issue 11: what the network relies on now
                 st.empty(), _rule_or_none(config), key=f"live_{config.training_id()}"
@@ -267,7 +281,11 @@ def retry_training(config: Config) -> None:
 
 def verdict_box(result: TrainResult) -> None:
     """The verdict with its grade's colour: success when learned, a caution when partly
-    learned, a warning when it did not learn."""
+    learned, a warning when it did not learn. A real series has no rule to learn: its verdict
+    is the forecast against the baselines (:func:`series_verdict_box`)."""
+    if result.config.dataset != "synthetic":
+        series_verdict_box(result)
+        return
     if result.grade == "learned":
         st.success(result.verdict(), icon=":material/check_circle:")
     elif result.grade == "partly learned":
@@ -276,10 +294,32 @@ def verdict_box(result: TrainResult) -> None:
         st.warning(result.verdict(), icon=":material/warning:")
 
 
+def series_verdict_box(result: TrainResult) -> None:
+    """A real series' verdict on the scored year against the more common outcome (or the
+    training mean) and persistence: success when it beats persistence, info when it only
+    beats the simpler baseline, a warning otherwise."""
+    try:
+        forecast, verdict = cache.forecast(result)
+    except Exception as exc:  # never show a traceback
+        log.exception("forecast scoring failed for %s", result.config)
+        error_box("The forecasts could not be scored", f"{type(exc).__name__}: {exc}")
+        return
+    beats_simple = forecast.get("beats_majority", forecast.get("r2", 0.0) > 0)
+    if forecast["beats_persistence"]:
+        st.success(verdict, icon=":material/check_circle:")
+    elif beats_simple:
+        st.info(verdict, icon=":material/info:")
+    else:
+        st.warning(verdict, icon=":material/warning:")
+
+
 def learned_notice(result: TrainResult) -> None:
     """A visible caution when the model only partly learned (its effects describe a model that
-    is only partly right) or a warning when it did not learn (they describe a guess)."""
-    if result.grade != "learned":
+    is only partly right) or a warning when it did not learn (they describe a guess). A real
+    series' model always shows its verdict against the baselines: there is no grade to pass."""
+    if result.config.dataset != "synthetic":
+        series_verdict_box(result)
+    elif result.grade != "learned":
         verdict_box(result)
 
 
@@ -410,9 +450,9 @@ def current_subject(config: Config) -> Subject | None:
     return Subject(
         name="the trained experiment",
         predict=lambda x: result.predict(x),  # the model is read (TensorFlow) only if called
-        feature_names=tuple(f"x{i + 1}" for i in range(config.n_features)),
+        feature_names=feature_names(config),
         key=config.training_id(),
-        truth=config.target(),
+        truth=ground_truth(config),  # None for a real series: nobody knows its truth
         result=result,
     )
 
@@ -426,6 +466,9 @@ def skill_notice(subject: Subject) -> None:
     upload = subject.upload
     assert upload is not None
     st.caption(NO_TRUTH_CAPTION)
+    if upload.task == "regression":
+        _regression_notice(upload)
+        return
     if upload.accuracy is None or upload.baseline_accuracy is None:
         st.info(
             "The model's skill is unknown: no labels y came with the data, so its accuracy "
@@ -454,6 +497,25 @@ def skill_notice(subject: Subject) -> None:
             "learned your target.",
             icon=":material/warning:",
         )
+
+
+def _regression_notice(upload: Upload) -> None:
+    """An uploaded regression model's skill against its targets, and its effects' units."""
+    units = (
+        "Effects are in your targets' units: the RMS change of the predicted number when an "
+        "input is nudged."
+    )
+    if upload.regression is None:
+        st.info(
+            "The model's skill is unknown: no targets y came with the data. " + units,
+            icon=":material/help:",
+        )
+        return
+    verdict = f"{uploads.regression_verdict(upload.regression)} {units}"
+    if upload.grade == "learned":
+        st.success(verdict, icon=":material/check_circle:")
+    else:
+        st.warning(verdict, icon=":material/error:")
 
 
 def upload_sample_size(upload: Upload, config: Config) -> int:
@@ -494,6 +556,13 @@ def subject_scores(subject: Subject, config: Config) -> PerturbationResult | Non
 def scoring_caption(subject: Subject, config: Config, scores: PerturbationResult) -> str:
     """One line saying what was scored: sigma, repeats and which sequences."""
     head = f"Scored with σ = {scores.sigma:g}, {scores.n_repeats} repeats, "
+    if subject.upload is None and config.dataset != "synthetic":
+        counts = scores.output_counts
+        windows = f"{int(counts.max()):,} " if counts is not None and len(counts) else ""
+        return head + (
+            f"all {windows}windows of {config.seq_len} days in the scored year 2015; every "
+            "output counts (every day's tomorrow is known)."
+        )
     if subject.upload is None:
         text = head + f"{config.n_score} fresh sequences of the experiment's score split"
         mask = scores.output_mask
@@ -506,6 +575,22 @@ def scoring_caption(subject: Subject, config: Config, scores: PerturbationResult
     if used < min(config.n_score, n_total):
         text += " (as many as one scoring may push through the model here)"
     return text + "; every output counts (without a rule, no target is known to be undefined)."
+
+
+def series_notes(config: Config, scores: PerturbationResult) -> None:
+    """What a real series' effects mean: no ground truth, σ as a share of a feature's spread,
+    the effects' units, and the reading of what the model relies on with its caveats."""
+    st.caption(texts.SERIES_NO_TRUTH)
+    meaning = f"{datasets.SIGMA_MEANING} {datasets.effect_meaning(config.outcome)}"
+    st.info(meaning, icon=":material/straighten:")
+    try:
+        reading = datasets.read(config, scores)
+    except ValueError as exc:
+        error_box("The reading could not be made", exc)
+        return
+    lead, _, caveats = reading.partition("\n\n")
+    st.markdown(f"**What it relies on:** {lead}")
+    st.warning(caveats, icon=":material/report:")
 
 
 def upload_spread_caption(upload: Upload, sigma: float) -> str:
@@ -559,6 +644,8 @@ def _upload_about(upload: Upload) -> dict:
         "sha256": upload.key,
         "accuracy_on_labels": upload.accuracy,
         "majority_baseline": upload.baseline_accuracy,
+        "task": upload.task,
+        "regression_on_targets": upload.regression,
     }
 
 

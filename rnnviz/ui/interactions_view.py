@@ -11,6 +11,7 @@ import logging
 import streamlit as st
 
 from rnnviz.config import Config
+from rnnviz.experiment import ground_truth
 from rnnviz.plots_interactions import interaction_heatmap
 from rnnviz.result import TrainResult
 from rnnviz.truth import interacting_pairs
@@ -30,10 +31,13 @@ def section(result: TrainResult, config: Config) -> None:
         log.exception("measuring interactions failed")
         st.error(f"Measuring interactions failed: {type(exc).__name__}: {exc}")
         return
-    pairs = interacting_pairs(config.target())
+    rule = ground_truth(config)  # None for a real series: no pairs to mark
+    pairs = None if rule is None else interacting_pairs(rule)
     left, right = st.columns([1.3, 1], gap="large")
     with left:
         st.plotly_chart(interaction_heatmap(found, pairs), theme="streamlit", key="interactions")
     with right:
         st.markdown(text.interaction_reading(found, pairs))
         st.markdown(text.READ_INTERACTIONS)
+        if pairs is not None:  # a rule to mark (a real series has none)
+            st.markdown(text.READ_INTERACTIONS_RULE)

@@ -128,6 +128,10 @@ def comparison_csv(comparison: Comparison, truth_features: Iterable[int]) -> str
     return frame.to_csv(index=False, lineterminator="\n")
 
 
-def method_scores_csv(comparison: Comparison, truth_features: Iterable[int]) -> str:
-    """Per-feature scores of every method: mean, std over repeats, share of the method's max."""
-    return comparison.scores_frame(list(truth_features)).to_csv(index=False, lineterminator="\n")
+def method_scores_csv(comparison: Comparison, truth_features: Iterable[int] | None) -> str:
+    """Per-feature scores of every method: mean, std over repeats, share of the method's max
+    (and whether the rule reads the feature; no such column without ground truth: None)."""
+    frame = comparison.scores_frame(list(truth_features or ()))
+    if truth_features is None:
+        frame = frame.drop(columns="used_by_rule")
+    return frame.to_csv(index=False, lineterminator="\n")

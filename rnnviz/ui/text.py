@@ -358,6 +358,8 @@ for a product it has an extra cross term $\varepsilon_1 \varepsilon_2$. Each cel
 $\Delta_{ij} - \Delta_i - \Delta_j$ = joint change − change from $i$ alone − change from $j$ alone.
 
 Zero means the model uses the two features separately; a large value means it combines them.
+"""
+READ_INTERACTIONS_RULE = """
 ★ marks the pairs the rule combines: every pair of features a rule reads meets at least at its
 final threshold (a threshold is not additive), some already before it (as in a product).
 """
@@ -443,3 +445,33 @@ def replay_reading(snapshots, truth_features=None) -> str:
         used = ", ".join(names[f] for f in sorted(truth_features) if f < len(names))
         parts.append(f"The rule reads {used}.")
     return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- real series
+
+DATASET_NAMES = {"synthetic": "Synthetic rule", "seattle-weather": "Seattle weather (real data)"}
+OUTCOME_NAMES = {"rain": "Rain tomorrow", "temp_max": "Tomorrow's max temperature (°C)"}
+SERIES_FEATURES = {
+    4: "The 4 measurements",
+    6: "The 4 measurements and the day of year (sin, cos)",
+}
+SERIES_HELP = (
+    "Daily weather in Seattle, 2012–2015 (precipitation, max and min temperature, wind), from "
+    "the vega_datasets package (shipped with rnnviz's dependencies, nothing is downloaded). "
+    "Windows of the last days predict tomorrow; the model trains on 2012–2013, stops early on "
+    "2014 and is scored on 2015."
+)
+SERIES_NO_TRUTH = (
+    "No ground truth: nobody knows which inputs tomorrow's weather really depends on, so "
+    "nothing marks the inputs that should matter. The plots show what this model relies on."
+)
+READ_BARS_SERIES = """
+**Per-feature bars.** One bar per measurement: the RMS change of all forecasts when that
+measurement is nudged on every day of the window. Whiskers are ±1 standard deviation over the
+repeats. Tall bars are what the model relies on; there is no ground truth to compare with.
+"""
+READ_HEATMAP_SERIES = READ_HEATMAP_UPLOAD.replace("your model", "the model")
+READ_RESPONSE_SERIES = READ_RESPONSE_UPLOAD
+READ_LAG_SERIES = READ_LAG_UPLOAD + (
+    "Here a lag is a number of days: lag 0 is today's measurement for tomorrow's forecast.\n"
+)

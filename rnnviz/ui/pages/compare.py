@@ -282,7 +282,39 @@ def _stepwise(result: TrainResult, config: Config):
     return job.comparison
 
 
+def _series_results(config: Config, comparison) -> None:
+    """A real series' comparison: no ground truth, so no truth scores; each method's order,
+    their agreement and their own figures."""
+    st.subheader("Verdicts side by side")
+    st.markdown(readings.rankings(comparison))
+    st.plotly_chart(plots.method_multiples(comparison, []), theme="streamlit", key="cmp_multiples")
+    st.subheader("Do the methods agree?")
+    left, right = st.columns([2.3, 1], gap="large")
+    with left:
+        st.plotly_chart(plots.agreement_heatmap(comparison), theme="streamlit", key="cmp_agreement")
+    with right:
+        st.markdown(text.READ_AGREEMENT)
+    for name in comparison.methods:
+        spec = METHODS.get(name)
+        if spec is None or spec.figure is None:
+            continue
+        st.subheader(spec.figure_title)
+        figure = getattr(plots, spec.figure)(comparison.attributions[name], [])
+        st.plotly_chart(figure, theme="streamlit", key=f"cmp_{name}")
+    components.downloads(
+        (
+            "Per-feature scores of every method (CSV)",
+            tables.method_scores_csv(comparison, None),
+            f"rnnviz-{config.training_id()}-compare-scores.csv",
+            "text/csv",
+        ),
+    )
+
+
 def _results(config: Config, result: TrainResult, comparison) -> None:
+    if config.dataset != "synthetic":  # compare_methods ran with truth=None
+        _series_results(config, comparison)
+        return
     rule = config.target()
     used = sorted(rule.features)
     methods = set(comparison.methods)
@@ -388,11 +420,17 @@ def main() -> None:
     components.learned_notice(result)
     chosen, tsr = _pick_methods(config)
     params = _knobs(config, chosen, tsr)
-    st.caption(
-        f"Every method explains the same {config.n_score} sequences (seed {config.seed}) and "
-        "counts only outputs whose target is defined; change the sample on the Per-feature "
-        "effects page."
-    )
+    if config.dataset != "synthetic":
+        st.caption(
+            "Every method explains the same windows of the scored year 2015. "
+            + text.SERIES_NO_TRUTH
+        )
+    else:
+        st.caption(
+            f"Every method explains the same {config.n_score} sequences (seed {config.seed}) "
+            "and counts only outputs whose target is defined; change the sample on the "
+            "Per-feature effects page."
+        )
     fast = [m for m in chosen if METHODS[m].fast] + ([TSR] if tsr else [])
     comparison = _fast_comparison(result, config, fast, params)
     if comparison is None:

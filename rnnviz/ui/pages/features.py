@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rnnviz import plots, readings
+from rnnviz import datasets, plots, readings
 from rnnviz.config import Config
 from rnnviz.registry import SIGMA_STEPS
 from rnnviz.ui import cache, components, interactions_view, state, tables, text
@@ -44,14 +44,18 @@ def _scoring_controls(config: Config, n_available: int | None = None) -> Config:
         help=text.SIGMA_HELP,
     )
     repeats = c2.slider("Repeats", *b.n_repeats, key="fx_repeats", help=text.REPEATS_HELP)
-    sample = c3.select_slider(
-        "Sequences scored"
-        if n_available is None
-        else f"Sequences scored (your data has {n_available:,})",
-        _choices(SAMPLE_STEPS, config.n_score, b.n_score),
-        key="fx_sample",
-        help=text.SAMPLE_HELP,
-    )
+    if config.dataset != "synthetic" and n_available is None:  # a real series: its whole year
+        sample = config.n_score
+        c3.caption("Sequences scored: every window of the scored year.")
+    else:
+        sample = c3.select_slider(
+            "Sequences scored"
+            if n_available is None
+            else f"Sequences scored (your data has {n_available:,})",
+            _choices(SAMPLE_STEPS, config.n_score, b.n_score),
+            key="fx_sample",
+            help=text.SAMPLE_HELP,
+        )
     try:
         new = config.replace(
             sigma=float(sigma), n_repeats=int(repeats), n_score=int(sample)
@@ -86,11 +90,10 @@ def main() -> None:
         return
     left, right = st.columns([2.3, 1], gap="large")
     with left:
-        st.plotly_chart(
-            plots.feature_bars(scores, subject.truth_features),
-            theme="streamlit",
-            key="feature_bars",
-        )
+        bars = plots.feature_bars(scores, subject.truth_features)
+        if config.dataset != "synthetic" and subject.upload is None:  # in the outcome's units
+            bars.update_yaxes(title_text=datasets.EFFECT_AXIS[config.outcome])
+        st.plotly_chart(bars, theme="streamlit", key="feature_bars")
     with right:
         rule = subject.truth
         if rule is not None:
@@ -106,10 +109,15 @@ def main() -> None:
                 st.info(
                     text.correlated_credit(config.correlated, rule.features), icon=":material/link:"
                 )
+        elif subject.upload is None:  # a real series: no truth, σ in shares of a spread
+            st.markdown(text.READ_BARS_SERIES)
+            st.caption(components.scoring_caption(subject, config, scores))
         else:
             st.markdown(READ_BARS_UPLOAD)
             st.caption(components.scoring_caption(subject, config, scores))
             st.caption(components.upload_spread_caption(subject.upload, config.sigma))
+    if rule is None and subject.upload is None:
+        components.series_notes(config, scores)
     t1, t2 = st.columns([1, 1.3], gap="large")
     with t1:
         st.markdown("**In the thread's format**")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rnnviz import plots, readings
+from rnnviz import datasets, plots, readings
 from rnnviz.config import Config
+from rnnviz.experiment import ground_truth
 from rnnviz.jobs import preset_experiments
 from rnnviz.result import TrainResult
 from rnnviz.ui import cache, components, text, training_view
@@ -43,10 +44,16 @@ def main() -> None:
     left, right = st.columns([1.1, 1], gap="large")
     with left:
         st.markdown(text.QUESTION)
-        st.markdown(
-            f"In the current experiment $y_t$ = 1 when {md_code(rule.expression)}, so the "
-            f"ground truth is **{rule.describe_truth()}**.",
-        )
+        if config.dataset != "synthetic":
+            st.markdown(
+                f"The current experiment is real data, {datasets.describe(config)}: "
+                f"{text.SERIES_NO_TRUTH} {datasets.SIGMA_MEANING}"
+            )
+        else:
+            st.markdown(
+                f"In the current experiment $y_t$ = 1 when {md_code(rule.expression)}, so the "
+                f"ground truth is **{rule.describe_truth()}**.",
+            )
         st.markdown(text.METHOD)
         st.latex(text.FORMULA_FEATURE)
         st.caption(text.FORMULA_NOISE)
@@ -60,6 +67,8 @@ def main() -> None:
         if scores is not None:
             if shown == config:
                 st.caption("The plots on this page are those of the current experiment.")
+            elif shown.dataset != "synthetic":
+                st.caption(f"The plots on this page are those of {datasets.describe(shown)}.")
             else:
                 st.caption(
                     "The current experiment is not trained yet, so the plots on this page are "
@@ -67,9 +76,11 @@ def main() -> None:
                     f"{md_code(shown.target().expression)}. Train yours to see its own."
                 )
             components.learned_notice(result)
-            truth = shown.target()
+            truth = ground_truth(shown)  # None for a real series: no marks
             st.plotly_chart(
-                plots.feature_bars(scores, truth.features), theme="streamlit", key="learn_bars"
+                plots.feature_bars(scores, truth.features if truth else None),
+                theme="streamlit",
+                key="learn_bars",
             )
         else:
             st.info("Train the current experiment to see its plots here.", icon=":material/info:")
@@ -84,20 +95,21 @@ def main() -> None:
         st.markdown(text.READ_LAG)
     else:
         # A small real example beside each reading note, from the experiment shown above.
-        truth = shown.target()
-        feature = min(truth.features) if truth.features else 0
+        truth = ground_truth(shown)
+        feature = min(truth.features) if truth and truth.features else 0
+        pairs = truth.ground_truth if truth else None
         plots_and_notes = (
             (
-                plots.timestep_heatmap(scores, truth.ground_truth),
+                plots.timestep_heatmap(scores, pairs),
                 "learn_heatmap",
                 (text.READ_HEATMAP, readings.heatmap_vs_bars(scores)),
             ),
             (
-                plots.response_map(scores, feature, truth.ground_truth),
+                plots.response_map(scores, feature, pairs),
                 "learn_response",
                 (text.READ_RESPONSE,),
             ),
-            (plots.lag_profile(scores, truth.ground_truth), "learn_lag", (text.READ_LAG,)),
+            (plots.lag_profile(scores, pairs), "learn_lag", (text.READ_LAG,)),
         )
         for fig, key, notes in plots_and_notes:
             a, b = st.columns([1, 1.1], gap="large")

@@ -6,16 +6,21 @@ from dataclasses import fields
 
 import streamlit as st
 
-from rnnviz import plots
+from rnnviz import datasets, plots
 from rnnviz.config import (
     ACTIVATIONS,
     CELLS,
+    DATASETS,
     HEADS,
+    OUTCOMES,
     PRESETS,
+    REAL_FEATURES,
+    REAL_WINDOW,
     SCORING_KNOBS,
     Config,
     format_correlated,
     parse_correlated,
+    series_preset,
 )
 from rnnviz.data import check_balance, make_split
 from rnnviz.result import improving_note, longer
@@ -38,6 +43,11 @@ RECIPE_KNOBS = [
     if getattr(PRESETS["default"], f.name) != getattr(PRESETS["reference"], f.name)
 ]
 MODEL_KNOBS = [k for k in RECIPE_KNOBS if k not in ("n_train", "epochs", "seed")]
+# The knobs a real series shows on this page (the rest come from its preset: rnnviz.datasets);
+# its window and features have widgets of their own (SERIES_WIDGETS: other ranges and types).
+SERIES_KNOBS = ("outcome", "cell", "epochs", "seed", "units", "activations", "head")
+SERIES_KNOBS += ("learning_rate", "batch_size", "patience")
+SERIES_WIDGETS = {"seq_len": "series_window", "n_features": "series_features"}
 SAMPLE_ROWS = 2000  # sequences drawn to check, live, that the rule yields both classes
 
 
@@ -68,6 +78,9 @@ def _init_drafts(config: Config) -> None:
             if f.name != "rule" and f.name not in SCORING_KNOBS
         },
     }
+    real = config.dataset != "synthetic"
+    start = config if real else series_preset(datasets.NAME)
+    values.update({w: getattr(start, knob) for knob, w in SERIES_WIDGETS.items()})
     if K + "custom" not in ss:
         last = ss.get(K + "last_preset", "reference")
         values["custom"] = RULES[last].expression if is_preset else config.rule
@@ -81,6 +94,49 @@ def _apply_recipe() -> None:
     preset = RECIPES[ss[K + "recipe"]][1]
     for knob in RECIPE_KNOBS:
         ss[K + knob] = _widget_value(knob, getattr(preset, knob))
+
+
+def _switch_data() -> None:
+    """Data choice callback: fill the form from the real series' preset (its features, window
+    and recipe), or back from the default experiment's recipe for a synthetic rule."""
+    ss = st.session_state
+    dataset = ss[K + "dataset"]
+    if dataset == "synthetic":
+        start, ss[K + "recipe"] = PRESETS["default"], "fast"
+    else:
+        start = series_preset(dataset, ss.get(K + "outcome", "rain"))
+        for knob, widget in SERIES_WIDGETS.items():
+            ss[K + widget] = getattr(start, knob)
+    for f in fields(Config):
+        if f.name not in ("rule", "dataset") and f.name not in SCORING_KNOBS:
+            ss[K + f.name] = _widget_value(f.name, getattr(start, f.name))
+
+
+def _series_section(config: Config) -> Config:
+    """A real series' task: outcome, window and features; returns its preset for the outcome
+    (the base of the draft: what this page does not show comes from it)."""
+    ss = st.session_state
+    st.radio("Outcome", list(OUTCOMES), key=K + "outcome", format_func=texts.OUTCOME_NAMES.get)
+    c1, c2 = st.columns(2)
+    lo, hi = REAL_WINDOW
+    c1.number_input("Window (days)", lo, min(hi, bounds().seq_len[1]), key=K + "series_window")
+    c2.selectbox(
+        "Features",
+        REAL_FEATURES,
+        key=K + "series_features",
+        format_func=texts.SERIES_FEATURES.get,
+    )
+    st.info(f"{texts.SERIES_HELP} {texts.SERIES_NO_TRUTH}", icon=":material/partly_cloudy_day:")
+    return series_preset(ss[K + "dataset"], ss[K + "outcome"])
+
+
+def _series_draft(config: Config, base: Config) -> Config:
+    """The real-series configuration of the form (ConfigError when a setting is off)."""
+    ss = st.session_state
+    values = {k: ss[K + k] for k in SERIES_KNOBS if K + k in ss}
+    values.update({knob: ss[K + w] for knob, w in SERIES_WIDGETS.items()})
+    scoring = {k: getattr(config, k) for k in ("sigma", "n_repeats")}
+    return Config.from_dict(values, base=base.replace(**scoring)).validate(bounds())
 
 
 def _check_both_classes(config: Config, text: str, n_features: int, seq_len: int) -> None:
@@ -148,27 +204,40 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
     ss = st.session_state
     _init_drafts(config)
     st.subheader("1 · The task")
-    c1, c2 = st.columns(2)
-    c1.number_input("Sequence length (steps)", *b.seq_len, key=K + "seq_len")
-    c2.number_input("Features (x1, x2, …)", *b.n_features, key=K + "n_features")
-    st.text_input(
-        "Correlated features (optional)",
-        key=K + "correlated",
-        max_chars=200,
-        placeholder="e.g. x1~x4:0.95",
-        help=texts.CORRELATED_HELP,
+    st.radio(
+        "Data",
+        DATASETS,
+        key=K + "dataset",
+        format_func=texts.DATASET_NAMES.get,
+        horizontal=True,
+        on_change=_switch_data,
     )
-    text, rule = _rule_section(config, ss[K + "n_features"], ss[K + "seq_len"])
+    real = ss[K + "dataset"] != "synthetic"
+    if real:  # no rule, no sizes, no correlated pairs and no two-class check: the data is real
+        series = _series_section(config)
+    else:
+        c1, c2 = st.columns(2)
+        c1.number_input("Sequence length (steps)", *b.seq_len, key=K + "seq_len")
+        c2.number_input("Features (x1, x2, …)", *b.n_features, key=K + "n_features")
+        st.text_input(
+            "Correlated features (optional)",
+            key=K + "correlated",
+            max_chars=200,
+            placeholder="e.g. x1~x4:0.95",
+            help=texts.CORRELATED_HELP,
+        )
+        text, rule = _rule_section(config, ss[K + "n_features"], ss[K + "seq_len"])
 
     st.subheader("2 · Training")
-    st.selectbox(
-        "Recipe",
-        list(RECIPES),
-        key=K + "recipe",
-        format_func=lambda r: RECIPES[r][0],
-        on_change=_apply_recipe,
-        help="Sets the model, optimiser and budget below; fine-tune them under Advanced.",
-    )
+    if not real:
+        st.selectbox(
+            "Recipe",
+            list(RECIPES),
+            key=K + "recipe",
+            format_func=lambda r: RECIPES[r][0],
+            on_change=_apply_recipe,
+            help="Sets the model, optimiser and budget below; fine-tune them under Advanced.",
+        )
     st.selectbox(
         "Recurrent cell",
         CELLS,
@@ -180,7 +249,8 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
         st.info(texts.BIDIRECTIONAL, icon=":material/swap_horiz:")
     c1, c2, c3 = st.columns(3)
     c1.number_input("Epochs", *b.epochs, key=K + "epochs")
-    c2.number_input("Training sequences", *b.n_train, step=500, key=K + "n_train")
+    if not real:
+        c2.number_input("Training sequences", *b.n_train, step=500, key=K + "n_train")
     c3.number_input("Seed", *b.seed, key=K + "seed")
     with st.expander("Advanced settings (model and optimiser)"):
         a1, a2 = st.columns(2)
@@ -192,7 +262,12 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
             key=K + "activations",
             help=f"Comma-separated; each one of {', '.join(ACTIVATIONS)}",
         )
-        a1.selectbox("Output head", HEADS, key=K + "head", help="Per-step sigmoid output layer")
+        a1.selectbox(
+            "Output head",
+            HEADS,
+            key=K + "head",
+            help="Per-step output layer: a sigmoid, or linear for a number (max temperature)",
+        )
         a2.number_input(
             "Learning rate", *b.learning_rate, step=0.001, format="%.5f", key=K + "learning_rate"
         )
@@ -200,15 +275,21 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
         a2.number_input(
             "Early-stopping patience", *b.patience, key=K + "patience", help="0 turns it off"
         )
-        a1.number_input("Validation sequences", *b.n_val, step=100, key=K + "n_val")
-        a2.checkbox(
-            "Scale inputs",
-            key=K + "input_scaling",
-            help="The model's first layer (Rescaling) maps the inputs from [0, 1) to [-1, 1).",
-        )
+        if not real:  # a real series: its windows, standardised on the training years
+            a1.number_input("Validation sequences", *b.n_val, step=100, key=K + "n_val")
+            a2.checkbox(
+                "Scale inputs",
+                key=K + "input_scaling",
+                help="The model's first layer (Rescaling) maps the inputs from [0, 1) to [-1, 1).",
+            )
 
     draft = None
-    if rule is not None:
+    if real:
+        try:
+            draft = _series_draft(config, series)
+        except ValueError as exc:  # ConfigError
+            components.error_box("Change this setting", exc)
+    elif rule is not None:
         # Scoring knobs are not here: they live on the effects page and are kept from `config`.
         values = {
             f.name: ss[K + f.name]
@@ -238,9 +319,11 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
 
 
 def _title(config: Config) -> str:
-    """The experiment in a few words: its rule, epochs and seed (Markdown)."""
+    """The experiment in a few words: its rule (or real series), epochs and seed (Markdown)."""
     expression = (components.describe_rule(config) or (config.rule, ""))[0]
     epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    if config.dataset != "synthetic":
+        return f"{datasets.describe(config)} ({epochs}, seed {config.seed})"
     return f"$y_t$ = 1 when `{expression}` ({epochs}, seed {config.seed})"
 
 
@@ -303,6 +386,51 @@ def _result_body(config: Config, current: bool) -> None:
                 args=(more,),
                 icon=":material/fast_forward:",
             )
+    if config.dataset != "synthetic":
+        _series_metrics(result)
+    else:
+        _metrics(result)
+    curve = plots.training_curve(result.history)
+    if config.task == "regression":  # its loss is the mean squared error, in °C²
+        curve.update_yaxes(title_text="mean squared error, °C² (lower is better)")
+    st.plotly_chart(curve, theme="streamlit", key="curve")
+    st.markdown("**Next:** see which inputs the trained model relies on.")
+    l1, l2 = st.columns(2)
+    l1.page_link(components.FEATURES_PAGE, label="Per-feature effects", icon=":material/bar_chart:")
+    l2.page_link(components.TIMESTEPS_PAGE, label="Per-timestep effects", icon=":material/grid_on:")
+    components.config_downloads(config, result)
+
+
+def _series_metrics(result) -> None:
+    """A real series' model on the scored year beside its baselines, and its training."""
+    forecast, _ = cache.forecast(result)
+    m1, m2, m3, m4 = st.columns(4)
+    if "accuracy" in forecast:
+        m1.metric("Accuracy 2015", f"{forecast['accuracy']:.1%}", help="Rain tomorrow, right")
+        m2.metric(
+            "Majority",
+            f"{forecast['majority_accuracy']:.1%}",
+            help="Accuracy of always guessing the more common outcome of 2015",
+        )
+        m3.metric(
+            "Persistence",
+            f"{forecast['persistence_accuracy']:.1%}",
+            help="Accuracy of 'tomorrow like today': rain tomorrow if it rained today",
+        )
+    else:
+        m1.metric("R² 2015", f"{forecast['r2']:.3f}", help="Against the training years' mean")
+        m2.metric("RMSE", f"{forecast['mse'] ** 0.5:.2f} °C", help="Typical error of the model")
+        m3.metric(
+            "Persistence RMSE",
+            f"{forecast['persistence_mse'] ** 0.5:.2f} °C",
+            help=f"Typical error of 'tomorrow like today' (R² {forecast['persistence_r2']:.3f})",
+        )
+    m4.metric("Epochs", f"{result.epochs_run} / {result.config.epochs}", help="Run / budget")
+    st.caption(result.verdict())  # the validation year's numbers
+
+
+def _metrics(result) -> None:
+    """A synthetic experiment's validation accuracy, baseline, epochs and time."""
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(
         "Accuracy",
@@ -316,12 +444,6 @@ def _result_body(config: Config, current: bool) -> None:
     )
     m3.metric("Epochs", f"{result.epochs_run} / {result.config.epochs}", help="Run / budget")
     m4.metric("Time", f"{result.seconds:.1f} s", help="Training time")
-    st.plotly_chart(plots.training_curve(result.history), theme="streamlit", key="curve")
-    st.markdown("**Next:** see which inputs the trained model relies on.")
-    l1, l2 = st.columns(2)
-    l1.page_link(components.FEATURES_PAGE, label="Per-feature effects", icon=":material/bar_chart:")
-    l2.page_link(components.TIMESTEPS_PAGE, label="Per-timestep effects", icon=":material/grid_on:")
-    components.config_downloads(config, result)
 
 
 def main() -> None:

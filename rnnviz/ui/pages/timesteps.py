@@ -34,13 +34,22 @@ def main() -> None:
             f"{rule.describe_truth()}."
         )
     st.caption(about)
+    series = rule is None and not subject.is_upload  # a real series: no truth, named days
+    if series:
+        components.series_notes(config, scores)
     if not subject.is_upload and config.cell == "bilstm":
         st.info(text.BIDIRECTIONAL, icon=":material/swap_horiz:")
     left, right = st.columns([2.3, 1], gap="large")
     with left:
         st.plotly_chart(plots.timestep_heatmap(scores, truth), theme="streamlit", key="heatmap")
     with right:  # only speak of the rule's marks where there is a rule
-        st.markdown(text.READ_HEATMAP if rule is not None else text.READ_HEATMAP_UPLOAD)
+        st.markdown(
+            text.READ_HEATMAP
+            if rule is not None
+            else text.READ_HEATMAP_SERIES
+            if series
+            else text.READ_HEATMAP_UPLOAD
+        )
 
     names = scores.feature_names
     if st.session_state.get("ts_feature", -1) not in range(len(names)):
@@ -61,7 +70,13 @@ def main() -> None:
         st.markdown(text.READ_RESPONSE if rule is not None else text.READ_RESPONSE_UPLOAD)
     with c2:
         st.plotly_chart(plots.lag_profile(scores, truth), theme="streamlit", key="lag_profile")
-        st.markdown(text.READ_LAG if rule is not None else text.READ_LAG_UPLOAD)
+        st.markdown(
+            text.READ_LAG
+            if rule is not None
+            else text.READ_LAG_SERIES
+            if series
+            else text.READ_LAG_UPLOAD
+        )
     st.markdown("**Downloads**")
     components.timestep_downloads(config, subject, scores)
 

@@ -15,9 +15,20 @@ from rnnviz.config import ACTIVATIONS, HEADS
 from rnnviz.hosting import Settings
 from rnnviz.ui import cache, components, state
 from rnnviz.ui.text import md_code
-from rnnviz.uploads import MAX_SEQUENCES, UploadedData, UploadError, prepare_upload, read_data
+from rnnviz.uploads import (
+    MAX_SEQUENCES,
+    TASKS,
+    UploadedData,
+    UploadError,
+    prepare_upload,
+    read_data,
+)
 
 K = "up_"  # prefix of this page's widget keys
+TASK_NAMES = {
+    "classification": "Classification (a probability per step, labels 0/1)",
+    "regression": "Regression (a number per step, e.g. a temperature)",
+}
 MODES = {
     "weights": "Weights for an rnnviz architecture (.weights.h5)",
     "keras": "A whole Keras model (.keras)",
@@ -29,8 +40,9 @@ def _data_help(s: Settings) -> str:
     return f"""
 **x** has shape *(sequences, steps, features)*: {b.seq_len[0]} to {b.seq_len[1]} steps,
 {b.n_features[0]} to {b.n_features[1]} features, at most {MAX_SEQUENCES:,} sequences, numbers
-only. Optional **labels y** (0 or 1 per sequence and step, shape *(sequences, steps)*) let
-rnnviz check the model's accuracy. Files up to **{s.max_upload_mb:g} MB**.
+only. Optional **labels y** (0 or 1 per sequence and step, shape *(sequences, steps)*; for a
+regression, any number) let rnnviz check the model's accuracy (or its R² and error against
+persistence). Files up to **{s.max_upload_mb:g} MB**.
 
 - **.npy**: the array x (saved with `numpy.save`).
 - **.npz**: arrays named `x` and, optionally, `y` (`numpy.savez`).
@@ -58,7 +70,7 @@ model.save_weights("my.weights.h5")
 KERAS_HELP = (
     "Loaded with `safe_mode=True` after its layer list is checked: Lambda layers and custom "
     "objects are refused. It must read inputs of shape (batch, steps, features) and give one "
-    "probability per step, shape (batch, steps, 1)."
+    "probability (or, for a regression, one number) per step, shape (batch, steps, 1)."
 )
 
 
@@ -67,19 +79,19 @@ def _upload_limit_mb(s: Settings) -> int:
     return max(1, math.ceil(s.max_upload_mb))
 
 
-def _read_uploaded_data(file, s: Settings) -> UploadedData | None:
-    """Parse the data file once per uploaded file (kept for this session), showing a summary or
-    what is wrong."""
+def _read_uploaded_data(file, s: Settings, task: str) -> UploadedData | None:
+    """Parse the data file once per uploaded file and task (kept for this session), showing a
+    summary or what is wrong."""
     ss = st.session_state
     cached = ss.get(K + "parsed")
-    if cached is None or cached[0] != file.file_id:
+    if cached is None or cached[0] != (file.file_id, task):
         try:
             cached = (
-                file.file_id,
-                read_data(file.name, file.getvalue(), s.max_upload_mb, s.bounds),
+                (file.file_id, task),
+                read_data(file.name, file.getvalue(), s.max_upload_mb, s.bounds, task),
             )
         except UploadError as exc:
-            cached = (file.file_id, exc)
+            cached = ((file.file_id, task), exc)
         ss[K + "parsed"] = cached
     data = cached[1]
     if isinstance(data, UploadError):
@@ -213,6 +225,15 @@ def main() -> None:
         )
         return
     _status()
+    task = st.radio(
+        "What does your model predict?",
+        TASKS,
+        key=K + "task",
+        format_func=TASK_NAMES.get,
+        horizontal=True,
+        help="A regression model's effects are in its targets' units; its verdict is R² "
+        "against predicting the targets' mean, and its error against persistence.",
+    )
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.subheader("1 · Data")
@@ -223,7 +244,7 @@ def main() -> None:
             key=K + "data",
             max_upload_size=_upload_limit_mb(s),
         )
-        data = _read_uploaded_data(data_file, s) if data_file is not None else None
+        data = _read_uploaded_data(data_file, s, task) if data_file is not None else None
     with right:
         st.subheader("2 · Model")
         model_file, arch = _model_section(s)
@@ -246,6 +267,7 @@ def main() -> None:
                 model_file.getvalue(),
                 s,
                 arch,
+                task,
             )
     except UploadError as exc:
         components.error_box("This model cannot be used", exc)

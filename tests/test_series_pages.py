@@ -1,0 +1,89 @@
+"""AppTest of the real series on the pages: the setup page's data switch, and the results pages
+with the measurements' names, no truth marks, the meaning of σ and the reading."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnviz import datasets, plots
+from rnnviz.config import PRESETS
+from rnnviz.ui import state
+
+from apptools import assert_clean, go, make_app, private_cache
+
+pytest.importorskip("vega_datasets")
+cache_dir = pytest.fixture(scope="module", autouse=True)(private_cache)
+
+REAL = PRESETS["seattle-weather"].replace(epochs=2, n_repeats=2)
+NAMES = ["precipitation", "temp_max", "temp_min", "wind"]
+
+
+def test_real_config_round_trips_through_the_url():
+    for config in (REAL, PRESETS["seattle-temp"]):
+        params = state.config_to_params(config)
+        assert params["dataset"] == "seattle-weather"
+        assert state.config_from_params(params) == (config, None)
+
+
+def test_setup_switches_to_the_real_series_and_trains_it():
+    at = make_app({"seq_len": "5", "n_train": "300", "n_val": "100", "epochs": "2"}).run()
+    assert_clean(at)
+    at.radio(key="setup_dataset").set_value("seattle-weather").run()
+    assert_clean(at)
+    labels = {w.label for w in (*at.number_input, *at.text_input, *at.radio, *at.checkbox)}
+    # no rule, no sizes, no correlated pairs, no input scaling for real data
+    assert "Target rule" not in labels and "Training sequences" not in labels
+    assert "Correlated features (optional)" not in labels and "Scale inputs" not in labels
+    assert "Outcome" in labels and at.number_input(key="setup_series_window").value == 28
+    assert not any("Ground truth" in s.value for s in at.success)
+    at.number_input(key="setup_epochs").set_value(2).run()
+    (button,) = [b for b in at.button if b.label == "Train this experiment"]
+    button.click().run()
+    assert_clean(at)
+    config = at.session_state[state.CONFIG_KEY]
+    assert config == PRESETS["seattle-weather"].replace(epochs=2)
+    verdicts = [e.value for e in (*at.success, *at.info, *at.warning)]
+    assert any("persistence" in v and "more common outcome" in v for v in verdicts), verdicts
+    assert not any("learn the rule" in v or "learned the rule" in v for v in verdicts)
+    assert {m.label for m in at.metric} >= {"Accuracy 2015", "Majority", "Persistence"}
+    assert at.query_params["dataset"] == ["seattle-weather"] or at.query_params["dataset"] == (
+        "seattle-weather"
+    )
+
+    at.radio(key="setup_outcome").set_value("temp_max").run()
+    assert_clean(at)
+    at.radio(key="setup_dataset").set_value("synthetic").run()  # and back: the rule again
+    assert_clean(at)
+    assert "Target rule" in {r.label for r in at.radio}
+
+
+def test_features_page_names_the_measurements_without_truth():
+    params = state.config_to_params(REAL)
+    at = make_app(params, page="features").run()
+    assert_clean(at)
+    assert "Variable 1 (precipitation), perturbation effect:" in at.code[0].value
+    (table,) = at.table
+    assert list(table.value["variable"]) == [f"Variable {i + 1} ({n})" for i, n in enumerate(NAMES)]
+    assert "used by the rule" not in table.value.columns
+    text = " ".join(m.value for m in (*at.markdown, *at.caption, *at.info, *at.warning))
+    assert "No ground truth" in text and plots.TRUTH_MARK not in text
+    assert datasets.SIGMA_MEANING in text and "probability of rain" in text
+    assert "What it relies on:" in text and "Caveats (real data):" in text
+    assert "Distribution shift" in text and "ρ = 0.87" in text
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert "used by the rule" not in spec and "precipitation" in spec
+    assert datasets.EFFECT_AXIS["rain"] in spec
+
+    at = go(at, "timesteps")
+    assert_clean(at)
+    text = " ".join(m.value for m in (*at.markdown, *at.caption, *at.info))
+    assert datasets.SIGMA_MEANING in text and plots.TRUTH_MARK not in text
+    assert "windows of 28 days in the scored year 2015" in text
+
+    at = go(at, "learn")
+    assert_clean(at)
+    at = go(at, "compare")
+    assert_clean(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "No ground truth here" in text and "AUC" not in text
+    assert "precipitation" in text and "x1" not in text  # the methods name the measurements
