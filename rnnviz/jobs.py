@@ -157,8 +157,9 @@ class TrainingJobs:
         """The running or failed job of ``config``, or a new one, queued behind the others.
 
         ``priority`` 0 is a visitor's; larger numbers (warming the cache) wait behind every
-        visitor. Raises BusyError only when the process is at its memory limit or the safety
-        cap: the caller waits a moment and submits again.
+        visitor. Raises BusyError only when the process is at its memory limit while another
+        training is queued or running, or at the safety cap: the caller waits a moment and
+        submits again.
         """
         key = config.training_id()
         with self._lock:
@@ -173,7 +174,9 @@ class TrainingJobs:
                     f"the server already has {len(self._running)} trainings queued; "
                     "yours is queued as soon as one finishes"
                 )
-            if self.memory_limit_mb is not None:
+            # With nothing queued or running, a new training is admitted whatever the memory:
+            # waiting would free nothing, and every visitor would wait for ever.
+            if self.memory_limit_mb is not None and self._running:
                 used = self._memory_mb()
                 if used > self.memory_limit_mb:
                     raise BusyError(

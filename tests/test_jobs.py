@@ -71,15 +71,30 @@ def test_visitors_go_before_warming_and_see_their_position_and_an_estimate(tmp_p
     assert gate.order == [100, 300, 301, 200, 201]
 
 
-def test_memory_limit_refuses_new_jobs_and_admits_them_once_memory_frees():
+def test_memory_limit_refuses_new_jobs_while_one_runs_and_admits_them_once_memory_frees(
+    monkeypatch,
+):
+    gate = _Gate()
+    monkeypatch.setattr(rnnviz.store, "train", gate)
     memory = {"mb": 950.0}
     jobs = TrainingJobs(memory_limit_mb=900, memory_mb=lambda: memory["mb"])
     store = ModelStore(None)
+    first = jobs.submit(store, TINY)  # nothing else runs: admitted (see the next test)
     with pytest.raises(BusyError, match="memory limit"):
-        jobs.submit(store, TINY)
+        jobs.submit(store, TINY.replace(seed=1))
     memory["mb"] = 500.0
-    job = wait_for(jobs.submit(store, TINY), lambda j: None, interval=0.05)
-    assert job.error is None
+    second = jobs.submit(store, TINY.replace(seed=1))
+    gate.release.set()
+    for job in (first, second):
+        assert wait_for(job, lambda j: None, interval=0.05).error is None
+
+
+def test_above_the_memory_limit_with_nothing_running_a_training_is_still_admitted():
+    """What a hosted class met: the process was above its limit after start-up with no training
+    running, so every visitor was told to wait for memory that nothing would ever free."""
+    jobs = TrainingJobs(memory_limit_mb=900, memory_mb=lambda: 1100.0)
+    job = wait_for(jobs.submit(ModelStore(None), TINY), lambda j: None, interval=0.05)
+    assert job.error is None and job.result is not None
 
 
 def test_preset_experiments_cover_every_preset_with_the_default_recipe():
@@ -197,3 +212,39 @@ def test_hosted_trainings_run_two_at_a_time_and_the_count_can_be_set():
     assert load_settings(env={"RNNVIZ_MAX_TRAINING": "1"}).max_training == 1
     with pytest.raises(ValueError, match="max_training"):
         load_settings(env={"RNNVIZ_MAX_TRAINING": "0"})
+
+
+def test_warming_at_deploy_trains_each_missing_experiment_in_a_process_of_its_own(tmp_path):
+    """``python -m rnnviz.warm`` (also started by hosted mode) leaves the server's process
+    untouched: the model, its scores and its interactions are on disk, equal to a fresh run."""
+    from rnnviz.experiment import explain
+    from rnnviz.warm import warm_missing
+
+    config = TINY.replace(rule="lagged", seed=3)
+    assert warm_missing(tmp_path, [config]) == 1
+    assert warm_missing(tmp_path, [config]) == 0  # already on disk: no process started
+    store = ModelStore(tmp_path)
+    assert store.get_interactions(config) is not None
+    saved, fresh = store.get_scores(config), explain(train(config), config)
+    np.testing.assert_array_equal(saved.importances, fresh.importances)
+
+
+def test_hosted_mode_warms_in_another_process(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from rnnviz import warm as warming
+
+    started = []
+
+    class Popen:
+        def __init__(self, cmd, **kw):
+            started.append(cmd)
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", Popen)
+    assert warming.start(tmp_path, [TINY]) is not None
+    assert started == [[sys.executable, "-m", "rnnviz.warm", "--cache-dir", str(tmp_path)]]
+    assert warming.start(tmp_path, []) is None and len(started) == 1  # nothing missing

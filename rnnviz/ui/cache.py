@@ -24,6 +24,7 @@ from rnnviz.registry import METHODS
 from rnnviz.result import TrainResult
 from rnnviz.scoring import PerturbationResult
 from rnnviz.store import ModelStore
+from rnnviz.warm import start as warm_in_background
 
 # Methods that retrain models: they run in a background job (stepwise_job), never in a script.
 SLOW_METHODS = tuple(name for name, spec in METHODS.items() if not spec.fast)
@@ -54,8 +55,8 @@ def bounds() -> Bounds:
 @st.cache_resource(show_spinner=False)
 def model_store() -> ModelStore:
     """The process-wide store of trained models (memory + disk); with ``warm_presets`` on, the
-    preset experiments and the Compare page's example not yet on disk are queued for training
-    behind every visitor."""
+    preset experiments not yet on disk are trained by ``python -m rnnviz.warm`` in the
+    background (``rnnviz.warm``: processes of their own, at a lower priority)."""
     s = settings()
     store = ModelStore(
         s.cache_dir,
@@ -64,7 +65,10 @@ def model_store() -> ModelStore:
         max_training=s.max_training,
     )
     if s.warm_presets:
-        warm(training_jobs(), store, preset_experiments())
+        if store.folder is not None:  # in processes of their own: the server stays lean
+            warm_in_background(store.folder, preset_experiments())
+        else:  # memory only: nowhere to share models through, so in this process
+            warm(training_jobs(), store, preset_experiments())
     return store
 
 

@@ -1,0 +1,98 @@
+"""Train the preset experiments into the model cache, each in a short-lived process of its own.
+
+``python -m rnnviz.warm`` (at deploy, before the server starts; hosted mode also starts it at
+start-up) trains every experiment of :func:`rnnviz.jobs.preset_experiments` that is not on disk
+yet, and saves its model, its perturbation scores and its interactions, so a visitor opens any
+of them without a training and without TensorFlow. Why processes: each architecture a process
+trains keeps TensorFlow's traces and compiled steps (about 50 MB each, most of it never given
+back); warming thirteen of them inside the server left it at 1.1 GB, above a 1 GB host. A child
+per experiment returns all of it on exit, and the server only ever holds what visitors train.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from rnnviz.config import Config
+
+NICE = 10  # warming yields the CPU to the server's visitors
+ONE_TIMEOUT_S = 600  # one experiment's process, at most (the thread's recipe takes ~30 s)
+
+
+def missing(folder: str | Path, configs: Sequence[Config]) -> list[Config]:
+    """The configs without an entry in the cache ``folder`` (each once, in order)."""
+    from rnnviz.store import ModelStore
+
+    store = ModelStore(folder)
+    return [c for c in dict.fromkeys(configs) if not store.has(c)]
+
+
+def warm_one(folder: str | Path, config: Config) -> None:
+    """Train ``config`` into ``folder`` (if not there yet) with its scores and interactions."""
+    from rnnviz.experiment import explain, explain_interactions
+    from rnnviz.store import ModelStore
+
+    store = ModelStore(folder)
+    result = store.get_or_train(config)
+    if store.get_scores(config) is None:
+        store.put_scores(config, explain(result, config))
+    if config.n_features >= 2 and store.get_interactions(config) is None:
+        store.put_interactions(config, explain_interactions(result, config))
+
+
+def _command(folder: str | Path, config: Config | None = None) -> list[str]:
+    cmd = [sys.executable, "-m", "rnnviz.warm", "--cache-dir", str(folder)]
+    if config is not None:
+        cmd += ["--one", json.dumps(config.to_dict())]
+    return cmd
+
+
+def warm_missing(folder: str | Path, configs: Sequence[Config]) -> int:
+    """Warm each missing config in a process of its own, one after another; returns how many
+    were trained. A failure is reported on stderr and the others still run."""
+    todo = missing(folder, configs)
+    for config in todo:
+        done = subprocess.run(_command(folder, config), timeout=ONE_TIMEOUT_S, check=False)
+        if done.returncode != 0:
+            print(f"warming {config.training_id()} failed ({done.returncode})", file=sys.stderr)
+    return len(todo)
+
+
+def start(folder: str | Path, configs: Sequence[Config]) -> subprocess.Popen | None:
+    """Warm the missing ``configs`` in the background (``python -m rnnviz.warm``), without
+    waiting; None when nothing is missing."""
+    if not missing(folder, configs):
+        return None
+    proc = subprocess.Popen(_command(folder), stdin=subprocess.DEVNULL)
+    threading.Thread(target=proc.wait, name="rnnviz-warm", daemon=True).start()  # reaped
+    return proc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rnnviz.hosting import load_settings
+    from rnnviz.jobs import preset_experiments
+
+    p = argparse.ArgumentParser(prog="python -m rnnviz.warm", description=__doc__.split("\n")[0])
+    p.add_argument("--cache-dir", help="the model cache (default: RNNVIZ_CACHE_DIR or the app's)")
+    p.add_argument("--one", metavar="JSON", help=argparse.SUPPRESS)  # one config, in a child
+    args = p.parse_args(argv)
+    folder = args.cache_dir or load_settings().cache_dir
+    if hasattr(os, "nice") and not args.one:  # the children inherit it
+        os.nice(NICE)
+    if args.one:
+        warm_one(folder, Config.from_dict(json.loads(args.one)))
+        return 0
+    trained = warm_missing(folder, preset_experiments())
+    print(f"warmed {trained} experiment(s) into {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
