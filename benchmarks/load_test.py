@@ -476,7 +476,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     ap.add_argument(
         "--warmed", action="store_true",
-        help="with --warm: also wait (at most 240 s) until hosted mode's start-up warming has "
+        help="with --warm: also wait (at most 300 s) until hosted mode's start-up warming has "
         "trained every preset experiment, as on a server started before the class",
     )  # fmt: skip
     ap.add_argument("--server-cpus", default="0,1", help="CPU affinity of the server")
@@ -510,15 +510,24 @@ def show(seconds: float | None) -> str:
     return f"{seconds:6.1f} s" if seconds is not None else "   -    "
 
 
-def wait_for_warming(cache: Path, limit: float) -> float:
-    """Seconds until the cache holds every preset experiment (hosted mode warms them at start,
-    see ``rnnviz.jobs.warm``), at most ``limit``; then one more second for the server to idle."""
+def _children(pid: int) -> list[str]:
+    """The process ids of ``pid``'s children (Linux /proc)."""
+    found: list[str] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += task.read_text().split()
+    return found
+
+
+def wait_for_warming(cache: Path, pid: int, limit: float) -> float:
+    """Seconds until the cache holds every preset experiment and the server's warming process
+    (``python -m rnnviz.warm``, started by hosted mode) has finished, at most ``limit``; then
+    one more second for the server to idle."""
     from rnnviz.jobs import preset_experiments
 
     ids = [c.training_id() for c in preset_experiments()]
     start = time.perf_counter()
     while time.perf_counter() - start < limit:
-        if all((cache / i / "rnnviz-entry.json").is_file() for i in ids):
+        if all((cache / i / "rnnviz-entry.json").is_file() for i in ids) and not _children(pid):
             break
         time.sleep(0.5)
     time.sleep(1.0)
@@ -552,7 +561,7 @@ def main(argv=None) -> int:
                     flush=True,
                 )
                 if args.warmed:
-                    waited = wait_for_warming(Path(tmp) / "cache", limit=240.0)
+                    waited = wait_for_warming(Path(tmp) / "cache", proc.pid, limit=300.0)
                     print(f"warm-up: every preset experiment trained after {waited:.1f} s")
             outcomes, wall, sampled = asyncio.run(run_class(url, proc.pid, students, args.limit))
             hwm = peak_rss_mb(proc.pid)
