@@ -170,7 +170,7 @@ def test_interacting_pairs_of_a_rule(rule, expected):
 
 
 def test_heatmap_draws_the_means_and_stars_the_rules_pairs(x):
-    from rnnviz.plots_interactions import interaction_heatmap
+    from rnnviz.plots import interaction_heatmap
 
     r = interaction_importance(_product, x, sigma=SIGMA, n_repeats=2, seed=0)
     fig = interaction_heatmap(r, {(1, 0)})

@@ -12,7 +12,7 @@ import streamlit as st
 
 from rnnviz.config import Config
 from rnnviz.experiment import ground_truth
-from rnnviz.plots_interactions import interaction_heatmap
+from rnnviz.plots import interaction_heatmap
 from rnnviz.result import TrainResult
 from rnnviz.truth import interacting_pairs
 from rnnviz.ui import cache, text
