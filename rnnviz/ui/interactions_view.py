@@ -10,6 +10,7 @@ import logging
 
 import streamlit as st
 
+from rnnviz import readings
 from rnnviz.config import Config
 from rnnviz.experiment import ground_truth
 from rnnviz.plots import interaction_heatmap
@@ -37,7 +38,7 @@ def section(result: TrainResult, config: Config) -> None:
     with left:
         st.plotly_chart(interaction_heatmap(found, pairs), theme="streamlit", key="interactions")
     with right:
-        st.markdown(text.interaction_reading(found, pairs))
+        st.markdown(readings.interaction_reading(found, pairs))
         st.markdown(text.READ_INTERACTIONS)
         if pairs is not None:  # a rule to mark (a real series has none)
             st.markdown(text.READ_INTERACTIONS_RULE)
