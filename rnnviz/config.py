@@ -453,10 +453,29 @@ def _coerce(key: str, value: Any, like: Any) -> Any:
     raise ConfigError(key, value, f"a value of type {type(like).__name__}")
 
 
+# Real data (rnnviz.datasets): rain tomorrow in Seattle from the last 28 days of the four
+# measurements, trained on 2012-2013, validated on 2014, scored on 2015. A small stacked LSTM
+# (more units overfit the ~700 overlapping training windows), Adam 0.01 on batches of 32,
+# early stopping on 2014: about 5 s of fitting. n_train, n_val and n_score are the series'
+# window counts at 28 days (731, 365 and 365 days less the window): the data is fixed, but
+# the bounds' arithmetic on training work and scoring reads them.
+_SEATTLE = Config(
+    dataset="seattle-weather",
+    n_features=4,
+    seq_len=28,
+    n_train=703,
+    n_val=337,
+    n_score=337,
+    input_scaling=False,
+    units=(8, 4),
+    epochs=20,
+    batch_size=32,
+    learning_rate=0.01,
+    patience=3,
+)
+
 PRESETS: dict[str, Config] = {
     "default": Config(),
-    # The Cross Validated thread's model and recipe, unchanged: relu LSTMs 10 -> 5 -> 1 with a
-    # sigmoid LSTM head, batch 5, Adam 1e-3, 5 epochs over 5,000 sequences, seed 2019.
     # The memory lesson: y_t reads x1 eight steps back, over 20 steps; the pair differs in the
     # cell only (default recipe). Measured (benchmarks/bench_cells.py --memory, seeds 0..9): the
     # simple RNN learned on 10/10 seeds, the LSTM partly learned on 10/10 (accuracy ~0.72; it
@@ -467,6 +486,8 @@ PRESETS: dict[str, Config] = {
     # Correlated features share credit: x4 is a near-copy of x1 (Spearman 0.95), the rule reads
     # x1 only. Noise on x4 alone breaks the pair, so x4's effect is whatever the model made of it.
     "correlated": Config(rule="threshold", n_features=4, correlated=((1, 4, 0.95),)),
+    # The Cross Validated thread's model and recipe, unchanged: relu LSTMs 10 -> 5 -> 1 with a
+    # sigmoid LSTM head, batch 5, Adam 1e-3, 5 epochs over 5,000 sequences, seed 2019.
     "reference": Config(
         units=(10, 5),
         activations=("relu", "relu"),
@@ -479,42 +500,9 @@ PRESETS: dict[str, Config] = {
         patience=0,
         seed=2019,
     ),
-    # Real data (rnnviz.datasets): rain tomorrow in Seattle from the last 28 days of the four
-    # measurements, trained on 2012-2013, validated on 2014, scored on 2015. A small stacked LSTM
-    # (more units overfit the ~700 overlapping training windows), Adam 0.01 on batches of 32,
-    # early stopping on 2014: about 5 s of fitting. n_train, n_val and n_score are the series'
-    # window counts at 28 days (731, 365 and 365 days less the window): the data is fixed, but
-    # the bounds' arithmetic on training work and scoring reads them.
-    "seattle-weather": Config(
-        dataset="seattle-weather",
-        n_features=4,
-        seq_len=28,
-        n_train=703,
-        n_val=337,
-        n_score=337,
-        input_scaling=False,
-        units=(8, 4),
-        epochs=20,
-        batch_size=32,
-        learning_rate=0.01,
-        patience=3,
-    ),
+    "seattle-weather": _SEATTLE,
     # The same series and recipe, predicting tomorrow's max temperature (°C, regression).
-    "seattle-temp": Config(
-        dataset="seattle-weather",
-        outcome="temp_max",
-        n_features=4,
-        seq_len=28,
-        n_train=703,
-        n_val=337,
-        n_score=337,
-        input_scaling=False,
-        units=(8, 4),
-        epochs=20,
-        batch_size=32,
-        learning_rate=0.01,
-        patience=3,
-    ),
+    "seattle-temp": _SEATTLE.replace(outcome="temp_max"),
 }
 
 

@@ -32,16 +32,7 @@ def explain(result: TrainResult, config: Config | None = None) -> PerturbationRe
     never trained, and its outputs there are no evidence of anything. A real series' features
     carry their names (precipitation, temp_max, ...), a synthetic one's are x1..xF.
     """
-    config, data = _score_split(result, config)
-    return perturbation_importance(
-        result.predict,
-        data.x,
-        sigma=config.sigma,
-        n_repeats=config.n_repeats,
-        seed=config.seed,
-        valid=data.valid,
-        feature_names=feature_names(config),
-    )
+    return _on_score_split(perturbation_importance, result, config, names_arg="feature_names")
 
 
 def _score_split(result: TrainResult, config: Config | None) -> tuple[Config, Any]:
@@ -53,6 +44,22 @@ def _score_split(result: TrainResult, config: Config | None) -> tuple[Config, An
     return config, make_split(config, "score")
 
 
+def _on_score_split(measure, result: TrainResult, config: Config | None, names_arg: str):
+    """``measure`` (perturbation or interaction importance) of ``result``'s model on the score
+    split of ``config``: one seed, σ, repeats, sequences and counted outputs for every measure,
+    the features' names passed as ``names_arg``."""
+    config, data = _score_split(result, config)
+    return measure(
+        result.predict,
+        data.x,
+        sigma=config.sigma,
+        n_repeats=config.n_repeats,
+        seed=config.seed,
+        valid=data.valid,
+        **{names_arg: feature_names(config)},
+    )
+
+
 def explain_interactions(result: TrainResult, config: Config | None = None) -> InteractionResult:
     """Pairwise interactions (:mod:`rnnviz.interactions`) of a trained model on its score split.
 
@@ -61,16 +68,7 @@ def explain_interactions(result: TrainResult, config: Config | None = None) -> I
     """
     from rnnviz.interactions import interaction_importance
 
-    config, data = _score_split(result, config)
-    return interaction_importance(
-        result.predict,
-        data.x,
-        sigma=config.sigma,
-        n_repeats=config.n_repeats,
-        seed=config.seed,
-        valid=data.valid,
-        names=feature_names(config),
-    )
+    return _on_score_split(interaction_importance, result, config, names_arg="names")
 
 
 def interactions_json(result: TrainResult, config: Config | None = None) -> dict | None:

@@ -36,7 +36,7 @@ class Lesson:
     question: str  # Markdown; a rule in it is ours, never user text
     options: tuple[str, ...]  # the guesses a student may commit to
     configs: tuple[Config, ...]  # the prepared experiments, opened together
-    kind: str  # which reveal reads its numbers: see REVEALS
+    kind: str  # which reveal reads its numbers (the Lessons page draws each kind)
     try_next: str  # one change to try, in words
     try_config: Config  # that change, opened on the Setup page
 

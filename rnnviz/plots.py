@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from rnnviz.attribution import Attribution, PerturbationResult, drawn_lags
 from rnnviz.comparison import normalised_scores
+from rnnviz.interactions import InteractionResult
 from rnnviz.readings import step_ranges
 from rnnviz.registry import method_label
 
@@ -105,9 +106,9 @@ def title_margin(subtitle_lines: int) -> int:
     return TOOLBAR_PX + 30 + 17 * subtitle_lines
 
 
-def _layout(
-    fig: go.Figure, title: str, x: str, y: str, subtitle: str | None = None, **extra
-) -> go.Figure:
+def title_layout(title: str, subtitle: str | None = None) -> dict:
+    """Layout of a chart's head: the title (and subtitle wrapped at its "; ") below the band of
+    Plotly's toolbar, the top margin that fits them, and full trace names on hover."""
     # The title starts below the band of Plotly's toolbar (top right), which would cover it on
     # a narrow chart; the subtitle wraps at its "; " so that each line fits a phone's width.
     head: dict = {
@@ -122,16 +123,29 @@ def _layout(
         subtitle = wrap_subtitle(subtitle)
         head["subtitle"] = {"text": subtitle}
         lines = subtitle.count("<br>") + 1
-    layout = {
+    return {
         "title": head,
-        "xaxis_title": x,
-        "yaxis_title": y,
         "margin": {"l": 10, "r": 10, "t": title_margin(lines), "b": 10},
         "hoverlabel": {"namelength": -1},
+    }
+
+
+def _layout(
+    fig: go.Figure, title: str, x: str, y: str, subtitle: str | None = None, **extra
+) -> go.Figure:
+    layout = {
+        **title_layout(title, subtitle),
+        "xaxis_title": x,
+        "yaxis_title": y,
         "legend": {"yanchor": "top", "y": 1.0},
     }
     fig.update_layout(**{**layout, **extra})
     return fig
+
+
+def _square_heatmap(z, names: Sequence[str], text: Sequence[Sequence[str]], **style) -> go.Heatmap:
+    """A names × names heatmap (rows top-down) with ``text`` written in its cells."""
+    return go.Heatmap(z=z, x=names, y=names, text=text, texttemplate="%{text}", **style)
 
 
 def _truth_rows(names: Sequence[str], truth_features: Iterable[int] | None) -> list[str]:
@@ -560,12 +574,10 @@ def agreement_heatmap(comparison) -> go.Figure:
     z = [[None if not np.isfinite(v) else float(v) for v in row] for row in rho]
     text = [["—" if v is None else f"{v:.2f}" for v in row] for row in z]
     fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=labels,
-            y=labels,
-            text=text,
-            texttemplate="%{text}",
+        _square_heatmap(
+            z,
+            labels,
+            text,
             textfont={"size": 11},
             colorscale="RdBu",
             zmin=-1.0,
@@ -743,8 +755,70 @@ def sigma_sweep_curves(
     )
 
 
+# --------------------------------------------------------------------- pairwise interactions
+
+
+def interaction_heatmap(
+    result: InteractionResult, rule_pairs: Iterable[tuple[int, int]] | None = None
+) -> go.Figure:
+    """Feature × feature heatmap of the mean interaction strength, the rule's pairs starred.
+
+    ``rule_pairs``: 0-based (i, j) pairs the rule combines (:func:`rnnviz.truth.interacting_pairs`);
+    their cells (both halves of the symmetric matrix) carry a star. The diagonal is blank: a
+    feature with itself is not a pair.
+    """
+    names = list(result.feature_names)
+    mean, std = result.importances_mean, result.importances_std
+    n = len(names)
+    marked = {(min(i, j), max(i, j)) for i, j in (rule_pairs or ())}
+    labels = [
+        [
+            ""
+            if i == j
+            else f"{mean[i, j]:.3f}"
+            + (f" {TRUTH_MARK}" if (min(i, j), max(i, j)) in marked else "")
+            for j in range(n)
+        ]
+        for i in range(n)
+    ]
+    z = np.where(np.eye(n, dtype=bool), np.nan, mean)
+    fig = go.Figure(
+        _square_heatmap(
+            z,
+            names,
+            labels,
+            customdata=np.nan_to_num(std, nan=0.0),
+            colorscale=HEATMAP_SCALE,
+            zmin=0.0,
+            hoverongaps=False,
+            colorbar={"title": {"text": "RMS<br>interaction"}},
+            hovertemplate=(
+                "<b>%{y} with %{x}</b><br>RMS of Δ<sub>ij</sub> − Δ<sub>i</sub> − Δ<sub>j</sub> "
+                "%{z:.4f} ± %{customdata:.4f}<extra></extra>"
+            ),
+        )
+    )
+    subtitle = f"joint nudge minus the two single nudges; σ = {result.sigma:g}, mean over "
+    subtitle += f"{result.n_repeats} repeats"
+    if rule_pairs is not None:
+        subtitle += f"; {TRUTH_MARK} = the rule combines this pair"
+    fig.update_layout(
+        **title_layout("Do features combine?", subtitle),
+        xaxis={"title": "feature j", "type": "category", "constrain": "domain"},
+        yaxis={
+            "title": "feature i",
+            "type": "category",
+            "autorange": "reversed",
+            "scaleanchor": "x",
+            "constrain": "domain",
+        },
+    )
+    return fig
+
+
 __all__ += [
     "agreement_heatmap",
+    "interaction_heatmap",
     "lek_profiles",
     "method_multiples",
     "sigma_sweep_curves",

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from rnnviz.attribution import trim_lags
-from rnnviz.plots import OTHER_COLOR, TRUTH_MARK, feature_color, title_margin, wrap_subtitle
+from rnnviz.plots import OTHER_COLOR, TRUTH_MARK, feature_color, title_layout
 from rnnviz.snapshots import Snapshot, stack
 
 Truth = Iterable[tuple[int, int]]
@@ -38,19 +38,7 @@ def _shown_lags(lags: np.ndarray, by_lag: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def _title(fig: go.Figure, title: str, subtitle: str) -> None:
-    subtitle = wrap_subtitle(subtitle)
-    fig.update_layout(
-        title={
-            "text": title,
-            "subtitle": {"text": subtitle},
-            "y": 1.0,
-            "yref": "container",
-            "yanchor": "top",
-            "pad": {"t": 38},
-        },
-        margin={"l": 10, "r": 10, "t": title_margin(subtitle.count("<br>") + 1), "b": 10},
-        hoverlabel={"namelength": -1},
-    )
+    fig.update_layout(**title_layout(title, subtitle))
 
 
 def snapshot_now(

@@ -302,24 +302,44 @@ class ModelStore:
     def get_scores(self, config: Config) -> PerturbationResult | None:
         """The perturbation scores of ``config``'s model saved by :meth:`put_scores` (same
         scoring knobs), or None. Reading them needs no model and no TensorFlow."""
-        path = self._scores_path(config)
+        return self._get_kept(config, "scores", PerturbationResult)
+
+    def put_scores(self, config: Config, scores: PerturbationResult) -> None:
+        """Save ``scores`` (of ``config``'s scoring knobs) beside the model, atomically."""
+        self._put_kept(config, "scores", scores)
+
+    # -- interactions kept with their model (issue 11): like the scores, per scoring knobs --
+    def get_interactions(self, config: Config):
+        """The InteractionResult saved by :meth:`put_interactions` for these knobs, or None."""
+        from rnnviz.interactions import InteractionResult
+
+        return self._get_kept(config, "interactions", InteractionResult)
+
+    def put_interactions(self, config: Config, result) -> None:
+        """Save an InteractionResult of ``config``'s scoring knobs beside the model."""
+        self._put_kept(config, "interactions", result)
+
+    # -- one reader and one writer for every result kept beside a model -----------------
+    def _get_kept(self, config: Config, prefix: str, kind: type):
+        """The ``kind`` saved under ``prefix`` for ``config``'s scoring knobs, or None."""
+        path = self._scores_path(config, prefix)
         if path is None or not path.is_file():
             return None
         try:
-            return _read_scores(path)
+            return _read_scores(path, kind)
         except Exception:  # damaged or from another format: recomputed and rewritten
             path.unlink(missing_ok=True)
             return None
 
-    def put_scores(self, config: Config, scores: PerturbationResult) -> None:
-        """Save ``scores`` (of ``config``'s scoring knobs) beside the model, atomically."""
-        path = self._scores_path(config)
+    def _put_kept(self, config: Config, prefix: str, result) -> None:
+        """Save ``result`` under ``prefix`` beside ``config``'s model, atomically."""
+        path = self._scores_path(config, prefix)
         if path is None:
             return
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             with open(tmp, "wb") as f:
-                _write_scores(f, scores)
+                _write_scores(f, result)
             os.replace(tmp, path)
         except OSError:
             tmp.unlink(missing_ok=True)
@@ -332,33 +352,6 @@ class ModelStore:
             return None
         knobs = json.dumps([SCORES_VERSION, config.sigma, config.n_repeats, config.n_score])
         return entry / f"{prefix}-{hashlib.sha256(knobs.encode()).hexdigest()[:16]}.npz"
-
-    # -- interactions kept with their model (issue 11): like the scores, per scoring knobs --
-    def get_interactions(self, config: Config):
-        """The InteractionResult saved by :meth:`put_interactions` for these knobs, or None."""
-        from rnnviz.interactions import InteractionResult
-
-        path = self._scores_path(config, "interactions")
-        if path is None or not path.is_file():
-            return None
-        try:
-            return _read_scores(path, InteractionResult)
-        except Exception:  # damaged or from another format: recomputed and rewritten
-            path.unlink(missing_ok=True)
-            return None
-
-    def put_interactions(self, config: Config, result) -> None:
-        """Save an InteractionResult of ``config``'s scoring knobs beside the model."""
-        path = self._scores_path(config, "interactions")
-        if path is None:
-            return
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                _write_scores(f, result)
-            os.replace(tmp, path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
 
     # -- memory -------------------------------------------------------------------------
     def _remember(self, key: str, result: TrainResult) -> None:

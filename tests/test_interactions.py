@@ -163,14 +163,19 @@ def test_rejects_bad_inputs(x):
     ],
 )
 def test_interacting_pairs_of_a_rule(rule, expected):
-    assert interacting_pairs(parse_rule(rule)) == expected
+    from rnnviz.ui.text import md_code
+
+    found = interacting_pairs(parse_rule(rule))
+    assert found == expected
+    # the reading quotes a pair's node as a plain code span: literal, as md_code would make it
+    assert all(md_code(where) == f"`{where}`" for where in found.values())
 
 
 # --------------------------------------------------------------------------- plot and reading
 
 
 def test_heatmap_draws_the_means_and_stars_the_rules_pairs(x):
-    from rnnviz.plots_interactions import interaction_heatmap
+    from rnnviz.plots import interaction_heatmap
 
     r = interaction_importance(_product, x, sigma=SIGMA, n_repeats=2, seed=0)
     fig = interaction_heatmap(r, {(1, 0)})
@@ -185,7 +190,7 @@ def test_heatmap_draws_the_means_and_stars_the_rules_pairs(x):
 
 
 def test_reading_names_the_strongest_pair_with_its_numbers(x):
-    from rnnviz.ui.text import interaction_reading
+    from rnnviz.readings import interaction_reading
 
     r = interaction_importance(_product, x, sigma=SIGMA, n_repeats=2, seed=0)
     text = interaction_reading(r, {(0, 1): "x1 * x2"})

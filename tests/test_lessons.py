@@ -132,7 +132,8 @@ TINY = dict(n_train=300, n_val=100, n_score=40, epochs=1, n_repeats=2)
 
 @pytest.fixture(scope="module")
 def tiny_lessons(tmp_path_factory):
-    """The lessons with tiny recipes (each trains in about a second), in a private cache."""
+    """The lessons with tiny recipes (each trains in about a second; their "try this next" too),
+    in a private cache."""
     gen = private_cache(tmp_path_factory)
     next(gen)
     small = tuple(
@@ -140,6 +141,7 @@ def tiny_lessons(tmp_path_factory):
             **{
                 **lesson.__dict__,
                 "configs": tuple(c.replace(**TINY) for c in lesson.configs),
+                "try_config": lesson.try_config.replace(**TINY),  # the setup page trains it
             }
         )
         for lesson in lessons.LESSONS

@@ -234,7 +234,7 @@ def test_now_draws_one_snapshot():
 
 
 def test_replay_reading_says_when_each_feature_rose():
-    from rnnviz.ui.text import replay_reading
+    from rnnviz.readings import replay_reading
 
     text = replay_reading(_series(), {0})
     # x1 ends at 0.2: half of it (0.1) is first reached at step 6; x2 ends at 0.01, x3 at 0

@@ -52,13 +52,13 @@ def test_scores_json_is_strict_and_says_which_outputs_counted():
 
 
 def test_learn_page_says_which_steps_count():
-    assert text.counted_here(0, 10) == (
+    assert readings.counted_here(0, 10) == (
         "Here every output step 0 … 9 has a target, so every output counts."
     )
-    assert text.counted_here(1, 10).startswith("Here output step 0 has no target")
-    lagged = text.counted_here(2, 10)
+    assert readings.counted_here(1, 10).startswith("Here output step 0 has no target")
+    lagged = readings.counted_here(2, 10)
     assert "output steps 0 … 1 have no target" in lagged and "steps 2 … 9 count" in lagged
-    assert "no output step" in text.counted_here(12, 10)
+    assert "no output step" in readings.counted_here(12, 10)
     # The formula sums over D, the (sequence, step) pairs with a defined target, 0-based steps.
     assert r"(n,t) \in D" in text.FORMULA_FEATURE and "t = 0, \\dots, T-1" in text.FORMULA_NOISE
 

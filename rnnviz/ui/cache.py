@@ -78,18 +78,27 @@ def training_jobs() -> TrainingJobs:
     return TrainingJobs(memory_limit_mb=settings().memory_limit_mb)
 
 
+def _kept_or_computed(
+    result: TrainResult, sigma: float, n_repeats: int, n_score: int, kind: str, compute
+):
+    """``compute(result, config)`` for these scoring knobs: read from beside the model on disk
+    when the store kept it (no TensorFlow needed), else computed and kept there. ``kind`` names
+    the store's pair of methods: ``"scores"`` (get_scores/put_scores) or ``"interactions"``."""
+    config = result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
+    store = model_store()
+    saved = getattr(store, f"get_{kind}")(config)
+    if saved is not None:
+        return saved
+    computed = compute(result, config)
+    getattr(store, f"put_{kind}")(config, computed)
+    return computed
+
+
 @st.cache_data(max_entries=64, show_spinner="Scoring the model…")
 def _scores(
     _result: TrainResult, training_id: str, sigma: float, n_repeats: int, n_score: int, seed: int
 ) -> PerturbationResult:
-    config = _result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
-    store = model_store()
-    saved = store.get_scores(config)  # beside the model on disk: no TensorFlow needed
-    if saved is not None:
-        return saved
-    result = explain(_result, config)
-    store.put_scores(config, result)
-    return result
+    return _kept_or_computed(_result, sigma, n_repeats, n_score, "scores", explain)
 
 
 def scores(result: TrainResult, config: Config) -> PerturbationResult:
@@ -105,14 +114,9 @@ def _interactions(
 ):
     from rnnviz.experiment import explain_interactions
 
-    config = _result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
-    store = model_store()
-    saved = store.get_interactions(config)  # beside the model on disk: no TensorFlow needed
-    if saved is not None:
-        return saved
-    result = explain_interactions(_result, config)
-    store.put_interactions(config, result)
-    return result
+    return _kept_or_computed(
+        _result, sigma, n_repeats, n_score, "interactions", explain_interactions
+    )
 
 
 def interactions(result: TrainResult, config: Config):

@@ -10,9 +10,10 @@ import logging
 
 import streamlit as st
 
+from rnnviz import readings
 from rnnviz.config import Config
 from rnnviz.experiment import ground_truth
-from rnnviz.plots_interactions import interaction_heatmap
+from rnnviz.plots import interaction_heatmap
 from rnnviz.result import TrainResult
 from rnnviz.truth import interacting_pairs
 from rnnviz.ui import cache, text
@@ -37,7 +38,7 @@ def section(result: TrainResult, config: Config) -> None:
     with left:
         st.plotly_chart(interaction_heatmap(found, pairs), theme="streamlit", key="interactions")
     with right:
-        st.markdown(text.interaction_reading(found, pairs))
+        st.markdown(readings.interaction_reading(found, pairs))
         st.markdown(text.READ_INTERACTIONS)
         if pairs is not None:  # a rule to mark (a real series has none)
             st.markdown(text.READ_INTERACTIONS_RULE)

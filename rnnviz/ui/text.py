@@ -106,20 +106,6 @@ uploaded model there is no rule, so every output counts.
 """
 
 
-def counted_here(max_lag: int, seq_len: int) -> str:
-    """Which output steps count for a rule reading ``max_lag`` steps back (0-based, as plotted)."""
-    if max_lag <= 0:
-        return f"Here every output step 0 … {seq_len - 1} has a target, so every output counts."
-    if max_lag >= seq_len:
-        return "Here no output step has a target: the rule reaches further back than a sequence."
-    missing = "step 0 has" if max_lag == 1 else f"steps 0 … {max_lag - 1} have"
-    back = "1 step" if max_lag == 1 else f"{max_lag} steps"
-    return (
-        f"Here output {missing} no target (the rule reads up to {back} back), so only output "
-        f"steps {max_lag} … {seq_len - 1} count."
-    )
-
-
 READ_BARS = """
 **Per-feature bars.** One bar per feature: the RMS change of all predictions (those with a
 defined target) when that feature is nudged at every step. Whiskers are ±1 standard deviation
@@ -317,34 +303,6 @@ CORRELATED_HELP = (
 )
 
 
-def correlated_credit(pairs: tuple[tuple[int, int, float], ...], used: frozenset[int]) -> str:
-    """Why a feature correlated with one the rule reads shows some effect, or none: the
-    "correlated features share credit" caveat, for this config's pairs (``used``: 0-based
-    features the rule reads)."""
-    lines = []
-    for a, b, rho in pairs:
-        pair = f"x{a} and x{b} are correlated (Spearman ρ = {rho:g})"
-        read = [f"x{f}" for f in (a, b) if f - 1 in used]
-        if len(read) == 1:
-            other = f"x{b}" if read[0] == f"x{a}" else f"x{a}"
-            lines.append(
-                f"- {pair}, and the rule reads {read[0]} only. In the training data {other} "
-                f"carries almost the same information, so the model could lean on either. "
-                f"Noise on {other} alone moves it away from {read[0]}: the nudged sequences "
-                f"have combinations that never occur in the data. Whatever effect {other} shows "
-                f"here, some or none, is the model's own choice between two near-copies, not "
-                "evidence about the rule."
-            )
-        else:
-            who = "reads both" if read else "reads neither"
-            lines.append(f"- {pair}; the rule {who}.")
-    return (
-        "**Correlated features share credit.** Nudging one feature with independent noise "
-        "breaks its correlation with its partner, so each bar measures the model on data it "
-        "never saw.\n" + "\n".join(lines)
-    )
-
-
 # --------------------------------------------------------------------------- interactions
 
 INTERACTIONS_HEADING = "Do features combine?"
@@ -363,39 +321,6 @@ READ_INTERACTIONS_RULE = """
 ★ marks the pairs the rule combines: every pair of features a rule reads meets at least at its
 final threshold (a threshold is not additive), some already before it (as in a product).
 """
-INTERACTION_FLAT_SHARE = 0.01  # strongest pair below 1% of the largest single effect: "none"
-
-
-def interaction_reading(result, rule_pairs: dict[tuple[int, int], str] | None = None) -> str:
-    """One or two sentences from the numbers of ``result`` (an InteractionResult): the
-    strongest pair and its strength against the single-feature effects, and whether and where
-    the rule combines that pair (``rule_pairs`` from ``rnnviz.truth.interacting_pairs``; None
-    when there is no rule)."""
-    names = result.feature_names
-    i, j, value = result.strongest()
-    singles = result.single_mean
-    top_single = float(max(singles.max(), 0.0))
-    if value <= INTERACTION_FLAT_SHARE * top_single or value == 0.0:
-        return (
-            f"**No pair combines noticeably:** the largest interaction ({names[i]} with "
-            f"{names[j]}) is {value:.4f}, against single-feature effects up to {top_single:.4f}: "
-            "nudging two features at once moves the predictions as the two nudges add up."
-        )
-    std = float(result.importances_std[i, j])
-    smaller = float(min(singles[i], singles[j]))
-    share = f" ({value / smaller:.0%} of the smaller one)" if smaller > 0 else ""
-    text = (
-        f"**Strongest pair: {names[i]} and {names[j]}.** Nudged together they move the "
-        f"predictions by {value:.4f} ± {std:.4f} (RMS) beyond the sum of their single nudges, "
-        f"against {singles[i]:.4f} for {names[i]} alone and {singles[j]:.4f} for {names[j]} "
-        f"alone{share}."
-    )
-    if rule_pairs is None:
-        return text
-    where = rule_pairs.get((i, j))
-    if where is None:
-        return text + " The rule does not combine these two: this combination is the model's own."
-    return text + f" The rule combines them in {md_code(where)}."
 
 
 # --------------------------------------------------------------------------- training replay
@@ -413,38 +338,6 @@ NO_SNAPSHOTS = (
     "This model was trained before rnnviz kept snapshots of its training, so there is nothing "
     "to replay. Train it again (e.g. with another seed) to watch reliance emerge."
 )
-HALF_WAY = 0.5  # a feature "rose" at the first snapshot reaching this share of its final effect
-
-
-def replay_reading(snapshots, truth_features=None) -> str:
-    """When each feature reached half its final effect, and which stayed flat, from the
-    numbers of ``snapshots`` (``rnnviz.snapshots.Snapshot``, in step order)."""
-    import numpy as np
-
-    effects = np.stack([s.effects for s in snapshots])  # (K, F)
-    steps = [s.step for s in snapshots]
-    final = effects[-1]
-    top = float(final.max()) if final.size else 0.0
-    names = [f"x{i + 1}" for i in range(effects.shape[1])]
-    risen, flat = [], []
-    for f, name in enumerate(names):
-        if final[f] <= 0.1 * top or final[f] == 0.0:
-            flat.append(f"{name} ({final[f]:.3f})")
-            continue
-        first = int(np.argmax(effects[:, f] >= HALF_WAY * final[f]))
-        risen.append((steps[first], f"{name} after step {steps[first]} (final {final[f]:.3f})"))
-    parts = []
-    if risen:
-        ordered = ", ".join(t for _, t in sorted(risen))
-        parts.append(
-            f"**Half of the final effect** was reached by {ordered}, of {steps[-1]} steps."
-        )
-    if flat:
-        parts.append(f"Stayed below a tenth of the largest effect: {', '.join(flat)}.")
-    if truth_features is not None:
-        used = ", ".join(names[f] for f in sorted(truth_features) if f < len(names))
-        parts.append(f"The rule reads {used}.")
-    return " ".join(parts)
 
 
 # --------------------------------------------------------------------------- real series

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from rnnviz import readings
 from rnnviz.plots_training import snapshot_now, snapshot_replay
 from rnnviz.result import TrainResult
 from rnnviz.rules import Rule
@@ -46,5 +47,5 @@ def replay_section(result: TrainResult, truth: Rule | None, key: str = "replay")
         st.plotly_chart(snapshot_replay(result.snapshots, truth=ground), theme="streamlit", key=key)
     with right:
         features = None if truth is None else truth.features
-        st.markdown(text.replay_reading(result.snapshots, features))
+        st.markdown(readings.replay_reading(result.snapshots, features))
         st.markdown(text.READ_REPLAY)

@@ -282,18 +282,23 @@ def _stepwise(result: TrainResult, config: Config):
     return job.comparison
 
 
-def _series_results(config: Config, comparison) -> None:
-    """A real series' comparison: no ground truth, so no truth scores; each method's order,
-    their agreement and their own figures."""
-    st.subheader("Verdicts side by side")
-    st.markdown(readings.rankings(comparison))
-    st.plotly_chart(plots.method_multiples(comparison, []), theme="streamlit", key="cmp_multiples")
+def _agreement(comparison) -> None:
+    """The methods' rank agreement: the heatmap and how to read it."""
     st.subheader("Do the methods agree?")
     left, right = st.columns([2.3, 1], gap="large")
     with left:
         st.plotly_chart(plots.agreement_heatmap(comparison), theme="streamlit", key="cmp_agreement")
     with right:
         st.markdown(text.READ_AGREEMENT)
+
+
+def _series_results(config: Config, comparison) -> None:
+    """A real series' comparison: no ground truth, so no truth scores; each method's order,
+    their agreement and their own figures."""
+    st.subheader("Verdicts side by side")
+    st.markdown(readings.rankings(comparison))
+    st.plotly_chart(plots.method_multiples(comparison, []), theme="streamlit", key="cmp_multiples")
+    _agreement(comparison)
     for name in comparison.methods:
         spec = METHODS.get(name)
         if spec is None or spec.figure is None:
@@ -356,12 +361,7 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
             "\n".join(f"- **{column}:** {line}" for column, line in text.METRIC_READINGS.items())
         )
 
-    st.subheader("Do the methods agree?")
-    left, right = st.columns([2.3, 1], gap="large")
-    with left:
-        st.plotly_chart(plots.agreement_heatmap(comparison), theme="streamlit", key="cmp_agreement")
-    with right:
-        st.markdown(text.READ_AGREEMENT)
+    _agreement(comparison)
 
     for name in comparison.methods:  # each method's own figure, where it has one
         spec = METHODS.get(name)

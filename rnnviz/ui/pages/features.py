@@ -107,7 +107,8 @@ def main() -> None:
             )
             if config.correlated:
                 st.info(
-                    text.correlated_credit(config.correlated, rule.features), icon=":material/link:"
+                    readings.correlated_credit(config.correlated, rule.features),
+                    icon=":material/link:",
                 )
         elif subject.upload is None:  # a real series: no truth, σ in shares of a spread
             st.markdown(text.READ_BARS_SERIES)

@@ -61,7 +61,7 @@ def main() -> None:
         st.latex(text.FORMULA_RESPONSE)
         st.caption(text.FORMULA_RESPONSE_NOTE)
         st.markdown(text.COUNTED)
-        st.caption(text.counted_here(rule.max_lag, config.seq_len))
+        st.caption(readings.counted_here(rule.max_lag, config.seq_len))
     with right:
         st.markdown(text.READ_BARS)
         if scores is not None:

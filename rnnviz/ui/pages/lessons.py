@@ -81,7 +81,7 @@ def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
         st.plotly_chart(plots.lag_profile(scores[0], rule.ground_truth), key="lesson_figure")
         return lessons.reveal_lag(scores[0])
     if lesson.kind == "interaction":
-        from rnnviz.plots_interactions import interaction_heatmap
+        from rnnviz.plots import interaction_heatmap
         from rnnviz.truth import interacting_pairs
 
         found = cache.interactions(results[0], config)
