@@ -137,7 +137,9 @@ def test_precision_recall_edge_cases() -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(
-    st.lists(st.floats(0, 100), min_size=2, max_size=12),
+    # zero or at least 1e-6: a score near the float underflow (e.g. 5e-324) times the factor
+    # becomes 0, so the scaled scores would no longer be the same scores scaled
+    st.lists(st.one_of(st.just(0.0), st.floats(1e-6, 100)), min_size=2, max_size=12),
     st.data(),
     st.floats(0.01, 100),
 )
