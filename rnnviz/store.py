@@ -93,6 +93,9 @@ ENTRY_MARKER = "rnnviz-entry.json"  # inside every entry the store wrote
 ENTRY_FORMAT = 1
 _KEY = re.compile(r"[0-9a-f]{16}")  # Config.training_id(): the only names entries have
 TEMP_PREFIX = ".rnnviz-tmp-"  # + key + "-" + mkdtemp's random letters
+# A temporary folder younger than this may be another process's write in progress (hosted mode
+# warms the cache in processes of its own, rnnviz.warm): only older ones count as left behind.
+STALE_TEMP_S = 600.0
 _TEMP = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{16}-[a-z0-9_]+")
 
 
@@ -165,14 +168,20 @@ class ModelStore:
         self._clean_temporaries()
 
     def _clean_temporaries(self) -> None:
-        """Remove our temporary folders left by a write that was killed; nothing else."""
+        """Remove our temporary folders left by a write that was killed (older than
+        STALE_TEMP_S: a younger one may be another process's write in progress); nothing else."""
         assert self.folder is not None
         try:
             leftovers = [p for p in self.folder.iterdir() if _TEMP.fullmatch(p.name)]
         except OSError:
             return
+        now = time.time()
         for path in leftovers:
-            if not path.is_symlink() and path.is_dir():
+            try:
+                young = now - path.lstat().st_mtime < STALE_TEMP_S
+            except OSError:
+                continue
+            if not young and not path.is_symlink() and path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
 
     # -- lookup -------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The model store: trains once, survives a restart, and shrugs off damaged or unwritable caches."""
 
 import dataclasses
+import os
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +178,10 @@ def test_leftover_temp_folders_are_cleaned_on_start_but_foreign_dot_folders_are_
     assert not temp.exists()
     temp.mkdir()  # as if the process had been killed in the middle of that write
     (temp / "model.keras").write_bytes(b"half a model")
+    young = tmp_path / f"{rnnviz.store.TEMP_PREFIX}{TINY.replace(seed=2).training_id()}-abc"
+    young.mkdir()  # another process's write in progress (e.g. python -m rnnviz.warm)
+    old = time.time() - 2 * rnnviz.store.STALE_TEMP_S
+    os.utime(temp, (old, old))  # killed long ago
     foreign = [".config", f".{TINY.replace(seed=1).training_id()}-abcd1234", ".rnnviz_notes"]
     for name in foreign:
         (tmp_path / name).mkdir()
@@ -183,6 +189,7 @@ def test_leftover_temp_folders_are_cleaned_on_start_but_foreign_dot_folders_are_
     before = _snapshot(tmp_path, foreign)
     store = ModelStore(tmp_path)
     assert not temp.exists()  # the store's own leftover is removed on start
+    assert young.exists()  # a write in progress elsewhere is left alone
     assert _snapshot(tmp_path, foreign) == before  # dot-folders it did not make are kept
     assert store.get(TINY) is not None  # the finished entry is untouched
 
