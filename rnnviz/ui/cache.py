@@ -10,8 +10,11 @@ click during a training never restarts it.
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -44,7 +47,47 @@ def settings() -> Settings:
     s = load_settings(os.environ, _secrets())
     if s.hosted:
         limit_memory_arenas()
+    keep_keras_state()
     return s
+
+
+def _clean_problem_modules() -> None:
+    """Streamlit's end-of-run cleanup without its Keras part (matplotlib's stays)."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")
+
+
+def keep_keras_state() -> None:
+    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
+
+    Streamlit 1.67 ends each run with it when Keras is imported. Nothing of Keras's global state
+    belongs to a session here (models live in the store, trainings in background threads), and
+    the call cost a full garbage collection (~170 ms holding the GIL) per run, and reset Keras's
+    state and TensorFlow's kernel cache under the trainings of other threads: with a class of 30
+    it took 9% of the server's time (issue 8). Idempotent.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    script_runner._clean_problem_modules = _clean_problem_modules
+
+
+_frozen = threading.Lock()
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow (``rnnviz.model``) and freeze the objects that exist then out of the
+    garbage collector (``gc.freeze``, once per process).
+
+    Streamlit runs ``gc.collect(2)`` after every script run (``runner.postScriptGC``, kept for
+    the sessions' garbage). With TensorFlow's ~350,000 objects each took ~170 ms holding the
+    GIL; frozen, a full collection walks only what came later.
+    """
+    import rnnviz.model  # noqa: F401
+
+    if _frozen.acquire(blocking=False):  # never released: once per process
+        gc.collect()
+        gc.freeze()
 
 
 def bounds() -> Bounds:
@@ -160,12 +203,7 @@ def forecast(result: TrainResult) -> tuple[dict[str, float], str]:
 def warm_tensorflow() -> None:
     """Import TensorFlow in the background once a page is drawn (a cached experiment's pages
     need none), so that a later training or new σ does not wait for the import."""
-    import threading
-
-    def load() -> None:
-        import rnnviz.model  # noqa: F401
-
-    threading.Thread(target=load, name="rnnviz-import-tensorflow", daemon=True).start()
+    threading.Thread(target=import_tensorflow, name="rnnviz-import-tensorflow", daemon=True).start()
 
 
 def model_bytes(result: TrainResult) -> bytes:

@@ -1,0 +1,42 @@
+"""What a script run costs the server after it ends (issue 8: a class of 30 at once).
+
+Streamlit ends every script run by calling ``keras.backend.clear_session()`` when Keras is
+imported (``script_runner._clean_problem_modules``), then ``gc.collect(2)``
+(``runner.postScriptGC``). With TensorFlow loaded each was a full collection over ~350,000
+objects (about 170 ms each, holding the GIL), and clear_session also reset Keras's global state
+and TensorFlow's kernel cache under the trainings running in other threads. A class profile
+(py-spy) put 17% of the server's samples there. The app keeps Keras's state (nothing of it
+belongs to a session) and freezes TensorFlow's objects out of the collector once imported.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import keras
+import pytest
+
+from rnnviz.ui import cache
+
+import apptools
+from apptools import assert_clean, private_cache
+
+cache_dir = pytest.fixture(scope="module", autouse=True)(private_cache)
+
+
+def test_a_script_run_leaves_keras_state_alone(monkeypatch):
+    calls = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(1))
+    at = apptools.make_app({}, "learn").run()
+    assert_clean(at)
+    at.run()  # a rerun, as a click gives
+    assert calls == []
+
+
+def test_tensorflow_objects_are_left_out_of_full_collections():
+    cache.import_tensorflow()
+    import tensorflow as tf
+
+    tracked = {id(obj) for obj in gc.get_objects()}
+    assert id(tf.constant) not in tracked  # frozen: a full collection no longer walks it
+    assert gc.get_freeze_count() > 100_000
