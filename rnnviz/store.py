@@ -61,6 +61,7 @@ def save(result: TrainResult, folder: Path) -> Path:
 # Bumped whenever scoring gives other numbers for the same model and knobs (2: only outputs
 # with a defined target count), so saved scores of older code are never served.
 SCORES_VERSION = 2
+FORECAST_VERSION = 1  # the same for a real series' forecast scores (forecast.json)
 
 
 def _write_scores(f, scores: PerturbationResult) -> None:
@@ -328,6 +329,40 @@ class ModelStore:
         """Save an InteractionResult of ``config``'s scoring knobs beside the model."""
         self._put_kept(config, "interactions", result)
 
+    # -- a real series' forecast scores (issue 12), kept with the model ------------------
+    def get_forecast(self, config: Config) -> dict | None:
+        """The numbers of ``rnnviz.datasets.forecast_scores`` saved by :meth:`put_forecast`
+        for ``config``'s model, or None. Reading them needs no model and no TensorFlow (the
+        verdict is made from them: ``datasets.forecast_verdict``)."""
+        path = self._forecast_path(config)
+        if path is None or not path.is_file():
+            return None
+        try:
+            saved = json.loads(path.read_text())
+            if saved.get("version") != FORECAST_VERSION:
+                raise ValueError("another format")
+            forecast = dict(saved["forecast"])
+            if not all(isinstance(v, (bool, int, float)) for v in forecast.values()):
+                raise ValueError("not numbers")
+            return forecast
+        except Exception:  # damaged or from another format: recomputed and rewritten
+            path.unlink(missing_ok=True)
+            return None
+
+    def put_forecast(self, config: Config, forecast: dict[str, float]) -> None:
+        """Save ``forecast`` (numbers only) beside ``config``'s model, atomically."""
+        path = self._forecast_path(config)
+        if path is not None:
+            numbers = {k: getattr(v, "item", lambda v=v: v)() for k, v in forecast.items()}
+            body = {"version": FORECAST_VERSION, "forecast": numbers}  # bools, ints, floats
+            self._replace(path, lambda f: f.write(json.dumps(body).encode()))
+
+    def _forecast_path(self, config: Config) -> Path | None:
+        if self.folder is None:
+            return None
+        entry = self.folder / config.training_id()
+        return entry / "forecast.json" if _is_own_entry(entry) else None
+
     # -- one reader and one writer for every result kept beside a model -----------------
     def _get_kept(self, config: Config, prefix: str, kind: type):
         """The ``kind`` saved under ``prefix`` for ``config``'s scoring knobs, or None."""
@@ -343,12 +378,17 @@ class ModelStore:
     def _put_kept(self, config: Config, prefix: str, result) -> None:
         """Save ``result`` under ``prefix`` beside ``config``'s model, atomically."""
         path = self._scores_path(config, prefix)
-        if path is None:
-            return
+        if path is not None:
+            self._replace(path, lambda f: _write_scores(f, result))
+
+    @staticmethod
+    def _replace(path: Path, write: Callable) -> None:
+        """``write(file)`` to a temporary file beside ``path``, then renamed over it: readers
+        see the old file or the whole new one. A failed write leaves nothing behind."""
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             with open(tmp, "wb") as f:
-                _write_scores(f, result)
+                write(f)
             os.replace(tmp, path)
         except OSError:
             tmp.unlink(missing_ok=True)

@@ -2,11 +2,12 @@
 
 ``python -m rnnviz.warm`` (at deploy, before the server starts; hosted mode also starts it at
 start-up) trains every experiment of :func:`rnnviz.jobs.preset_experiments` that is not on disk
-yet, and saves its model, its perturbation scores and its interactions, so a visitor opens any
-of them without a training and without TensorFlow. Why processes: each architecture a process
-trains keeps TensorFlow's traces and compiled steps (about 50 MB each, most of it never given
-back); warming thirteen of them inside the server left it at 1.1 GB, above a 1 GB host. A child
-per experiment returns all of it on exit, and the server only ever holds what visitors train.
+yet, and saves its model, its perturbation scores, its interactions (and a real series'
+forecast scores), so a visitor opens any of them without a training and without TensorFlow.
+Why processes: each architecture a process trains keeps TensorFlow's traces and compiled steps
+(about 50 MB each, most of it never given back); warming thirteen of them inside the server left
+it at 1.1 GB, above a 1 GB host. A child per experiment returns all of it on exit, and the
+server only ever holds what visitors train.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def missing(folder: str | Path, configs: Sequence[Config]) -> list[Config]:
 
 
 def warm_one(folder: str | Path, config: Config) -> None:
-    """Train ``config`` into ``folder`` (if not there yet) with its scores and interactions."""
+    """Train ``config`` into ``folder`` (if not there yet) with its scores, its interactions
+    and, for a real series, its forecast scores."""
     from rnnviz.experiment import explain, explain_interactions
     from rnnviz.store import ModelStore
 
@@ -45,6 +47,10 @@ def warm_one(folder: str | Path, config: Config) -> None:
         store.put_scores(config, explain(result, config))
     if config.n_features >= 2 and store.get_interactions(config) is None:
         store.put_interactions(config, explain_interactions(result, config))
+    if config.dataset != "synthetic" and store.get_forecast(config) is None:
+        from rnnviz.datasets import judge
+
+        store.put_forecast(config, judge(config, result.predict)[0])
 
 
 def _command(folder: str | Path, config: Config | None = None) -> list[str]:

@@ -15,9 +15,11 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
-from rnnviz.config import Config
+from rnnviz.config import PRESETS, Config
 from rnnviz.store import ModelStore
+from rnnviz.ui import state
 
 from apptools import ROOT, TINY
 
@@ -34,6 +36,7 @@ VISIT = textwrap.dedent(
     print(json.dumps({
         "tensorflow": "tensorflow" in sys.modules,
         "table": [t for t in texts if "perturbation effect" in t],
+        "verdicts": [e.value for e in (*at.success, *at.info, *at.warning)],
         "errors": [e.value for e in at.exception] + [e.value for e in at.error],
         "trainings": cache.model_store().trainings,
     }))
@@ -84,3 +87,34 @@ def test_saved_scores_equal_the_computed_ones_and_are_kept_per_scoring_knobs(tmp
     path = next((tmp_path / config.training_id()).glob("scores-*.npz"))
     path.write_bytes(b"not a zip")  # damaged: recomputed, never an error
     assert ModelStore(tmp_path).get_scores(config) is None
+
+
+def test_a_cached_series_shows_its_forecast_verdict_without_tensorflow_after_a_restart(tmp_path):
+    pytest.importorskip("vega_datasets")
+    params = state.config_to_params(PRESETS["seattle-weather"].replace(epochs=1, n_repeats=1))
+    first = _visit(params, tmp_path)  # trains, scores the forecasts, keeps them on disk
+    verdict = [v for v in first["verdicts"] if "persistence" in v]
+    assert first["trainings"] == 1 and verdict and not first["errors"]
+    again = _visit(params, tmp_path)  # a fresh process: the server after a restart
+    assert again["trainings"] == 0 and not again["errors"]
+    assert [v for v in again["verdicts"] if "persistence" in v] == verdict  # the same words
+    assert again["table"] == first["table"]
+    assert again["tensorflow"] is False
+
+
+def test_saved_forecast_scores_round_trip_and_a_damaged_file_is_recomputed(tmp_path):
+    config = Config(**{k: int(v) for k, v in TINY.items()}, rule="threshold")
+    store = ModelStore(tmp_path)
+    store.get_or_train(config)
+    assert store.get_forecast(config) is None
+    numbers = {"days": 337, "accuracy": np.float64(0.724), "beats_persistence": np.bool_(True)}
+    store.put_forecast(config, numbers)
+    back = ModelStore(tmp_path).get_forecast(config)
+    assert back == {"days": 337, "accuracy": 0.724, "beats_persistence": True}
+    assert type(back["days"]) is int and type(back["beats_persistence"]) is bool
+    assert ModelStore(None).get_forecast(config) is None  # memory only: nothing kept
+    path = tmp_path / config.training_id() / "forecast.json"
+    for bad in (b"{not json", b'{"version": 0, "forecast": {"days": 1}}', b'{"version": 1}'):
+        path.write_bytes(bad)
+        assert ModelStore(tmp_path).get_forecast(config) is None
+        assert not path.exists()  # removed: recomputed and rewritten on the next visit

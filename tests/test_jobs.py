@@ -229,6 +229,19 @@ def test_warming_at_deploy_trains_each_missing_experiment_in_a_process_of_its_ow
     np.testing.assert_array_equal(saved.importances, fresh.importances)
 
 
+def test_warming_a_real_series_keeps_its_forecast_scores(tmp_path):
+    pytest.importorskip("vega_datasets")
+    from rnnviz.config import PRESETS
+    from rnnviz.datasets import judge
+    from rnnviz.warm import warm_one
+
+    config = PRESETS["seattle-weather"].replace(epochs=1, n_repeats=1)
+    warm_one(tmp_path, config)
+    store = ModelStore(tmp_path)
+    saved = store.get_forecast(config)
+    assert saved is not None and saved == judge(config, store.get(config).predict)[0]
+
+
 def test_hosted_mode_warms_in_another_process(tmp_path, monkeypatch):
     import subprocess
     import sys

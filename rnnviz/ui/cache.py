@@ -188,14 +188,21 @@ def upload_scores(
 
 @st.cache_data(max_entries=32, show_spinner="Scoring the forecasts of the scored year…")
 def _forecast(_result: TrainResult, training_id: str) -> tuple[dict[str, float], str]:
-    from rnnviz.datasets import judge
+    from rnnviz.datasets import forecast_verdict, judge
 
-    return judge(_result.config, _result.predict)
+    config, store = _result.config, model_store()
+    saved = store.get_forecast(config)
+    if saved is not None:
+        return saved, forecast_verdict(saved, config.outcome)
+    numbers, verdict = judge(config, _result.predict)
+    store.put_forecast(config, numbers)
+    return numbers, verdict
 
 
 def forecast(result: TrainResult) -> tuple[dict[str, float], str]:
     """A real series' model against its baselines on the scored year: (numbers, verdict)
-    (``rnnviz.datasets.judge``, cached per model)."""
+    (``rnnviz.datasets.judge``; cached per process and kept on disk beside the model, so after
+    a restart its pages draw without TensorFlow)."""
     return _forecast(result, result.config.training_id())
 
 
