@@ -75,12 +75,13 @@ def switch_back(browser, url: str) -> list[float]:
     page.goto(f"{url}/learn")
     expect(page.locator(CHART).first).to_be_visible(timeout=120_000)
     times = []
-    for name, charts in (("Per-feature effects", 1), ("Per-timestep effects", 3)) * 2:
-        page.get_by_role("link", name="Learn").first.click()
+    pages = (("Features", "Per-feature effects", 2), ("Timesteps", "Per-timestep effects", 3))
+    for link, heading, charts in pages * 2:  # the navigation's short title, the page's heading
+        page.get_by_role("link", name="Learn", exact=True).first.click()
         expect(page.get_by_role("heading", name="Learn").first).to_be_visible(timeout=60_000)
         start = time.perf_counter()
-        page.get_by_role("link", name=name).first.click()
-        expect(page.get_by_role("heading", name=name).first).to_be_visible(timeout=60_000)
+        page.get_by_role("link", name=link, exact=True).first.click()
+        expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=60_000)
         expect(page.locator(CHART)).to_have_count(charts, timeout=60_000)
         times.append(round(time.perf_counter() - start, 2))
     context.close()

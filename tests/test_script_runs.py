@@ -12,6 +12,10 @@ belongs to a session) and freezes TensorFlow's objects out of the collector once
 from __future__ import annotations
 
 import gc
+import json
+import subprocess
+import sys
+import textwrap
 
 import keras
 import pytest
@@ -19,7 +23,7 @@ import pytest
 from rnnviz.ui import cache
 
 import apptools
-from apptools import assert_clean, private_cache
+from apptools import ROOT, assert_clean, private_cache
 
 cache_dir = pytest.fixture(scope="module", autouse=True)(private_cache)
 
@@ -40,3 +44,35 @@ def test_tensorflow_objects_are_left_out_of_full_collections():
     tracked = {id(obj) for obj in gc.get_objects()}
     assert id(tf.constant) not in tracked  # frozen: a full collection no longer walks it
     assert gc.get_freeze_count() > 100_000
+
+
+IMPORTER = textwrap.dedent(
+    """
+    import json, sys, time
+    from rnnviz.ui import cache
+
+    cache.IDLE_BEFORE_IMPORT_S = 600.0
+    cache.warm_tensorflow()  # the end of a page: waits for the server to be idle
+    time.sleep(1.0)
+    early = "tensorflow" in sys.modules
+    cache.warm_tensorflow(now=True)  # a training is about to need it
+    cache._importer().join(300)
+    print(json.dumps({"early": early, "now": "tensorflow" in sys.modules}))
+    """
+)
+
+
+def test_the_background_import_waits_for_an_idle_server_unless_a_training_needs_it():
+    """Imported at once after a page, TensorFlow (~5 s of CPU) delayed the charts of visitors
+    arriving just then: it waits for IDLE_BEFORE_IMPORT_S without a page run, and a training
+    that is about to need it starts it at once."""
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTER],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"early": False, "now": True}

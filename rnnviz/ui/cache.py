@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -206,11 +207,41 @@ def forecast(result: TrainResult) -> tuple[dict[str, float], str]:
     return _forecast(result, result.config.training_id())
 
 
+IDLE_BEFORE_IMPORT_S = 5.0  # the background import waits for this long without a page run
+_last_page = [0.0]  # time.monotonic() at the end of the latest page run that asked
+_import_now = threading.Event()
+
+
+def warm_tensorflow(now: bool = False) -> None:
+    """Import TensorFlow in the background (a cached experiment's pages need none), so that a
+    later training or new σ does not wait for the import.
+
+    Called at the end of a page, it waits until no page has ended for
+    ``IDLE_BEFORE_IMPORT_S``: the import is ~5 s of CPU, and run at once it delayed the charts
+    of the visitors arriving just then by about a second (``benchmarks/bench_app.py``, after a
+    restart). ``now``: a training is about to need it, import at once.
+    """
+    _last_page[0] = time.monotonic()
+    if now:
+        _import_now.set()
+    _importer()
+
+
 @st.cache_resource(show_spinner=False)
-def warm_tensorflow() -> None:
-    """Import TensorFlow in the background once a page is drawn (a cached experiment's pages
-    need none), so that a later training or new σ does not wait for the import."""
-    threading.Thread(target=import_tensorflow, name="rnnviz-import-tensorflow", daemon=True).start()
+def _importer() -> threading.Thread:
+    """The one thread per process that imports TensorFlow (see :func:`warm_tensorflow`)."""
+
+    def wait_then_import() -> None:
+        while not _import_now.is_set():
+            idle = time.monotonic() - _last_page[0]
+            if idle >= IDLE_BEFORE_IMPORT_S:
+                break
+            _import_now.wait(IDLE_BEFORE_IMPORT_S - idle)
+        import_tensorflow()
+
+    thread = threading.Thread(target=wait_then_import, name="rnnviz-import-tensorflow", daemon=True)
+    thread.start()
+    return thread
 
 
 def model_bytes(result: TrainResult) -> bytes:

@@ -209,7 +209,7 @@ def trained_model(config: Config) -> TrainResult | None:
     result = store.get(config)
     if result is not None:
         return result
-    cache.warm_tensorflow()  # the import, then TensorFlow's objects frozen out of the collector
+    cache.warm_tensorflow(now=True)  # the import, then its objects frozen out of the collector
     job = _submit_when_admitted(store, config)
     if job is None:
         return None
