@@ -33,7 +33,8 @@ How it runs, in one process, on this machine, loopback (127.0.0.1) only:
    is done, as a class would.
    By default the server is cold, as a demo that was just started or woken: the first
    visitors also wait for TensorFlow's import. ``--warm`` opens the Learn page once before the
-   class (it imports TensorFlow and trains nothing) and is not counted.
+   class (it trains nothing) and is not counted, then waits until the server, idle, has
+   imported TensorFlow in the background.
 4. Limits. The class run stops after ``--limit`` seconds (default 600) from the first arrival:
    students still waiting are reported as timed out. Everything is then closed and reported.
 5. ``--check-identical K``: after the server has stopped, up to K students that got results
@@ -472,7 +473,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     ap.add_argument(
         "--warm", action="store_true",
-        help="open the Learn page once before the class (the server has imported TensorFlow)",
+        help="open the Learn page once before the class and wait until the server has "
+        "imported TensorFlow",
     )  # fmt: skip
     ap.add_argument(
         "--warmed", action="store_true",
@@ -518,6 +520,29 @@ def _children(pid: int) -> list[str]:
     return found
 
 
+def wait_for_tensorflow(pid: int, limit: float = 90.0) -> float:
+    """Seconds until the server has TensorFlow loaded and is idle again, at most ``limit``.
+
+    The server imports TensorFlow in the background once no page has run for a few seconds
+    (``rnnviz.ui.cache.warm_tensorflow``): wait until its library is mapped into the process,
+    then until the process uses under 10% of a core over half a second."""
+    start = time.perf_counter()
+
+    def cpu_seconds() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    while time.perf_counter() - start < limit:
+        if "_pywrap_tensorflow_internal" in Path(f"/proc/{pid}/maps").read_text():
+            before = cpu_seconds()
+            time.sleep(0.5)
+            if cpu_seconds() - before < 0.05:
+                break
+        else:
+            time.sleep(0.5)
+    return time.perf_counter() - start
+
+
 def wait_for_warming(cache: Path, pid: int, limit: float) -> float:
     """Seconds until the cache holds every preset experiment and the server's warming process
     (``python -m rnnviz.warm``, started by hosted mode) has finished, at most ``limit``; then
@@ -555,9 +580,11 @@ def main(argv=None) -> int:
             os.nice(args.client_nice)
             if args.warm:
                 warm = asyncio.run(st_client.visit(url, "learn", "", "", timeout=180, settle=170))
+                loaded = wait_for_tensorflow(proc.pid)
                 print(
-                    f"warm-up: the Learn page (imports TensorFlow, trains nothing) finished: "
-                    f"{warm.finished}, errors {len(warm.errors)}",
+                    f"warm-up: the Learn page (trains nothing) finished: {warm.finished}, "
+                    f"errors {len(warm.errors)}; TensorFlow loaded and the server idle after "
+                    f"{loaded:.1f} s",
                     flush=True,
                 )
                 if args.warmed:

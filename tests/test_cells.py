@@ -156,13 +156,6 @@ def test_url_round_trip_of_a_cell():
     assert config == Config() and "cell" in message
 
 
-@pytest.fixture(scope="module")
-def app_cache(tmp_path_factory):
-    from apptools import private_cache
-
-    yield from private_cache(tmp_path_factory)
-
-
 def test_setup_page_trains_the_chosen_cell_and_explains_bidirectional(app_cache):
     from rnnviz.ui import state
 

@@ -156,13 +156,6 @@ def test_url_round_trip_of_correlated_pairs():
     assert config == Config() and "correlated" in message
 
 
-@pytest.fixture(scope="module")
-def app_cache(tmp_path_factory):
-    from apptools import private_cache
-
-    yield from private_cache(tmp_path_factory)
-
-
 def test_setup_page_refuses_bad_pairs_and_trains_good_ones(app_cache):
     from rnnviz.ui import state
 
