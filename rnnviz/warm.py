@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,30 +54,81 @@ def warm_one(folder: str | Path, config: Config) -> None:
         store.put_forecast(config, judge(config, result.predict)[0])
 
 
-def _command(folder: str | Path, config: Config | None = None) -> list[str]:
+def _command(
+    folder: str | Path, config: Config | None = None, server_pid: int | None = None
+) -> list[str]:
     cmd = [sys.executable, "-m", "rnnviz.warm", "--cache-dir", str(folder)]
+    if server_pid is not None:
+        cmd += ["--server-pid", str(server_pid)]
     if config is not None:
         cmd += ["--one", json.dumps(config.to_dict())]
     return cmd
 
 
-def warm_missing(folder: str | Path, configs: Sequence[Config]) -> int:
+TENSORFLOW_LIBRARY = "_pywrap_tensorflow_internal"  # mapped as soon as TensorFlow is imported
+WATCH_S = 0.25  # how often a warming child's server is looked at
+
+
+def server_has_tensorflow(pid: int | None) -> bool:
+    """Whether the process ``pid`` (the server that started the warming) has TensorFlow loaded,
+    read from Linux's ``/proc/<pid>/maps``; False without a pid or where that cannot be read."""
+    if pid is None:
+        return False
+    try:
+        return TENSORFLOW_LIBRARY in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def _run_one(cmd: list[str], server_pid: int | None) -> int | None:
+    """Run one warming child; its exit code (killed past ONE_TIMEOUT_S: a failure), or None when
+    it was stopped because the server loaded TensorFlow."""
+    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + ONE_TIMEOUT_S
+    while True:
+        try:
+            return child.wait(WATCH_S)
+        except subprocess.TimeoutExpired:
+            if server_has_tensorflow(server_pid):
+                child.kill()  # its entry is written atomically: nothing half-written is served
+                child.wait()
+                return None
+            if time.monotonic() > deadline:
+                child.kill()
+                return child.wait()  # reported as a failure
+
+
+def warm_missing(
+    folder: str | Path, configs: Sequence[Config], server_pid: int | None = None
+) -> int:
     """Warm each missing config in a process of its own, one after another; returns how many
-    were trained. A failure is reported on stderr and the others still run."""
-    todo = missing(folder, configs)
-    for config in todo:
-        done = subprocess.run(_command(folder, config), timeout=ONE_TIMEOUT_S, check=False)
-        if done.returncode != 0:
-            print(f"warming {config.training_id()} failed ({done.returncode})", file=sys.stderr)
-    return len(todo)
+    were trained. A failure is reported on stderr and the others still run.
+
+    ``server_pid``: the server that started the warming. As soon as it loads TensorFlow itself
+    (a visitor's training or scoring), the warming stops, its running child killed: on a 1 GB
+    host the server and a child, each with TensorFlow (~600 MB), do not fit together. What is
+    left is warmed at the server's next start, or trained when a visitor opens it.
+    """
+    trained = 0
+    for config in missing(folder, configs):
+        if server_has_tensorflow(server_pid):
+            print("warming stopped: the server loaded TensorFlow for a visitor", file=sys.stderr)
+            break
+        code = _run_one(_command(folder, config), server_pid)
+        if code == 0:
+            trained += 1
+        elif code is not None:
+            print(f"warming {config.training_id()} failed ({code})", file=sys.stderr)
+    return trained
 
 
 def start(folder: str | Path, configs: Sequence[Config]) -> subprocess.Popen | None:
     """Warm the missing ``configs`` in the background (``python -m rnnviz.warm``), without
-    waiting; None when nothing is missing."""
+    waiting; it stops when this process loads TensorFlow (see :func:`warm_missing`). None
+    when nothing is missing."""
     if not missing(folder, configs):
         return None
-    proc = subprocess.Popen(_command(folder), stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(_command(folder, server_pid=os.getpid()), stdin=subprocess.DEVNULL)
     threading.Thread(target=proc.wait, name="rnnviz-warm", daemon=True).start()  # reaped
     return proc
 
@@ -88,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m rnnviz.warm", description=__doc__.split("\n")[0])
     p.add_argument("--cache-dir", help="the model cache (default: RNNVIZ_CACHE_DIR or the app's)")
     p.add_argument("--one", metavar="JSON", help=argparse.SUPPRESS)  # one config, in a child
+    p.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)  # stop when it loads TF
     args = p.parse_args(argv)
     folder = args.cache_dir or load_settings().cache_dir
     if hasattr(os, "nice") and not args.one:  # the children inherit it
@@ -95,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.one:
         warm_one(folder, Config.from_dict(json.loads(args.one)))
         return 0
-    trained = warm_missing(folder, preset_experiments())
+    trained = warm_missing(folder, preset_experiments(), server_pid=args.server_pid)
     print(f"warmed {trained} experiment(s) into {folder}")
     return 0
 

@@ -1,6 +1,7 @@
 """The training queue: every visitor is queued (never sent away for a fixed count), visitors go
 before cache warming, a waiting visitor sees an estimate, and warmed models equal fresh ones."""
 
+import os
 import threading
 
 import numpy as np
@@ -242,6 +243,37 @@ def test_warming_a_real_series_keeps_its_forecast_scores(tmp_path):
     assert saved is not None and saved == judge(config, store.get(config).predict)[0]
 
 
+FAKE_SERVER = "import sys, time; time.sleep(float(sys.argv[1])); import tensorflow; time.sleep(300)"
+
+
+@pytest.mark.parametrize("delay", [0.0, 1.0], ids=["already loaded", "while a child warms"])
+def test_warming_stops_when_the_server_loads_tensorflow(tmp_path, delay):
+    """A warming child and a server, each with TensorFlow (~600 MB), do not fit a 1 GB host: as
+    soon as the server loads TensorFlow (for a visitor), the warming stops and kills its child,
+    which leaves no entry behind."""
+    import subprocess
+    import sys
+    import time
+
+    from rnnviz.warm import missing, server_has_tensorflow, warm_missing
+
+    server = subprocess.Popen([sys.executable, "-c", FAKE_SERVER, str(delay)])
+    try:
+        if delay == 0.0:
+            deadline = time.monotonic() + 120
+            while not server_has_tensorflow(server.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert server_has_tensorflow(server.pid)
+        config = TINY.replace(rule="lagged", seed=5, epochs=20)
+        assert warm_missing(tmp_path, [config], server_pid=server.pid) == 0
+        assert missing(tmp_path, [config]) == [config]  # nothing was written
+        assert server_has_tensorflow(server.pid)
+    finally:
+        server.kill()
+        server.wait()
+    assert not server_has_tensorflow(server.pid)  # a process that is gone: False
+
+
 def test_hosted_mode_warms_in_another_process(tmp_path, monkeypatch):
     import subprocess
     import sys
@@ -259,5 +291,6 @@ def test_hosted_mode_warms_in_another_process(tmp_path, monkeypatch):
 
     monkeypatch.setattr(subprocess, "Popen", Popen)
     assert warming.start(tmp_path, [TINY]) is not None
-    assert started == [[sys.executable, "-m", "rnnviz.warm", "--cache-dir", str(tmp_path)]]
+    server = ["--server-pid", str(os.getpid())]  # it stops when this process loads TensorFlow
+    assert started == [[sys.executable, "-m", "rnnviz.warm", "--cache-dir", str(tmp_path), *server]]
     assert warming.start(tmp_path, []) is None and len(started) == 1  # nothing missing

@@ -15,7 +15,6 @@ import gc
 import json
 import subprocess
 import sys
-import textwrap
 
 import keras
 import pytest
@@ -46,28 +45,47 @@ def test_tensorflow_objects_are_left_out_of_full_collections():
     assert gc.get_freeze_count() > 100_000
 
 
-IMPORTER = textwrap.dedent(
-    """
-    import json, sys, time
-    from rnnviz.ui import cache
+IMPORTER = """
+import json, sys, time
+from rnnviz.ui import cache
 
-    cache.IDLE_BEFORE_IMPORT_S = 600.0
-    cache.warm_tensorflow()  # the end of a page: waits for the server to be idle
-    time.sleep(1.0)
-    early = "tensorflow" in sys.modules
-    cache.warm_tensorflow(now=True)  # a training is about to need it
-    cache._importer().join(300)
-    print(json.dumps({"early": early, "now": "tensorflow" in sys.modules}))
-    """
-)
+class Warming:  # stands for the preset warming's process (rnnviz.warm.start)
+    code = None
+    def poll(self):
+        return self.code
+
+{case}
+cache._importer().join(300)
+print(json.dumps({{"early": early, "later": "tensorflow" in sys.modules}}))
+"""
+
+CASES = {
+    "waits for an idle server; a training imports at once": """
+cache.IDLE_BEFORE_IMPORT_S = 600.0
+cache.warm_tensorflow()  # the end of a page: waits for the server to be idle
+time.sleep(1.0)
+early = "tensorflow" in sys.modules
+cache.warm_tensorflow(now=True)  # a training is about to need it
+""",
+    "waits for the preset warming to end": """
+warming = Warming()
+cache._warming.append(warming)
+cache.IDLE_BEFORE_IMPORT_S = 0.1
+cache.warm_tensorflow()
+time.sleep(2.5)  # idle, but the warming runs
+early = "tensorflow" in sys.modules
+warming.code = 0  # it ended
+""",
+}
 
 
-def test_the_background_import_waits_for_an_idle_server_unless_a_training_needs_it():
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_the_background_import_waits_for_an_idle_server_unless_a_training_needs_it(case):
     """Imported at once after a page, TensorFlow (~5 s of CPU) delayed the charts of visitors
-    arriving just then: it waits for IDLE_BEFORE_IMPORT_S without a page run, and a training
-    that is about to need it starts it at once."""
+    arriving just then: it waits for IDLE_BEFORE_IMPORT_S without a page run and for the preset
+    warming (whose child also loads TensorFlow) to end; a training starts it at once."""
     done = subprocess.run(
-        [sys.executable, "-c", IMPORTER],
+        [sys.executable, "-c", IMPORTER.format(case=CASES[case])],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -75,4 +93,4 @@ def test_the_background_import_waits_for_an_idle_server_unless_a_training_needs_
     )
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen == {"early": False, "now": True}
+    assert seen == {"early": False, "later": True}

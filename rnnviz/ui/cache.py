@@ -110,7 +110,9 @@ def model_store() -> ModelStore:
     )
     if s.warm_presets:
         if store.folder is not None:  # in processes of their own: the server stays lean
-            warm_in_background(store.folder, preset_experiments())
+            proc = warm_in_background(store.folder, preset_experiments())
+            if proc is not None:
+                _warming.append(proc)
         else:  # memory only: nowhere to share models through, so in this process
             warm(training_jobs(), store, preset_experiments())
     return store
@@ -208,6 +210,16 @@ def forecast(result: TrainResult) -> tuple[dict[str, float], str]:
 
 
 IDLE_BEFORE_IMPORT_S = 5.0  # the background import waits for this long without a page run
+_warming: list = []  # the warming process (rnnviz.warm.start) this process started, if any
+
+
+def warming() -> bool:
+    """Whether the preset warming this server started is still running: it stops by itself
+    once this process loads TensorFlow (``rnnviz.warm.warm_missing``), so the background import
+    waits for it; a visitor's training does not."""
+    return any(proc.poll() is None for proc in _warming)
+
+
 _last_page = [0.0]  # time.monotonic() at the end of the latest page run that asked
 _import_now = threading.Event()
 
@@ -219,7 +231,9 @@ def warm_tensorflow(now: bool = False) -> None:
     Called at the end of a page, it waits until no page has ended for
     ``IDLE_BEFORE_IMPORT_S``: the import is ~5 s of CPU, and run at once it delayed the charts
     of the visitors arriving just then by about a second (``benchmarks/bench_app.py``, after a
-    restart). ``now``: a training is about to need it, import at once.
+    restart). It also waits for the preset warming to finish (:func:`warming`: a warming child
+    and this process, both with TensorFlow, would not fit a 1 GB host). ``now``: a training is
+    about to need it, import at once (the warming then stops by itself).
     """
     _last_page[0] = time.monotonic()
     if now:
@@ -234,9 +248,9 @@ def _importer() -> threading.Thread:
     def wait_then_import() -> None:
         while not _import_now.is_set():
             idle = time.monotonic() - _last_page[0]
-            if idle >= IDLE_BEFORE_IMPORT_S:
+            if idle >= IDLE_BEFORE_IMPORT_S and not warming():
                 break
-            _import_now.wait(IDLE_BEFORE_IMPORT_S - idle)
+            _import_now.wait(max(IDLE_BEFORE_IMPORT_S - idle, 1.0))
         import_tensorflow()
 
     thread = threading.Thread(target=wait_then_import, name="rnnviz-import-tensorflow", daemon=True)
