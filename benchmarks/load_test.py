@@ -33,8 +33,8 @@ How it runs, in one process, on this machine, loopback (127.0.0.1) only:
    is done, as a class would.
    By default the server is cold, as a demo that was just started or woken: the first
    visitors also wait for TensorFlow's import. ``--warm`` opens the Learn page once before the
-   class (it trains nothing) and is not counted, then waits until the server, idle, has
-   imported TensorFlow in the background.
+   class (it trains nothing) and is not counted; then (after ``--warmed``'s wait, if given)
+   it waits until the server, idle, has imported TensorFlow in the background.
 4. Limits. The class run stops after ``--limit`` seconds (default 600) from the first arrival:
    students still waiting are reported as timed out. Everything is then closed and reported.
 5. ``--check-identical K``: after the server has stopped, up to K students that got results
@@ -580,16 +580,16 @@ def main(argv=None) -> int:
             os.nice(args.client_nice)
             if args.warm:
                 warm = asyncio.run(st_client.visit(url, "learn", "", "", timeout=180, settle=170))
-                loaded = wait_for_tensorflow(proc.pid)
                 print(
                     f"warm-up: the Learn page (trains nothing) finished: {warm.finished}, "
-                    f"errors {len(warm.errors)}; TensorFlow loaded and the server idle after "
-                    f"{loaded:.1f} s",
+                    f"errors {len(warm.errors)}",
                     flush=True,
                 )
-                if args.warmed:
+                if args.warmed:  # the server imports TensorFlow once this warming has ended
                     waited = wait_for_warming(Path(tmp) / "cache", proc.pid, limit=300.0)
                     print(f"warm-up: every preset experiment trained after {waited:.1f} s")
+                loaded = wait_for_tensorflow(proc.pid, limit=120.0)
+                print(f"warm-up: TensorFlow loaded and the server idle after {loaded:.1f} s")
             outcomes, wall, sampled = asyncio.run(run_class(url, proc.pid, students, args.limit))
             hwm = peak_rss_mb(proc.pid)
             threads = len(list(Path(f"/proc/{proc.pid}/task").iterdir()))
