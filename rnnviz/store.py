@@ -98,6 +98,9 @@ TEMP_PREFIX = ".rnnviz-tmp-"  # + key + "-" + mkdtemp's random letters
 # warms the cache in processes of its own, rnnviz.warm): only older ones count as left behind.
 STALE_TEMP_S = 600.0
 _TEMP = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{16}-[a-z0-9_]+")
+_KEPT_TEMP = re.compile(
+    r"\.[a-z]+(-[0-9a-f]{16})?\.(npz|json)\.\d+\.\d+\.tmp"
+)  # ModelStore._replace
 
 
 def _digest(path: Path) -> str:
@@ -169,11 +172,15 @@ class ModelStore:
         self._clean_temporaries()
 
     def _clean_temporaries(self) -> None:
-        """Remove our temporary folders left by a write that was killed (older than
-        STALE_TEMP_S: a younger one may be another process's write in progress); nothing else."""
+        """Remove what a killed write left (older than STALE_TEMP_S: a younger one may be
+        another process's write in progress): our temporary folders, and the temporary files
+        of results kept beside a model inside our own entries; nothing else."""
         assert self.folder is not None
         try:
             leftovers = [p for p in self.folder.iterdir() if _TEMP.fullmatch(p.name)]
+            for entry in self.folder.iterdir():
+                if _KEY.fullmatch(entry.name) and _is_own_entry(entry):
+                    leftovers += [p for p in entry.iterdir() if _KEPT_TEMP.fullmatch(p.name)]
         except OSError:
             return
         now = time.time()
@@ -182,8 +189,12 @@ class ModelStore:
                 young = now - path.lstat().st_mtime < STALE_TEMP_S
             except OSError:
                 continue
-            if not young and not path.is_symlink() and path.is_dir():
+            if young or path.is_symlink():
+                continue
+            if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     # -- lookup -------------------------------------------------------------------------
     def has(self, config: Config) -> bool:

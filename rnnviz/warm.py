@@ -29,11 +29,22 @@ ONE_TIMEOUT_S = 600  # one experiment's process, at most (the thread's recipe ta
 
 
 def missing(folder: str | Path, configs: Sequence[Config]) -> list[Config]:
-    """The configs without an entry in the cache ``folder`` (each once, in order)."""
+    """The configs not fully warmed in the cache ``folder`` (each once, in order): without an
+    entry, or without what :func:`warm_one` keeps beside the model (a child killed after the
+    model was written leaves an entry without its scores)."""
     from rnnviz.store import ModelStore
 
     store = ModelStore(folder)
-    return [c for c in dict.fromkeys(configs) if not store.has(c)]
+    return [c for c in dict.fromkeys(configs) if not _complete(store, c)]
+
+
+def _complete(store, config: Config) -> bool:
+    return (
+        store.has(config)
+        and store.get_scores(config) is not None
+        and (config.n_features < 2 or store.get_interactions(config) is not None)
+        and (config.dataset == "synthetic" or store.get_forecast(config) is not None)
+    )
 
 
 def warm_one(folder: str | Path, config: Config) -> None:
@@ -75,7 +86,7 @@ def server_has_tensorflow(pid: int | None) -> bool:
     if pid is None:
         return False
     try:
-        return TENSORFLOW_LIBRARY in Path(f"/proc/{pid}/maps").read_text()
+        return TENSORFLOW_LIBRARY.encode() in Path(f"/proc/{pid}/maps").read_bytes()
     except OSError:
         return False
 

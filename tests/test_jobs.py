@@ -243,6 +243,20 @@ def test_warming_a_real_series_keeps_its_forecast_scores(tmp_path):
     assert saved is not None and saved == judge(config, store.get(config).predict)[0]
 
 
+def test_an_entry_without_its_kept_results_is_warmed_again(tmp_path):
+    """A warming child killed after writing the model (but before its scores) left an entry
+    whose pages still need TensorFlow: it still counts as missing, and is completed."""
+    from rnnviz.warm import missing, warm_one
+
+    config = TINY.replace(rule="threshold", seed=8)
+    ModelStore(tmp_path).get_or_train(config)
+    assert missing(tmp_path, [config]) == [config]
+    warm_one(tmp_path, config)
+    assert missing(tmp_path, [config]) == []
+    store = ModelStore(tmp_path)
+    assert store.get_scores(config) is not None and store.get_interactions(config) is not None
+
+
 FAKE_SERVER = "import sys, time; time.sleep(float(sys.argv[1])); import tensorflow; time.sleep(300)"
 
 

@@ -194,6 +194,30 @@ def test_leftover_temp_folders_are_cleaned_on_start_but_foreign_dot_folders_are_
     assert store.get(TINY) is not None  # the finished entry is untouched
 
 
+def test_temporary_files_of_kept_results_left_by_a_killed_write_are_cleaned_on_start(
+    tmp_path, fake_train
+):
+    """A warming child is killed whenever the server loads TensorFlow for a visitor: killed
+    inside ``ModelStore._replace`` it leaves a temporary file inside an entry."""
+    ModelStore(tmp_path).get_or_train(TINY)
+    entry = tmp_path / TINY.training_id()
+    names = [".scores-0123456789abcdef.npz.41.77.tmp", ".forecast.json.41.77.tmp"]
+    old = time.time() - 2 * rnnviz.store.STALE_TEMP_S
+    for name in names:
+        (entry / name).write_bytes(b"half written")
+        os.utime(entry / name, (old, old))
+    young = entry / ".interactions-0123456789abcdef.npz.42.78.tmp"
+    young.write_bytes(b"being written now")
+    foreign = tmp_path / "my_project"  # not the store's: left alone whatever it holds
+    foreign.mkdir()
+    (foreign / names[0]).write_bytes(b"mine")
+    os.utime(foreign / names[0], (old, old))
+    store = ModelStore(tmp_path)
+    assert not any((entry / name).exists() for name in names)
+    assert young.exists() and (foreign / names[0]).read_bytes() == b"mine"
+    assert store.get(TINY) is not None
+
+
 def test_a_stray_file_named_like_an_entry_does_not_turn_the_disk_cache_off(tmp_path, fake_train):
     stray = tmp_path / TINY.training_id()
     stray.write_text("a file, not an entry")
