@@ -520,27 +520,32 @@ def _children(pid: int) -> list[str]:
     return found
 
 
-def wait_for_tensorflow(pid: int, limit: float = 90.0) -> float:
-    """Seconds until the server has TensorFlow loaded and is idle again, at most ``limit``.
+def wait_for_tensorflow(pid: int, limit: float = 90.0) -> tuple[float, bool]:
+    """(seconds waited, whether it happened): until the server has TensorFlow loaded and is
+    idle again, at most ``limit``.
 
     The server imports TensorFlow in the background once no page has run for a few seconds
-    (``rnnviz.ui.cache.warm_tensorflow``): wait until its library is mapped into the process,
-    then until the process uses under 10% of a core over half a second."""
+    and hosted mode's warming has ended (``rnnviz.ui.cache.warm_tensorflow``): wait until its
+    library is mapped into the process, then until the process uses under 10% of a core over
+    half a second."""
     start = time.perf_counter()
 
     def cpu_seconds() -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    while time.perf_counter() - start < limit:
-        if "_pywrap_tensorflow_internal" in Path(f"/proc/{pid}/maps").read_text():
-            before = cpu_seconds()
-            time.sleep(0.5)
-            if cpu_seconds() - before < 0.05:
-                break
-        else:
-            time.sleep(0.5)
-    return time.perf_counter() - start
+    try:
+        while time.perf_counter() - start < limit:
+            if b"_pywrap_tensorflow_internal" in Path(f"/proc/{pid}/maps").read_bytes():
+                before = cpu_seconds()
+                time.sleep(0.5)
+                if cpu_seconds() - before < 0.05:
+                    return time.perf_counter() - start, True
+            else:
+                time.sleep(0.5)
+    except OSError:  # the server is gone
+        pass
+    return time.perf_counter() - start, False
 
 
 def wait_for_warming(cache: Path, pid: int, limit: float) -> float:
@@ -588,8 +593,13 @@ def main(argv=None) -> int:
                 if args.warmed:  # the server imports TensorFlow once this warming has ended
                     waited = wait_for_warming(Path(tmp) / "cache", proc.pid, limit=300.0)
                     print(f"warm-up: every preset experiment trained after {waited:.1f} s")
-                loaded = wait_for_tensorflow(proc.pid, limit=120.0)
-                print(f"warm-up: TensorFlow loaded and the server idle after {loaded:.1f} s")
+                waited, loaded = wait_for_tensorflow(proc.pid, limit=120.0)
+                print(
+                    f"warm-up: TensorFlow loaded and the server idle after {waited:.1f} s"
+                    if loaded
+                    else f"warm-up: TensorFlow NOT loaded after {waited:.1f} s (hosted mode's "
+                    "import waits for its warming: add --warmed)"
+                )
             outcomes, wall, sampled = asyncio.run(run_class(url, proc.pid, students, args.limit))
             hwm = peak_rss_mb(proc.pid)
             threads = len(list(Path(f"/proc/{proc.pid}/task").iterdir()))

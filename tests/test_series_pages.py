@@ -87,3 +87,17 @@ def test_features_page_names_the_measurements_without_truth():
     text = " ".join(m.value for m in at.markdown)
     assert "No ground truth here" in text and "AUC" not in text
     assert "precipitation" in text and "x1" not in text  # the methods name the measurements
+
+
+def test_a_kept_forecast_of_another_shape_is_made_again():
+    """Numbers saved by a version with other keys (and the same FORECAST_VERSION) would break
+    the verdict: they are computed again and written over."""
+    from rnnviz.ui import cache
+
+    config = REAL.replace(seed=7)
+    store = cache.model_store()
+    result = store.get_or_train(config)
+    store.put_forecast(config, {"days": 337.0, "beats_persistence": 0.0})  # no accuracy
+    numbers, verdict = cache.forecast(result)
+    assert "accuracy" in numbers and "persistence" in verdict
+    assert store.get_forecast(config) == numbers

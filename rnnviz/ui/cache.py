@@ -82,7 +82,10 @@ def import_tensorflow() -> None:
 
     Streamlit runs ``gc.collect(2)`` after every script run (``runner.postScriptGC``, kept for
     the sessions' garbage). With TensorFlow's ~350,000 objects each took ~170 ms holding the
-    GIL; frozen, a full collection walks only what came later.
+    GIL; frozen, a full collection walks only what came later. Whatever else is alive at that
+    moment is frozen too (a first training's or page's objects: a one-time few MB at most, left
+    to reference counting). Pages and trainings that need TensorFlow call it at once
+    (``warm_tensorflow(now=True)``), so the freeze comes with the first import.
     """
     import rnnviz.model  # noqa: F401
 
@@ -135,6 +138,7 @@ def _kept_or_computed(
     saved = getattr(store, f"get_{kind}")(config)
     if saved is not None:
         return saved
+    warm_tensorflow(now=True)  # the model predicts: TensorFlow, frozen out of the collector
     computed = compute(result, config)
     getattr(store, f"put_{kind}")(config, computed)
     return computed
@@ -196,7 +200,11 @@ def _forecast(_result: TrainResult, training_id: str) -> tuple[dict[str, float],
     config, store = _result.config, model_store()
     saved = store.get_forecast(config)
     if saved is not None:
-        return saved, forecast_verdict(saved, config.outcome)
+        try:
+            return saved, forecast_verdict(saved, config.outcome)
+        except (KeyError, TypeError, ValueError):  # numbers of another shape: made again
+            pass
+    warm_tensorflow(now=True)
     numbers, verdict = judge(config, _result.predict)
     store.put_forecast(config, numbers)
     return numbers, verdict
