@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from rnnviz.attribution import trim_lags
-from rnnviz.plots import OTHER_COLOR, TRUTH_MARK, feature_color, title_layout
+from rnnviz.plots import OTHER_COLOR, TRUTH_MARK, _truth_rows, feature_color, title_layout
 from rnnviz.snapshots import Snapshot, stack
 
 Truth = Iterable[tuple[int, int]]
@@ -24,10 +24,6 @@ def _names(n_features: int, names: Sequence[str] | None) -> list[str]:
     return list(names or (f"x{i + 1}" for i in range(n_features)))
 
 
-def _label(names: list[str], used: set[int]) -> list[str]:
-    return [f"{n} {TRUTH_MARK}" if i in used else n for i, n in enumerate(names)]
-
-
 def _shown_lags(lags: np.ndarray, by_lag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lags to draw for (K, F, L) profiles: negative ones only if some snapshot has an effect
     there (a causal model never does)."""
@@ -35,6 +31,11 @@ def _shown_lags(lags: np.ndarray, by_lag: np.ndarray) -> tuple[np.ndarray, np.nd
     shown, _ = trim_lags(lags, by_lag.reshape(k * f, n))
     keep = np.isin(lags, shown)
     return lags[keep], by_lag[:, :, keep]
+
+
+def _mark_note(truth: Truth | None) -> str:
+    """The subtitle's key to the star, only when there is a rule (a real series has none)."""
+    return f"; {TRUTH_MARK} = read by the rule" if truth else ""
 
 
 def _title(fig: go.Figure, title: str, subtitle: str) -> None:
@@ -51,7 +52,7 @@ def snapshot_now(
     fig = make_subplots(rows=1, cols=2, subplot_titles=("effect per feature", "effect against lag"))
     fig.add_trace(
         go.Bar(
-            x=_label(names, used),
+            x=_truth_rows(names, used),
             y=[float(v) for v in snapshot.effects],
             marker={"color": [feature_color(i) for i in range(len(names))]},
             showlegend=False,
@@ -77,7 +78,7 @@ def snapshot_now(
     _title(
         fig,
         f"What the network relies on now: step {snapshot.step}",
-        f"epoch {snapshot.epoch:.2f}{loss}; {TRUTH_MARK} = read by the rule",
+        f"epoch {snapshot.epoch:.2f}{loss}{_mark_note(truth)}",
     )
     fig.update_yaxes(rangemode="tozero")
     fig.update_xaxes(title_text="lag (output step − input step)", row=1, col=2)
@@ -111,7 +112,7 @@ def snapshot_replay(
 
     def bar(i: int) -> go.Bar:
         return go.Bar(
-            x=_label(names, used),
+            x=_truth_rows(names, used),
             y=[float(v) for v in effects[i]],
             marker={"color": [feature_color(f) for f in range(n_features)]},
             showlegend=False,
@@ -236,8 +237,8 @@ def snapshot_replay(
     _title(
         fig,
         "Watch reliance emerge while the network trains",
-        f"{n_snap} snapshots over {int(steps[-1])} optimiser steps; "
-        f"{TRUTH_MARK} = read by the rule; slide or press replay",
+        f"{n_snap} snapshots over {int(steps[-1])} optimiser steps"
+        f"{_mark_note(truth)}; slide or press replay",
     )
     return fig
 

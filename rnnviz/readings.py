@@ -491,14 +491,19 @@ def interaction_reading(result, rule_pairs: dict[tuple[int, int], str] | None = 
 HALF_WAY = 0.5  # a feature "rose" at the first snapshot reaching this share of its final effect
 
 
-def replay_reading(snapshots: Sequence, truth_features: Iterable[int] | None = None) -> str:
+def replay_reading(
+    snapshots: Sequence,
+    truth_features: Iterable[int] | None = None,
+    names: Sequence[str] | None = None,
+) -> str:
     """When each feature reached half its final effect, and which stayed flat, from the
-    numbers of ``snapshots`` (``rnnviz.snapshots.Snapshot``, in step order)."""
+    numbers of ``snapshots`` (``rnnviz.snapshots.Snapshot``, in step order). ``names``: the
+    features' names (default x1..xF); ``truth_features``: the rule's, None without a rule."""
     effects = np.stack([s.effects for s in snapshots])  # (K, F)
     steps = [s.step for s in snapshots]
     final = effects[-1]
     top = float(final.max()) if final.size else 0.0
-    names = [f"x{i + 1}" for i in range(effects.shape[1])]
+    names = list(names or (f"x{i + 1}" for i in range(effects.shape[1])))
     risen, flat = [], []
     for f, name in enumerate(names):
         if final[f] <= 0.1 * top or final[f] == 0.0:

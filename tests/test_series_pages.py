@@ -82,6 +82,11 @@ def test_features_page_names_the_measurements_without_truth():
 
     at = go(at, "learn")
     assert_clean(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "replay" in text.lower() and "The rule reads" not in text  # no rule to read
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert not any(plots.TRUTH_MARK in spec for spec in specs)  # no starred measurement
+    assert any("temp_max" in spec and "effect per feature" in spec for spec in specs)  # replay
     at = go(at, "compare")
     assert_clean(at)
     text = " ".join(m.value for m in at.markdown)

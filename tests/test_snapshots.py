@@ -269,7 +269,7 @@ def test_live_view_draws_each_new_snapshot_once():
 
     drawn = []
     placeholder = SimpleNamespace(plotly_chart=lambda fig, **kw: drawn.append(kw["key"]))
-    report = live(placeholder)
+    report = live(placeholder, Config(n_features=F, seq_len=T))
     snaps = _series(3)
     for progress in (None, *(SimpleNamespace(snapshot=s) for s in (None, snaps[0], snaps[0]))):
         report(SimpleNamespace(progress=progress))

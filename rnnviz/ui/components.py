@@ -123,13 +123,6 @@ def describe_rule(config: Config) -> tuple[str, str] | None:
     return rule.expression, rule.describe_truth()
 
 
-def _rule_or_none(config: Config) -> Rule | None:
-    try:
-        return config.target()
-    except ValueError:
-        return None
-
-
 def sidebar(config: Config) -> None:
     with st.sidebar:
         upload = state.shown_upload()
@@ -223,7 +216,7 @@ def trained_model(config: Config) -> TrainResult | None:
             st.markdown(f"**Training the {texts.CELL_NAMES[config.cell]}** on {task} …")
             bar = st.progress(job.fraction, text=job.status())
             now = training_view.live(  # issue 11: what the network relies on now
-                st.empty(), _rule_or_none(config), key=f"live_{config.training_id()}"
+                st.empty(), config, key=f"live_{config.training_id()}"
             )
 
         def report(j) -> None:

@@ -12,40 +12,46 @@ from collections.abc import Callable
 import streamlit as st
 
 from rnnviz import readings
+from rnnviz.config import Config
+from rnnviz.experiment import feature_names, ground_truth
 from rnnviz.plots_training import snapshot_now, snapshot_replay
 from rnnviz.result import TrainResult
-from rnnviz.rules import Rule
 from rnnviz.ui import text
 
 
-def live(placeholder, truth: Rule | None = None, key: str = "live_snapshot") -> Callable:
-    """A ``report(job)`` for ``rnnviz.jobs.wait_for`` that draws the job's newest snapshot in
-    ``placeholder`` (once per snapshot). ``key`` tells apart trainings drawn on one page."""
+def live(placeholder, config: Config, key: str = "live_snapshot") -> Callable:
+    """A ``report(job)`` for ``rnnviz.jobs.wait_for`` that draws the newest snapshot of the
+    training of ``config`` in ``placeholder`` (once per snapshot), with its features' names and
+    its rule's marks (none for a real series). ``key`` tells apart trainings on one page."""
     shown: list[int] = []
+    names, truth = feature_names(config), ground_truth(config)
 
     def report(job) -> None:
         snap = getattr(job.progress, "snapshot", None)
         if snap is None or (shown and shown[-1] == snap.step):
             return
         shown.append(snap.step)
-        fig = snapshot_now(snap, truth=None if truth is None else truth.ground_truth)
+        fig = snapshot_now(snap, names, None if truth is None else truth.ground_truth)
         fig.update_layout(height=300)
         placeholder.plotly_chart(fig, theme="streamlit", key=f"{key}_{snap.step}")
 
     return report
 
 
-def replay_section(result: TrainResult, truth: Rule | None, key: str = "replay") -> None:
-    """The replay of ``result``'s snapshots and its reading; a note when it has none."""
+def replay_section(result: TrainResult, key: str = "replay") -> None:
+    """The replay of ``result``'s snapshots and its reading (its features' names, its rule's
+    marks: none for a real series); a note when it has none."""
     st.markdown(f"#### {text.REPLAY_HEADING}")
     if not result.snapshots:
         st.caption(text.NO_SNAPSHOTS)
         return
+    names, truth = feature_names(result.config), ground_truth(result.config)
     ground = None if truth is None else truth.ground_truth
     left, right = st.columns([1.6, 1], gap="large")
     with left:
-        st.plotly_chart(snapshot_replay(result.snapshots, truth=ground), theme="streamlit", key=key)
+        replay = snapshot_replay(result.snapshots, names, ground)
+        st.plotly_chart(replay, theme="streamlit", key=key)
     with right:
         features = None if truth is None else truth.features
-        st.markdown(readings.replay_reading(result.snapshots, features))
+        st.markdown(readings.replay_reading(result.snapshots, features, names))
         st.markdown(text.READ_REPLAY)

@@ -39,7 +39,7 @@ def main() -> None:
     if example is not None:
         shown, result = example
         scores = components.scores_or_error(result, shown)
-    rule = config.target()
+    rule = ground_truth(config)  # None for a real series
 
     left, right = st.columns([1.1, 1], gap="large")
     with left:
@@ -61,7 +61,7 @@ def main() -> None:
         st.latex(text.FORMULA_RESPONSE)
         st.caption(text.FORMULA_RESPONSE_NOTE)
         st.markdown(text.COUNTED)
-        st.caption(readings.counted_here(rule.max_lag, config.seq_len))
+        st.caption(readings.counted_here(rule.max_lag if rule else 0, config.seq_len))
     with right:
         st.markdown(text.READ_BARS)
         if scores is not None:
@@ -121,7 +121,7 @@ def main() -> None:
 
     if scores is not None:  # issue 11: the replay of the example's training
         st.divider()
-        training_view.replay_section(result, shown.target(), key="learn_replay")
+        training_view.replay_section(result, key="learn_replay")
 
     st.divider()
     st.markdown("#### Caveats")
