@@ -421,6 +421,19 @@ def forecast_scores(predict: Any, split: SeriesSplit) -> dict[str, float]:
     return out
 
 
+def forecast_standing(scores: Mapping[str, float]) -> str:
+    """Where :func:`forecast_scores`' model stands, as its verdict says: "persistence" (it
+    beats persistence), "simple" (only the simpler baseline: the more common outcome, or the
+    training mean with a grade above "did not learn") or "none". The pages colour by it."""
+    if scores["beats_persistence"]:
+        return "persistence"
+    if "beats_majority" in scores:
+        simple = bool(scores["beats_majority"])
+    else:
+        simple = result.regression_grade(scores["r2"]) != "did not learn"
+    return "simple" if simple else "none"
+
+
 def forecast_verdict(scores: Mapping[str, float], outcome: str, year: str = "2015") -> str:
     """The verdict sentence for :func:`forecast_scores`' numbers."""
     what = OUTCOME_TEXT.get(outcome, outcome)

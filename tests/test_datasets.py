@@ -421,3 +421,22 @@ def test_end_to_end_run_on_the_real_series():
     assert run.train_result.baseline_accuracy == 0.0  # R² of the training mean
     assert run.train_result.verdict().startswith("Validation R² = ")
     assert "no rule to learn" in run.train_result.verdict()
+
+
+@pytest.mark.parametrize(
+    "scores, standing",
+    [
+        ({"beats_persistence": 1.0, "beats_majority": 1.0}, "persistence"),
+        ({"beats_persistence": 0.0, "beats_majority": 1.0}, "simple"),
+        ({"beats_persistence": 0.0, "beats_majority": 0.0}, "none"),
+        ({"beats_persistence": 0.0, "r2": 0.5}, "simple"),  # grade: partly learned
+        ({"beats_persistence": 0.0, "r2": 0.2}, "none"),  # R² > 0, but "did not learn"
+        ({"beats_persistence": 1.0, "r2": 0.9}, "persistence"),
+    ],
+)
+def test_the_verdict_box_colour_agrees_with_the_verdict(scores, standing):
+    assert ds.forecast_standing(scores) == standing
+    if "r2" in scores and standing == "none":
+        assert "did not learn" in result.regression_verdict(
+            scores["r2"], 1.0, 1.0, beats_persistence=False
+        )

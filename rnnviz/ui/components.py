@@ -298,10 +298,10 @@ def series_verdict_box(result: TrainResult) -> None:
         log.exception("forecast scoring failed for %s", result.config)
         error_box("The forecasts could not be scored", f"{type(exc).__name__}: {exc}")
         return
-    beats_simple = forecast.get("beats_majority", forecast.get("r2", 0.0) > 0)
-    if forecast["beats_persistence"]:
+    standing = datasets.forecast_standing(forecast)
+    if standing == "persistence":
         st.success(verdict, icon=":material/check_circle:")
-    elif beats_simple:
+    elif standing == "simple":
         st.info(verdict, icon=":material/info:")
     else:
         st.warning(verdict, icon=":material/warning:")
