@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnviz.config import PRESETS, Config
+from rnnviz.readings import join
 
 # A feature counts as relied on when its effect is at least this share of the largest one.
 RELIED_SHARE = 0.25
@@ -60,10 +61,7 @@ class Reveal:
 
 
 def _names(names: Sequence[str], idx: Iterable[int]) -> str:
-    items = [names[i] for i in idx]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return join(names[i] for i in idx)
 
 
 def relied_on(importances_mean: np.ndarray, share: float = RELIED_SHARE) -> list[int]:
@@ -257,7 +255,7 @@ def _lessons() -> tuple[Lesson, ...]:
 
     methods = first_methods()
     labels = [method_label(m) for m in methods]
-    listed = ", ".join(labels[:-1]) + " and " + labels[-1]
+    listed = join(labels)
 
     correlated = PRESETS["correlated"]
     memory = (PRESETS["memory-simple-rnn"], PRESETS["memory-lstm"])

@@ -364,7 +364,6 @@ measurement is nudged on every day of the window. Whiskers are ±1 standard devi
 repeats. Tall bars are what the model relies on; there is no ground truth to compare with.
 """
 READ_HEATMAP_SERIES = READ_HEATMAP_UPLOAD.replace("your model", "the model")
-READ_RESPONSE_SERIES = READ_RESPONSE_UPLOAD
 READ_LAG_SERIES = READ_LAG_UPLOAD + (
     "Here a lag is a number of days: lag 0 is today's measurement for tomorrow's forecast.\n"
 )
