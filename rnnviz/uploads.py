@@ -67,7 +67,15 @@ import numpy as np
 
 from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config
 from rnnviz.hosting import Settings
-from rnnviz.result import Grade, grade_of, regression_grade
+from rnnviz.result import (
+    Grade,
+    accuracy,
+    grade_of,
+    majority_accuracy,
+    mse,
+    regression_grade,
+    skill,
+)
 
 MAX_SEQUENCES = 20_000
 MAX_NPZ_MEMBERS = 16  # files in an .npz archive (np.savez writes one per array)
@@ -880,9 +888,7 @@ class Upload:
 def label_accuracy(predict, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(accuracy of ``predict`` at threshold 0.5, accuracy of always guessing the majority)."""
     p = np.asarray(predict(x), dtype=np.float64).reshape(y.shape)
-    acc = float(((p >= 0.5) == (y >= 0.5)).mean())
-    share = float(y.mean())
-    return acc, max(share, 1.0 - share)
+    return accuracy(p, y), majority_accuracy(y)
 
 
 def regression_scores(predict, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -897,14 +903,19 @@ def regression_scores(predict, x: np.ndarray, y: np.ndarray) -> dict[str, float]
     """
     p = np.asarray(predict(x), dtype=np.float64).reshape(y.shape)
     t = np.asarray(y, dtype=np.float64)
-    mean_mse = float(((t - t.mean()) ** 2).mean())
+    mean_mse = mse(t, np.full_like(t, t.mean()))
     if mean_mse <= 0:
         raise UploadError("every target in y is the same number: there is nothing to explain")
-    mse = float(((p - t) ** 2).mean())
-    out = {"mse": mse, "mean_mse": mean_mse, "r2": 1.0 - mse / mean_mse, "target_mean": t.mean()}
+    model_mse = mse(t, p)
+    out = {
+        "mse": model_mse,
+        "mean_mse": mean_mse,
+        "r2": skill(model_mse, mean_mse),
+        "target_mean": t.mean(),
+    }
     if t.shape[1] >= 2:
-        out["persistence_mse"] = float(((t[:, :-1] - t[:, 1:]) ** 2).mean())
-        out["model_mse_after_first"] = float(((p[:, 1:] - t[:, 1:]) ** 2).mean())
+        out["persistence_mse"] = mse(t[:, 1:], t[:, :-1])
+        out["model_mse_after_first"] = mse(t[:, 1:], p[:, 1:])
     return {k: float(v) for k, v in out.items()}
 
 
@@ -922,8 +933,8 @@ def regression_verdict(scores: dict[str, float]) -> str:
             f" From step 1 on, persistence (the previous step's target as the forecast) has "
             f"MSE {base:.4g}, the model {model:.4g}"
         )
-        if base > 0:
-            gain = 1.0 - model / base
+        gain = skill(model, base)
+        if gain is not None:
             text += (
                 f": it removes {gain:.0%} of persistence's squared error."
                 if gain > 0
@@ -977,13 +988,13 @@ def prepare_upload(
         )
     check_model_fits(model, data.shape, task)
     predict = Predictor(model)
-    accuracy = baseline = regression = None
+    acc = baseline = regression = None
     if data.y is not None:
         try:
             if task == "regression":
                 regression = regression_scores(predict, data.x, data.y)
             else:
-                accuracy, baseline = label_accuracy(predict, data.x, data.y)
+                acc, baseline = label_accuracy(predict, data.x, data.y)
         except UploadError:
             raise
         except Exception as exc:  # a model that cannot run on this data
@@ -1002,7 +1013,7 @@ def prepare_upload(
         predict=predict,
         key=digest.hexdigest(),
         architecture=config,
-        accuracy=accuracy,
+        accuracy=acc,
         baseline_accuracy=baseline,
         task=task,
         regression=regression,
