@@ -36,7 +36,10 @@ from rnnviz.result import (  # noqa: E402, F401  (re-exported: the public names 
     Progress,
     ProgressFn,
     TrainResult,
+    accuracy,
+    cross_entropy,
     load,
+    mse,
     r2_against,
 )
 from rnnviz.snapshots import (  # noqa: E402
@@ -757,15 +760,11 @@ def evaluate(
     against always predicting that mean (1 - MSE / the mean's MSE), which the verdict grades as
     it grades an accuracy against a baseline of 0.
     """
-    if regression_mean is not None:
-        pred = predict(data.x).astype(np.float64)[data.valid]
-        y = data.y[data.valid].astype(np.float64)
-        return float(np.mean((pred - y) ** 2)), r2_against(y, pred, regression_mean)
-    p = np.clip(predict(data.x).astype(np.float64), 1e-7, 1 - 1e-7)[data.valid]
+    pred = predict(data.x)[data.valid]
     y = data.y[data.valid]
-    loss = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
-    acc = float(((p >= 0.5) == (y >= 0.5)).mean())
-    return loss, acc
+    if regression_mean is not None:
+        return mse(y, pred), r2_against(y, pred, regression_mean)
+    return cross_entropy(pred, y), accuracy(pred, y)
 
 
 def save(result: TrainResult, folder: str | Path) -> Path:

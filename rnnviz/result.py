@@ -132,6 +132,16 @@ def persistence_accuracy(y: Sequence[float], today: Sequence[float]) -> float:
     return accuracy(today, y)
 
 
+def cross_entropy(prob: Sequence[float], y: Sequence[float]) -> float:
+    """Mean binary cross-entropy of probabilities ``prob`` (clipped to 1e-7 … 1 - 1e-7) against
+    0/1 ``y``: the training loss, computed in numpy (validation, snapshots)."""
+    import numpy as np
+
+    p, t = _arrays(prob, y)
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean())
+
+
 def mse(y: Sequence[float], pred: Sequence[float]) -> float:
     """Mean squared error of ``pred`` against ``y``."""
     t, p = _arrays(y, pred)

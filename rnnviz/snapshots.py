@@ -143,13 +143,15 @@ def _snapshot(out, n_features, y, valid, step, epoch, train_loss, regression=Fal
         with np.errstate(invalid="ignore", divide="ignore"):
             by_lag[f] = np.where(counts > 0, np.sqrt(sums / np.maximum(counts, 1)), np.nan)
     loss = accuracy = None
-    if y is not None and regression:  # a continuous target: mean squared error, no accuracy
-        loss = float(np.mean((base[counted] - np.asarray(y, dtype=np.float64)[counted]) ** 2))
-    elif y is not None:
-        p = np.clip(base[counted], 1e-7, 1 - 1e-7)
-        t = np.asarray(y, dtype=np.float64)[counted]
-        loss = float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean())
-        accuracy = float(((p >= 0.5) == (t >= 0.5)).mean())
+    if y is not None:  # the same numbers as the validation's (rnnviz.model.evaluate)
+        from rnnviz.result import accuracy as accuracy_of
+        from rnnviz.result import cross_entropy, mse
+
+        t = np.asarray(y)[counted]
+        if regression:  # a continuous target: mean squared error, no accuracy
+            loss = mse(t, base[counted])
+        else:
+            loss, accuracy = cross_entropy(base[counted], t), accuracy_of(base[counted], t)
     return Snapshot(
         step=int(step),
         epoch=float(epoch),
