@@ -556,19 +556,6 @@ def weather_reading(
 # --------------------------------------------------------------------------- end to end
 
 
-@dataclass
-class WeatherRun:
-    """One real-series experiment: the trained model, its scores and what they mean."""
-
-    config: Config
-    train_result: Any  # rnnviz.result.TrainResult
-    scores: Any  # rnnviz.scoring.PerturbationResult, with feature names
-    forecast: dict[str, float]  # forecast_scores on the score split
-    correlations: dict[tuple[str, str], float]  # on the training days
-    verdict: str
-    reading: str
-
-
 def judge(config: Config, predict: Any) -> tuple[dict[str, float], str]:
     """(:func:`forecast_scores`, :func:`forecast_verdict`) of a model of ``config``'s series
     on its score split: what the CLI prints and the pages show instead of "learned the rule"."""
@@ -608,21 +595,4 @@ def effect_meaning(outcome: str) -> str:
     return (
         "Effects are changes of the predicted probability of rain tomorrow (0 to 1, RMS): "
         "0.05 means the forecast moves by about 5 percentage points."
-    )
-
-
-def run(config: Config, progress: Any = None) -> WeatherRun:
-    """Train ``config``'s model on the real series, score it on the score split, read it."""
-    from rnnviz.experiment import run as run_experiment
-
-    trained, scores = run_experiment(config, progress)  # named: experiment.explain
-    forecast, verdict = judge(config, trained.predict)
-    return WeatherRun(
-        config=config,
-        train_result=trained,
-        scores=scores,
-        forecast=forecast,
-        correlations=training_correlations(config),
-        verdict=verdict,
-        reading=read(config, scores),
     )

@@ -410,17 +410,21 @@ def test_regression_model_has_a_linear_head_in_the_targets_units():
 
 def test_end_to_end_run_on_the_real_series():
     pytest.importorskip("vega_datasets")
+    from rnnviz.experiment import run
+
     config = PRESETS["seattle-temp"].replace(epochs=2, n_repeats=1)
-    run = ds.run(config)
-    assert run.scores.feature_names == ds.MEASUREMENTS
-    assert run.scores.importances.shape == (4, 1) and run.scores.by_lag().shape == (4, 55)
-    assert run.forecast["days"] == 365 - 28
-    assert 0 < run.forecast["persistence_mse"] < 20  # °C², the forecasts are in °C
-    assert run.correlations[("temp_max", "temp_min")] == pytest.approx(0.87, abs=0.01)
-    assert "persistence" in run.verdict and "Caveats (real data):" in run.reading
-    assert run.train_result.baseline_accuracy == 0.0  # R² of the training mean
-    assert run.train_result.verdict().startswith("Validation R² = ")
-    assert "no rule to learn" in run.train_result.verdict()
+    trained, scores = run(config)  # what the CLI and the pages call
+    forecast, verdict = ds.judge(config, trained.predict)
+    correlations, reading = ds.training_correlations(config), ds.read(config, scores)
+    assert scores.feature_names == ds.MEASUREMENTS
+    assert scores.importances.shape == (4, 1) and scores.by_lag().shape == (4, 55)
+    assert forecast["days"] == 365 - 28
+    assert 0 < forecast["persistence_mse"] < 20  # °C², the forecasts are in °C
+    assert correlations[("temp_max", "temp_min")] == pytest.approx(0.87, abs=0.01)
+    assert "persistence" in verdict and "Caveats (real data):" in reading
+    assert trained.baseline_accuracy == 0.0  # R² of the training mean
+    assert trained.verdict().startswith("Validation R² = ")
+    assert "no rule to learn" in trained.verdict()
 
 
 @pytest.mark.parametrize(
