@@ -292,6 +292,29 @@ def _agreement(comparison) -> None:
         st.markdown(text.READ_AGREEMENT)
 
 
+def _method_figures(comparison, used: list[int], with_notes: bool) -> None:
+    """Each method's own figure, where it has one (``used``: the rule's features, starred);
+    ``with_notes``: beside it, its note and the reading of its numbers (they speak of a rule)."""
+    for name in comparison.methods:
+        spec = METHODS.get(name)
+        if spec is None or spec.figure is None:
+            continue
+        attribution = comparison.attributions[name]
+        st.subheader(spec.figure_title)
+        figure = getattr(plots, spec.figure)(attribution, used)
+        if not with_notes:
+            st.plotly_chart(figure, theme="streamlit", key=f"cmp_{name}")
+            continue
+        left, right = st.columns([2.3, 1], gap="large")
+        with left:
+            st.plotly_chart(figure, theme="streamlit", key=f"cmp_{name}")
+        with right:
+            st.markdown(text.FIGURE_NOTES[name])
+            if spec.figure_reading is not None:
+                here = getattr(readings, spec.figure_reading)(attribution, used)
+                st.markdown(f"**Here:** {here}")
+
+
 def _series_results(config: Config, comparison) -> None:
     """A real series' comparison: no ground truth, so no truth scores; each method's order,
     their agreement and their own figures."""
@@ -299,13 +322,7 @@ def _series_results(config: Config, comparison) -> None:
     st.markdown(readings.rankings(comparison))
     st.plotly_chart(plots.method_multiples(comparison, []), theme="streamlit", key="cmp_multiples")
     _agreement(comparison)
-    for name in comparison.methods:
-        spec = METHODS.get(name)
-        if spec is None or spec.figure is None:
-            continue
-        st.subheader(spec.figure_title)
-        figure = getattr(plots, spec.figure)(comparison.attributions[name], [])
-        st.plotly_chart(figure, theme="streamlit", key=f"cmp_{name}")
+    _method_figures(comparison, [], with_notes=False)
     components.downloads(
         (
             "Per-feature scores of every method (CSV)",
@@ -363,21 +380,7 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
 
     _agreement(comparison)
 
-    for name in comparison.methods:  # each method's own figure, where it has one
-        spec = METHODS.get(name)
-        if spec is None or spec.figure is None:
-            continue
-        attribution = comparison.attributions[name]
-        st.subheader(spec.figure_title)
-        left, right = st.columns([2.3, 1], gap="large")
-        with left:
-            figure = getattr(plots, spec.figure)(attribution, used)
-            st.plotly_chart(figure, theme="streamlit", key=f"cmp_{name}")
-        with right:
-            st.markdown(text.FIGURE_NOTES[name])
-            if spec.figure_reading is not None:
-                here = getattr(readings, spec.figure_reading)(attribution, used)
-                st.markdown(f"**Here:** {here}")
+    _method_figures(comparison, used, with_notes=True)
     if "sigma_sweep" not in methods:
         st.caption(
             "Add *Perturbation across noise scales* to the methods to see how the ranking "
