@@ -60,6 +60,7 @@ class BackgroundJob:
         self.result: Any = None
         self.error: BaseException | None = None
         self.done = threading.Event()
+        self._changed = threading.Condition()  # notified when progress or position changes
         self._on_finish: Callable[[BackgroundJob], None] | None = None
         self._thread = threading.Thread(
             target=self._run, name=f"rnnviz-{self.kind}-{key}", daemon=True
@@ -82,8 +83,19 @@ class BackgroundJob:
             self.error = exc
         finally:
             self.done.set()
+            self._notify()
             if self._on_finish is not None:
                 self._on_finish(self)
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``condition()`` holds (checked whenever the job's progress, queue
+        position or state changes) or ``timeout`` seconds pass; whether it holds."""
+        with self._changed:
+            return self._changed.wait_for(condition, timeout)
 
     @property
     def fraction(self) -> float:
@@ -105,19 +117,22 @@ class TrainingJob(BackgroundJob):
         self.priority = priority
         self.wait_estimate: float | None = None  # seconds until this training starts
         self.queue_position: int | None = None
+        self.ticket = store.ticket(priority)  # its place in the queue: the order of submits
 
     def work(self) -> TrainResult:
         return self.store.get_or_train(
-            self.config, progress=self._progress, on_wait=self._wait, priority=self.priority
+            self.config, progress=self._progress, on_wait=self._wait, ticket=self.ticket
         )
 
     def _progress(self, p: Progress) -> None:
         self.queue_position = None
         self.progress = p
+        self._notify()
 
     def _wait(self, position: int) -> None:
         self.queue_position = position
         self.wait_estimate = self.store.estimate_wait(position)
+        self._notify()
 
     def status(self) -> str:
         if self.queue_position is not None:
@@ -167,7 +182,7 @@ class TrainingJobs:
             if job is not None:
                 if priority < job.priority:  # a visitor wants what was being warmed
                     job.priority = priority
-                    job.store.promote(config, priority)
+                    job.store.promote(job.ticket, priority)
                 return job
             if len(self._running) >= self.max_pending:
                 raise BusyError(

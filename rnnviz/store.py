@@ -150,7 +150,6 @@ class ModelStore:
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._queue: list[list[int]] = []  # [priority, arrival] of the waiting trainings
-        self._tickets: dict[str, list[int]] = {}  # key -> ticket, while waiting or training
         self._arrivals = itertools.count()
         self._durations: deque[float] = deque(maxlen=20)  # recent training times (s)
         self._slots = threading.Condition(self._lock)
@@ -223,11 +222,13 @@ class ModelStore:
         progress: ProgressFn | None = None,
         on_wait: WaitFn | None = None,
         priority: int = 0,
+        ticket: list[int] | None = None,
     ) -> TrainResult:
         """The model for ``config``: cached, or trained now (once, whoever else asks).
 
         Trainings wait for a slot in order of ``priority`` (0 first: visitors; warming the
-        cache uses a larger number), then of arrival.
+        cache uses a larger number), then of arrival. ``ticket`` (from :meth:`ticket`, taken
+        when the request is made) fixes the arrival; without it, arrival is this call.
         """
         key = config.training_id()
         with self._lock:
@@ -236,24 +237,23 @@ class ModelStore:
             cached = self.get(config)
             if cached is not None:
                 return cached
-            ticket = [priority, next(self._arrivals)]  # [priority, arrival]: may be promoted
-            with self._slots:
-                self._tickets[key] = ticket
-            try:
-                result = self._train_in_turn(config, ticket, progress, on_wait)
-            finally:
-                with self._slots:
-                    self._tickets.pop(key, None)
+            if ticket is None:
+                ticket = self.ticket(priority)
+            result = self._train_in_turn(config, ticket, progress, on_wait)
             self._remember(key, result)
             self._write(key, result)
             return result
 
-    def promote(self, config: Config, priority: int) -> None:
-        """Move ``config``'s waiting or running training up to ``priority`` (a visitor asked
+    def ticket(self, priority: int = 0) -> list[int]:
+        """A place in the training queue, ``[priority, arrival]``, taken now: requests queue
+        in the order they were made, not in the order their threads happen to run."""
+        return [priority, next(self._arrivals)]
+
+    def promote(self, ticket: list[int], priority: int) -> None:
+        """Move a waiting or running training's ``ticket`` up to ``priority`` (a visitor asked
         for a model that was being trained to warm the cache)."""
         with self._slots:
-            ticket = self._tickets.get(config.training_id())
-            if ticket is not None and priority < ticket[0]:
+            if priority < ticket[0]:
                 ticket[0] = priority
                 self._queue.sort()
                 self._slots.notify_all()

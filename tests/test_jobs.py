@@ -56,12 +56,9 @@ def test_visitors_go_before_warming_and_see_their_position_and_an_estimate(tmp_p
     assert gate.entered.wait(10)
     warmers = warm(jobs, store, [TINY.replace(seed=s) for s in (200, 201)])
     visitors = [jobs.submit(store, TINY.replace(seed=s)) for s in (300, 301)]
-    pause = threading.Event()
-    for _ in range(1000):  # until every waiting job has reported its current position
-        positions = [j.queue_position for j in visitors + warmers]
-        if positions == [1, 2, 3, 4]:
-            break
-        pause.wait(0.01)
+    for job, place in zip(visitors + warmers, [1, 2, 3, 4], strict=True):
+        # the queue's order is the order of the submits, whichever thread runs first
+        assert job.wait_until(lambda job=job, place=place: job.queue_position == place, 20)
     assert visitors[1].queue_position == 2  # behind the other visitor, ahead of the warmers
     assert warmers[0].queue_position == 3
     text = visitors[1].status()
@@ -145,11 +142,8 @@ def test_a_warming_training_gives_way_to_a_visitor_and_still_makes_the_same_mode
     slow = TINY.replace(n_train=2000, epochs=40, patience=0, seed=21)  # some seconds of training
     store, jobs = ModelStore(tmp_path), TrainingJobs()
     (warming,) = warm(jobs, store, [slow])
-    pause = threading.Event()
-    for _ in range(3000):  # until the warming training is under way
-        if warming.progress is not None:
-            break
-        pause.wait(0.01)
+    # until the warming training is under way
+    assert warming.wait_until(lambda: warming.progress is not None, 60)
     assert warming.progress is not None and not warming.done.is_set()
     visitor = wait_for(jobs.submit(store, TINY.replace(seed=22)), lambda j: None, interval=0.01)
     assert visitor.error is None
@@ -168,11 +162,8 @@ def test_a_visitor_asking_for_a_model_being_warmed_moves_it_ahead(tmp_path, monk
     first = jobs.submit(store, TINY.replace(seed=100))
     assert gate.entered.wait(10)
     warmers = warm(jobs, store, [TINY.replace(seed=s) for s in (200, 201, 202)])
-    pause = threading.Event()
-    for _ in range(1000):
-        if [j.queue_position for j in warmers] == [1, 2, 3]:
-            break
-        pause.wait(0.01)
+    for job, place in zip(warmers, [1, 2, 3], strict=True):
+        assert job.wait_until(lambda job=job, place=place: job.queue_position == place, 20)
     same = jobs.submit(store, TINY.replace(seed=202))  # a visitor opens a warmed preset
     assert same is warmers[2] and same.priority == 0
     gate.release.set()
