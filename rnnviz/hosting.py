@@ -40,19 +40,20 @@ class Settings:
 
     hosted: bool = False
     cache_dir: str = ".rnnviz_cache"
-    # Trainings run two at a time per process (the rest queue and see their position and an
-    # estimated wait). Trainings are reproducible under concurrency (tests/test_reproducible.py),
-    # and two at once finished a queue of six 1.5x sooner on 2 cores than one at a time
-    # (benchmarks/bench_parallel.py: 6.8 s against 10.1 s): one small training leaves a core idle.
+    # Worker processes (rnnviz.worker), each running one job at a time; the rest queue and see
+    # their position and an estimated wait. Two at once finished a queue of six trainings 1.5x
+    # sooner on 2 cores than one at a time (benchmarks/bench_parallel.py); hosted mode runs one,
+    # since each keeps up to its budget of TensorFlow state beside the shared import.
     max_training: int = 2
+    # A worker process whose own memory (beyond what it shares with the forkserver) passed this
+    # after a job is replaced by a fresh one: memory is bounded whatever architectures visitors
+    # choose. Measured: ~150 MB after the default training, ~400 MB after four architectures.
+    worker_budget_mb: float = 300.0
     max_disk_models: int = 200  # disk cache entries kept (least recently used evicted)
     max_memory_models: int = 16
     uploads: bool = True
     whole_model_uploads: bool = True  # a whole .keras file (never in hosted mode)
     max_upload_mb: float = 20.0
-    # No new training is queued while the process holds more than this (MB); None: no limit.
-    # The queue is otherwise bounded only by a safety cap (rnnviz.jobs.MAX_PENDING).
-    memory_limit_mb: float | None = None
     warm_presets: bool = False  # train the preset experiments at start, behind visitors
 
     @property
@@ -69,17 +70,6 @@ def _libc():
     except OSError:
         return None
     return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
-
-
-def limit_memory_arenas(arenas: int = 2) -> bool:
-    """Cap glibc's malloc arenas for threads made from now on (False where there is no glibc).
-
-    A class of visitors means dozens of script and training threads; each may get an arena of
-    its own that keeps freed memory, which measured ~50 MB more at peak for six trainings at
-    once than with two arenas. Hosted mode calls this once at start.
-    """
-    libc = _libc()
-    return libc is not None and bool(libc.mallopt(-8, arenas))  # -8: M_ARENA_MAX
 
 
 def release_free_memory() -> None:
@@ -110,7 +100,7 @@ def load_settings(
             max_disk_models=30,
             max_memory_models=6,
             max_upload_mb=5.0,
-            memory_limit_mb=900.0,
+            max_training=1,
             warm_presets=True,
         )
         if hosted
@@ -123,7 +113,7 @@ def load_settings(
         ("max_memory_models", int),
         ("uploads", _flag),
         ("max_upload_mb", float),
-        ("memory_limit_mb", float),
+        ("worker_budget_mb", float),
         ("max_training", int),
         ("warm_presets", _flag),
     ):
@@ -140,6 +130,8 @@ def load_settings(
         raise ValueError("max_training must be in 1..8")
     if settings.max_disk_models < 1 or settings.max_memory_models < 1:
         raise ValueError("max_disk_models and max_memory_models must be >= 1")
+    if not settings.worker_budget_mb > 0:
+        raise ValueError("worker_budget_mb must be > 0")
     if not 0 < settings.max_upload_mb <= 200:
         raise ValueError("max_upload_mb must be in (0, 200]")
     return settings

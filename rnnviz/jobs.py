@@ -1,324 +1,32 @@
-"""Trainings that outlive a script run: one background job per training configuration.
+"""Trainings and other TensorFlow work that outlive a script run, run by ``rnnviz.worker``.
 
-A page that needs a model submits a job and polls it to draw a progress bar. When the user
+A page that needs a model submits a training and polls it to draw a progress bar. When the user
 interacts meanwhile, Streamlit stops the page script but not the job, and the next run attaches
 to the same job again, so a training is never restarted by a click. Every session asking for the
-same configuration watches the same job. Failed jobs are remembered (so every session sees the
-error) until someone retries. The app keeps one registry per process
+same configuration watches the same job. Failed trainings are remembered (so every session sees
+the error) until someone retries. The app keeps one registry per process
 (``rnnviz.ui.cache.training_jobs()``).
 
-Visitors are queued, never sent away for a fixed count: a queued job is a waiting thread and a
-config (well under 1 MB), so the queue is bounded by the server's memory (``memory_limit_mb``:
-no new job while the process holds more) and by a generous safety cap. A waiting job knows its
-position and an estimate of its wait from the trainings this process has timed.
+Visitors are queued, never sent away for a fixed count: a queued job is a config in the server
+(well under 1 MB) and the worker's memory is bounded by its own budget, so the queue is bounded
+only by a generous safety cap. A waiting job knows its position (from the moment it is
+submitted) and an estimate of its wait from the trainings the worker has timed.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from rnnviz.config import Config
-from rnnviz.result import Progress, TrainResult
+from rnnviz.result import TrainResult
 from rnnviz.store import ModelStore
+from rnnviz.warm import missing, preset_experiments
+from rnnviz.worker import BusyError, Job, Worker
 
-MAX_PENDING = 200  # safety cap on trainings queued or running at once, over all sessions
-MAX_FAILED = 100  # failed jobs remembered
-
-
-class BusyError(RuntimeError):
-    """No training can be queued now (the server is at its memory limit or safety cap)."""
-
-
-def rss_mb() -> float:
-    """Resident memory of this process in MB now (Linux ``/proc``; 0 where unknown)."""
-    try:
-        with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-class BackgroundJob:
-    """Work in a daemon thread that outlives the script run that started it: every session
-    asking for the same key watches the same job, and a click meanwhile never restarts it.
-
-    A subclass says what runs (:meth:`work`, whose value becomes ``result``) and how its
-    progress reads (:meth:`status`); an exception becomes ``error``, shown to every watcher.
-    """
-
-    kind = "job"  # names the thread: rnnviz-<kind>-<key>
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        self.progress: Progress | None = None
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.done = threading.Event()
-        self._changed = threading.Condition()  # notified when progress or position changes
-        self._on_finish: Callable[[BackgroundJob], None] | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"rnnviz-{self.kind}-{key}", daemon=True
-        )
-
-    def work(self) -> Any:
-        raise NotImplementedError
-
-    def status(self) -> str:
-        raise NotImplementedError
-
-    def start(self, on_finish: Callable[[BackgroundJob], None] | None = None) -> None:
-        self._on_finish = on_finish
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.result = self.work()
-        except Exception as exc:  # reported to every session watching this job
-            self.error = exc
-        finally:
-            self.done.set()
-            self._notify()
-            if self._on_finish is not None:
-                self._on_finish(self)
-
-    def _notify(self) -> None:
-        with self._changed:
-            self._changed.notify_all()
-
-    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
-        """Block until ``condition()`` holds (checked whenever the job's progress, queue
-        position or state changes) or ``timeout`` seconds pass; whether it holds."""
-        with self._changed:
-            return self._changed.wait_for(condition, timeout)
-
-    @property
-    def fraction(self) -> float:
-        return 1.0 if self.done.is_set() else (self.progress.fraction if self.progress else 0.0)
-
-    def wait(self, timeout: float) -> bool:
-        return self.done.wait(timeout)
-
-
-class TrainingJob(BackgroundJob):
-    """One training of one configuration, run by ``store.get_or_train`` in a thread."""
-
-    kind = "train"
-
-    def __init__(self, store: ModelStore, config: Config, priority: int = 0) -> None:
-        super().__init__(config.training_id())
-        self.store = store
-        self.config = config
-        self.priority = priority
-        self.wait_estimate: float | None = None  # seconds until this training starts
-        self.queue_position: int | None = None
-        self.ticket = store.ticket(priority)  # its place in the queue: the order of submits
-
-    def work(self) -> TrainResult:
-        return self.store.get_or_train(
-            self.config, progress=self._progress, on_wait=self._wait, ticket=self.ticket
-        )
-
-    def _progress(self, p: Progress) -> None:
-        self.queue_position = None
-        self.progress = p
-        self._notify()
-
-    def _wait(self, position: int) -> None:
-        self.queue_position = position
-        self.wait_estimate = self.store.estimate_wait(position)
-        self._notify()
-
-    def status(self) -> str:
-        if self.queue_position is not None:
-            ahead = self.queue_position - 1
-            text = (
-                "Waiting for another training to finish"
-                if ahead == 0
-                else f"In the queue: {ahead} training{'s' if ahead > 1 else ''} ahead of yours"
-            )
-            if self.wait_estimate is not None:
-                text += f", about {_duration(self.wait_estimate)} to go"
-            return text
-        if self.progress is None:
-            if "keras" not in sys.modules or "tensorflow" not in sys.modules:
-                return "Warming up: loading TensorFlow (only the first training after a start)…"
-            return "Preparing the data…"
-        return f"Training: {self.progress}"
-
-
-class TrainingJobs:
-    """Process-wide registry: at most one job per training configuration."""
-
-    def __init__(
-        self,
-        max_pending: int = MAX_PENDING,
-        memory_limit_mb: float | None = None,
-        memory_mb: Callable[[], float] = rss_mb,
-    ) -> None:
-        self.max_pending = max_pending
-        self.memory_limit_mb = memory_limit_mb
-        self._memory_mb = memory_mb
-        self._lock = threading.Lock()
-        self._running: dict[str, TrainingJob] = {}
-        self._failed: OrderedDict[str, TrainingJob] = OrderedDict()
-
-    def submit(self, store: ModelStore, config: Config, priority: int = 0) -> TrainingJob:
-        """The running or failed job of ``config``, or a new one, queued behind the others.
-
-        ``priority`` 0 is a visitor's; larger numbers (warming the cache) wait behind every
-        visitor. Raises BusyError only when the process is at its memory limit while another
-        training is queued or running, or at the safety cap: the caller waits a moment and
-        submits again.
-        """
-        key = config.training_id()
-        with self._lock:
-            job = self._running.get(key) or self._failed.get(key)
-            if job is not None:
-                if priority < job.priority:  # a visitor wants what was being warmed
-                    job.priority = priority
-                    job.store.promote(job.ticket, priority)
-                return job
-            if len(self._running) >= self.max_pending:
-                raise BusyError(
-                    f"the server already has {len(self._running)} trainings queued; "
-                    "yours is queued as soon as one finishes"
-                )
-            # With nothing queued or running, a new training is admitted whatever the memory:
-            # waiting would free nothing, and every visitor would wait for ever.
-            if self.memory_limit_mb is not None and self._running:
-                used = self._memory_mb()
-                if used > self.memory_limit_mb:
-                    raise BusyError(
-                        f"the server is at its memory limit ({used:.0f} of "
-                        f"{self.memory_limit_mb:.0f} MB); your training is queued as soon as "
-                        "memory frees up"
-                    )
-            job = TrainingJob(store, config, priority)
-            self._running[key] = job
-        job.start(self._finished)
-        return job
-
-    def failed(self, config: Config) -> TrainingJob | None:
-        with self._lock:
-            return self._failed.get(config.training_id())
-
-    def forget(self, config: Config) -> None:
-        """Drop a failed job so that the next submit retries the training."""
-        with self._lock:
-            self._failed.pop(config.training_id(), None)
-
-    def _finished(self, job: TrainingJob) -> None:
-        with self._lock:
-            self._running.pop(job.key, None)
-            if job.error is not None:
-                self._failed[job.key] = job
-                while len(self._failed) > MAX_FAILED:
-                    self._failed.popitem(last=False)
-
-
-class StepwiseJob(BackgroundJob):
-    """The slow methods (those that retrain: backward stepwise elimination) of one trained
-    model, run by ``compare_methods(result, config, methods)``: F trainings (one without each
-    feature; ``result`` is the one with all features), each reported through ``progress``.
-    Jobs sharing ``slot`` (a lock) run one at a time; ``result`` is the Comparison."""
-
-    kind = "stepwise"
-
-    def __init__(
-        self, result: TrainResult, config: Config, methods: Sequence[str], slot: threading.Lock
-    ) -> None:
-        super().__init__(config.training_id())
-        self._model, self._config, self._methods = result, config, tuple(methods)
-        self._slot = slot
-        self.total = config.n_features
-        self.index = 0  # which of the F trainings runs (i = without feature i + 1)
-        self.waiting = False
-        self._last: tuple[int, int] | None = None
-
-    def work(self) -> Any:
-        from rnnviz.experiment import compare_methods
-
-        if not self._slot.acquire(blocking=False):
-            self.waiting = True
-            self._slot.acquire()
-        self.waiting = False
-        try:
-            return compare_methods(
-                self._model, self._config, self._methods, progress=self._progress
-            )
-        finally:
-            self._slot.release()
-
-    @property
-    def comparison(self) -> Any:
-        return self.result
-
-    def _progress(self, p: Progress) -> None:
-        at = (p.epoch, p.step)
-        if self._last is not None and at <= self._last:  # a new training started
-            self.index = min(self.index + 1, self.total - 1)
-        self._last = at
-        self.progress = p
-
-    @property
-    def fraction(self) -> float:
-        if self.done.is_set():
-            return 1.0
-        part = self.progress.fraction if self.progress is not None else 0.0
-        return min(1.0, (self.index + part) / self.total)
-
-    def status(self) -> str:
-        if self.waiting:
-            return "Waiting for another stepwise elimination to finish…"
-        text = f"Training {self.index + 1} of {self.total} (without x{self.index + 1})"
-        return f"{text}: {self.progress}" if self.progress is not None else f"{text}…"
-
-
-STEPWISE_KEEP = 8  # finished stepwise jobs remembered per process
-
-
-class StepwiseJobs:
-    """Process-wide registry of stepwise jobs by training id: one at a time (a shared slot),
-    the last STEPWISE_KEEP finished ones remembered."""
-
-    def __init__(self, keep: int = STEPWISE_KEEP) -> None:
-        self.keep = keep
-        self._lock = threading.Lock()
-        self._slot = threading.Lock()
-        self._jobs: OrderedDict[str, StepwiseJob] = OrderedDict()
-
-    def get(self, result: TrainResult, config: Config, methods: Sequence[str]) -> StepwiseJob:
-        """The job of ``config``'s trained model: running, finished, or started now."""
-        key = config.training_id()
-        with self._lock:
-            job = self._jobs.get(key)
-            if job is None:
-                job = self._jobs[key] = StepwiseJob(result, config, methods, self._slot)
-                job.start()
-                finished = [k for k, j in self._jobs.items() if j.done.is_set()]
-                for old in finished[: max(0, len(finished) - self.keep)]:
-                    del self._jobs[old]
-            else:
-                self._jobs.move_to_end(key)
-            return job
-
-    def jobs(self) -> list[StepwiseJob]:
-        """The jobs remembered, oldest first."""
-        with self._lock:
-            return list(self._jobs.values())
-
-    def forget(self, config: Config) -> None:
-        """Drop a finished (e.g. failed) job so that the next request runs it again."""
-        with self._lock:
-            job = self._jobs.get(config.training_id())
-            if job is not None and job.done.is_set():
-                del self._jobs[config.training_id()]
+MAX_FAILED = 100  # failed trainings remembered
+WARM_PRIORITY = 1  # behind every visitor's job
 
 
 def _duration(seconds: float) -> str:
@@ -329,36 +37,172 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
 
 
-def preset_experiments() -> list[Config]:
-    """The experiments a visitor opens with one click: every preset rule with the default
-    recipe, the example the Compare page leads with, the lessons' experiments, the real series
-    (rain and max temperature: about 5 s each, within the hosted bounds), then the thread's
-    exact recipe (the slowest, so last). Each once; hosted mode warms exactly these at start."""
-    from rnnviz.config import PRESETS, SERIES_PRESETS
-    from rnnviz.experiment import DISAGREEMENT_EXAMPLE
-    from rnnviz.lessons import lesson_experiments
-    from rnnviz.rules import RULE_PRESETS
-
-    configs = [Config(rule=name) for name in RULE_PRESETS]
-    configs += [DISAGREEMENT_EXAMPLE, *lesson_experiments()]
-    configs += [*(PRESETS[name] for name in SERIES_PRESETS.values()), PRESETS["reference"]]
-    return list(dict.fromkeys(configs))
-
-
-WARM_PRIORITY = 1  # behind every visitor's training
+def queue_status(job: Job, what: str = "training") -> str | None:
+    """ "In the queue: N trainings ahead of yours, about 20 s to go" while ``job`` waits."""
+    position = job.queue_position
+    if position is None:
+        return None
+    ahead = position - 1
+    text = (
+        f"Waiting for another {what} to finish"
+        if ahead == 0
+        else f"In the queue: {ahead} job{'s' if ahead > 1 else ''} ahead of yours"
+    )
+    estimate = job.wait_estimate
+    if estimate is not None:
+        text += f", about {_duration(estimate)} to go"
+    return text
 
 
-def warm(jobs: TrainingJobs, store: ModelStore, configs: list[Config]) -> list[TrainingJob]:
-    """Queue trainings of ``configs`` not yet cached, behind every visitor's training, so the
-    preset experiments are trained (and on disk) before a visitor asks for them."""
-    return [
-        jobs.submit(store, config, priority=WARM_PRIORITY)
-        for config in configs
-        if not store.has(config)
-    ]
+def training_status(job: Job) -> str:
+    """What a waiting visitor reads under a training's progress bar."""
+    waiting = queue_status(job)
+    if waiting is not None:
+        return waiting
+    if job.progress is None:
+        return "Preparing the data…" if job.running else "Starting…"
+    return f"Training: {job.progress}"
 
 
-def wait_for(job: TrainingJob, report, interval: float = 0.2) -> TrainingJob:
+class TrainingJobs:
+    """Process-wide registry: at most one job per training configuration, on one worker."""
+
+    def __init__(self, worker: Worker, max_failed: int = MAX_FAILED) -> None:
+        self.worker = worker
+        self.max_failed = max_failed
+        self._failed: OrderedDict[str, Job] = OrderedDict()
+
+    def submit(self, store: ModelStore, config: Config, priority: int = 0) -> Job:
+        """The running or failed job of ``config``, or a new one, queued behind the others.
+
+        ``priority`` 0 is a visitor's; ``WARM_PRIORITY`` (warming the cache: the model and
+        everything its pages read) waits behind every visitor and gives way to one. A visitor
+        asking for a model being warmed moves it ahead. Raises BusyError at the safety cap.
+        """
+        key = config.training_id()
+        failed = self._failed.get(key)
+        if failed is not None:
+            return failed
+        if store.folder is None:
+            raise RuntimeError("the worker needs a cache folder to hand models back through")
+
+        def finish(_: Any) -> TrainResult:
+            result = store.get(config)
+            if result is None:
+                raise RuntimeError("the trained model could not be read back from the cache")
+            return result
+
+        job = self.worker.submit(
+            "train",
+            key,
+            (str(store.folder), config, priority > 0),
+            priority=priority,
+            preemptible=priority > 0,
+            finish=finish,
+            describe=training_status,
+        )
+        job.add_done_callback(self._remember_failure)
+        return job
+
+    def _remember_failure(self, job: Job) -> None:
+        if job.error is not None and job.kind == "train":
+            self._failed[job.key] = job
+            while len(self._failed) > self.max_failed:
+                self._failed.popitem(last=False)
+
+    def failed(self, config: Config) -> Job | None:
+        return self._failed.get(config.training_id())
+
+    def forget(self, config: Config) -> None:
+        """Drop a failed job so that the next submit retries the training."""
+        self._failed.pop(config.training_id(), None)
+
+
+def stepwise_status(job: Job, total: int) -> str:
+    """ "Training 2 of 3 (without x2): epoch 1/3…" for a stepwise job of ``total`` trainings."""
+    waiting = queue_status(job, "job")
+    if waiting is not None:
+        return waiting
+    index = stepwise_index(job, total)
+    text = f"Training {index + 1} of {total} (without x{index + 1})"
+    return f"{text}: {job.progress}" if job.progress is not None else f"{text}…"
+
+
+STEPWISE_KEEP = 8  # finished stepwise jobs remembered per process
+
+
+class StepwiseJobs:
+    """Process-wide registry of stepwise jobs (the slow methods: they retrain a model without
+    each feature) by training id, the last STEPWISE_KEEP finished ones remembered so that a
+    page polling its job finds the result."""
+
+    def __init__(self, worker: Worker, keep: int = STEPWISE_KEEP) -> None:
+        self.worker = worker
+        self.keep = keep
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+
+    def get(self, folder: str, config: Config, methods: Sequence[str]) -> Job:
+        """The job of ``config``'s trained model: running, finished, or started now."""
+        key = config.training_id()
+        job = self._jobs.get(key)
+        if job is None:
+            total = config.n_features
+            job = self.worker.submit(
+                "compare",
+                f"stepwise-{key}",
+                (folder, config, tuple(methods), None),
+                describe=lambda j: stepwise_status(j, total),
+            )
+            self._jobs[key] = job
+            finished = [k for k, j in self._jobs.items() if j.done.is_set()]
+            for old in finished[: max(0, len(finished) - self.keep)]:
+                del self._jobs[old]
+        else:
+            self._jobs.move_to_end(key)
+        return job
+
+    def jobs(self) -> list[Job]:
+        """The jobs remembered, oldest first."""
+        return list(self._jobs.values())
+
+    def forget(self, config: Config) -> None:
+        """Drop a finished (e.g. failed) job so that the next request runs it again."""
+        job = self._jobs.get(config.training_id())
+        if job is not None and job.done.is_set():
+            del self._jobs[config.training_id()]
+
+
+def stepwise_fraction(job: Job, total: int) -> float:
+    """How far a stepwise job of ``total`` trainings is (0..1)."""
+    if job.done.is_set():
+        return 1.0
+    part = job.progress.fraction if job.progress is not None else 0.0
+    return min(1.0, (stepwise_index(job, total) + part) / total)
+
+
+def stepwise_index(job: Job, total: int) -> int:
+    """Which of the ``total`` trainings of a stepwise job runs (0: without x1): a new training
+    starts when the reported (epoch, step) goes back."""
+    seen = job.__dict__.setdefault("_stepwise", [0, None, None])  # index, last, progress
+    p = job.progress
+    if p is not None and p is not seen[2]:
+        at = (p.epoch, p.step)
+        if seen[1] is not None and at <= seen[1]:
+            seen[0] = min(seen[0] + 1, total - 1)
+        seen[1], seen[2] = at, p
+    return seen[0]
+
+
+def warm(jobs: TrainingJobs, store: ModelStore, configs: Sequence[Config]) -> list[Job]:
+    """Queue the configs not yet fully kept in the cache (model, scores, interactions, a
+    series' forecast), behind every visitor's job, so the preset experiments are ready (and on
+    disk) before a visitor asks for them."""
+    if store.folder is None:
+        return []
+    return [jobs.submit(store, c, priority=WARM_PRIORITY) for c in missing(store.folder, configs)]
+
+
+def wait_for(job: Job, report: Callable[[Job], None], interval: float = 0.2) -> Job:
     """Block until ``job`` is done, calling ``report(job)`` when its status or progress (to the
     percent) changed, checked about every ``interval`` seconds, and once at the end.
 
@@ -376,14 +220,13 @@ def wait_for(job: TrainingJob, report, interval: float = 0.2) -> TrainingJob:
 
 
 __all__ = [
-    "BackgroundJob",
     "BusyError",
-    "StepwiseJob",
     "StepwiseJobs",
-    "TrainingJob",
     "TrainingJobs",
     "preset_experiments",
-    "rss_mb",
+    "queue_status",
+    "stepwise_status",
+    "training_status",
     "wait_for",
     "warm",
 ]

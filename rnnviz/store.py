@@ -1,9 +1,9 @@
 """Trained models kept by configuration: in memory, and on disk so they survive a restart.
 
 One store serves every session of a process. It trains each configuration once (sessions asking
-for the same one wait for it), lets at most ``max_training`` trainings run at once (others wait
-in a queue and are told their position), and writes disk entries atomically (temporary folder,
-then rename) with a checksum that is verified on read: a corrupt or half-written entry is
+for the same one wait for it; in the app, trainings run in worker processes, ``rnnviz.worker``,
+each with a store of its own on the same folder), and writes disk entries atomically (temporary
+folder, then rename) with a checksum that is verified on read: a corrupt or half-written entry is
 removed and retrained, never loaded. An unwritable cache folder degrades to memory only; a
 write that fails for one entry keeps that model in memory and the disk in use for the others.
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import json
 import os
 import re
@@ -32,7 +31,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,12 +83,6 @@ def _read_scores(path: Path, kind: type = PerturbationResult):
     return kind(**values)
 
 
-class _Preempted(Exception):
-    """A warming training stops for a visitor's (raised from its progress callback)."""
-
-
-WaitFn = Callable[[int], None]  # called with the queue position (1 = next) while waiting
-
 ENTRY_MARKER = "rnnviz-entry.json"  # inside every entry the store wrote
 ENTRY_FORMAT = 1
 _KEY = re.compile(r"[0-9a-f]{16}")  # Config.training_id(): the only names entries have
@@ -138,22 +131,15 @@ class ModelStore:
         folder: str | Path | None = None,
         max_memory: int = 16,
         max_disk: int = 200,
-        max_training: int = 1,
     ) -> None:
         self.max_memory = max_memory
         self.max_disk = max_disk
-        self.max_training = max_training
         # what the user should know about the disk cache: turned off, or an entry it could not use
         self.notice: str | None = None
         self.trainings = 0  # trainings run by this store (the app's "did it retrain?" counter)
         self._memory: OrderedDict[str, TrainResult] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
-        self._queue: list[list[int]] = []  # [priority, arrival] of the waiting trainings
-        self._arrivals = itertools.count()
-        self._durations: deque[float] = deque(maxlen=20)  # recent training times (s)
-        self._slots = threading.Condition(self._lock)
-        self._running = 0
         self.folder: Path | None = None
         if folder is not None:
             self._use_folder(Path(folder))
@@ -216,20 +202,10 @@ class ModelStore:
             self._remember(key, result)
         return result
 
-    def get_or_train(
-        self,
-        config: Config,
-        progress: ProgressFn | None = None,
-        on_wait: WaitFn | None = None,
-        priority: int = 0,
-        ticket: list[int] | None = None,
-    ) -> TrainResult:
-        """The model for ``config``: cached, or trained now (once, whoever else asks).
-
-        Trainings wait for a slot in order of ``priority`` (0 first: visitors; warming the
-        cache uses a larger number), then of arrival. ``ticket`` (from :meth:`ticket`, taken
-        when the request is made) fixes the arrival; without it, arrival is this call.
-        """
+    def get_or_train(self, config: Config, progress: ProgressFn | None = None) -> TrainResult:
+        """The model for ``config``: cached, or trained now (once, whoever else asks in this
+        process). The app's trainings run in worker processes (``rnnviz.worker``), one job at
+        a time each, which queue and order them; this store only trains."""
         key = config.training_id()
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
@@ -237,87 +213,23 @@ class ModelStore:
             cached = self.get(config)
             if cached is not None:
                 return cached
-            if ticket is None:
-                ticket = self.ticket(priority)
-            result = self._train_in_turn(config, ticket, progress, on_wait)
+            result = train(config, progress)
+            self.trainings += 1
+            release_free_memory()  # a training's temporaries, back to the system
             self._remember(key, result)
             self._write(key, result)
             return result
 
-    def ticket(self, priority: int = 0) -> list[int]:
-        """A place in the training queue, ``[priority, arrival]``, taken now: requests queue
-        in the order they were made, not in the order their threads happen to run."""
-        return [priority, next(self._arrivals)]
+    def on_disk(self, config: Config) -> bool:
+        """Whether ``config``'s model has an entry of ours on disk (not verified)."""
+        return self.folder is not None and _is_own_entry(self.folder / config.training_id())
 
-    def promote(self, ticket: list[int], priority: int) -> None:
-        """Move a waiting or running training's ``ticket`` up to ``priority`` (a visitor asked
-        for a model that was being trained to warm the cache)."""
-        with self._slots:
-            if priority < ticket[0]:
-                ticket[0] = priority
-                self._queue.sort()
-                self._slots.notify_all()
-
-    def _train_in_turn(
-        self, config: Config, ticket: list[int], progress: ProgressFn | None, on_wait
-    ) -> TrainResult:
-        """Train when the ticket's turn comes. A training of priority > 0 (warming) gives its
-        slot up as soon as a visitor waits, and starts again from scratch later: trainings
-        are reproducible, so the model it finally makes is the same."""
-
-        def report(p) -> None:
-            if ticket[0] > 0 and any(t[0] == 0 for t in self._queue):
-                raise _Preempted
-            if progress is not None:
-                progress(p)
-
-        while True:
-            with self._slot(on_wait, ticket):
-                started = time.perf_counter()
-                try:
-                    result = train(config, report)
-                except _Preempted:
-                    continue
-                self._durations.append(time.perf_counter() - started)
-                self.trainings += 1
-                release_free_memory()  # a training's temporaries, back to the system
-                return result
-
-    # -- training slots (a queue with visible positions) -------------------------------
-    def estimate_wait(self, position: int) -> float | None:
-        """Seconds until a training at queue ``position`` (1 = next) starts, from the median
-        of this store's recent trainings; None before any training was timed."""
-        durations = sorted(self._durations)
-        if not durations:
-            return None
-        median = durations[len(durations) // 2]
-        return median * (position - 1 + 0.5 * min(self._running, 1)) / self.max_training
-
-    def _slot(self, on_wait: WaitFn | None, ticket: list[int]):
-        store = self
-
-        class _Slot:
-            def __enter__(self_inner):
-                with store._slots:
-                    store._queue.append(ticket)
-                    store._queue.sort()
-                    store._slots.notify_all()  # the others' positions may have changed
-                    try:
-                        while store._running >= store.max_training or store._queue[0] is not ticket:
-                            if on_wait is not None:
-                                on_wait(store._queue.index(ticket) + 1)
-                            store._slots.wait(timeout=1.0)
-                    finally:
-                        store._queue.remove(ticket)  # by equality: tickets' arrivals differ
-                    store._running += 1
-                    store._slots.notify_all()
-
-            def __exit__(self_inner, *exc):
-                with store._slots:
-                    store._running -= 1
-                    store._slots.notify_all()
-
-        return _Slot()
+    def model_bytes(self, config: Config) -> bytes:
+        """``config``'s model as ``.keras`` file bytes, read from its entry (no TensorFlow)."""
+        if not self.on_disk(config):
+            raise LookupError("this model is not in the cache")
+        assert self.folder is not None
+        return (self.folder / config.training_id() / "model.keras").read_bytes()
 
     # -- scores kept with their model ---------------------------------------------------
     def get_scores(self, config: Config) -> PerturbationResult | None:

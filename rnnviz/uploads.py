@@ -59,7 +59,7 @@ import tempfile
 import zipfile
 from array import array
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -825,8 +825,7 @@ class Upload:
     model_name: str
     kind: str  # "weights" (an rnnviz architecture) or "keras" (a whole model)
     data: UploadedData
-    model: Any  # keras.Model
-    predict: Callable[[np.ndarray], np.ndarray]  # a rnnviz.model.Predictor
+    model_bytes: bytes = field(repr=False)  # the uploaded file: a worker loads it again
     key: str  # sha256 of everything uploaded: the cache key of its scores
     architecture: Config | None = None  # for weights
     accuracy: float | None = None  # against the uploaded labels y, threshold 0.5
@@ -945,6 +944,19 @@ def regression_verdict(scores: dict[str, float]) -> str:
     return text
 
 
+def model_from_upload(upload: Upload, max_mb: float = 200.0):
+    """A ``rnnviz.model.Predictor`` of an upload's model, loaded again from its bytes (in a
+    worker process: an ``Upload`` carries no model). It was checked when it was uploaded."""
+    from rnnviz.model import Predictor
+
+    if upload.kind == "keras":
+        model = load_whole_model(upload.model_bytes, True, max_mb)
+    else:
+        assert upload.architecture is not None
+        model = load_weights(upload.model_bytes, upload.architecture, max_mb)
+    return Predictor(model)
+
+
 def prepare_upload(
     data_name: str,
     data_bytes: bytes,
@@ -1009,8 +1021,7 @@ def prepare_upload(
         model_name=model_name,
         kind=kind,
         data=data,
-        model=model,
-        predict=predict,
+        model_bytes=model_bytes,
         key=digest.hexdigest(),
         architecture=config,
         accuracy=acc,

@@ -132,8 +132,7 @@ def test_sidebar_shows_uploaded_file_names_literally():
         model_name=model_name,
         kind="weights",
         data=UploadedData(np.zeros((4, 5, 3), dtype=np.float32)),
-        model=None,
-        predict=lambda x: np.zeros(x.shape[:2]),
+        model_bytes=b"",
         key="0" * 64,
         architecture=Config(seq_len=5),
     )

@@ -19,6 +19,7 @@ from rnnviz.uploads import (
     check_data,
     load_weights,
     load_whole_model,
+    model_from_upload,
     prepare_upload,
     read_data,
     regression_verdict,
@@ -369,7 +370,7 @@ def test_whole_model_of_any_built_in_layers_uploads_on_the_local_path(tmp_path):
     local = load_settings(env={})
     upload = prepare_upload("d.npz", buf.getvalue(), "c.keras", model_bytes, local)
     assert upload.kind == "keras" and upload.accuracy is not None
-    assert upload.predict(x).shape == (20, 6)
+    assert model_from_upload(upload)(x).shape == (20, 6)  # loaded again from its bytes
     hosted = load_settings(env={"RNNVIZ_HOSTED": "1"})
     with pytest.raises(UploadError, match="hosted mode"):
         prepare_upload("d.npz", buf.getvalue(), "c.keras", model_bytes, hosted)

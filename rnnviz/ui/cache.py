@@ -1,34 +1,34 @@
-"""The caching seam: one model store per process, scores per (model, sigma, repeats, sample).
+"""The caching seam: one model store and one worker per process, results per knobs.
 
-``model_store()`` is shared by every session (``st.cache_resource``) and keeps trained models in
-memory and on disk under ``$RNNVIZ_CACHE_DIR`` (default ``.rnnviz_cache`` in the working
-directory; ``rnnviz.hosting`` lists every setting), so a trained configuration is instant for
-everyone and survives a restart. Its ``trainings`` counter says whether anything was
-(re)trained. ``training_jobs()`` runs trainings in background threads that pages poll, so a
-click during a training never restarts it.
+``model_store()`` is shared by every session (``st.cache_resource``) and keeps trained models
+on disk under ``$RNNVIZ_CACHE_DIR`` (default ``.rnnviz_cache`` in the working directory;
+``rnnviz.hosting`` lists every setting), so a trained configuration is instant for everyone and
+survives a restart. Everything that needs TensorFlow (trainings, scorings, interactions,
+comparisons, uploads) runs as a job of ``worker()`` (``rnnviz.worker``: processes of its own,
+memory bounded), never in this process: the web server renders, queues and reads the store.
+What a job computes is kept beside its model, and cached per process here.
 """
 
 from __future__ import annotations
 
-import gc
+import hashlib
+import json
 import os
-import sys
 import tempfile
-import threading
-import time
-from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from rnnviz.config import Bounds, Config
-from rnnviz.experiment import explain
-from rnnviz.hosting import Settings, limit_memory_arenas, load_settings
-from rnnviz.jobs import StepwiseJob, StepwiseJobs, TrainingJobs, preset_experiments, warm
+from rnnviz.hosting import Settings, load_settings
+from rnnviz.jobs import StepwiseJobs, TrainingJobs, warm
 from rnnviz.registry import METHODS
 from rnnviz.result import TrainResult
 from rnnviz.scoring import PerturbationResult
 from rnnviz.store import ModelStore
-from rnnviz.warm import start as warm_in_background
+from rnnviz.uploads import Upload, UploadError
+from rnnviz.warm import preset_experiments
+from rnnviz.worker import Job, TaskValueError, Worker
 
 # Methods that retrain models: they run in a background job (stepwise_job), never in a script.
 SLOW_METHODS = tuple(name for name, spec in METHODS.items() if not spec.fast)
@@ -45,53 +45,7 @@ def _secrets() -> dict:
 @st.cache_resource(show_spinner=False)
 def settings() -> Settings:
     """How this process serves the app: hosted mode, cache folder and limits (read once)."""
-    s = load_settings(os.environ, _secrets())
-    if s.hosted:
-        limit_memory_arenas()
-    keep_keras_state()
-    return s
-
-
-def _clean_problem_modules() -> None:
-    """Streamlit's end-of-run cleanup without its Keras part (matplotlib's stays)."""
-    plt = sys.modules.get("matplotlib.pyplot")
-    if plt is not None:
-        plt.close("all")
-
-
-def keep_keras_state() -> None:
-    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
-
-    Streamlit 1.67 ends each run with it when Keras is imported. Nothing of Keras's global state
-    belongs to a session here (models live in the store, trainings in background threads), and
-    the call cost a full garbage collection (~170 ms holding the GIL) per run, and reset Keras's
-    state and TensorFlow's kernel cache under the trainings of other threads: with a class of 30
-    it took 9% of the server's time (issue 8). Idempotent.
-    """
-    from streamlit.runtime.scriptrunner import script_runner
-
-    script_runner._clean_problem_modules = _clean_problem_modules
-
-
-_frozen = threading.Lock()
-
-
-def import_tensorflow() -> None:
-    """Import TensorFlow (``rnnviz.model``) and freeze the objects that exist then out of the
-    garbage collector (``gc.freeze``, once per process).
-
-    Streamlit runs ``gc.collect(2)`` after every script run (``runner.postScriptGC``, kept for
-    the sessions' garbage). With TensorFlow's ~350,000 objects each took ~170 ms holding the
-    GIL; frozen, a full collection walks only what came later. Whatever else is alive at that
-    moment is frozen too (a first training's or page's objects: a one-time few MB at most, left
-    to reference counting). Pages and trainings that need TensorFlow call it at once
-    (``warm_tensorflow(now=True)``), so the freeze comes with the first import.
-    """
-    import rnnviz.model  # noqa: F401
-
-    if _frozen.acquire(blocking=False):  # never released: once per process
-        gc.collect()
-        gc.freeze()
+    return load_settings(os.environ, _secrets())
 
 
 def bounds() -> Bounds:
@@ -100,55 +54,66 @@ def bounds() -> Bounds:
 
 
 @st.cache_resource(show_spinner=False)
-def model_store() -> ModelStore:
-    """The process-wide store of trained models (memory + disk); with ``warm_presets`` on, the
-    preset experiments not yet on disk are trained by ``python -m rnnviz.warm`` in the
-    background (``rnnviz.warm``: processes of their own, at a lower priority)."""
+def worker() -> Worker:
+    """The process-wide worker (``rnnviz.worker``): every job that needs TensorFlow."""
     s = settings()
-    store = ModelStore(
-        s.cache_dir,
-        max_memory=s.max_memory_models,
-        max_disk=s.max_disk_models,
-        max_training=s.max_training,
-    )
+    return Worker(slots=s.max_training, budget_mb=s.worker_budget_mb)
+
+
+@st.cache_resource(show_spinner=False)
+def model_store() -> ModelStore:
+    """The process-wide store of trained models. Models pass between this server and the
+    worker's processes through its folder: where the configured one cannot be written, a
+    private temporary folder serves (``notice`` says so: models then last until a restart).
+    With ``warm_presets`` on, the preset experiments not yet kept are queued on the worker,
+    behind every visitor."""
+    s = settings()
+    store = ModelStore(s.cache_dir, max_memory=s.max_memory_models, max_disk=s.max_disk_models)
+    if store.folder is None:
+        notice = store.notice
+        store = ModelStore(
+            tempfile.mkdtemp(prefix="rnnviz-cache-"),
+            max_memory=s.max_memory_models,
+            max_disk=s.max_disk_models,
+        )
+        store.notice = (
+            "the cache folder cannot be written: models are kept until the server restarts"
+            if notice
+            else None
+        )
     if s.warm_presets:
-        if store.folder is not None:  # in processes of their own: the server stays lean
-            proc = warm_in_background(store.folder, preset_experiments())
-            if proc is not None:
-                _warming.append(proc)
-        else:  # memory only: nowhere to share models through, so in this process
-            warm(training_jobs(), store, preset_experiments())
+        warm(training_jobs(), store, preset_experiments())
     return store
 
 
 @st.cache_resource(show_spinner=False)
 def training_jobs() -> TrainingJobs:
-    """The process-wide registry of background trainings (one per training configuration)."""
-    return TrainingJobs(memory_limit_mb=settings().memory_limit_mb)
+    """The process-wide registry of trainings (one job per training configuration)."""
+    return TrainingJobs(worker())
 
 
-def _kept_or_computed(
-    result: TrainResult, sigma: float, n_repeats: int, n_score: int, kind: str, compute
-):
-    """``compute(result, config)`` for these scoring knobs: read from beside the model on disk
-    when the store kept it (no TensorFlow needed), else computed and kept there. ``kind`` names
-    the store's pair of methods: ``"scores"`` (get_scores/put_scores) or ``"interactions"``."""
+def _knobs_key(config: Config, *extra: Any) -> str:
+    knobs = [config.training_id(), config.sigma, config.n_repeats, config.n_score, *extra]
+    return hashlib.sha256(json.dumps(knobs, default=str).encode()).hexdigest()[:16]
+
+
+def _kept_or_computed(result: TrainResult, sigma: float, n_repeats: int, n_score: int, kind: str):
+    """The ``kind`` ("scores" or "interactions") of ``result`` for these scoring knobs: read
+    from beside the model when the store kept it, else computed by the worker (which keeps it
+    there)."""
     config = result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
     store = model_store()
     saved = getattr(store, f"get_{kind}")(config)
     if saved is not None:
         return saved
-    warm_tensorflow(now=True)  # the model predicts: TensorFlow, frozen out of the collector
-    computed = compute(result, config)
-    getattr(store, f"put_{kind}")(config, computed)
-    return computed
+    return worker().run(kind, _knobs_key(config), (str(store.folder), config))
 
 
 @st.cache_data(max_entries=64, show_spinner="Scoring the model…")
 def _scores(
     _result: TrainResult, training_id: str, sigma: float, n_repeats: int, n_score: int, seed: int
 ) -> PerturbationResult:
-    return _kept_or_computed(_result, sigma, n_repeats, n_score, "scores", explain)
+    return _kept_or_computed(_result, sigma, n_repeats, n_score, "scores")
 
 
 def scores(result: TrainResult, config: Config) -> PerturbationResult:
@@ -162,11 +127,7 @@ def scores(result: TrainResult, config: Config) -> PerturbationResult:
 def _interactions(
     _result: TrainResult, training_id: str, sigma: float, n_repeats: int, n_score: int, seed: int
 ):
-    from rnnviz.experiment import explain_interactions
-
-    return _kept_or_computed(
-        _result, sigma, n_repeats, n_score, "interactions", explain_interactions
-    )
+    return _kept_or_computed(_result, sigma, n_repeats, n_score, "interactions")
 
 
 def interactions(result: TrainResult, config: Config):
@@ -178,24 +139,41 @@ def interactions(result: TrainResult, config: Config):
     )
 
 
+def prepare_upload(*args: Any) -> Upload:
+    """``rnnviz.uploads.prepare_upload`` in the worker (it loads and runs the model); raises
+    UploadError with what to change."""
+    digest = hashlib.sha256()
+    for part in args:
+        digest.update(part if isinstance(part, bytes) else repr(part).encode())
+    try:
+        return worker().run("upload", digest.hexdigest(), args)
+    except TaskValueError as exc:
+        raise UploadError(str(exc)) from None
+
+
 @st.cache_data(max_entries=32, show_spinner="Scoring your model…")
+def _upload_scores(
+    _upload: Upload, upload_key: str, n: int, sigma: float, n_repeats: int, seed: int
+) -> PerturbationResult:
+    key = f"{upload_key}-{n}-{sigma!r}-{n_repeats}-{seed}"
+    return worker().run("upload_scores", key, (_upload, n, sigma, n_repeats, seed))
+
+
 def upload_scores(
-    _predict, _x, upload_key: str, n: int, sigma: float, n_repeats: int, seed: int
+    upload: Upload, n: int, sigma: float, n_repeats: int, seed: int
 ) -> PerturbationResult:
     """Scores of an uploaded model on its first ``n`` uploaded sequences.
 
-    ``upload_key`` is the sha256 of the uploaded bytes: the model and data themselves live only
+    ``upload.key`` is the sha256 of the uploaded bytes: the model and data themselves live only
     in their session (``st.session_state``), and a cached entry is reached only with the same
     bytes.
     """
-    from rnnviz.scoring import perturbation_importance
-
-    return perturbation_importance(_predict, _x[:n], sigma=sigma, n_repeats=n_repeats, seed=seed)
+    return _upload_scores(upload, upload.key, n, sigma, n_repeats, seed)
 
 
 @st.cache_data(max_entries=32, show_spinner="Scoring the forecasts of the scored year…")
 def _forecast(_result: TrainResult, training_id: str) -> tuple[dict[str, float], str]:
-    from rnnviz.datasets import forecast_verdict, judge
+    from rnnviz.datasets import forecast_verdict
 
     config, store = _result.config, model_store()
     saved = store.get_forecast(config)
@@ -204,74 +182,19 @@ def _forecast(_result: TrainResult, training_id: str) -> tuple[dict[str, float],
             return saved, forecast_verdict(saved, config.outcome)
         except (KeyError, TypeError, ValueError):  # numbers of another shape: made again
             pass
-    warm_tensorflow(now=True)
-    numbers, verdict = judge(config, _result.predict)
-    store.put_forecast(config, numbers)
-    return numbers, verdict
+    return worker().run("forecast", training_id, (str(store.folder), config))
 
 
 def forecast(result: TrainResult) -> tuple[dict[str, float], str]:
     """A real series' model against its baselines on the scored year: (numbers, verdict)
     (``rnnviz.datasets.judge``; cached per process and kept on disk beside the model, so after
-    a restart its pages draw without TensorFlow)."""
+    a restart its pages draw without any job)."""
     return _forecast(result, result.config.training_id())
 
 
-IDLE_BEFORE_IMPORT_S = 5.0  # the background import waits for this long without a page run
-_warming: list = []  # the warming process (rnnviz.warm.start) this process started, if any
-
-
-def warming() -> bool:
-    """Whether the preset warming this server started is still running: it stops by itself
-    once this process loads TensorFlow (``rnnviz.warm.warm_missing``), so the background import
-    waits for it; a visitor's training does not."""
-    return any(proc.poll() is None for proc in _warming)
-
-
-_last_page = [0.0]  # time.monotonic() at the end of the latest page run that asked
-_import_now = threading.Event()
-
-
-def warm_tensorflow(now: bool = False) -> None:
-    """Import TensorFlow in the background (a cached experiment's pages need none), so that a
-    later training or new σ does not wait for the import.
-
-    Called at the end of a page, it waits until no page has ended for
-    ``IDLE_BEFORE_IMPORT_S``: the import is ~5 s of CPU, and run at once it delayed the charts
-    of the visitors arriving just then by about a second (``benchmarks/bench_app.py``, after a
-    restart). It also waits for the preset warming to finish (:func:`warming`: a warming child
-    and this process, both with TensorFlow, would not fit a 1 GB host). ``now``: a training is
-    about to need it, import at once (the warming then stops by itself).
-    """
-    _last_page[0] = time.monotonic()
-    if now:
-        _import_now.set()
-    _importer()
-
-
-@st.cache_resource(show_spinner=False)
-def _importer() -> threading.Thread:
-    """The one thread per process that imports TensorFlow (see :func:`warm_tensorflow`)."""
-
-    def wait_then_import() -> None:
-        while not _import_now.is_set():
-            idle = time.monotonic() - _last_page[0]
-            if idle >= IDLE_BEFORE_IMPORT_S and not warming():
-                break
-            _import_now.wait(max(IDLE_BEFORE_IMPORT_S - idle, 1.0))
-        import_tensorflow()
-
-    thread = threading.Thread(target=wait_then_import, name="rnnviz-import-tensorflow", daemon=True)
-    thread.start()
-    return thread
-
-
 def model_bytes(result: TrainResult) -> bytes:
-    """The trained model as ``.keras`` file bytes (made on demand, when a download is asked)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.keras"
-        result.model.save(path)
-        return path.read_bytes()
+    """The trained model as ``.keras`` file bytes, read from the cache (no TensorFlow)."""
+    return model_store().model_bytes(result.config)
 
 
 # --------------------------------------------------------------------------- compare methods
@@ -293,11 +216,10 @@ def _comparison(
     methods: tuple[str, ...],
     frozen_params: tuple,
 ):
-    from rnnviz.experiment import compare_methods
-
     config = _result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
     params = {m: dict(items) for m, items in frozen_params}
-    return compare_methods(_result, config, methods, params)
+    key = _knobs_key(config, methods, frozen_params)
+    return worker().run("compare", key, (str(model_store().folder), config, methods, params))
 
 
 def comparison(result: TrainResult, config: Config, methods, params=None):
@@ -324,13 +246,13 @@ def comparison(result: TrainResult, config: Config, methods, params=None):
 @st.cache_resource(show_spinner=False)
 def _stepwise_jobs() -> StepwiseJobs:
     """The process-wide registry of stepwise jobs (:class:`rnnviz.jobs.StepwiseJobs`)."""
-    return StepwiseJobs()
+    return StepwiseJobs(worker())
 
 
-def stepwise_job(result: TrainResult, config: Config) -> StepwiseJob:
+def stepwise_job(result: TrainResult, config: Config) -> Job:
     """The background job of the slow methods (those that retrain) on ``config``'s trained
     model: running, finished, or started now."""
-    return _stepwise_jobs().get(result, config, SLOW_METHODS)
+    return _stepwise_jobs().get(str(model_store().folder), config, SLOW_METHODS)
 
 
 def forget_stepwise(config: Config) -> None:

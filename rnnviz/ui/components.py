@@ -10,11 +10,9 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import streamlit as st
 
 from rnnviz import datasets, uploads
@@ -202,7 +200,6 @@ def trained_model(config: Config) -> TrainResult | None:
     result = store.get(config)
     if result is not None:
         return result
-    cache.warm_tensorflow(now=True)  # the import, then its objects frozen out of the collector
     job = _submit_when_admitted(store, config)
     if job is None:
         return None
@@ -240,7 +237,7 @@ BUSY_GIVE_UP_S = 600.0
 
 
 def _submit_when_admitted(store, config: Config):
-    """Submit the training of ``config``; while the server is at its memory limit, say so and
+    """Submit the training of ``config``; while the server's queue is full, say so and
     submit again every few seconds (the visitor presses nothing). None after giving up."""
     jobs = cache.training_jobs()
     slot = None
@@ -396,7 +393,6 @@ class Subject:
     """What the results pages explain: the trained experiment or the session's uploaded model."""
 
     name: str  # for headings: "the trained experiment" / "your uploaded model"
-    predict: Callable[[np.ndarray], np.ndarray]
     feature_names: tuple[str, ...]
     key: str  # cache key: the training id, or the sha256 of the uploaded bytes
     truth: Rule | None  # the rule (ground truth); None for an upload
@@ -432,7 +428,6 @@ def current_subject(config: Config) -> Subject | None:
     if upload is not None:
         return Subject(
             name="your uploaded model",
-            predict=upload.predict,
             feature_names=upload.feature_names,
             key=upload.key,
             truth=None,
@@ -443,7 +438,6 @@ def current_subject(config: Config) -> Subject | None:
         return None
     return Subject(
         name="the trained experiment",
-        predict=lambda x: result.predict(x),  # the model is read (TensorFlow) only if called
         feature_names=feature_names(config),
         key=config.training_id(),
         truth=ground_truth(config),  # None for a real series: nobody knows its truth
@@ -531,9 +525,7 @@ def subject_scores(subject: Subject, config: Config) -> PerturbationResult | Non
     assert upload is not None
     try:
         return cache.upload_scores(
-            upload.predict,
-            upload.x,
-            upload.key,
+            upload,
             upload_sample_size(upload, config),
             config.sigma,
             config.n_repeats,

@@ -18,7 +18,7 @@ from rnnviz import plots, readings
 from rnnviz.comparison import merge_comparisons
 from rnnviz.config import Config
 from rnnviz.experiment import DISAGREEMENT_EXAMPLE
-from rnnviz.jobs import wait_for
+from rnnviz.jobs import stepwise_fraction, wait_for
 from rnnviz.methods import STEPWISE_MAX_FEATURES
 from rnnviz.registry import METHODS, RANDOM, Param, first_methods, method_label, spec_of
 from rnnviz.result import TrainResult
@@ -256,15 +256,16 @@ def _stepwise(result: TrainResult, config: Config):
         log.exception("stepwise could not start for %s", config)
         components.error_box("Stepwise elimination could not start", exc)
         return None
+    total = config.n_features
     if not job.done.is_set():
         slot = st.empty()
         with slot.container(border=True):
             st.markdown(
-                f"**Backward stepwise elimination:** training the LSTM {job.total} times "
+                f"**Backward stepwise elimination:** training the LSTM {total} times "
                 "(once without each feature)…"
             )
-            bar = st.progress(job.fraction, text=job.status())
-        wait_for(job, lambda j: bar.progress(j.fraction, text=j.status()))
+            bar = st.progress(stepwise_fraction(job, total), text=job.status())
+        wait_for(job, lambda j: bar.progress(stepwise_fraction(j, total), text=j.status()))
         slot.empty()
     if job.error is not None:
         if not isinstance(job.error, ValueError):
@@ -279,7 +280,7 @@ def _stepwise(result: TrainResult, config: Config):
             icon=":material/refresh:",
         )
         return None
-    return job.comparison
+    return job.result
 
 
 def _agreement(comparison) -> None:

@@ -10,7 +10,7 @@ import streamlit as st
 from rnnviz import datasets, plots, readings
 from rnnviz.config import Config
 from rnnviz.registry import SIGMA_STEPS
-from rnnviz.ui import cache, components, interactions_view, state, tables, text
+from rnnviz.ui import components, interactions_view, state, tables, text
 from rnnviz.ui.cache import bounds
 
 SAMPLE_STEPS = (20, 50, 100, 250, 500, 1000, 2000)
@@ -136,4 +136,3 @@ def main() -> None:
 
 
 main()
-cache.warm_tensorflow()  # after drawing: later trainings need not wait for the import

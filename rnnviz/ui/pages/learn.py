@@ -7,10 +7,10 @@ import streamlit as st
 from rnnviz import datasets, plots, readings
 from rnnviz.config import Config
 from rnnviz.experiment import ground_truth
-from rnnviz.jobs import preset_experiments
 from rnnviz.result import TrainResult
 from rnnviz.ui import cache, components, text, training_view
 from rnnviz.ui.text import md_code
+from rnnviz.warm import preset_experiments
 
 SMALL = 360  # px: the example plots are smaller than on the results pages
 
@@ -133,4 +133,3 @@ def main() -> None:
 
 
 main()
-cache.warm_tensorflow()  # after drawing: later trainings need not wait for the import

@@ -465,4 +465,3 @@ def main() -> None:
 
 
 main()
-cache.warm_tensorflow()  # after drawing: later trainings need not wait for the import

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz import plots
-from rnnviz.ui import cache, components, text
+from rnnviz.ui import components, text
 
 
 def main() -> None:
@@ -82,4 +82,3 @@ def main() -> None:
 
 
 main()
-cache.warm_tensorflow()  # after drawing: later trainings need not wait for the import

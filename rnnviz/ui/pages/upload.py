@@ -20,7 +20,6 @@ from rnnviz.uploads import (
     TASKS,
     UploadedData,
     UploadError,
-    prepare_upload,
     read_data,
 )
 
@@ -260,7 +259,7 @@ def main() -> None:
         return
     try:
         with st.spinner("Loading and checking your model…"):
-            upload = prepare_upload(
+            upload = cache.prepare_upload(
                 data_file.name,
                 data_file.getvalue(),
                 model_file.name,

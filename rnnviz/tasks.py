@@ -1,0 +1,136 @@
+"""What a worker process does: every piece of work that needs TensorFlow, one function each.
+
+The web server never imports this module: ``rnnviz.worker`` runs these functions in worker
+processes (forked from a server that imported this module, and so TensorFlow, once). Each takes
+the cache folder the server's model store uses, so models and what is kept beside them pass
+between the server and the workers through the disk (written atomically and checksummed by
+``rnnviz.store``); what a function returns is small (scores, numbers, a verdict) and is pickled
+back to the server. ``progress`` forwards training progress to the page that waits.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import rnnviz.model  # noqa: F401  (TensorFlow and Keras, imported once in the forkserver)
+from rnnviz.config import Config
+from rnnviz.datasets import judge
+from rnnviz.experiment import compare_methods, explain, explain_interactions
+from rnnviz.result import ProgressFn, TrainResult
+from rnnviz.scoring import perturbation_importance
+from rnnviz.store import ModelStore
+from rnnviz.uploads import Upload, model_from_upload, prepare_upload
+from rnnviz.warm import warm_one
+
+KEPT_MODELS = 4  # models a worker keeps loaded between jobs (scoring one model again is common)
+
+_stores: dict[Path, ModelStore] = {}
+
+
+def store_of(folder: str | Path) -> ModelStore:
+    """This process's store of the server's cache ``folder`` (models kept loaded between jobs)."""
+    folder = Path(folder)
+    if folder not in _stores:
+        _stores[folder] = ModelStore(folder, max_memory=KEPT_MODELS)
+    return _stores[folder]
+
+
+def _model(folder: str | Path, config: Config) -> TrainResult:
+    result = store_of(folder).get(config)
+    if result is None:  # evicted meanwhile (or never trained): the page asks again
+        raise LookupError(f"the model of this experiment is no longer in the cache ({folder})")
+    return result
+
+
+def train(
+    folder: str, config: Config, complete: bool = False, progress: ProgressFn | None = None
+) -> None:
+    """Train ``config`` into the cache (once: an entry already there is kept); ``complete``
+    (warming): with everything its pages read (``rnnviz.warm.warm_one``)."""
+    store = store_of(folder)
+    if complete:
+        warm_one(store, config, progress)
+    else:
+        store.get_or_train(config, progress=progress)
+    if not store.has(config):  # the entry could not be written
+        raise OSError(f"the trained model could not be kept: {store.notice}")
+
+
+def scores(folder: str, config: Config, progress: ProgressFn | None = None):
+    """Perturbation scores of ``config``'s model with its scoring knobs, kept beside it."""
+    store = store_of(folder)
+    computed = explain(_model(folder, config), config)
+    store.put_scores(config, computed)
+    return computed
+
+
+def interactions(folder: str, config: Config, progress: ProgressFn | None = None):
+    """Pairwise interactions of ``config``'s model with its scoring knobs, kept beside it."""
+    store = store_of(folder)
+    computed = explain_interactions(_model(folder, config), config)
+    store.put_interactions(config, computed)
+    return computed
+
+
+def forecast(folder: str, config: Config, progress: ProgressFn | None = None):
+    """A real series' model against its baselines: (numbers, verdict), numbers kept."""
+    numbers, verdict = judge(config, _model(folder, config).predict)
+    store_of(folder).put_forecast(config, numbers)
+    return numbers, verdict
+
+
+def compare(
+    folder: str,
+    config: Config,
+    methods: Sequence[str],
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: ProgressFn | None = None,
+):
+    """``rnnviz.experiment.compare_methods`` on ``config``'s model (stepwise trainings report
+    through ``progress``)."""
+    return compare_methods(_model(folder, config), config, methods, params, progress=progress)
+
+
+def model_file(folder: str, config: Config, progress: ProgressFn | None = None) -> bytes:
+    """``config``'s model as ``.keras`` file bytes (a download)."""
+    return store_of(folder).model_bytes(config)
+
+
+def upload(*args: Any, progress: ProgressFn | None = None, **kwargs: Any) -> Upload:
+    """``rnnviz.uploads.prepare_upload``: the files checked, the model loaded and run on the
+    data; what comes back holds the files' bytes, not the model."""
+    return prepare_upload(*args, **kwargs)
+
+
+_UPLOADED: dict[str, Callable] = {}  # the last uploads' predictors in this worker, by key
+
+
+def upload_scores(upload: Upload, n: int, sigma: float, n_repeats: int, seed: int, progress=None):
+    """Perturbation scores of an uploaded model on its first ``n`` uploaded sequences."""
+    predict = _UPLOADED.get(upload.key)
+    if predict is None:
+        predict = model_from_upload(upload)
+        _UPLOADED.clear()  # one upload's model at a time: a worker's memory is bounded
+        _UPLOADED[upload.key] = predict
+    x = upload.x[:n]
+    return perturbation_importance(predict, x, sigma=sigma, n_repeats=n_repeats, seed=seed)
+
+
+TASKS: dict[str, Callable[..., Any]] = {
+    "train": train,
+    "scores": scores,
+    "interactions": interactions,
+    "forecast": forecast,
+    "compare": compare,
+    "model_file": model_file,
+    "upload": upload,
+    "upload_scores": upload_scores,
+}
+
+# This module is imported once in the forkserver, which forks every worker process. Freezing
+# what exists now (TensorFlow's ~350,000 objects) keeps the workers' collections from writing
+# to those pages, which would copy them into each worker.
+gc.freeze()
