@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from rnnviz.config import Config
 from rnnviz.result import TrainResult
@@ -86,7 +85,8 @@ class TrainingJobs:
         if store.folder is None:
             raise RuntimeError("the worker needs a cache folder to hand models back through")
 
-        def finish(_: Any) -> TrainResult:
+        def finish(trained: int) -> TrainResult:
+            store.trainings += trained  # the app's "did anything (re)train?" counter
             result = store.get(config)
             if result is None:
                 raise RuntimeError("the trained model could not be read back from the cache")

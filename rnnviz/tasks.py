@@ -47,16 +47,19 @@ def _model(folder: str | Path, config: Config) -> TrainResult:
 
 def train(
     folder: str, config: Config, complete: bool = False, progress: ProgressFn | None = None
-) -> None:
+) -> int:
     """Train ``config`` into the cache (once: an entry already there is kept); ``complete``
-    (warming): with everything its pages read (``rnnviz.warm.warm_one``)."""
+    (warming): with everything its pages read (``rnnviz.warm.warm_one``). Returns how many
+    trainings ran (0: the model was in the cache already)."""
     store = store_of(folder)
+    before = store.trainings
     if complete:
         warm_one(store, config, progress)
     else:
         store.get_or_train(config, progress=progress)
     if not store.has(config):  # the entry could not be written
         raise OSError(f"the trained model could not be kept: {store.notice}")
+    return store.trainings - before
 
 
 def scores(folder: str, config: Config, progress: ProgressFn | None = None):

@@ -28,7 +28,7 @@ import multiprocessing as mp
 import os
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -277,6 +277,7 @@ class Worker:
         self.processes_started = 0  # fresh worker processes (a recycle or a death starts one)
         self.recycled = 0  # processes retired for memory
         self.died = 0  # processes that stopped mid-job
+        self.completed: Counter[str] = Counter()  # jobs done, by kind
         self._closed = False
         threading.Thread(target=self._drain, name="rnnviz-worker-events", daemon=True).start()
 
@@ -400,6 +401,7 @@ class Worker:
                 self._pending.sort(key=_order)
             elif status == "done":
                 self._durations.setdefault(job.kind, deque(maxlen=20)).append(seconds)
+                self.completed[job.kind] += 1
             if not requeue:
                 del self._jobs[(job.kind, job.key)]
                 del self._by_id[job.id]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import re
-import threading
 
 import numpy as np
 import pytest
@@ -86,49 +85,32 @@ def test_core_never_imports_streamlit():
             assert not any(n.split(".")[0] == "streamlit" for n in names), path
 
 
-class _FakeStore:
-    """Stands in for ModelStore: 'trains' when released, or fails with the given error."""
+def test_training_jobs_are_shared_and_remember_failures(tmp_path):
+    from rnnviz.store import ModelStore
+    from rnnviz.worker import Worker
 
-    def __init__(self, error: Exception | None = None) -> None:
-        self.error = error
-        self.release = threading.Event()
-        self.calls = 0
+    worker = Worker(slots=1, budget_mb=None, max_pending=2)
+    try:
+        jobs, store = TrainingJobs(worker), ModelStore(tmp_path)
+        first = jobs.submit(store, TINY_CONFIG)
+        assert jobs.submit(store, TINY_CONFIG.replace(sigma=0.5)) is first  # same training key
+        with pytest.raises(BusyError):
+            jobs.submit(store, TINY_CONFIG.replace(seed=1))
+            jobs.submit(store, TINY_CONFIG.replace(seed=2))
+        seen = []
+        wait_for(first, lambda j: seen.append(j.status()), interval=0.01)
+        assert first.result.config == TINY_CONFIG and first.error is None
+        assert first.fraction == 1.0 and seen
+        assert jobs.failed(TINY_CONFIG) is None
 
-    def estimate_wait(self, position):
-        return None
-
-    def get_or_train(self, config, progress=None, on_wait=None, priority=0):
-        self.calls += 1
-        on_wait(1)
-        self.release.wait(10)
-        if self.error is not None:
-            raise self.error
-        return f"model of {config.training_id()}"
-
-
-def test_training_jobs_are_shared_and_remember_failures():
-    jobs = TrainingJobs(max_pending=2)
-    store = _FakeStore()
-    first = jobs.submit(store, TINY_CONFIG)
-    assert jobs.submit(store, TINY_CONFIG.replace(sigma=0.5)) is first  # same training key
-    with pytest.raises(BusyError):
-        jobs.submit(store, TINY_CONFIG.replace(seed=1))
-        jobs.submit(store, TINY_CONFIG.replace(seed=2))
-    seen = []
-    store.release.set()
-    wait_for(first, lambda j: seen.append(j.status()), interval=0.01)
-    assert first.result == f"model of {TINY_CONFIG.training_id()}" and first.error is None
-    assert first.fraction == 1.0 and seen
-    assert jobs.failed(TINY_CONFIG) is None
-
-    broken = _FakeStore(ValueError("the rule labels only 0.0% of steps as 1"))
-    broken.release.set()
-    config = TINY_CONFIG.replace(seed=5)
-    job = wait_for(jobs.submit(broken, config), lambda j: None, interval=0.01)
-    assert isinstance(job.error, ValueError)
-    assert jobs.failed(config) is job and jobs.submit(broken, config) is job  # not retried
-    jobs.forget(config)
-    assert jobs.submit(broken, config) is not job and broken.calls == 2
+        config = TINY_CONFIG.replace(rule="x1 > 2", seed=5)  # one class only: a DataError
+        job = wait_for(jobs.submit(store, config), lambda j: None, interval=0.01)
+        assert isinstance(job.error, ValueError) and "class" in str(job.error)
+        assert jobs.failed(config) is job and jobs.submit(store, config) is job  # not retried
+        jobs.forget(config)
+        assert jobs.submit(store, config) is not job  # retried after forget
+    finally:
+        worker.close()
 
 
 # --------------------------------------------------------------------------- pages
@@ -322,11 +304,11 @@ def test_one_class_rule_from_a_link_is_an_error_not_a_crash():
 
 
 def test_learn_page_shows_a_cached_preset_when_the_experiment_is_not_trained(monkeypatch):
-    import rnnviz.jobs
+    import rnnviz.warm
 
     store = cache.model_store()
     assert store.get(TINY_CONFIG) is not None or store.get_or_train(TINY_CONFIG)
-    monkeypatch.setattr(rnnviz.jobs, "preset_experiments", lambda: [TINY_CONFIG])
+    monkeypatch.setattr(rnnviz.warm, "preset_experiments", lambda: [TINY_CONFIG])
     trainings = store.trainings
     at = make_app({**TINY, "seed": "77"}, page="learn").run()  # not trained
     assert_clean(at)

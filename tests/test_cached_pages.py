@@ -30,7 +30,6 @@ VISIT = textwrap.dedent(
     from apptools import make_app
     from rnnviz.ui import cache
 
-    cache.warm_tensorflow = lambda now=False: None  # the background import, off for this check
     at = make_app(json.loads(sys.argv[1]), page="features").run()
     texts = [m.value for m in at.markdown] + [c.value for c in at.code]
     print(json.dumps({
@@ -38,7 +37,7 @@ VISIT = textwrap.dedent(
         "table": [t for t in texts if "perturbation effect" in t],
         "verdicts": [e.value for e in (*at.success, *at.info, *at.warning)],
         "errors": [e.value for e in at.exception] + [e.value for e in at.error],
-        "trainings": cache.model_store().trainings,
+        "trainings": cache.worker().completed["train"],
     }))
     """
 )
@@ -58,10 +57,11 @@ def _visit(params: dict, cache_dir) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_a_cached_experiment_draws_without_tensorflow_after_a_restart(tmp_path):
+def test_the_server_trains_and_scores_without_tensorflow_and_a_restart_reads_them_back(tmp_path):
     params = {**TINY, "rule": "threshold", "seed": "11"}
     first = _visit(params, tmp_path)  # trains, scores, and keeps both on disk
     assert first["trainings"] == 1 and first["table"] and not first["errors"]
+    assert first["tensorflow"] is False  # the worker trained and scored: not the server
     again = _visit(params, tmp_path)  # a fresh process: the server after a restart
     assert again["trainings"] == 0 and not again["errors"]
     assert again["table"] == first["table"]  # the same numbers, read back

@@ -11,13 +11,16 @@ with a notice, an interrupted training leaves no entry (the store-level twin of 
 from __future__ import annotations
 
 import io
+import os
+import signal
+import threading
+import time
 
 import keras
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import rnnviz.store
 from rnnviz import plots
 from rnnviz.config import Config
 from rnnviz.model import build_model
@@ -262,7 +265,7 @@ def test_corrupt_cache_entry_is_retrained_and_the_page_works(cache_dir):
     assert ModelStore(cache_dir).get(config) is not None  # and written back, valid
 
 
-def test_unusable_cache_folder_degrades_to_memory_with_a_notice(monkeypatch, tmp_path):
+def test_unusable_cache_folder_degrades_to_a_private_folder_with_a_notice(monkeypatch, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("RNNVIZ_CACHE_DIR", str(blocker / "cache"))
@@ -272,8 +275,9 @@ def test_unusable_cache_folder_degrades_to_memory_with_a_notice(monkeypatch, tmp
         at = make_app({**TINY, "seed": "12"}, page="features").run()
         assert_clean(at)
         (notice,) = at.sidebar.warning
-        assert "Model cache:" in notice.value and "memory only" in notice.value
-        assert len(charts(at)) == 2  # still trained, kept in memory
+        assert "Model cache:" in notice.value and "until the server restarts" in notice.value
+        assert str(blocker) not in notice.value  # no server path reaches a visitor
+        assert len(charts(at)) == 2  # still trained, kept in a private temporary folder
         assert cache.model_store().trainings == 1
     finally:
         monkeypatch.undo()
@@ -281,26 +285,40 @@ def test_unusable_cache_folder_degrades_to_memory_with_a_notice(monkeypatch, tmp
         cache.model_store.clear()
 
 
-def test_interrupted_training_leaves_no_entry_and_the_page_works(monkeypatch, cache_dir):
-    config = TINY_CONFIG.replace(seed=13)
-    real_train = rnnviz.store.train
+def test_a_worker_killed_mid_training_shows_a_clear_message_a_retry_and_leaves_no_entry(
+    cache_dir,
+):
+    """The worker process dies (killed, out of memory) while it trains: the visitor reads what
+    happened and gets a retry button, the store keeps nothing half-written, and the retry
+    trains in a fresh process."""
+    config = TINY_CONFIG.replace(seed=13, n_train=2000, epochs=40, patience=0)
+    params = state.config_to_params(config)
+    key = ("train", config.training_id())
 
-    def interrupted(cfg, progress=None, *args, **kwargs):
-        def stop(_progress):
-            raise RuntimeError("interrupted in the middle of epoch 1")
+    def kill_when_training() -> None:
+        worker = cache.worker()
+        for _ in range(3000):
+            job = worker._jobs.get(key)
+            if job is not None and job.wait_until(lambda j=job: j.progress is not None, 0.05):
+                for pid in worker.pids():
+                    os.kill(pid, signal.SIGKILL)
+                return
+            time.sleep(0.02)
 
-        return real_train(cfg, stop, *args, **kwargs)
-
-    monkeypatch.setattr(rnnviz.store, "train", interrupted)
+    killer = threading.Thread(target=kill_when_training, daemon=True)
+    killer.start()
     try:
-        at = make_app({**TINY, "seed": "13"}, page="features").run()
+        at = make_app(params, page="features").run()
+        killer.join(5)
         assert not at.exception
         (error,) = at.error
-        assert "Training failed" in error.value and "interrupted" in shown(error.value)
+        assert "Training failed" in error.value and "worker process stopped" in shown(error.value)
         assert not charts(at)
         leftovers = [p.name for p in cache_dir.iterdir() if config.training_id() in p.name]
         assert leftovers == []  # no entry and no half-written temporary folder
         assert cache.model_store().get(config) is None
+        retry = [b for b in at.button if b.label == "Try again"]
+        assert retry
     finally:
         cache.training_jobs().forget(config)
 

@@ -228,7 +228,15 @@ def trained_model(config: Config) -> TrainResult | None:
         error_box("This configuration could not be trained", job.error)
     else:  # never show a traceback; the operator finds it in the log
         log.error("training failed for %s", config, exc_info=job.error)
-        error_box("Training failed", f"{type(job.error).__name__}: {job.error}")
+        name = getattr(job.error, "name", type(job.error).__name__)
+        error_box("Training failed", f"{name}: {job.error}")
+        st.button(
+            "Try again",
+            on_click=retry_training,
+            args=(config,),
+            icon=":material/refresh:",
+            key=f"retry_{config.training_id()}",
+        )
     return None
 
 
