@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 from apptools import CHART, CHROMIUM, CHROMIUM_ARGS, peak_rss_mb, running_app  # noqa: E402
-from proctree import TreeSampler  # noqa: E402
+from proctree import TreeSampler, end_leftovers  # noqa: E402
 
 TABLE = "Variable 1, perturbation effect:"
 FIRST_PAINT_GOAL_S = 1.5
@@ -137,6 +137,7 @@ def cold(limit: float) -> int:
 
     results: dict[str, float | None] = {}
     memory: list[tuple[str, float, float]] = []
+    left: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         env = {"RNNVIZ_HOSTED": "1", "RNNVIZ_CACHE_DIR": str(Path(tmp) / "cache")}
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -150,12 +151,14 @@ def cold(limit: float) -> int:
                 context.close()
                 results["first visit trains"] = visit(browser, f"{url}/features", limit)
                 memory.append(("cold server", *stop(sampler)))
+            left = end_leftovers(sampler.seen)  # what the stopped server started: not on
             with running_app(Path(tmp) / "server2.log", env) as (url, proc):
                 sampler = TreeSampler(proc.pid).start()
                 context = browser.new_context(viewport=VIEWPORT)
                 results["restart title"], results["restart chart"] = restart_visit(context, url)
                 context.close()
                 memory.append(("restarted", *stop(sampler)))
+            left += end_leftovers(sampler.seen)
         finally:
             browser.close()
         log = (Path(tmp) / "server.log").read_text() + (Path(tmp) / "server2.log").read_text()
@@ -173,6 +176,9 @@ def cold(limit: float) -> int:
         print(f"memory, {name}: tree PSS peak {peak:.0f} MB, web server PSS at the end "
               f"{end:.0f} MB")  # fmt: skip
     print(f"tracebacks in the server logs: {log.count('Traceback')}")
+    if left:
+        print(f"the servers left {len(left)} processes running when stopped (ended then):")
+        print("\n".join(f"  {line}" for line in left))
     goals = [
         (f"first paint <= {FIRST_PAINT_GOAL_S:g} s", results["first paint"] <= FIRST_PAINT_GOAL_S),
         (

@@ -110,7 +110,13 @@ from rnnviz.rules import RULE_PRESETS  # noqa: E402
 import st_client  # noqa: E402
 from apptools import CHART, CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 from apptools import shown as screen_text  # noqa: E402
-from proctree import TreeSampler, descendants, peak_rss_mb, tree_cpu_seconds  # noqa: E402
+from proctree import (  # noqa: E402
+    TreeSampler,
+    descendants,
+    end_leftovers,
+    peak_rss_mb,
+    tree_cpu_seconds,
+)
 
 TABLE = "Variable 1, perturbation effect:"
 SERIES_TABLE = "), perturbation effect:"  # a real series names its variables: "Variable 1 (..."
@@ -875,7 +881,11 @@ def main(argv=None) -> int:
                 f"{' / '.join(sorted(thread_cpus(proc.pid)))}; clients on CPUs "
                 f"{','.join(map(str, sorted(os.sched_getaffinity(0))))} at nice {os.nice(0)}"
             )
+        left = end_leftovers(sampler.seen)  # the server has stopped: nothing it started runs on
         log = log_path.read_text(errors="replace")
+    if left:
+        print(f"the server left {len(left)} processes running when it stopped (ended now):")
+        print("\n".join(f"  {line}" for line in left))
     if args.memory_csv is not None:
         sampler.write_csv(args.memory_csv)
         print(f"memory samples written to {args.memory_csv}")

@@ -20,8 +20,10 @@ libraries).
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -115,6 +117,41 @@ def tree_cpu_seconds(pid: int) -> float:
     return sum(cpu_seconds(p) for p in [pid, *descendants(pid)])
 
 
+def started(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot): with the pid, names one process even
+    after the pid is reused. None if it is gone (or a zombie, waiting to be reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return None if fields[0] == "Z" else int(fields[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def end_leftovers(seen: dict[int, int], wait: float = 5.0) -> list[str]:
+    """End the processes of ``seen`` (pid -> start time) that still run: a benchmark's server
+    is stopped, and what it started must not outlive it (an orphan would take the next run's
+    CPU). SIGTERM, then SIGKILL after ``wait`` seconds; returns their command lines."""
+    alive = {pid: command_line(pid) for pid, t in seen.items() if started(pid) == t}
+    for pid in alive:
+        with suppress(ProcessLookupError):  # it ended meanwhile
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and any(started(p) == seen[p] for p in alive):
+        time.sleep(0.1)
+    for pid in alive:
+        if started(pid) == seen[pid]:
+            with suppress(ProcessLookupError):  # it ended meanwhile
+                os.kill(pid, signal.SIGKILL)
+    return [f"{pid}: {cmd[:160]}" for pid, cmd in alive.items()]
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of one live process in MB; NaN if unknown."""
     try:
@@ -126,10 +163,17 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def look(pid: int, t: float = 0.0) -> Sample:
-    """The tree's memory now: the sum over ``pid`` and its descendants, and ``pid`` alone."""
+def look(pid: int, t: float = 0.0, seen: dict[int, int] | None = None) -> Sample:
+    """The tree's memory now: the sum over ``pid`` and its descendants, and ``pid`` alone.
+    ``seen`` (if given) collects the descendants (pid -> start time)."""
     server = memory_mb(pid)
-    others = [memory_mb(p) for p in descendants(pid)]
+    pids = descendants(pid)
+    if seen is not None:
+        for p in pids:
+            t0 = started(p)
+            if t0 is not None:
+                seen.setdefault(p, t0)
+    others = [memory_mb(p) for p in pids]
     every = [server, *others]
     return Sample(
         t,
@@ -151,6 +195,7 @@ class TreeSampler:
     pid: int
     every: float = 0.5
     samples: list[Sample] = field(default_factory=list)
+    seen: dict[int, int] = field(default_factory=dict)  # every descendant seen: pid -> start
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _t0: float = 0.0
@@ -169,7 +214,7 @@ class TreeSampler:
 
     def now(self) -> Sample:
         """Sample at once (kept with the others) and return it."""
-        sample = look(self.pid, time.monotonic() - self._t0)
+        sample = look(self.pid, time.monotonic() - self._t0, self.seen)
         if sample.server_pss:  # the server is alive
             self.samples.append(sample)
         return sample
@@ -179,7 +224,7 @@ class TreeSampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        last = look(self.pid, time.monotonic() - self._t0)
+        last = look(self.pid, time.monotonic() - self._t0, self.seen)
         if last.server_pss:
             self.samples.append(last)
             return last

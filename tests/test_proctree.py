@@ -1,10 +1,12 @@
 """The benchmarks' process-tree figures (``benchmarks/proctree.py``) on trees whose answer is
 known: a process holding 64 MB that forks a child and a grandchild sharing those pages (PSS sums
-to the 64 MB once, RSS counts them three times), and a process that waits for a child that
-burned CPU (its time counts in the parent's)."""
+to the 64 MB once, RSS counts them three times), a process that waits for a child that burned
+CPU (its time counts in the parent's), and orphans left by a stopped tree (ended, while a process
+whose pid was reused is not)."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -62,7 +64,8 @@ def _stop(proc: subprocess.Popen) -> None:
     import os
     import signal
 
-    os.killpg(proc.pid, signal.SIGKILL)  # the session holds only this test's processes
+    with contextlib.suppress(ProcessLookupError):  # the session holds only this test's processes
+        os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
 
 
@@ -104,4 +107,27 @@ def test_cpu_of_a_child_that_ended_counts_in_its_parent():
         assert proctree.cpu_seconds(proc.pid, reaped=False) < 0.4  # the parent itself idled
         assert 0.55 <= proctree.tree_cpu_seconds(proc.pid) < 1.5
     finally:
+        _stop(proc)
+
+
+def test_leftovers_of_a_stopped_tree_are_ended_and_nothing_else():
+    proc = _start(SHARING)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _, child, grandchild = map(int, proc.stdout.readline().split())
+        seen: dict[int, int] = {}
+        proctree.look(proc.pid, seen=seen)
+        assert set(seen) == {child, grandchild}
+        proc.kill()  # the "server" stops; its child and grandchild run on, orphaned
+        proc.wait(timeout=10)
+        assert proctree.started(child) == seen[child]
+        # the bystander is named with a wrong start time (its pid reused): it is left alone
+        seen[bystander.pid] = proctree.started(bystander.pid) + 1
+        ended = proctree.end_leftovers(seen, wait=5.0)
+        assert sorted(int(line.split(":")[0]) for line in ended) == sorted([child, grandchild])
+        assert proctree.started(child) is None and proctree.started(grandchild) is None
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait(timeout=10)
         _stop(proc)
