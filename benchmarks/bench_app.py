@@ -1,6 +1,7 @@
 """Dashboard benchmark (run by hand): cold start, first visit with training, revisit, memory.
 
-    python benchmarks/bench_app.py
+    python benchmarks/bench_app.py          # local mode, the steps below
+    python benchmarks/bench_app.py --cold   # hosted mode: first paint of a cold server
 
 In one run, against `streamlit run app.py` on a loopback port with an empty cache folder:
 1. cold start: process start until the health endpoint answers;
@@ -16,30 +17,47 @@ In one run, against `streamlit run app.py` on a loopback port with an empty cach
    experiment's per-feature page: seconds until the page's title shows (no blank page) and
    until the chart shows (goal <= 4 s); then a fresh tab of that browser (its HTTP cache holds
    the front end's scripts: goal <= 3 s), and another new browser.
+
+``--cold`` (hosted mode, ``RNNVIZ_HOSTED=1``, its start-up warming on, as on a public host):
+Chromium is started first, then the server on an empty cache folder (the clock runs from the
+process start); as soon as it answers, a browser that never saw the app opens the root page:
+seconds until its heading shows (first paint, goal <= 1.5 s), and the browser's own first
+contentful paint (Streamlit's empty frame). Then the default experiment's per-feature page is
+opened until its chart shows (it trains, at most ``--limit`` s). The server is stopped and
+started again on the same cache, and a browser that never saw the app opens that cached
+experiment's per-feature page: seconds until its title and its first chart show (goal <= 3 s).
+For each server: its tree's peak PSS (server and every descendant, ``benchmarks/proctree.py``)
+and the web server's own PSS at the end.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 from apptools import CHART, CHROMIUM, CHROMIUM_ARGS, peak_rss_mb, running_app  # noqa: E402
+from proctree import TreeSampler, end_leftovers  # noqa: E402
 
 TABLE = "Variable 1, perturbation effect:"
+FIRST_PAINT_GOAL_S = 1.5
+RESTART_CHART_GOAL_S = 3.0
+VIEWPORT = {"width": 1400, "height": 1000}
 
 
-def visit(browser, url: str) -> float:
+def visit(browser, url: str, limit: float = 300.0) -> float:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     start = time.perf_counter()
     page.goto(url)
-    expect(page.get_by_text(TABLE)).to_be_visible(timeout=300_000)
+    expect(page.get_by_text(TABLE)).to_be_visible(timeout=limit * 1000)
     expect(page.locator(CHART).first).to_be_visible(timeout=60_000)
     seconds = time.perf_counter() - start
     context.close()
@@ -88,6 +106,93 @@ def switch_back(browser, url: str) -> list[float]:
     return times
 
 
+def first_paint(context, url: str, limit: float) -> tuple[float, float | None]:
+    """(seconds until the root page's heading shows, the browser's first contentful paint in
+    seconds or None) in a new tab of ``context``."""
+    from playwright.sync_api import expect
+
+    page = context.new_page()
+    start = time.perf_counter()
+    page.goto(url, timeout=limit * 1000)
+    expect(page.get_by_role("heading").first).to_be_visible(timeout=limit * 1000)
+    heading = time.perf_counter() - start
+    fcp = page.evaluate(
+        "() => { const e = performance.getEntriesByName('first-contentful-paint')[0];"
+        " return e ? e.startTime / 1000 : null; }"
+    )
+    page.close()
+    return heading, fcp
+
+
+def stop(sampler: TreeSampler) -> tuple[float, float]:
+    """Stop ``sampler``: (the tree's peak PSS, the web server's PSS now), MB."""
+    end = sampler.stop()
+    return sampler.peak("tree_pss"), end.server_pss if end is not None else float("nan")
+
+
+def cold(limit: float) -> int:
+    """Hosted mode: a cold server's first paint, then a cached experiment's first chart after
+    a restart. Returns 1 when a goal is missed."""
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, float | None] = {}
+    memory: list[tuple[str, float, float]] = []
+    left: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        env = {"RNNVIZ_HOSTED": "1", "RNNVIZ_CACHE_DIR": str(Path(tmp) / "cache")}
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            start = time.perf_counter()
+            with running_app(Path(tmp) / "server.log", env) as (url, proc):
+                results["healthy"] = time.perf_counter() - start
+                sampler = TreeSampler(proc.pid).start()
+                context = browser.new_context(viewport=VIEWPORT)
+                results["first paint"], results["browser fcp"] = first_paint(context, url, limit)
+                context.close()
+                results["first visit trains"] = visit(browser, f"{url}/features", limit)
+                memory.append(("cold server", *stop(sampler)))
+            left = end_leftovers(sampler.seen)  # what the stopped server started: not on
+            with running_app(Path(tmp) / "server2.log", env) as (url, proc):
+                sampler = TreeSampler(proc.pid).start()
+                context = browser.new_context(viewport=VIEWPORT)
+                results["restart title"], results["restart chart"] = restart_visit(context, url)
+                context.close()
+                memory.append(("restarted", *stop(sampler)))
+            left += end_leftovers(sampler.seen)
+        finally:
+            browser.close()
+        log = (Path(tmp) / "server.log").read_text() + (Path(tmp) / "server2.log").read_text()
+    fcp = results["browser fcp"]
+    print("hosted mode, cold server on an empty cache folder:")
+    print(f"  process start to healthy                 : {results['healthy']:6.2f} s")
+    fcp_text = "-" if fcp is None else f"{fcp:.2f} s"
+    print(f"  first paint, root page's heading         : {results['first paint']:6.2f} s  "
+          f"(browser's first contentful paint: {fcp_text})")  # fmt: skip
+    print(f"  the default experiment trained and drawn : {results['first visit trains']:6.2f} s")
+    print("after a restart on that cache, a browser that never saw the app:")
+    print(f"  the cached experiment's title            : {results['restart title']:6.2f} s")
+    print(f"  the cached experiment's first chart      : {results['restart chart']:6.2f} s")
+    for name, peak, end in memory:
+        print(f"memory, {name}: tree PSS peak {peak:.0f} MB, web server PSS at the end "
+              f"{end:.0f} MB")  # fmt: skip
+    print(f"tracebacks in the server logs: {log.count('Traceback')}")
+    if left:
+        print(f"the servers left {len(left)} processes running when stopped (ended then):")
+        print("\n".join(f"  {line}" for line in left))
+    goals = [
+        (f"first paint <= {FIRST_PAINT_GOAL_S:g} s", results["first paint"] <= FIRST_PAINT_GOAL_S),
+        (
+            f"a cached experiment's first chart after a restart <= {RESTART_CHART_GOAL_S:g} s",
+            results["restart chart"] <= RESTART_CHART_GOAL_S,
+        ),
+        ("no traceback in the server logs", "Traceback" not in log),
+    ]
+    print("\ngoals:")
+    for name, met in goals:
+        print(f"  {'met   ' if met else 'MISSED'}  {name}")
+    return 0 if all(met for _, met in goals) else 1
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -134,4 +239,15 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cold", action="store_true", help="hosted mode: a cold server's first paint")
+    ap.add_argument(
+        "--limit", type=float, default=300.0, metavar="S",
+        help="with --cold: the longest wait for one page (10 to 600 s)",
+    )  # fmt: skip
+    args = ap.parse_args()
+    if not 10 <= args.limit <= 600:
+        ap.error("--limit must be in [10, 600]")
+    if args.cold:
+        sys.exit(cold(args.limit))
     main()

@@ -3,6 +3,9 @@
     python benchmarks/load_test.py                       # 30 students over 30 s, 3 in Chromium
     python benchmarks/load_test.py --sessions 4 --browsers 1 --arrive-over 5   # a quick try
     python benchmarks/load_test.py --check-identical 5   # then compare 5 students' numbers
+    python benchmarks/load_test.py --class explore       # each student another architecture too
+    python benchmarks/load_test.py --class sequence --sessions 27   # 27 architectures in a row
+    python benchmarks/load_test.py --class series        # one real-series link beyond the bounds
 
 How it runs, in one process, on this machine, loopback (127.0.0.1) only:
 
@@ -35,8 +38,9 @@ How it runs, in one process, on this machine, loopback (127.0.0.1) only:
    visitors also wait for TensorFlow's import. ``--warm`` opens the Learn page once before the
    class (it trains nothing) and is not counted; then (after ``--warmed``'s wait, if given)
    it waits until the server, idle, has imported TensorFlow in the background.
-4. Limits. The class run stops after ``--limit`` seconds (default 600) from the first arrival:
-   students still waiting are reported as timed out. Everything is then closed and reported.
+4. Limits. The class run stops after ``--limit`` seconds (default 600; 1800 for ``sequence``)
+   from the first arrival: students still waiting are reported as timed out. Everything is then
+   closed and reported.
 5. ``--check-identical K``: after the server has stopped, up to K students that got results
    (spread over the class) have their experiment trained alone, one at a time, by
    ``python -m rnnviz --json`` with the same knobs, pinned to the server's CPUs (TensorFlow
@@ -44,11 +48,37 @@ How it runs, in one process, on this machine, loopback (127.0.0.1) only:
    printed digits of every feature's effect must be equal. This part is bounded by
    ``--check-limit`` seconds (default 300) in all.
 
+6. Classes (``--class``):
+   ``default``: the students above, every one with the default architecture (LSTM 10,5).
+   ``explore``: the same students, each also with one of 16 architectures (``EXPLORE_ARCHS``:
+   the 4 cells lstm, gru, simple_rnn, bilstm x the layer sizes 10,5 / 16,8 / 8 / 24,12), cycled
+   so that students 0-15 hold every one once: a teacher's "now try a GRU, and more units".
+   ``sequence``: one light client opens ``--sessions`` (default and at most 27) experiments
+   one after another, each a different architecture (``SEQUENCE_ARCHS``: the 16 above, then
+   relu activations, an LSTM head, three layers), each waiting for its results and its run's
+   end before the next; the tree's memory is printed after each.
+   ``series``: one light client opens the real-series link ``SERIES_QUERY`` (or ``--query``),
+   whose URL asks for 10 scored windows while the series has 315; the hosted start-up warming is
+   off (``RNNVIZ_WARM_PRESETS=0``) so that the CPU seconds are the link's. Reported: refused
+   (the error box's message) or seconds to results, the tree's CPU seconds over the visit, and
+   its peak PSS then.
+   Every class's experiment is checked against the hosted bounds before the run.
+7. Memory, as the container sees it (``benchmarks/proctree.py``): from the moment the server
+   answers until the run ends, a thread sums PSS (``Pss:`` of ``/proc/PID/smaps_rollup``) over
+   the server and every descendant (children, grandchildren: a forkserver and its workers, a
+   warming process) every 0.5 s. Reported: the peak of that sum and how many samples reached
+   1000 MB, the web server process's own PSS (peak and at the end), and for comparison with
+   older figures the peak summed RSS and the server's VmHWM. ``--memory-csv FILE`` keeps every
+   sample.
+
 Report: per student the kind (light/browser), experiment, arrival time, seconds from opening to
 results (or why not), the last status text seen; then finished count, median and max time to
 results, errors shown to students, "Traceback"/"ERROR"/"Exception" in the server log, the
-server's peak memory (VmHWM, and the peak of its sampled RSS with any children), and the goals:
-all get results, 0 errors, identical numbers, peak < 1024 MB, max <= 60 s, median <= 25 s.
+memory figures, and the goals of the class (``GOALS``):
+default: all get results, 0 errors, identical numbers (if checked), tree PSS < 1000 MB at every
+sample, max <= 60 s, median <= 15 s; explore: the same with median <= 30 s; sequence: all get
+results, 0 errors, tree PSS < 1000 MB at every sample, the web server alone < 250 MB at the
+end; series: refused, or its real scoring work within the hosted limit.
 The exit status is 1 when a goal is missed.
 """
 
@@ -73,16 +103,26 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks"), str(ROOT)]
 
-from rnnviz.config import Config  # noqa: E402
+from rnnviz.config import CELLS, Config  # noqa: E402
 from rnnviz.hosting import HOSTED_BOUNDS  # noqa: E402
 from rnnviz.rules import RULE_PRESETS  # noqa: E402
 
 import st_client  # noqa: E402
-from apptools import CHART, CHROMIUM, CHROMIUM_ARGS, peak_rss_mb, running_app  # noqa: E402
+from apptools import CHART, CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+from apptools import shown as screen_text  # noqa: E402
+from proctree import (  # noqa: E402
+    TreeSampler,
+    descendants,
+    end_leftovers,
+    peak_rss_mb,
+    tree_cpu_seconds,
+)
 
 TABLE = "Variable 1, perturbation effect:"
-NUMBER = re.compile(r"Variable (\d+), perturbation effect: (-?\d+\.\d+)")
+SERIES_TABLE = "), perturbation effect:"  # a real series names its variables: "Variable 1 (..."
+NUMBER = re.compile(r"Variable (\d+)(?: \([^)]*\))?, perturbation effect: (-?\d+\.\d+)")
 MAX_SESSIONS = 40
+CLASSES = ("default", "explore", "sequence", "series")
 MAX_BROWSERS = 5
 ERROR_BOX = '[data-testid="stAlertContentError"], [data-testid="stException"]'
 PROGRESS = '[data-testid="stProgress"], [data-testid="stSpinner"]'
@@ -113,6 +153,51 @@ CUSTOM_RULES = (
 )
 MIN_SHARE = 0.1  # each class at least this share of the valid steps
 
+# An architecture: (cell, layer sizes, every layer's activation, head).
+Arch = tuple[str, tuple[int, ...], str, str]
+DEFAULT_ARCH: Arch = ("lstm", (10, 5), "tanh", "dense")  # Config()'s
+# The explore class: 4 cells x 4 layer sizes. Student i has EXPLORE_ARCHS[i % 16]: the cell
+# changes from one student to the next, the sizes every 4 students.
+EXPLORE_UNITS = ((10, 5), (16, 8), (8,), (24, 12))
+EXPLORE_ARCHS: tuple[Arch, ...] = tuple(
+    (cell, units, "tanh", "dense") for units in EXPLORE_UNITS for cell in CELLS
+)
+# The sequence: those 16, then 11 more that vary activations, the head and the depth.
+SEQUENCE_ARCHS: tuple[Arch, ...] = EXPLORE_ARCHS + (
+    *((cell, (12, 6), "relu", "dense") for cell in CELLS),
+    *((cell, (10, 5), "tanh", "lstm") for cell in CELLS),
+    ("lstm", (8, 8, 8), "tanh", "dense"),
+    ("gru", (32,), "sigmoid", "dense"),
+    ("bilstm", (6, 6, 6), "relu", "lstm"),
+)
+# The real-series link: the URL asks for 10 scored windows, while 2015 has 315 windows of 50
+# days, scored 10 times by a 3-layer bidirectional LSTM. (The app needs one activation per
+# layer and no input scaling for a real series: without them it refuses the link for that.)
+SERIES_QUERY = (
+    "dataset=seattle-weather&n_score=10&n_repeats=10&seq_len=50&n_features=6&units=32,32,32"
+    "&cell=bilstm&activations=tanh,tanh,tanh&input_scaling=false"
+)
+# The issue's goals per class: (name, what is checked), evaluated in report().
+MEMORY_GOAL_MB = 1000.0
+SERVER_GOAL_MB = 250.0
+MEDIAN_GOAL_S = {"default": 15.0, "explore": 30.0}
+MAX_GOAL_S = 60.0
+
+
+def arch_knobs(arch: Arch) -> dict:
+    """The Config knobs of an architecture."""
+    cell, units, activation, head = arch
+    return {"cell": cell, "units": units, "activations": (activation,) * len(units), "head": head}
+
+
+def arch_label(arch: Arch) -> str:
+    """E.g. "gru 16,8", "lstm 12,6 relu", "bilstm 10,5 lstm-head"."""
+    cell, units, activation, head = arch
+    extra = ("" if activation == "tanh" else f" {activation}") + (
+        "" if head == "dense" else f" {head}-head"
+    )
+    return f"{cell} {','.join(map(str, units))}{extra}"
+
 
 @dataclass
 class Student:
@@ -122,11 +207,13 @@ class Student:
     seed: int
     arrival: float  # seconds after the class starts
     config: Config = field(repr=False)
+    arch: Arch = DEFAULT_ARCH
 
     @property
     def experiment(self) -> str:
         what = f"preset {self.rule}" if self.rule in RULE_PRESETS else f"custom `{self.rule}`"
-        return f"{what}, seed {self.seed}"
+        shape = "" if self.arch == DEFAULT_ARCH else f", {arch_label(self.arch)}"
+        return f"{what}, seed {self.seed}{shape}"
 
     @property
     def params(self) -> dict[str, str]:
@@ -141,6 +228,7 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
     note: str = ""  # why there are no results, or what else went wrong
     numbers: list[str] = field(default_factory=list)  # the printed effects, "0.3107", ...
+    memory: tuple[float, float] | None = None  # (tree, server) PSS in MB after the results
 
     @property
     def ok(self) -> bool:
@@ -160,9 +248,15 @@ def config_params(config: Config) -> dict[str, str]:
 
 
 def make_class(
-    n: int, window: float, browsers: int, jitter: float = 0.0, seed: int = 0
+    n: int,
+    window: float,
+    browsers: int,
+    jitter: float = 0.0,
+    seed: int = 0,
+    archs: tuple[Arch, ...] = (DEFAULT_ARCH,),
 ) -> list[Student]:
-    """N students with different experiments, arriving over ``window`` seconds."""
+    """N students with different experiments, arriving over ``window`` seconds; student i has
+    the architecture ``archs[i % len(archs)]``."""
     from rnnviz.data import make_split
 
     rng = random.Random(seed)
@@ -172,15 +266,46 @@ def make_class(
     students = []
     for i in range(n):
         rule = presets[(i // 2) % len(presets)] if i % 2 == 0 else CUSTOM_RULES[i // 2]
-        config = Config(rule=rule, seed=100 + i).validate(HOSTED_BOUNDS)
+        arch = archs[i % len(archs)]
+        config = Config(rule=rule, seed=100 + i, **arch_knobs(arch)).validate(HOSTED_BOUNDS)
         share = make_split(config, "train").positive_share
         if not MIN_SHARE <= share <= 1 - MIN_SHARE:
             raise ValueError(f"rule {rule!r} gives {share:.0%} ones: pick one with both classes")
         arrival = i * slot + (rng.uniform(-jitter, jitter) * slot if jitter else 0.0)
         arrival = min(max(arrival, 0.0), window)
         kind = "browser" if i in chosen else "light"
-        students.append(Student(i, kind, rule, 100 + i, round(arrival, 2), config))
+        students.append(Student(i, kind, rule, 100 + i, round(arrival, 2), config, arch))
     return students
+
+
+def make_sequence(n: int) -> list[Student]:
+    """N experiments of one visitor, each a different architecture (``SEQUENCE_ARCHS``), the
+    default rule, seeds 100, 101, ... (so none is a preset the server warms at start)."""
+    if not 1 <= n <= len(SEQUENCE_ARCHS):
+        raise ValueError(f"the sequence holds 1 to {len(SEQUENCE_ARCHS)} architectures, not {n}")
+    students = []
+    for i, arch in enumerate(SEQUENCE_ARCHS[:n]):
+        config = Config(seed=100 + i, **arch_knobs(arch)).validate(HOSTED_BOUNDS)
+        students.append(Student(i, "light", config.rule, config.seed, 0.0, config, arch))
+    return students
+
+
+def series_work(query: str) -> tuple[int, int] | str:
+    """(numbers its scoring really pushes through the model, the hosted limit) for a real-series
+    link: the URL's ``n_score`` replaced by the windows the series has. Else why not: the
+    hosted bounds refuse the link as written, or it is not a real series."""
+    from urllib.parse import parse_qsl
+
+    from rnnviz.datasets import load_split
+
+    try:
+        config = Config.from_dict(dict(parse_qsl(query))).validate(HOSTED_BOUNDS)
+    except ValueError as exc:
+        return f"the hosted bounds refuse the link as written: {exc}"
+    if config.dataset == "synthetic":
+        return "not a real series"
+    windows = len(load_split(config, "score").data.x)
+    return config.replace(n_score=windows).score_values(), HOSTED_BOUNDS.max_score_values
 
 
 def numbers_in(text: str) -> list[str]:
@@ -306,16 +431,6 @@ async def browser_student(browser, url: str, s: Student, run: Class) -> None:
         await context.close()
 
 
-async def sample_memory(pid: int, stop: asyncio.Event, peak: list[float]) -> None:
-    """Peak RSS of the server and its children, sampled every half second."""
-    while not stop.is_set():
-        peak[0] = max(peak[0], tree_rss_mb(pid))
-        try:
-            await asyncio.wait_for(stop.wait(), 0.5)
-        except TimeoutError:
-            pass
-
-
 def thread_cpus(pid: int) -> set[str]:
     """The CPU lists the threads of ``pid`` may run on (as /proc writes them, e.g. "0-1")."""
     out = set()
@@ -329,28 +444,9 @@ def thread_cpus(pid: int) -> set[str]:
     return out
 
 
-def tree_rss_mb(pid: int) -> float:
-    total, todo, seen = 0.0, [pid], set()
-    while todo and len(seen) < 1000:
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, ValueError):
-            continue
-    return total
-
-
-async def run_class(url: str, pid: int, students: list[Student], limit: float):
-    """Every student arrives at their time; returns (outcomes, wall seconds, sampled peak)."""
+async def run_class(url: str, students: list[Student], limit: float):
+    """Every student arrives at their time; returns (outcomes, wall seconds)."""
     run = Class(students, limit)
-    peak = [0.0]
     n_browsers = sum(s.kind == "browser" for s in students)
 
     async def arrive(s: Student, browser) -> None:
@@ -362,7 +458,6 @@ async def run_class(url: str, pid: int, students: list[Student], limit: float):
 
     async def everyone(browser) -> None:
         run.start = time.monotonic()
-        sampler = asyncio.create_task(sample_memory(pid, run.over, peak))
         tasks = [asyncio.create_task(arrive(s, browser)) for s in students]
         try:
             await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), limit + 90)
@@ -373,7 +468,6 @@ async def run_class(url: str, pid: int, students: list[Student], limit: float):
                     out.note = f"stopped at the time limit ({limit:.0f} s)"
         finally:
             run.over.set()
-            await sampler
 
     start = time.monotonic()
     if n_browsers:
@@ -387,7 +481,76 @@ async def run_class(url: str, pid: int, students: list[Student], limit: float):
                 await browser.close()
     else:
         await everyone(None)
-    return run.outcomes, time.monotonic() - start, peak[0]
+    return run.outcomes, time.monotonic() - start
+
+
+async def run_sequence(url: str, students: list[Student], limit: float, sampler: TreeSampler):
+    """One visitor opens the students' experiments one after another, each until its results
+    and the end of its run (at most 30 s more); returns (outcomes, wall seconds)."""
+    outcomes = {s.index: Outcome() for s in students}
+    start = time.monotonic()
+    for s in students:
+        out = outcomes[s.index]
+        left = start + limit - time.monotonic()
+        if left < 1:
+            out.note = f"not opened: the time limit ({limit:.0f} s) was reached"
+            continue
+        s.arrival = round(time.monotonic() - start, 2)
+        seen = await st_client.visit(
+            url, "features", urlencode(s.params), TABLE, timeout=left, settle=min(30.0, left)
+        )
+        out.seconds, out.status, out.errors = seen.seconds, seen.status, list(seen.errors)
+        out.numbers = numbers_in(seen.found or "")
+        out.note = seen.ended or ""
+        if seen.seconds is not None and not seen.finished:
+            out.note = "the run did not finish within 30 s after the results"
+        now = sampler.now()
+        out.memory = (now.tree_pss, now.server_pss)
+        print(
+            f"{s.index:3d} {arch_label(s.arch):24} {show(out.seconds)}  tree PSS "
+            f"{now.tree_pss:6.0f} MB, web server {now.server_pss:5.0f} MB, "
+            f"{now.processes} processes{'  ! ' + out.note if out.note else ''}",
+            flush=True,
+        )
+    return outcomes, time.monotonic() - start
+
+
+@dataclass
+class SeriesOutcome:
+    query: str
+    seconds: float | None = None  # opening to results
+    refused: str | None = None  # the error box's message, if the page showed one
+    note: str = ""
+    cpu: float = 0.0  # CPU seconds of the server's tree over the visit
+    wall: float = 0.0
+    peak_pss: float = float("nan")  # of the tree, during the visit
+    alerts: list[tuple[str, str]] = field(default_factory=list)
+    numbers: list[str] = field(default_factory=list)
+    status: str = ""  # the last progress or queue text seen
+
+
+async def run_series(url: str, pid: int, query: str, limit: float, sampler: TreeSampler):
+    """One visitor opens the per-feature page of ``query``; bounded by ``limit`` seconds."""
+    out = SeriesOutcome(query)
+    first = len(sampler.samples)
+    cpu = tree_cpu_seconds(pid)
+    start = time.monotonic()
+    seen = await st_client.visit(
+        url, "features", query, SERIES_TABLE, timeout=limit, settle=30.0, stop_on_error=True
+    )
+    out.wall = time.monotonic() - start
+    out.cpu = tree_cpu_seconds(pid) - cpu
+    sampler.now()
+    out.peak_pss = max((x.tree_pss for x in sampler.samples[first:]), default=float("nan"))
+    out.seconds, out.alerts, out.numbers = seen.seconds, seen.alerts, numbers_in(seen.found or "")
+    out.status = seen.status
+    if seen.seconds is None and seen.errors:
+        out.refused = screen_text(" ".join(seen.errors[0].split()))  # as read on screen
+    else:
+        out.note = seen.ended or ""
+        if seen.seconds is not None and seen.errors:
+            out.note += f"; error shown after the results: {seen.errors[0][:200]}"
+    return out
 
 
 # --------------------------------------------------------------------------- identity check
@@ -454,10 +617,20 @@ def bounded(lo: float, hi: float, kind=int):
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sessions", type=bounded(1, MAX_SESSIONS), default=30, help="students")
     ap.add_argument(
-        "--browsers", type=bounded(0, MAX_BROWSERS), default=3, help="students in Chromium"
-    )
+        "--class", dest="klass", choices=CLASSES, default="default",
+        help="default: the default architecture; explore: 16 architectures; sequence: one "
+        "visitor, one architecture after another; series: one real-series link",
+    )  # fmt: skip
+    ap.add_argument(
+        "--sessions", type=bounded(1, MAX_SESSIONS), default=None,
+        help=f"students (default 30); with --class sequence: experiments in a row (default and "
+        f"at most {len(SEQUENCE_ARCHS)})",
+    )  # fmt: skip
+    ap.add_argument(
+        "--browsers", type=bounded(0, MAX_BROWSERS), default=3,
+        help="students in Chromium (none in the sequence and series)",
+    )  # fmt: skip
     ap.add_argument(
         "--arrive-over", type=bounded(0, 300, float), default=30.0, metavar="S",
         help="arrivals spread over S seconds",
@@ -468,13 +641,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     ap.add_argument("--seed", type=int, default=0, help="seed of the jitter")
     ap.add_argument(
-        "--limit", type=bounded(10, 1800, float), default=600.0, metavar="S",
-        help="the class run stops S seconds after the first arrival",
+        "--limit", type=bounded(10, 1800, float), default=None, metavar="S",
+        help="the run stops S seconds after the first arrival (default 600; sequence 1800)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--query", default=SERIES_QUERY, metavar="Q",
+        help="with --class series: the link's query string (default: SERIES_QUERY)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--no-warming", action="store_true",
+        help="turn hosted mode's start-up warming of the preset experiments off "
+        "(RNNVIZ_WARM_PRESETS=0; always off for --class series)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--memory-csv", type=Path, default=None, metavar="FILE",
+        help="write every memory sample (seconds, tree and server PSS and RSS) to FILE",
     )  # fmt: skip
     ap.add_argument(
         "--warm", action="store_true",
-        help="open the Learn page once before the class and wait until the server has "
-        "imported TensorFlow",
+        help="open the Learn page once before the class and wait until the server (or a "
+        "process it started) has imported TensorFlow",
     )  # fmt: skip
     ap.add_argument(
         "--warmed", action="store_true",
@@ -500,7 +686,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="the identity check stops after S seconds",
     )  # fmt: skip
     args = ap.parse_args(argv)
-    args.browsers = min(args.browsers, args.sessions)
+    single = args.klass in ("sequence", "series")
+    if args.sessions is None:
+        args.sessions = {"sequence": len(SEQUENCE_ARCHS), "series": 1}.get(args.klass, 30)
+    if args.klass == "sequence" and args.sessions > len(SEQUENCE_ARCHS):
+        ap.error(f"--class sequence holds at most {len(SEQUENCE_ARCHS)} architectures")
+    if args.limit is None:
+        args.limit = 1800.0 if args.klass == "sequence" else 600.0
+    args.browsers = 0 if single else min(args.browsers, args.sessions)
+    if single and (args.warm or args.check_identical):
+        ap.error(f"--warm and --check-identical are for the classes, not --class {args.klass}")
     try:
         cpus(args.server_cpus), cpus(args.client_cpus)
     except (ValueError, argparse.ArgumentTypeError) as exc:
@@ -512,34 +707,38 @@ def show(seconds: float | None) -> str:
     return f"{seconds:6.1f} s" if seconds is not None else "   -    "
 
 
-def _children(pid: int) -> list[str]:
-    """The process ids of ``pid``'s children (Linux /proc)."""
-    found: list[str] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        found += task.read_text().split()
-    return found
+def tree_idle(pid: int, seconds: float = 0.5, share: float = 0.1) -> bool:
+    """Whether ``pid`` and its descendants together used under ``share`` of a core over
+    ``seconds``."""
+    before = tree_cpu_seconds(pid)
+    time.sleep(seconds)
+    return tree_cpu_seconds(pid) - before < share * seconds
+
+
+def tensorflow_loaded(pid: int) -> bool:
+    """Whether TensorFlow's library is mapped into ``pid`` or any of its descendants."""
+    for p in [pid, *descendants(pid)]:
+        try:
+            if b"_pywrap_tensorflow_internal" in Path(f"/proc/{p}/maps").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def wait_for_tensorflow(pid: int, limit: float = 90.0) -> tuple[float, bool]:
-    """(seconds waited, whether it happened): until the server has TensorFlow loaded and is
-    idle again, at most ``limit``.
+    """(seconds waited, whether it happened): until the server, or a process it started (a
+    worker), has TensorFlow loaded and the whole tree is idle again, at most ``limit``.
 
-    The server imports TensorFlow in the background once no page has run for a few seconds
-    and hosted mode's warming has ended (``rnnviz.ui.cache.warm_tensorflow``): wait until its
-    library is mapped into the process, then until the process uses under 10% of a core over
-    half a second."""
+    Today's server imports TensorFlow itself in the background once no page has run for a few
+    seconds and hosted mode's warming has ended (``rnnviz.ui.cache.warm_tensorflow``); a server
+    whose TensorFlow lives in a worker process has it there: wait until its library is mapped
+    into one of them, then until the tree uses under 10% of a core over half a second."""
     start = time.perf_counter()
-
-    def cpu_seconds() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
     try:
         while time.perf_counter() - start < limit:
-            if b"_pywrap_tensorflow_internal" in Path(f"/proc/{pid}/maps").read_bytes():
-                before = cpu_seconds()
-                time.sleep(0.5)
-                if cpu_seconds() - before < 0.05:
+            if tensorflow_loaded(pid):
+                if tree_idle(pid):
                     return time.perf_counter() - start, True
             else:
                 time.sleep(0.5)
@@ -549,80 +748,201 @@ def wait_for_tensorflow(pid: int, limit: float = 90.0) -> tuple[float, bool]:
 
 
 def wait_for_warming(cache: Path, pid: int, limit: float) -> float:
-    """Seconds until the cache holds every preset experiment and the server's warming process
-    (``python -m rnnviz.warm``, started by hosted mode) has finished, at most ``limit``; then
-    one more second for the server to idle."""
+    """Seconds until the cache holds every preset experiment and the server's tree (its
+    warming, wherever it runs) is idle, at most ``limit``; then one more second."""
     from rnnviz.jobs import preset_experiments
 
     ids = [c.training_id() for c in preset_experiments()]
     start = time.perf_counter()
     while time.perf_counter() - start < limit:
-        if all((cache / i / "rnnviz-entry.json").is_file() for i in ids) and not _children(pid):
+        if all((cache / i / "rnnviz-entry.json").is_file() for i in ids) and tree_idle(pid, 1.0):
             break
         time.sleep(0.5)
     time.sleep(1.0)
     return time.perf_counter() - start
 
 
+@dataclass
+class Memory:
+    """The memory figures of one run (MB)."""
+
+    tree_pss_peak: float
+    over_goal: int  # samples with the tree's PSS >= MEMORY_GOAL_MB
+    samples: int
+    longest_gap: float  # seconds between two samples, at most
+    server_pss_peak: float
+    server_pss_end: float
+    tree_rss_peak: float
+    server_hwm: float  # VmHWM of the server process
+    processes_peak: int
+    anon_peak: float  # the tree's anonymous PSS (exact on a shared machine)
+    alone_peak: float  # estimated tree PSS with no other process sharing its libraries
+    alone_over_goal: int
+
+    @classmethod
+    def of(cls, sampler: TreeSampler, end, hwm: float) -> Memory:
+        return cls(
+            tree_pss_peak=sampler.peak("tree_pss"),
+            over_goal=sampler.over(MEMORY_GOAL_MB),
+            samples=len(sampler.samples),
+            longest_gap=sampler.longest_gap(),
+            server_pss_peak=sampler.peak("server_pss"),
+            server_pss_end=end.server_pss if end is not None else float("nan"),
+            tree_rss_peak=sampler.peak("tree_rss"),
+            server_hwm=hwm,
+            processes_peak=int(sampler.peak("processes")),
+            anon_peak=sampler.peak("tree_pss_anon"),
+            alone_peak=sampler.peak("alone"),
+            alone_over_goal=sampler.over(MEMORY_GOAL_MB, "alone"),
+        )
+
+    def lines(self) -> list[str]:
+        return [
+            f"tree memory (server + every descendant, PSS): peak {self.tree_pss_peak:.0f} MB; "
+            f"{self.over_goal} of {self.samples} samples >= {MEMORY_GOAL_MB:.0f} MB (sampled "
+            f"every 0.5 s, longest gap {self.longest_gap:.1f} s; up to {self.processes_peak} "
+            "processes)",
+            f"web server process alone (PSS): peak {self.server_pss_peak:.0f} MB, at the end "
+            f"{self.server_pss_end:.0f} MB",
+            f"  of which anonymous (exact even on a shared machine): peak {self.anon_peak:.0f} MB; "
+            f"had no other process mapped the same libraries, about {self.alone_peak:.0f} MB at "
+            f"peak ({self.alone_over_goal} samples >= {MEMORY_GOAL_MB:.0f} MB)",
+            f"for comparison: summed RSS peak {self.tree_rss_peak:.0f} MB (shared pages counted "
+            f"per process); the server's VmHWM {self.server_hwm:.0f} MB",
+        ]
+
+    def caveat(self) -> str | None:
+        """A warning when the PSS goal is met only thanks to other processes on the machine
+        sharing the tree's libraries."""
+        if self.over_goal == 0 and self.alone_over_goal:
+            return (
+                f"WARNING: met on this machine, but about {self.alone_peak:.0f} MB alone: other "
+                "processes mapping the same libraries (e.g. TensorFlow) lower the tree's PSS"
+            )
+        return None
+
+
+def describe(args) -> str:
+    where = (
+        f"server on CPUs {args.server_cpus}, clients on CPUs {args.client_cpus} at nice "
+        f"+{args.client_nice}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    if args.klass == "sequence":
+        return f"sequence: {args.sessions} architectures one after another by one client; {where}"
+    if args.klass == "series":
+        return f"series link: /features?{args.query}; warming off; {where}"
+    return (
+        f"{args.klass} class: {args.sessions} students ({args.browsers} in Chromium) over "
+        f"{args.arrive_over:g} s; {where}"
+    )
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    students = make_class(args.sessions, args.arrive_over, args.browsers, args.jitter, args.seed)
+    if args.klass == "sequence":
+        students = make_sequence(args.sessions)
+    elif args.klass == "series":
+        students = []
+    else:
+        archs = EXPLORE_ARCHS if args.klass == "explore" else (DEFAULT_ARCH,)
+        students = make_class(
+            args.sessions, args.arrive_over, args.browsers, args.jitter, args.seed, archs
+        )
     if args.browsers and not Path(CHROMIUM).exists():
         sys.exit(f"{CHROMIUM} is missing: use --browsers 0")
-    print(
-        f"class: {args.sessions} students ({args.browsers} in Chromium) over "
-        f"{args.arrive_over:g} s; server on CPUs {args.server_cpus}, clients on CPUs "
-        f"{args.client_cpus} at nice +{args.client_nice}; load average "
-        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}",
-        flush=True,
-    )
+    print(describe(args), flush=True)
+    series = None
     with tempfile.TemporaryDirectory() as tmp:
         env = {"RNNVIZ_HOSTED": "1", "RNNVIZ_CACHE_DIR": str(Path(tmp) / "cache")}
+        if args.no_warming or args.klass == "series":
+            env["RNNVIZ_WARM_PRESETS"] = "0"
         log_path = Path(tmp) / "server.log"
         os.sched_setaffinity(0, cpus(args.server_cpus))  # the server inherits this
         with running_app(log_path, env) as (url, proc):
             os.sched_setaffinity(0, cpus(args.client_cpus))
             os.nice(args.client_nice)
-            if args.warm:
-                warm = asyncio.run(st_client.visit(url, "learn", "", "", timeout=180, settle=170))
-                print(
-                    f"warm-up: the Learn page (trains nothing) finished: {warm.finished}, "
-                    f"errors {len(warm.errors)}",
-                    flush=True,
-                )
-                if args.warmed:  # the server imports TensorFlow once this warming has ended
-                    waited = wait_for_warming(Path(tmp) / "cache", proc.pid, limit=300.0)
-                    print(f"warm-up: every preset experiment trained after {waited:.1f} s")
-                waited, loaded = wait_for_tensorflow(proc.pid, limit=120.0)
-                print(
-                    f"warm-up: TensorFlow loaded and the server idle after {waited:.1f} s"
-                    if loaded
-                    else f"warm-up: TensorFlow NOT loaded after {waited:.1f} s (hosted mode's "
-                    "import waits for its warming: add --warmed)"
-                )
-            outcomes, wall, sampled = asyncio.run(run_class(url, proc.pid, students, args.limit))
-            hwm = peak_rss_mb(proc.pid)
+            sampler = TreeSampler(proc.pid).start()  # whole run: warm-up included
+            try:
+                if args.warm:
+                    warm_up(url, proc.pid, Path(tmp) / "cache", args.warmed)
+                if args.klass == "series":
+                    series = asyncio.run(run_series(url, proc.pid, args.query, args.limit, sampler))
+                    outcomes, wall = {}, series.wall
+                elif args.klass == "sequence":
+                    outcomes, wall = asyncio.run(run_sequence(url, students, args.limit, sampler))
+                else:
+                    outcomes, wall = asyncio.run(run_class(url, students, args.limit))
+            finally:
+                end = sampler.stop()
+            memory = Memory.of(sampler, end, peak_rss_mb(proc.pid))
             threads = len(list(Path(f"/proc/{proc.pid}/task").iterdir()))
             print(
                 f"pinning read back: the server's {threads} threads on CPUs "
                 f"{' / '.join(sorted(thread_cpus(proc.pid)))}; clients on CPUs "
                 f"{','.join(map(str, sorted(os.sched_getaffinity(0))))} at nice {os.nice(0)}"
             )
+        left = end_leftovers(sampler.seen)  # the server has stopped: nothing it started runs on
         log = log_path.read_text(errors="replace")
+    if left:
+        print(f"the server left {len(left)} processes running when it stopped (ended now):")
+        print("\n".join(f"  {line}" for line in left))
+    if args.memory_csv is not None:
+        sampler.write_csv(args.memory_csv)
+        print(f"memory samples written to {args.memory_csv}")
+    if series is not None:
+        return report_series(args, series, memory, log)
     checks = []
     if args.check_identical:
         checks = check_identical(
             students, outcomes, args.check_identical, args.server_cpus, args.check_limit
         )
-    return report(args, students, outcomes, wall, hwm, sampled, log, checks)
+    return report(args, students, outcomes, wall, memory, log, checks)
 
 
-def report(args, students, outcomes, wall, hwm, sampled, log, checks) -> int:
-    print(f"\n{'#':>3} {'kind':8}{'arrival':>8} {'results':>9}  {'experiment':44} last status")
+def warm_up(url: str, pid: int, cache: Path, warmed: bool) -> None:
+    """--warm: the Learn page once (it trains nothing), then (--warmed) the start-up warming's
+    end, then TensorFlow loaded somewhere in the server's tree and the tree idle."""
+    warm = asyncio.run(st_client.visit(url, "learn", "", "", timeout=180, settle=170))
+    print(
+        f"warm-up: the Learn page (trains nothing) finished: {warm.finished}, "
+        f"errors {len(warm.errors)}",
+        flush=True,
+    )
+    if warmed:  # today's server imports TensorFlow once this warming has ended
+        waited = wait_for_warming(cache, pid, limit=300.0)
+        print(f"warm-up: every preset experiment trained after {waited:.1f} s")
+    waited, loaded = wait_for_tensorflow(pid, limit=120.0)
+    print(
+        f"warm-up: TensorFlow loaded and the server's tree idle after {waited:.1f} s"
+        if loaded
+        else f"warm-up: TensorFlow NOT loaded after {waited:.1f} s (today's server imports it "
+        "after its warming: add --warmed)"
+    )
+
+
+def log_words(log: str) -> dict[str, int]:
+    return {word: log.count(word) for word in ("Traceback", "ERROR", "Exception")}
+
+
+def print_goals(goals: list[tuple[str, bool | None]], memory: Memory | None = None) -> int:
+    print("\ngoals:")
+    for name, met in goals:
+        print(f"  {'-- not checked' if met is None else 'met   ' if met else 'MISSED'}  {name}")
+    caveat = memory.caveat() if memory is not None else None
+    if caveat:
+        print(f"  {caveat}")
+    return 0 if all(met is not False for _, met in goals) else 1
+
+
+def report(args, students, outcomes, wall, memory: Memory, log, checks) -> int:
+    print(f"\n{'#':>3} {'kind':8}{'arrival':>8} {'results':>9}  {'experiment':60} last status")
     for s in students:
         out = outcomes[s.index]
-        print(f"{s.index:3d} {s.kind:8}{s.arrival:7.1f}s {show(out.seconds)}  {s.experiment:44} "
+        print(f"{s.index:3d} {s.kind:8}{s.arrival:7.1f}s {show(out.seconds)}  {s.experiment:60} "
               f"{out.status or '-'}")  # fmt: skip
+        if out.memory is not None:
+            print(f"{'':13}  after the results: tree PSS {out.memory[0]:.0f} MB, web server "
+                  f"{out.memory[1]:.0f} MB")  # fmt: skip
         if out.queue and out.queue != out.status:
             print(f"{'':13}  last queue status: {out.queue}")
         for text in [out.note, *out.errors]:
@@ -631,7 +951,7 @@ def report(args, students, outcomes, wall, hwm, sampled, log, checks) -> int:
     times = [o.seconds for o in outcomes.values() if o.seconds is not None]
     done = [s for s in students if outcomes[s.index].ok]
     shown = sum(len(o.errors) for o in outcomes.values())
-    in_log = {word: log.count(word) for word in ("Traceback", "ERROR", "Exception")}
+    in_log = log_words(log)
     median = statistics.median(times) if times else None
     longest = max(times) if times else None
     by_kind = ", ".join(
@@ -642,8 +962,7 @@ def report(args, students, outcomes, wall, hwm, sampled, log, checks) -> int:
     print(f"time to results: median {show(median).strip()}, max {show(longest).strip()}")
     print(f"errors shown to students: {shown}")
     print("server log: " + ", ".join(f"{w} {c}" for w, c in in_log.items()))
-    print(f"server memory: peak VmHWM {hwm:.0f} MB; sampled RSS peak (with children) "
-          f"{sampled:.0f} MB")  # fmt: skip
+    print("\n".join(memory.lines()))
     same = None
     if checks:
         print("\nsame numbers as the experiment trained alone (python -m rnnviz --json):")
@@ -652,18 +971,78 @@ def report(args, students, outcomes, wall, hwm, sampled, log, checks) -> int:
             print(f"{s.index:3d} {verdict:11} seen {' '.join(seen)}  alone "
                   f"{' '.join(lone or ['-'])}  {s.experiment}  {note}")  # fmt: skip
         same = all(lone == seen for _, seen, lone, _ in checks)
+    n = len(students)
     goals = [
-        ("all get results", len(done) == len(students)),
-        ("0 errors (shown, server log)", shown == 0 and not any(in_log.values())),
-        ("identical numbers", same),
-        ("peak memory < 1024 MB", hwm < 1024),
-        ("max time to results <= 60 s", longest is not None and longest <= 60),
-        ("median time to results <= 25 s", median is not None and median <= 25),
+        (f"all get results ({len(done)}/{n})", len(done) == n),
+        (
+            f"0 errors (shown {shown}, server log {sum(in_log.values())})",
+            shown == 0 and not any(in_log.values()),
+        ),
+        (
+            f"tree PSS < {MEMORY_GOAL_MB:.0f} MB at every sample (peak "
+            f"{memory.tree_pss_peak:.0f} MB)",
+            memory.samples > 0 and memory.over_goal == 0,
+        ),
     ]
-    print("\ngoals:")
-    for name, met in goals:
-        print(f"  {'-- not checked' if met is None else 'met   ' if met else 'MISSED'}  {name}")
-    return 0 if all(met is not False for _, met in goals) else 1
+    if args.klass == "sequence":
+        goals.append(
+            (
+                f"web server alone < {SERVER_GOAL_MB:.0f} MB at the end (PSS "
+                f"{memory.server_pss_end:.0f} MB; peak {memory.server_pss_peak:.0f} MB)",
+                memory.server_pss_end < SERVER_GOAL_MB,
+            )
+        )
+    else:
+        goal = MEDIAN_GOAL_S[args.klass]
+        goals += [
+            ("identical numbers", same),
+            (
+                f"median time to results <= {goal:.0f} s ({show(median).strip()})",
+                median is not None and median <= goal,
+            ),
+            (
+                f"max time to results <= {MAX_GOAL_S:.0f} s ({show(longest).strip()})",
+                longest is not None and longest <= MAX_GOAL_S,
+            ),
+        ]
+    return print_goals(goals, memory)
+
+
+def report_series(args, out: SeriesOutcome, memory: Memory, log: str) -> int:
+    print(f"\nlink: /features?{out.query}")
+    work = series_work(out.query)
+    if isinstance(work, str):
+        print(f"note: {work}")
+    else:
+        print(
+            f"its real scoring work (every window of the scored year): {work[0]:,} numbers "
+            f"through the model, {work[0] / work[1]:.1f}x the hosted limit ({work[1]:,})"
+        )
+    if out.refused is not None:
+        print(f"refused after {out.wall:.1f} s: {out.refused[:300]}")
+    elif out.seconds is not None:
+        print(f"ran: results after {out.seconds:.1f} s ({', '.join(out.numbers)})")
+    else:
+        print(f"no results and no refusal after {out.wall:.1f} s: {out.note}")
+        print(f"  last status: {out.status or '-'}")
+    if out.note and out.refused is None and out.seconds is not None:
+        print(f"  ! {out.note}")
+    for kind, text in out.alerts:
+        if kind != "error":
+            print(f"  {kind}: {' '.join(text.split())[:200]}")
+    print(f"the server tree's CPU over the visit: {out.cpu:.1f} s (wall {out.wall:.1f} s)")
+    print(f"the tree's peak PSS during the visit: {out.peak_pss:.0f} MB")
+    in_log = log_words(log)
+    print("server log: " + ", ".join(f"{w} {c}" for w, c in in_log.items()))
+    print("\n".join(memory.lines()))
+    within = not isinstance(work, str) and work[0] <= work[1]
+    if out.refused is not None:
+        met, how = True, "refused"
+    elif out.seconds is not None:
+        met, how = within, "ran within the limit" if within else "ran BEYOND the limit"
+    else:
+        met, how = False, "neither refused nor finished within --limit"
+    return print_goals([(f"refused, or within the hosted scoring limit: {how}", met)])
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ class Visit:
     status: str = ""  # the last status text: a progress bar's text, or a queue/busy message
     queue: str = ""  # the last status text that speaks of a queue, waiting or an estimate
     errors: list[str] = field(default_factory=list)  # error alerts and exceptions shown
+    alerts: list[tuple[str, str]] = field(default_factory=list)  # (kind, text) of every alert
     texts: list[str] = field(default_factory=list)  # every element text, in order (bounded)
     finished: bool = False  # a script run ended after the wanted text (the page is complete)
     rewritten_query: str | None = None  # the query string the app put in the URL, if it did
@@ -145,6 +146,7 @@ async def visit(
     hold: asyncio.Event | None = None,
     on_status=None,
     on_done=None,
+    stop_on_error: bool = False,
 ) -> Visit:
     """Open ``page`` (its URL path) of the app at ``base_url`` with ``query_string`` and wait up
     to ``timeout`` seconds for an element whose text contains ``want``.
@@ -166,6 +168,8 @@ async def visit(
     def seen(kind: str, text: str) -> None:
         if len(out.texts) < MAX_TEXTS:
             out.texts.append(text)
+        if kind.startswith("alert.") and len(out.alerts) < MAX_TEXTS:
+            out.alerts.append((kind.removeprefix("alert."), text))
         if kind in ("exception", "alert.error") or "Traceback" in text:
             out.errors.append(text[:300])
         elif is_status(kind, text):
@@ -197,6 +201,9 @@ async def visit(
                     break
                 if now >= deadline:
                     out.ended = out.ended or f"no results after {timeout:.0f} s"
+                    break
+                if stop_on_error and out.errors and out.seconds is None:
+                    out.ended = f"an error was shown: {out.errors[0][:200]}"
                     break
                 limit = deadline - now if settle_until is None else settle_until - now
                 due = reruns.wait()

@@ -51,6 +51,19 @@ def test_light_client_sees_per_feature_results(server):
     assert "Traceback" not in log.read_text()
 
 
+def test_stop_on_error_ends_the_visit_at_a_refused_link(server):
+    url, _log = server
+    query = urlencode({**TINY, "units": "40,20"})  # over the hosted bound of 32 units
+    seen = asyncio.run(
+        st_client.visit(url, "features", query, TABLE, timeout=90, stop_on_error=True)
+    )
+    assert seen.seconds is None  # it did not wait for the default experiment's results
+    assert seen.ended is not None and seen.ended.startswith("an error was shown"), seen.ended
+    assert "could not be used" in seen.ended and "units" in seen.ended
+    assert [kind for kind, _ in seen.alerts].count("error") == 1
+    assert seen.errors == [text for kind, text in seen.alerts if kind == "error"]
+
+
 def test_rerun_message_is_what_the_front_end_sends_on_first_load():
     msg = st_client.rerun_message("?seed=3&rule=lagged", "features")
     assert msg.WhichOneof("type") == "rerun_script"
