@@ -750,7 +750,7 @@ def wait_for_tensorflow(pid: int, limit: float = 90.0) -> tuple[float, bool]:
 def wait_for_warming(cache: Path, pid: int, limit: float) -> float:
     """Seconds until the cache holds every preset experiment and the server's tree (its
     warming, wherever it runs) is idle, at most ``limit``; then one more second."""
-    from rnnviz.jobs import preset_experiments
+    from rnnviz.warm import preset_experiments
 
     ids = [c.training_id() for c in preset_experiments()]
     start = time.perf_counter()
