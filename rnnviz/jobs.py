@@ -181,16 +181,8 @@ def stepwise_fraction(job: Job, total: int) -> float:
 
 
 def stepwise_index(job: Job, total: int) -> int:
-    """Which of the ``total`` trainings of a stepwise job runs (0: without x1): a new training
-    starts when the reported (epoch, step) goes back."""
-    seen = job.__dict__.setdefault("_stepwise", [0, None, None])  # index, last, progress
-    p = job.progress
-    if p is not None and p is not seen[2]:
-        at = (p.epoch, p.step)
-        if seen[1] is not None and at <= seen[1]:
-            seen[0] = min(seen[0] + 1, total - 1)
-        seen[1], seen[2] = at, p
-    return seen[0]
+    """Which of the ``total`` trainings of a stepwise job runs (0: the one without x1)."""
+    return min(job.run, total - 1)
 
 
 def warm(jobs: TrainingJobs, store: ModelStore, configs: Sequence[Config]) -> list[Job]:

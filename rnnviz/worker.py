@@ -104,19 +104,29 @@ def _task(kind: str) -> Callable[..., Any]:
     return TASKS[kind]
 
 
+def _task_ready() -> bool:
+    """A job that does nothing: the process is up and ``rnnviz.tasks`` imported."""
+    return True
+
+
 def _call(job_id: int, kind: str, args: tuple, preemptible: bool) -> tuple[str, Any, float]:
     """Run ``rnnviz.tasks.TASKS[kind](*args)`` here: ("done", value, memory), ("preempted",
     None, memory) or ("error", (type name, message, is a ValueError), memory)."""
     shown: list[Any] = [None]
+    seen: list[Any] = [None, 0]  # the last (epoch, step), and how many trainings restarted
 
     def report(progress) -> None:
         if preemptible and _cancel is not None and _cancel.is_set():
             raise _Preempted
+        at = (progress.epoch, progress.step)
+        if seen[0] is not None and at <= seen[0]:  # a new training (stepwise: one a feature)
+            seen[1] += 1
+        seen[0] = at
         snap = getattr(progress, "snapshot", None)
-        now = (round(progress.fraction, 2), getattr(snap, "step", None), str(progress))
-        if now[:2] != (shown[0] or (None, None))[:2] and _events is not None:
+        now = (round(progress.fraction, 2), getattr(snap, "step", None), seen[1])
+        if now != shown[0] and _events is not None:
             shown[0] = now
-            _events.put((job_id, progress))
+            _events.put((job_id, progress, seen[1]))
 
     try:
         value = _task(kind)(*args, progress=report)
@@ -148,6 +158,7 @@ class Job:
     id: int = 0
     arrival: int = 0
     progress: Any = None
+    run: int = 0  # trainings the job started before the current one (stepwise: F in all)
     result: Any = None
     error: BaseException | None = None
     running: bool = False
@@ -279,7 +290,9 @@ class Worker:
         self.died = 0  # processes that stopped mid-job
         self.completed: Counter[str] = Counter()  # jobs done, by kind
         self._closed = False
+        self._wake = threading.Condition(self._lock)
         threading.Thread(target=self._drain, name="rnnviz-worker-events", daemon=True).start()
+        threading.Thread(target=self._dispatcher, name="rnnviz-worker-jobs", daemon=True).start()
 
     # -- submitting -------------------------------------------------------------------------
     def submit(
@@ -352,28 +365,62 @@ class Worker:
 
     # -- running ----------------------------------------------------------------------------
     def _dispatch(self) -> None:
-        """Start queued jobs on free slots; ask a warming job to give way to a visitor. Holds
-        the lock."""
-        for slot in self._slots:
-            if slot.job is None and self._pending:
-                self._start(slot, self._pending.pop(0))
+        """Wake the dispatcher (a new job, or a slot freed); ask a warming job to give way
+        when a visitor waits. Holds the lock."""
+        self._wake.notify_all()
         if self._pending and self._pending[0].priority == 0:
             for slot in self._slots:
                 if slot.job is not None and slot.job.preemptible and slot.job.priority > 0:
                     slot.cancel.set()
                     break
 
+    def _dispatcher(self) -> None:
+        """Start queued jobs on free slots, in queue order. Starting a process can block (the
+        forkserver's first start imports TensorFlow, seconds): it happens here, never in a
+        page's script run and never holding the lock."""
+        while True:
+            with self._lock:
+                while not self._closed and not (
+                    self._pending and any(s.job is None for s in self._slots)
+                ):
+                    self._wake.wait()
+                if self._closed:
+                    return
+                slot = next(s for s in self._slots if s.job is None)
+                job = self._pending.pop(0)
+                slot.job, job.running = job, True
+                slot.cancel.clear()
+                self._started[job.id] = time.perf_counter()
+                self._changed()
+            self._start(slot, job)
+
+    def start_processes(self) -> None:
+        """Start a worker process in every slot now (the forkserver's import included), in
+        the background, so that the first visitor's job does not wait for it."""
+
+        def start() -> None:
+            for slot in self._slots:
+                with self._lock:
+                    if self._closed or slot.executor is not None or slot.job is not None:
+                        continue
+                    slot.executor = self._executor(slot)
+                slot.executor.submit(_task_ready).result()
+
+        threading.Thread(target=start, name="rnnviz-worker-start", daemon=True).start()
+
+    def _executor(self, slot: _Slot) -> ProcessPoolExecutor:
+        self.processes_started += 1
+        return ProcessPoolExecutor(
+            1, mp_context=self._ctx, initializer=_init, initargs=(self._events, slot.cancel)
+        )
+
     def _start(self, slot: _Slot, job: Job) -> None:
-        if slot.executor is None:
-            slot.executor = ProcessPoolExecutor(
-                1, mp_context=self._ctx, initializer=_init, initargs=(self._events, slot.cancel)
-            )
-            self.processes_started += 1
-        slot.cancel.clear()
-        slot.job, job.running = job, True
-        self._started[job.id] = time.perf_counter()
         try:
-            future = slot.executor.submit(_call, job.id, job.kind, job.args, job.preemptible)
+            with self._lock:
+                if slot.executor is None:
+                    slot.executor = self._executor(slot)
+                executor = slot.executor
+            future = executor.submit(_call, job.id, job.kind, job.args, job.preemptible)
         except (BrokenProcessPool, RuntimeError) as exc:  # a process that died while idle
             future = Future()
             future.set_exception(BrokenProcessPool(str(exc)))
@@ -441,10 +488,10 @@ class Worker:
                 return
             if item is None:
                 return
-            job_id, progress = item
+            job_id, progress, run = item
             job = self._by_id.get(job_id)
             if job is not None and not job.done.is_set():
-                job.progress = progress
+                job.progress, job.run = progress, run
                 job.notify()
 
     # -- processes --------------------------------------------------------------------------
@@ -460,6 +507,7 @@ class Worker:
         """Stop every worker process (queued jobs are dropped)."""
         with self._lock:
             self._closed = True
+            self._wake.notify_all()
             for slot in self._slots:
                 self._retire(slot)
         self._events.put(None)

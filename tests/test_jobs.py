@@ -134,7 +134,8 @@ def test_a_warming_training_gives_way_to_a_visitor_and_still_makes_the_same_mode
 
 def test_thirty_visitors_are_all_queued_and_all_get_a_result(worker, tmp_path):
     jobs = [worker.submit(GATE, f"s{i}", (str(tmp_path), f"s{i}")) for i in range(30)]
-    assert [j.queue_position for j in jobs[1:]] == list(range(1, 30)) or jobs[0].running
+    waiting = [j.queue_position for j in jobs if j.queue_position is not None]
+    assert len(waiting) >= 29 and waiting == list(range(1, len(waiting) + 1))
     (tmp_path / "release").touch()
     assert [j.get(120) for j in jobs] == [f"s{i}" for i in range(30)]
     assert _order(tmp_path) == [f"s{i}" for i in range(30)]

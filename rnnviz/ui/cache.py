@@ -57,7 +57,10 @@ def bounds() -> Bounds:
 def worker() -> Worker:
     """The process-wide worker (``rnnviz.worker``): every job that needs TensorFlow."""
     s = settings()
-    return Worker(slots=s.max_training, budget_mb=s.worker_budget_mb)
+    worker = Worker(slots=s.max_training, budget_mb=s.worker_budget_mb)
+    if s.hosted:  # a demo's visitors should not wait for the worker's TensorFlow import
+        worker.start_processes()
+    return worker
 
 
 @st.cache_resource(show_spinner=False)
