@@ -167,6 +167,24 @@ def _lag_clause(scores: dict) -> str:
     return f"misses the rule's lags (lag AUC {lag_auc:.2f}, chance 0.50)"
 
 
+def _chance_lag(comparison, lag_auc: float) -> str:
+    """The random row's lag AUC with how widely it strays from seed to seed (from the number
+    of true (feature, lag) cells: :meth:`rnnviz.comparison.Comparison.chance_spread`)."""
+    text = f"lag AUC {lag_auc:.2f}"
+    spread = comparison.chance_spread()
+    if spread is None:
+        return text
+    k, n, sd = spread
+    cells = "cell" if k == 1 else "cells"
+    text += (
+        f", one draw of a wide spread: with {k} true (feature, lag) {cells} among {n}, random "
+        f"scores' lag AUC is 0.50 ± {sd:.2f} from seed to seed"
+    )
+    if k == 1:
+        text += " (it is only the rank of that one cell, anywhere from 0 to 1)"
+    return text + f", so compare a method's lag AUC with 0.50 ± {sd:.2f}, not with this one draw"
+
+
 def reading(comparison, method: str, truth_features: Iterable[int]) -> str:
     """One sentence on ``method``'s verdict, derived from the comparison's numbers.
 
@@ -192,7 +210,7 @@ def reading(comparison, method: str, truth_features: Iterable[int]) -> str:
             lead += f" (random scores do this 1 time in {odds})"
         parts.append(lead)
         if scores.get("lag_auc") is not None:
-            parts.append(f"lag AUC {scores['lag_auc']:.2f}")
+            parts.append(_chance_lag(comparison, scores["lag_auc"]))
     else:
         parts.append(clause)
         if auc is not None and chance is not None and auc < 1.0 and auc <= chance:
