@@ -447,7 +447,8 @@ def correlated_credit(pairs: tuple[tuple[int, int, float], ...], used: frozenset
         if len(read) == 1:
             other = f"x{b}" if read[0] == f"x{a}" else f"x{a}"
             lines.append(
-                f"- {pair}, and the rule reads {read[0]} only. In the training data {other} "
+                f"- {pair}; of these two the rule reads {read[0]}, not {other}. In the training "
+                f"data {other} "
                 f"carries almost the same information, so the model could lean on either. "
                 f"Noise on {other} alone moves it away from {read[0]}: the nudged sequences "
                 f"have combinations that never occur in the data. Whatever effect {other} shows "
