@@ -35,6 +35,22 @@ class Comparison:
     scores: dict[str, dict[str, float | None]]  # per method: rnnviz.truth.score_method
     rank_agreement: np.ndarray  # (M, M) Spearman rho of per-feature means, noise ties tied
     seconds: dict[str, float]
+    truth: frozenset[tuple[int, int]] | None = None  # the (feature, lag) pairs scored against
+
+    def chance_spread(self) -> tuple[int, int, float] | None:
+        """How widely random scores' lag AUC strays from 0.5, from seed to seed, on this
+        comparison's (feature, lag) cells: (true cells, all cells, standard deviation), from
+        :func:`rnnviz.truth.chance_auc_sd`; None without ground truth or lag scores."""
+        from rnnviz.truth import chance_auc_sd
+
+        random = self.attributions.get(RANDOM)
+        lags = None if random is None else random.past_lags()
+        if self.truth is None or lags is None:
+            return None
+        n = lags.size
+        k = len({(f, lag) for f, lag in self.truth if f < lags.shape[0] and lag < lags.shape[1]})
+        sd = chance_auc_sd(k, n - k)
+        return None if sd is None else (k, n, sd)
 
     def rows(self) -> list[dict[str, Any]]:
         """One tidy row per method: name, label, seconds and the truth metrics."""
@@ -171,6 +187,9 @@ def compare(
         raise ValueError(f"parameters given for methods not compared: {', '.join(stray)}")
     calls = {name: resolve(name, ctx, dict(params.get(name, {}))) for name in names}
     truth_pairs = getattr(truth, "ground_truth", truth)
+    truth_pairs = (
+        None if truth_pairs is None else frozenset((int(f), int(g)) for f, g in truth_pairs)
+    )
     attributions: dict[str, Attribution] = {}
     scores: dict[str, dict[str, float | None]] = {}
     seconds: dict[str, float] = {}
@@ -183,7 +202,12 @@ def compare(
             # A rule reads only the past: lags 0 .. T-1 are scored (the random row has no other).
             scores[name] = score_method(attr.importances_mean, attr.past_lags(), truth_pairs)
     return Comparison(
-        tuple(names), attributions, scores, agreement_matrix(attributions, names), seconds
+        tuple(names),
+        attributions,
+        scores,
+        agreement_matrix(attributions, names),
+        seconds,
+        truth_pairs,
     )
 
 
@@ -206,6 +230,7 @@ def merge_comparisons(first: Comparison, second: Comparison) -> Comparison:
         pick("scores"),
         agreement_matrix(attributions, names),
         pick("seconds"),
+        first.truth if first.truth is not None else second.truth,
     )
 
 

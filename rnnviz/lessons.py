@@ -15,16 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnviz.config import PRESETS, Config
-from rnnviz.readings import join
+from rnnviz.readings import join, noise_floor_text
+from rnnviz.reliance import feature_floor, pair_floor
 
-# A feature counts as relied on when its effect is at least this share of the largest one.
-RELIED_SHARE = 0.25
-# A pair combines when its interaction strength is at least this share of the smaller of the
-# two features' own effects (the part of their joint change that their sum does not explain).
-COMBINE_SHARE = 0.1
-# A near-copy shows nothing when its effect is at most this many times the largest effect of
-# the features nothing reads (the noise floor), and as much as the original from this share.
-NOISE_FACTOR = 2.0
+# Relied on, combined and "nothing" are decided by one test, rnnviz.reliance: clear of the
+# noise floor that the features the rule does not read set on the same model. The copy takes as
+# much credit as the original from this share of the original's effect.
 AS_MUCH_SHARE = 0.8
 
 
@@ -64,15 +60,6 @@ def _names(names: Sequence[str], idx: Iterable[int]) -> str:
     return join(names[i] for i in idx)
 
 
-def relied_on(importances_mean: np.ndarray, share: float = RELIED_SHARE) -> list[int]:
-    """Features whose effect is at least ``share`` of the largest (none if all are zero)."""
-    mean = np.asarray(importances_mean, dtype=np.float64)
-    top = float(np.nanmax(mean)) if mean.size else 0.0
-    if not top > 0:
-        return []
-    return [int(i) for i in np.flatnonzero(mean >= share * top)]
-
-
 FEATURE_OPTIONS = {
     "x1 only": (0,),
     "x1 and x2": (0, 1),
@@ -81,24 +68,40 @@ FEATURE_OPTIONS = {
 }
 
 
-def reveal_features(scores, options: Mapping[str, tuple[int, ...]] = FEATURE_OPTIONS) -> Reveal:
-    """Which features the model relies on (effect ≥ RELIED_SHARE of the largest), with values."""
+def reveal_features(
+    scores, noise: Sequence[int] | None, options: Mapping[str, tuple[int, ...]] = FEATURE_OPTIONS
+) -> Reveal:
+    """Which features the model relies on: those clear of the noise floor that ``noise`` (the
+    features the rule does not read, :func:`rnnviz.reliance.noise_of`) sets, with the values
+    and the criterion in words."""
     mean, std = scores.importances_mean, scores.importances_std
     names = scores.feature_names
-    used = relied_on(mean)
+    floor = feature_floor(mean, std, noise)
+    used = [f for f in range(len(names)) if floor.clears(mean[f])]
     answer = next((o for o, s in options.items() if tuple(s) == tuple(used)), None)
     ignored = [i for i in range(len(names)) if i not in used]
-    parts = [
-        f"Perturbing {_names(names, used)} moves the predictions most: "
-        + ", ".join(f"{names[i]} by {mean[i]:.3f} ± {std[i]:.3f}" for i in used)
-    ]
-    if ignored:
-        top = float(np.max(mean))
-        parts.append(
-            ", ".join(f"{names[i]} by only {mean[i]:.3f}" for i in ignored)
-            + f" (under {RELIED_SHARE:.0%} of the largest effect, {top:.3f})"
+    if used:
+        head = f"Perturbing {_names(names, used)} moves the predictions most: " + ", ".join(
+            f"{names[i]} by {mean[i]:.3f} ± {std[i]:.3f}" for i in used
         )
-    return Reveal(answer, "; ".join(parts) + ".")
+    else:
+        head = "No feature moves the predictions clearly more than noise"
+    parts = [head]
+    if ignored:
+        parts.append(", ".join(f"{names[i]} by only {mean[i]:.3f} ± {std[i]:.3f}" for i in ignored))
+    text = "; ".join(parts) + ". " + noise_floor_text(floor, names)
+    verdict = [names[f] for f in used]
+    text += (
+        f": {join(verdict)} {'is' if len(verdict) == 1 else 'are'}." if verdict else ": none is."
+    )
+    yardstick = [names[f] for f in floor.noise or () if f in ignored]
+    if yardstick:
+        which = join(yardstick)
+        text += (
+            f" {which}, which the rule does not read, cannot clear the floor: "
+            f"{'it is' if len(yardstick) == 1 else 'they are'} the yardstick."
+        )
+    return Reveal(answer, text)
 
 
 LAG_OPTIONS = {"0 steps (the same step)": 0, "1 step": 1, "2 steps": 2, "3 or more steps": 3}
@@ -138,26 +141,39 @@ COMBINE = "It combines them: the effect of one depends on the other"
 ADD_UP = "Their effects simply add up"
 
 
-def reveal_interaction(interactions, pair: tuple[int, int] = (0, 1)) -> Reveal:
-    """Whether ``pair`` combines: its interaction against the two features' own effects."""
+def reveal_interaction(
+    interactions, noise: Sequence[int] | None, pair: tuple[int, int] = (0, 1)
+) -> Reveal:
+    """Whether ``pair`` combines: its interaction (the RMS of Δ_ij − Δ_i − Δ_j, not a
+    difference of RMS values) against the noise floor that pairs with a feature of ``noise``
+    show (:func:`rnnviz.reliance.pair_floor`)."""
     names = interactions.feature_names
     i, j = pair
+    a, b = names[i], names[j]
     mean, std = interactions.importances_mean, interactions.importances_std
     single = interactions.single_mean
     value = float(mean[i, j])
-    smaller = float(min(single[i], single[j]))
-    combines = smaller > 0 and value >= COMBINE_SHARE * smaller
-    others = [(a, b, m) for a, b, m, _ in interactions.pairs() if {a, b} != {i, j}]
+    floor = pair_floor(interactions, noise)
+    combines = floor.clears(value)
     reading = (
-        f"Perturbing {names[i]} and {names[j]} together moves the predictions by "
-        f"{value:.3f} ± {float(std[i, j]):.3f} more than the sum of each alone "
-        f"({names[i]} alone {single[i]:.3f}, {names[j]} alone {single[j]:.3f})"
+        f"Alone, {a} moves the predictions by {single[i]:.3f} and {b} by {single[j]:.3f} (RMS)"
     )
-    if smaller > 0:
-        reading += f": {value / smaller:.0%} of the smaller single effect"
+    joint = interactions.joint_mean
+    if joint is not None:
+        reading += (
+            f"; together by {joint[i, j]:.3f}, not {single[i]:.3f} + {single[j]:.3f}: RMS "
+            "changes do not add up"
+        )
+    reading += (
+        f". The interaction is the RMS of what the joint change holds beyond the two single "
+        f"changes, Δ({a} and {b}) − Δ({a}) − Δ({b}): {value:.3f} ± {float(std[i, j]):.3f}. "
+        + noise_floor_text(floor, names, pairs=True)
+        + f": {a} and {b} {'do' if combines else 'do not'}"
+    )
+    others = [(p, q, m) for p, q, m, _ in interactions.pairs() if {p, q} != {i, j}]
     if others:
-        a, b, m = others[0]
-        reading += f". The strongest other pair, {names[a]} and {names[b]}, scores {m:.3f}"
+        p, q, m = others[0]
+        reading += f". The strongest other pair, {names[p]} and {names[q]}, scores {m:.3f}"
     return Reveal(COMBINE if combines else ADD_UP, reading + ".")
 
 
@@ -171,16 +187,17 @@ def reveal_correlated(
 ) -> Reveal:
     """How much credit the near-copy takes, against the original and against the noise floor.
 
-    ``unrelated``: features the rule never reads and nothing copies; the largest of their
-    effects is what "nothing" looks like on this model. The copy shows nothing when its effect
-    is at most NOISE_FACTOR times that floor, as much as the original from AS_MUCH_SHARE of it.
+    ``unrelated``: features the rule never reads and nothing copies: they set the noise floor
+    (:func:`rnnviz.reliance.feature_floor`), what "nothing" looks like on this model. The copy
+    shows nothing when it does not clear that floor, as much as the original from
+    AS_MUCH_SHARE of the original's effect.
     """
     names = scores.feature_names
     mean = scores.importances_mean
     a, b = float(mean[original]), float(mean[copy])
-    floor = max((float(mean[i]) for i in unrelated), default=0.0)
+    floor = feature_floor(mean, scores.importances_std, unrelated)
     share = b / a if a > 0 else float("nan")
-    if b <= NOISE_FACTOR * floor:
+    if not floor.clears(b):
         answer = NONE
     elif share >= AS_MUCH_SHARE:
         answer = AS_MUCH
@@ -193,9 +210,17 @@ def reveal_correlated(
     if a > 0:
         reading += f", {share:.0%} of {names[original]}'s effect"
     if unrelated:
+        top = max(float(mean[i]) for i in unrelated)
         reading += (
-            f"; {_names(names, unrelated)}, which nothing reads or copies, by at most {floor:.3f}"
+            f"; {_names(names, unrelated)}, which nothing reads or copies, by at most {top:.3f}"
         )
+    reading += ". " + noise_floor_text(floor, names)
+    times = floor.times(b)
+    reading += f": {names[copy]} {'is' if floor.clears(b) else 'is not'}"
+    if times is not None:
+        reading += f", at {times:.1f}× the floor"
+    if answer == SOME:
+        reading += f", though its effect is under {AS_MUCH_SHARE:.0%} of {names[original]}'s"
     return Reveal(answer, reading + ".")
 
 
@@ -353,7 +378,6 @@ __all__ = [
     "Reveal",
     "lesson_experiments",
     "peak_lag",
-    "relied_on",
     "reveal_cells",
     "reveal_correlated",
     "reveal_features",

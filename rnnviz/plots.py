@@ -765,7 +765,10 @@ def interaction_heatmap(
 
     ``rule_pairs``: 0-based (i, j) pairs the rule combines (:func:`rnnviz.truth.interacting_pairs`);
     their cells (both halves of the symmetric matrix) carry a star. The diagonal is blank: a
-    feature with itself is not a pair.
+    feature with itself is not a pair. The colours run from 0 to the largest single-feature
+    effect (or the largest interaction, if larger): an interaction is bright only when it is
+    comparable to what one feature alone does, so noise (a few hundredths next to an effect of
+    0.38) stays dark instead of taking the whole scale.
     """
     names = list(result.feature_names)
     mean, std = result.importances_mean, result.importances_std
@@ -782,6 +785,7 @@ def interaction_heatmap(
         for i in range(n)
     ]
     z = np.where(np.eye(n, dtype=bool), np.nan, mean)
+    top = max(float(np.nanmax(result.single_mean)), float(np.nanmax(z)), 0.0)
     fig = go.Figure(
         _square_heatmap(
             z,
@@ -790,6 +794,7 @@ def interaction_heatmap(
             customdata=np.nan_to_num(std, nan=0.0),
             colorscale=HEATMAP_SCALE,
             zmin=0.0,
+            zmax=top if top > 0 else None,  # all zero: plotly's own scale
             hoverongaps=False,
             colorbar={"title": {"text": "RMS<br>interaction"}},
             hovertemplate=(

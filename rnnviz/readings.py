@@ -13,6 +13,14 @@ from math import comb
 import numpy as np
 
 from rnnviz.registry import RANDOM, method_label, spec_of
+from rnnviz.reliance import (
+    MIN_SHARE,
+    NOISE_FACTOR,
+    SPREAD,
+    NoiseFloor,
+    feature_floor,
+    pair_floor,
+)
 
 RECURRENCE = "it reads only input weights: it cannot see the recurrence"
 
@@ -167,6 +175,24 @@ def _lag_clause(scores: dict) -> str:
     return f"misses the rule's lags (lag AUC {lag_auc:.2f}, chance 0.50)"
 
 
+def _chance_lag(comparison, lag_auc: float) -> str:
+    """The random row's lag AUC with how widely it strays from seed to seed (from the number
+    of true (feature, lag) cells: :meth:`rnnviz.comparison.Comparison.chance_spread`)."""
+    text = f"lag AUC {lag_auc:.2f}"
+    spread = comparison.chance_spread()
+    if spread is None:
+        return text
+    k, n, sd = spread
+    cells = "cell" if k == 1 else "cells"
+    text += (
+        f", one draw of a wide spread: with {k} true (feature, lag) {cells} among {n}, random "
+        f"scores' lag AUC is 0.50 ± {sd:.2f} from seed to seed"
+    )
+    if k == 1:
+        text += " (it is only the rank of that one cell, anywhere from 0 to 1)"
+    return text + f", so compare a method's lag AUC with 0.50 ± {sd:.2f}, not with this one draw"
+
+
 def reading(comparison, method: str, truth_features: Iterable[int]) -> str:
     """One sentence on ``method``'s verdict, derived from the comparison's numbers.
 
@@ -192,7 +218,7 @@ def reading(comparison, method: str, truth_features: Iterable[int]) -> str:
             lead += f" (random scores do this 1 time in {odds})"
         parts.append(lead)
         if scores.get("lag_auc") is not None:
-            parts.append(f"lag AUC {scores['lag_auc']:.2f}")
+            parts.append(_chance_lag(comparison, scores["lag_auc"]))
     else:
         parts.append(clause)
         if auc is not None and chance is not None and auc < 1.0 and auc <= chance:
@@ -429,7 +455,8 @@ def correlated_credit(pairs: tuple[tuple[int, int, float], ...], used: frozenset
         if len(read) == 1:
             other = f"x{b}" if read[0] == f"x{a}" else f"x{a}"
             lines.append(
-                f"- {pair}, and the rule reads {read[0]} only. In the training data {other} "
+                f"- {pair}; of these two the rule reads {read[0]}, not {other}. In the training "
+                f"data {other} "
                 f"carries almost the same information, so the model could lean on either. "
                 f"Noise on {other} alone moves it away from {read[0]}: the nudged sequences "
                 f"have combinations that never occur in the data. Whatever effect {other} shows "
@@ -449,33 +476,97 @@ def correlated_credit(pairs: tuple[tuple[int, int, float], ...], used: frozenset
 # --------------------------------------------------------------------------- interactions
 
 
-INTERACTION_FLAT_SHARE = 0.01  # strongest pair below 1% of the largest single effect: "none"
-
-
-def interaction_reading(result, rule_pairs: dict[tuple[int, int], str] | None = None) -> str:
-    """One or two sentences from the numbers of ``result`` (an InteractionResult): the
-    strongest pair and its strength against the single-feature effects, and whether and where
-    the rule combines that pair (``rule_pairs`` from ``rnnviz.truth.interacting_pairs``; None
-    when there is no rule)."""
-    names = result.feature_names
-    i, j, value = result.strongest()
-    singles = result.single_mean
-    top_single = float(max(singles.max(), 0.0))
-    if value <= INTERACTION_FLAT_SHARE * top_single or value == 0.0:
-        return (
-            f"**No pair combines noticeably:** the largest interaction ({names[i]} with "
-            f"{names[j]}) is {value:.4f}, against single-feature effects up to {top_single:.4f}: "
-            "nudging two features at once moves the predictions as the two nudges add up."
-        )
-    std = float(result.importances_std[i, j])
-    smaller = float(min(singles[i], singles[j]))
-    share = f" ({value / smaller:.0%} of the smaller one)" if smaller > 0 else ""
-    text = (
-        f"**Strongest pair: {names[i]} and {names[j]}.** Nudged together they move the "
-        f"predictions by {value:.4f} ± {std:.4f} (RMS) beyond the sum of their single nudges, "
-        f"against {singles[i]:.4f} for {names[i]} alone and {singles[j]:.4f} for {names[j]} "
-        f"alone{share}."
+def noise_floor_text(
+    floor: NoiseFloor, names: Sequence[str], *, pairs: bool = False, digits: int = 3
+) -> str:
+    """The noise floor (:mod:`rnnviz.reliance`) in words, and the test it sets: what set it,
+    its value, and the bar a feature (``pairs``: a pair's interaction) must clear. Two
+    sentences; the second has no closing period, so a verdict can follow ("…: x1 is.")."""
+    v, bar = f"{floor.value:.{digits}f}", f"{floor.bar:.{digits}f}"
+    share = f"{MIN_SHARE:.0%} of the largest single effect"
+    what = (
+        "a pair with a feature the rule has no use for"
+        if pairs
+        else "a feature the rule has no use for"
     )
+    if floor.sources:
+        if pairs:
+            src = _list(f"{names[i]} with {names[j]}" for i, j in floor.sources)
+        else:
+            src = _list(names[f] for f in floor.sources)
+        spread = f", mean + {SPREAD:g} std over the repeats" if floor.spread else ""
+        head = f"The noise floor is what {what} shows on this model: {v} ({src}{spread})"
+    elif floor.noise is None:
+        head = f"No feature is known to be unused here, so the noise floor is only {share}: {v}"
+    elif not floor.noise:
+        head = (
+            "The rule reads every feature or a near-copy of one, so none shows what noise looks "
+            f"like, and the noise floor is only {share}: {v}"
+        )
+    else:
+        unread = _list(names[f] for f in floor.noise)
+        head = (
+            f"What the features the rule does not read show ({unread}) stays under {share}, so "
+            f"that is the noise floor: {v}"
+        )
+    test = (
+        "A pair counts as combined when its interaction"
+        if pairs
+        else "A feature counts as relied on when its effect"
+    )
+    return f"{head}. {test} is more than {NOISE_FACTOR:g}× the floor, above {bar}"
+
+
+def interaction_reading(
+    result,
+    rule_pairs: dict[tuple[int, int], str] | None = None,
+    noise: Sequence[int] | None = None,
+) -> str:
+    """A few sentences from the numbers of ``result`` (an InteractionResult): whether any pair
+    stands clear of the noise floor (:func:`rnnviz.reliance.pair_floor`; ``noise``: the
+    features that set it, :func:`rnnviz.reliance.noise_of`, None without a rule), and for the
+    strongest pair that does: its joint change against the single ones, what its interaction
+    measures, and whether and where the rule combines it (``rule_pairs`` from
+    ``rnnviz.truth.interacting_pairs``; None when there is no rule)."""
+    names = result.feature_names
+    singles = result.single_mean
+    floor = pair_floor(result, noise)
+    ranked = result.pairs()
+    clear = [p for p in ranked if floor.clears(p[2])]
+    floor_text = noise_floor_text(floor, names, pairs=True, digits=4)
+    if not clear:
+        i, j, value, std = ranked[0]
+        return (
+            f"**No pair stands clear of the noise floor.** The largest interaction, {names[i]} "
+            f"with {names[j]}, is {value:.4f} ± {std:.4f}. {floor_text}. Nudging two features at "
+            "once moves the predictions as the two single nudges add up, up to noise."
+        )
+    i, j, value, std = clear[0]
+    a, b = names[i], names[j]
+    joint = result.joint_mean
+    text = f"**Strongest pair: {a} and {b}.** "
+    if joint is not None:
+        text += (
+            f"Nudged together they move the predictions by {joint[i, j]:.4f} (RMS of the joint "
+            f"change), {a} alone by {singles[i]:.4f} and {b} alone by {singles[j]:.4f}: RMS "
+            "changes do not add up. "
+        )
+    else:
+        text += (
+            f"Alone, {a} moves the predictions by {singles[i]:.4f} and {b} by {singles[j]:.4f}. "
+        )
+    times = floor.times(value)
+    text += (
+        f"What the joint change holds beyond the two single changes, the RMS of "
+        f"Δ({a} and {b}) − Δ({a}) − Δ({b}), is {value:.4f} ± {std:.4f}"
+        + (f", {times:.0f}× the noise floor" if times is not None else "")
+        + f". {floor_text}."
+    )
+    if len(clear) > 1:
+        text += " Also clear of the floor: " + _list(
+            f"{names[p]} and {names[q]} ({m:.4f})" for p, q, m, _ in clear[1:]
+        )
+        text += "."
     if rule_pairs is None:
         return text
     where = rule_pairs.get((i, j))
@@ -495,18 +586,24 @@ def replay_reading(
     snapshots: Sequence,
     truth_features: Iterable[int] | None = None,
     names: Sequence[str] | None = None,
+    noise: Sequence[int] | None = None,
 ) -> str:
-    """When each feature reached half its final effect, and which stayed flat, from the
-    numbers of ``snapshots`` (``rnnviz.snapshots.Snapshot``, in step order). ``names``: the
-    features' names (default x1..xF); ``truth_features``: the rule's, None without a rule."""
+    """When each feature reached half its final effect, and which never stood clear of the
+    noise floor (:mod:`rnnviz.reliance`, on the last snapshot), from the numbers of
+    ``snapshots`` (``rnnviz.snapshots.Snapshot``, in step order). ``names``: the features'
+    names (default x1..xF); ``truth_features``: the rule's, None without a rule; ``noise``: the
+    features that set the floor (:func:`rnnviz.reliance.noise_of`; default: those the rule does
+    not read)."""
     effects = np.stack([s.effects for s in snapshots])  # (K, F)
     steps = [s.step for s in snapshots]
     final = effects[-1]
-    top = float(final.max()) if final.size else 0.0
     names = list(names or (f"x{i + 1}" for i in range(effects.shape[1])))
+    if noise is None and truth_features is not None:
+        noise = [f for f in range(len(names)) if f not in set(truth_features)]
+    floor = feature_floor(final, None, noise)
     risen, flat = [], []
     for f, name in enumerate(names):
-        if final[f] <= 0.1 * top or final[f] == 0.0:
+        if not floor.clears(final[f]):
             flat.append(f"{name} ({final[f]:.3f})")
             continue
         first = int(np.argmax(effects[:, f] >= HALF_WAY * final[f]))
@@ -518,7 +615,11 @@ def replay_reading(
             f"**Half of the final effect** was reached by {ordered}, of {steps[-1]} steps."
         )
     if flat:
-        parts.append(f"Stayed below a tenth of the largest effect: {', '.join(flat)}.")
+        parts.append(
+            f"Not clear of the noise floor at the last step: {', '.join(flat)}. "
+            + noise_floor_text(floor, names)
+            + "."
+        )
     if truth_features is not None:
         used = ", ".join(names[f] for f in sorted(truth_features) if f < len(names))
         parts.append(f"The rule reads {used}.")

@@ -45,6 +45,7 @@ Truth = Iterable[tuple[int, int]]
 
 __all__ = [
     "cell_truth_mask",
+    "chance_auc_sd",
     "feature_auc",
     "interacting_pairs",
     "lag_truth_mask",
@@ -65,6 +66,20 @@ def feature_auc(scores: np.ndarray, true_features: Iterable[int]) -> float | Non
             raise ValueError(f"true feature index {f} is outside 0..{scores.size - 1}")
         true[int(f)] = True
     return _auc(scores, true)
+
+
+def chance_auc_sd(n_true: int, n_false: int) -> float | None:
+    """How far the ROC AUC of random scores strays from 0.5, from seed to seed: its standard
+    deviation sqrt((n_true + n_false + 1) / (12 · n_true · n_false)) (the Mann-Whitney U
+    statistic under the null, continuous scores: no ties). None when either count is 0.
+
+    With one true cell the AUC is only the rank of that cell among the others, uniform on
+    0, 1/n_false, ..., 1: for one true (feature, lag) cell among 30 the spread is ±0.30, so
+    a random row's lag AUC of 0.97 is one draw of that spread, not a finding.
+    """
+    if n_true <= 0 or n_false <= 0:
+        return None
+    return float(np.sqrt((n_true + n_false + 1) / (12.0 * n_true * n_false)))
 
 
 def _auc(scores: np.ndarray, true: np.ndarray) -> float | None:

@@ -13,7 +13,7 @@ from rnnviz import readings
 from rnnviz.attribution import Attribution
 from rnnviz.comparison import Comparison
 from rnnviz.jobs import stepwise_index
-from rnnviz.truth import score_method
+from rnnviz.truth import chance_auc_sd, score_method
 from rnnviz.ui import cache, tables, text
 
 from apptools import APP, PAGES, TIMEOUT, TINY, assert_clean, charts, private_cache
@@ -161,6 +161,19 @@ def test_sweep_reading_tells_noise_from_a_real_swap():
     assert "The order is the same at every σ: x1 > x2 > x3." in readings.sweep_reading(steady)
 
 
+def test_random_row_reading_gives_the_spread_of_its_lag_auc():
+    from rnnviz.comparison import compare
+    from rnnviz.methods import Context
+
+    x = np.random.default_rng(0).random((300, 6, 3), dtype=np.float32)
+    ctx = Context(lambda z: z[:, :, 0] + z[:, :, 1], x, seed=7)
+    c = compare(ctx, ["perturbation"], truth={(0, 2)})
+    text = readings.reading(c, "random", {0})
+    assert text.startswith("Chance level")
+    assert "with 1 true (feature, lag) cell among 18" in text
+    assert f"0.50 ± {np.sqrt(19 / (12 * 17)):.2f} from seed to seed" in text
+
+
 # --------------------------------------------------------------------------- the page
 
 
@@ -212,6 +225,10 @@ def test_page_opens_on_a_few_methods_against_the_truth(app):
     ]
     assert "recurrence" in weights_line
     assert any("ignore the recurrence" in i.value for i in at.info)
+    # the random row's lag AUC comes with its spread from seed to seed: 2 true cells of 3 × 5
+    (random_line,) = [line for line in markdown.splitlines() if line.startswith("- **Random")]
+    assert "with 2 true (feature, lag) cells among 15" in random_line
+    assert f"0.50 ± {chance_auc_sd(2, 13):.2f} from seed to seed" in random_line
     labels = {b.label for b in at.download_button}
     assert "Comparison table (CSV)" in labels
 

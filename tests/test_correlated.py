@@ -179,6 +179,15 @@ def test_setup_page_refuses_bad_pairs_and_trains_good_ones(app_cache):
     assert at.query_params["correlated"] == "x1~x3:0.8"
 
 
+def test_correlated_credit_does_not_say_only_when_the_rule_reads_more():
+    # the thread's rule reads x1 and x2; x3 is a near-copy of x1
+    from rnnviz.readings import correlated_credit
+
+    text = correlated_credit(((1, 3, 0.9),), frozenset({0, 1}))
+    assert "reads x1 only" not in text
+    assert "of these two the rule reads x1, not x3" in text
+
+
 def test_features_page_explains_shared_credit(app_cache):
     from apptools import TINY, assert_clean, make_app
 
@@ -186,8 +195,31 @@ def test_features_page_explains_shared_credit(app_cache):
     at = make_app(params, page="features").run()
     assert_clean(at)
     (note,) = [i.value for i in at.info if "share credit" in i.value]
-    assert "x1 and x4 are correlated" in note and "reads x1 only" in note
+    assert "x1 and x4 are correlated" in note and "the rule reads x1, not x4" in note
     assert "Whatever effect x4 shows" in note
     at = make_app(TINY, page="features").run()  # independent features: no such note
     assert_clean(at)
     assert not any("share credit" in i.value for i in at.info)
+
+
+def test_features_page_on_the_threads_rule_with_a_copy_of_x1(app_cache):
+    """The thread's rule reads x1 and x2; x3 copies x1: the note must not say "x1 only", and the
+    interactions are read against the noise floor, with the colours anchored to the bars."""
+    import json
+
+    from apptools import TINY, assert_clean, charts, make_app
+
+    at = make_app({**TINY, "correlated": "x1~x3:0.9"}, page="features").run()
+    assert_clean(at)
+    (note,) = [i.value for i in at.info if "share credit" in i.value]
+    assert "reads x1 only" not in note
+    assert "of these two the rule reads x1, not x3" in note
+    markdown = "\n".join(m.value for m in at.markdown)
+    assert "beyond the sum of their single nudges" not in markdown
+    assert "noise floor" in markdown  # the reading says what the pairs are judged against
+    heat = next(c for c in charts(at) if "Do features combine?" in c.proto.spec)
+    trace = json.loads(heat.proto.spec)["data"][0]
+    bars = next(c for c in charts(at) if c is not heat)
+    heights = [y for t in json.loads(bars.proto.spec)["data"] if t.get("type") == "bar"
+               for y in t["y"]]  # fmt: skip
+    assert trace["zmax"] >= max(heights) - 1e-9  # the scale reaches the largest single effect

@@ -13,6 +13,7 @@ from rnnviz.comparison import Comparison
 from rnnviz.config import Config
 from rnnviz.hosting import HOSTED_BOUNDS
 from rnnviz.jobs import preset_experiments
+from rnnviz.reliance import noise_of
 from rnnviz.truth import score_method
 
 from apptools import assert_clean, make_app, private_cache
@@ -39,19 +40,19 @@ def lagged(peak: int, seq_len: int = 6, height: float = 0.4, rest: float = 0.05)
 # --------------------------------------------------------------------------- reveals (pure)
 
 
-def test_relied_on_is_a_share_of_the_largest_effect():
-    assert lessons.relied_on(np.array([0.4, 0.1, 0.09])) == [0, 1]  # 0.1 = 25% of 0.4
-    assert lessons.relied_on(np.array([0.0, 0.0])) == []
-
-
-def test_features_reveal_names_the_features_and_quotes_the_numbers():
-    reveal = lessons.reveal_features(bars(0.305, 0.298, 0.007, std=0.002))
+def test_features_reveal_judges_against_the_noise_floor():
+    # x3 (never read) sets the floor: 0.007 + 2 × 0.002 = 0.011; relied on above 0.022
+    reveal = lessons.reveal_features(bars(0.305, 0.298, 0.007, std=0.002), (2,))
     assert reveal.answer == "x1 and x2"
     assert "x1 by 0.305 ± 0.002, x2 by 0.298 ± 0.002" in reveal.reading
     assert "x3 by only 0.007" in reveal.reading
-    assert lessons.reveal_features(bars(0.3, 0.01, 0.01)).answer == "x1 only"
+    assert "0.011 (x3, mean + 2 std over the repeats)" in reveal.reading
+    assert "more than 2× the floor, above 0.022: x1 and x2 are." in reveal.reading
+    # x2 at 3× x3: relied on when x3 is the floor, not when x2 is unread too (it sets it)
+    assert lessons.reveal_features(bars(0.3, 0.03, 0.01), (2,)).answer == "x1 and x2"
+    assert lessons.reveal_features(bars(0.3, 0.03, 0.01), (1, 2)).answer == "x1 only"
     # a set that no option offers: the numbers win, no option is called right
-    assert lessons.reveal_features(bars(0.3, 0.01, 0.2)).answer is None
+    assert lessons.reveal_features(bars(0.3, 0.01, 0.2), (1,)).answer is None
 
 
 def test_lag_reveal_finds_the_peak_and_the_runner_up():
@@ -168,13 +169,13 @@ def expected_reveal(lesson) -> lessons.Reveal:
         return lessons.reveal_methods(found, config.target().features)
     scores = [cache.scores(r, c) for r, c in zip(results, lesson.configs, strict=True)]
     if lesson.kind == "features":
-        return lessons.reveal_features(scores[0])
+        return lessons.reveal_features(scores[0], noise_of(config))
     if lesson.kind == "lag":
         return lessons.reveal_lag(scores[0])
     if lesson.kind == "correlated":
         return lessons.reveal_correlated(scores[0], config.correlated[0][2])
     if lesson.kind == "interaction":
-        return lessons.reveal_interaction(cache.interactions(results[0], config))
+        return lessons.reveal_interaction(cache.interactions(results[0], config), noise_of(config))
     return lessons.reveal_cells(results, scores)
 
 
@@ -197,6 +198,13 @@ def test_each_lesson_asks_takes_a_guess_and_reveals_the_real_numbers(tiny_lesson
     said = [m.value for m in at.markdown]
     assert f"**What the numbers say.** {reveal.reading}" in said
     assert f"**Try this next.** {lesson.try_next}" in said
+    if lesson.kind in ("features", "correlated", "interaction"):  # one criterion, stated
+        (line,) = [m for m in said if m.startswith("**What the numbers say.**")]
+        assert "noise floor" in line and "more than 2× the floor" in line
+        assert "25%" not in line
+    if lesson.kind == "interaction":  # what the interaction number is, in words
+        assert "more than the sum of each alone" not in line
+        assert "Δ(x1 and x2) − Δ(x1) − Δ(x2)" in line
     verdicts = [e.value for e in (*at.success, *at.info)]
     assert reveal.verdict_on(guess) in verdicts
     assert len(at.get("plotly_chart")) == (2 if lesson.kind == "cells" else 1)

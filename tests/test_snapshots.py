@@ -241,6 +241,9 @@ def test_replay_reading_says_when_each_feature_rose():
     assert "x1 after step 6 (final 0.200)" in text
     assert "x2 (0.010)" in text and "x3 (0.000)" in text
     assert "The rule reads x1." in text
+    # the one criterion of reliance, stated: x2 (never read) sets the floor of this one draw
+    assert "Not clear of the noise floor at the last step" in text
+    assert "0.010 (x2). A feature counts as relied on when its effect is more than 2×" in text
 
 
 def test_learn_page_replays_the_training(tmp_path_factory):
@@ -256,7 +259,7 @@ def test_learn_page_replays_the_training(tmp_path_factory):
         specs = [c.proto.spec for c in charts(at)]
         assert any("Watch reliance emerge" in s for s in specs)
         assert any(
-            "Half of the final effect" in m.value or "Stayed below" in m.value for m in at.markdown
+            "Half of the final effect" in m.value or "noise floor" in m.value for m in at.markdown
         )
     finally:
         next(cache_fixture, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -185,3 +187,20 @@ def test_score_method_without_lag_scores() -> None:
     assert out == {"feature_auc": 1.0, "lag_auc": None, "aup": None, "aur": None, "aupr": None}
     with pytest.raises(ValueError, match="lag_scores"):
         score_method(np.array([2.0, 1.0]), np.ones((3, 2)), {(0, 0)})
+
+
+def test_chance_spread_of_the_auc_matches_random_scores_over_seeds():
+    from rnnviz.methods import random_baseline
+    from rnnviz.truth import chance_auc_sd, score_method
+
+    assert chance_auc_sd(1, 29) == pytest.approx(np.sqrt(31 / (12 * 29)))  # ≈ 0.30
+    assert chance_auc_sd(0, 5) is None
+    truth = {(0, 2)}  # one true (feature, lag) cell, as x1[t-2] > 0.5
+    aucs = []
+    for seed in range(400):
+        ctx = SimpleNamespace(seed=seed, n_features=3, seq_len=10, names=("x1", "x2", "x3"))
+        attr = random_baseline(ctx)
+        aucs.append(score_method(attr.importances_mean, attr.past_lags(), truth)["lag_auc"])
+    # 400 draws: the sd estimate is within about 3.5% (1 sd) of the true one; allow 15%
+    assert np.std(aucs) == pytest.approx(chance_auc_sd(1, 29), rel=0.15)
+    assert np.mean(aucs) == pytest.approx(0.5, abs=0.05)

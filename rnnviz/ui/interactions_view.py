@@ -14,6 +14,7 @@ from rnnviz import readings
 from rnnviz.config import Config
 from rnnviz.experiment import ground_truth
 from rnnviz.plots import interaction_heatmap
+from rnnviz.reliance import noise_of
 from rnnviz.result import TrainResult
 from rnnviz.truth import interacting_pairs
 from rnnviz.ui import cache, text
@@ -38,7 +39,7 @@ def section(result: TrainResult, config: Config) -> None:
     with left:
         st.plotly_chart(interaction_heatmap(found, pairs), theme="streamlit", key="interactions")
     with right:
-        st.markdown(readings.interaction_reading(found, pairs))
+        st.markdown(readings.interaction_reading(found, pairs, noise_of(config)))
         st.markdown(text.READ_INTERACTIONS)
         if pairs is not None:  # a rule to mark (a real series has none)
             st.markdown(text.READ_INTERACTIONS_RULE)

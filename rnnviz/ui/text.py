@@ -313,9 +313,18 @@ noise each got alone: for a sum the joint change is exactly the two single chang
 for a product it has an extra cross term $\varepsilon_1 \varepsilon_2$. Each cell is the RMS
 (over sequences and counted outputs) of
 
-$\Delta_{ij} - \Delta_i - \Delta_j$ = joint change − change from $i$ alone − change from $j$ alone.
+$\Delta_{ij} - \Delta_i - \Delta_j$ = joint change − change from $i$ alone − change from $j$ alone,
 
-Zero means the model uses the two features separately; a large value means it combines them.
+taken sequence by sequence *before* the RMS. It is not the RMS of the joint change minus the
+two bars: RMS values do not add up (two changes can partly cancel), so the bars cannot be
+subtracted from each other.
+
+Zero means the model uses the two features separately. A trained network is never exactly
+zero, so a cell counts only when it stands clear of the **noise floor**: what pairs with an
+unused feature show on the same model (with a rule, the features it has no use for; the reading
+says which). The colours run up to the largest
+single-feature effect, so a cell glows only when the pair's interaction is comparable to what
+one feature does alone.
 """
 READ_INTERACTIONS_RULE = """
 ★ marks the pairs the rule combines: every pair of features a rule reads meets at least at its

@@ -15,6 +15,7 @@ from rnnviz import readings
 from rnnviz.config import Config
 from rnnviz.experiment import feature_names, ground_truth
 from rnnviz.plots_training import snapshot_now, snapshot_replay
+from rnnviz.reliance import noise_of
 from rnnviz.result import TrainResult
 from rnnviz.ui import text
 
@@ -53,5 +54,6 @@ def replay_section(result: TrainResult, key: str = "replay") -> None:
         st.plotly_chart(replay, theme="streamlit", key=key)
     with right:
         features = None if truth is None else truth.features
-        st.markdown(readings.replay_reading(result.snapshots, features, names))
+        noise = noise_of(result.config)
+        st.markdown(readings.replay_reading(result.snapshots, features, names, noise))
         st.markdown(text.READ_REPLAY)

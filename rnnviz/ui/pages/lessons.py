@@ -11,6 +11,7 @@ import streamlit as st
 
 from rnnviz import lessons, plots
 from rnnviz.lessons import Lesson
+from rnnviz.reliance import noise_of
 from rnnviz.ui import cache, components, state, text
 
 QUERY_KEY = "lesson"
@@ -74,7 +75,7 @@ def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
     if lesson.kind in ("features", "correlated"):
         st.plotly_chart(plots.feature_bars(scores[0], rule.features), key="lesson_figure")
         if lesson.kind == "features":
-            return lessons.reveal_features(scores[0])
+            return lessons.reveal_features(scores[0], noise_of(config))
         (_, _, rho), *_ = config.correlated
         return lessons.reveal_correlated(scores[0], rho)
     if lesson.kind == "lag":
@@ -86,7 +87,7 @@ def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
 
         found = cache.interactions(results[0], config)
         st.plotly_chart(interaction_heatmap(found, interacting_pairs(rule)), key="lesson_figure")
-        return lessons.reveal_interaction(found)
+        return lessons.reveal_interaction(found, noise_of(config))
     if lesson.kind == "cells":
         columns = st.columns(len(scores), gap="large")
         for i, (column, s, c) in enumerate(zip(columns, scores, lesson.configs, strict=True)):
