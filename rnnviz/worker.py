@@ -319,22 +319,25 @@ class Worker:
                     job.priority = priority
                     job.preemptible = job.preemptible and priority > 0
                     self._pending.sort(key=_order)
-                    self._changed()
-                return job
-            if len(self._jobs) >= self.max_pending:
-                raise BusyError(
-                    f"the server already has {len(self._jobs)} jobs queued; yours is queued as "
-                    "soon as one finishes"
-                )
-            job = Job(kind, key, args, priority, preemptible, finish, worker=self)
-            job.describe = describe
-            job.id = job.arrival = next(self._ids)
-            self._jobs[(kind, key)] = self._by_id[job.id] = job
-            self._pending.append(job)
-            self._pending.sort(key=_order)
+                    watchers = list(self._jobs.values())
+                else:
+                    return job
+            else:
+                if len(self._jobs) >= self.max_pending:
+                    raise BusyError(
+                        f"the server already has {len(self._jobs)} jobs queued; yours is queued "
+                        "as soon as one finishes"
+                    )
+                job = Job(kind, key, args, priority, preemptible, finish, worker=self)
+                job.describe = describe
+                job.id = job.arrival = next(self._ids)
+                self._jobs[(kind, key)] = self._by_id[job.id] = job
+                self._pending.append(job)
+                self._pending.sort(key=_order)
+                watchers = list(self._jobs.values())
             self._dispatch()
-            self._changed()
-            return job
+        _notify(watchers)  # outside the lock: a watcher's condition may read positions
+        return job
 
     def run(self, kind: str, key: str, args: tuple, timeout: float | None = None) -> Any:
         """Submit a visitor's job and wait for its result (raises its error)."""
@@ -391,7 +394,8 @@ class Worker:
                 slot.job, job.running = job, True
                 slot.cancel.clear()
                 self._started[job.id] = time.perf_counter()
-                self._changed()
+                watchers = list(self._jobs.values())
+            _notify(watchers)
             self._start(slot, job)
 
     def start_processes(self) -> None:
@@ -453,7 +457,8 @@ class Worker:
                 del self._jobs[(job.kind, job.key)]
                 del self._by_id[job.id]
             self._dispatch()
-            self._changed()
+            watchers = list(self._jobs.values())
+        _notify(watchers)
         if requeue:
             return
         if status == "done":
@@ -475,10 +480,6 @@ class Worker:
         if slot.executor is not None:
             slot.executor.shutdown(wait=False, cancel_futures=True)
             slot.executor = None
-
-    def _changed(self) -> None:
-        for job in list(self._jobs.values()):
-            job.notify()
 
     def _drain(self) -> None:
         while True:
@@ -511,6 +512,11 @@ class Worker:
             for slot in self._slots:
                 self._retire(slot)
         self._events.put(None)
+
+
+def _notify(jobs: list[Job]) -> None:
+    for job in jobs:
+        job.notify()
 
 
 def _order(job: Job) -> tuple[int, int]:
