@@ -105,11 +105,16 @@ def test_a_worker_killed_mid_training_fails_that_job_clearly_and_the_next_gets_a
 
 
 def test_a_worker_over_its_memory_budget_is_replaced_after_its_job(tmp_path):
-    worker = Worker(slots=1, budget_mb=50)
+    probe = Worker(slots=1, budget_mb=None)
+    try:  # what a worker process holds of its own after a small job, on this machine
+        base = probe.submit("worker_tasks:own", "base", ()).get(60)
+    finally:
+        probe.close()
+    worker = Worker(slots=1, budget_mb=base + 60)
     try:
         small = worker.submit("worker_tasks:hold", "small", (5,)).get(60)
         assert worker.submit("worker_tasks:pid", "again", ()).get(60) == small  # kept
-        big = worker.submit("worker_tasks:hold", "big", (80,)).get(60)
+        big = worker.submit("worker_tasks:hold", "big", (120,)).get(60)
         assert big == small and worker.recycled == 1
         fresh = worker.submit("worker_tasks:pid", "fresh", ()).get(60)
         assert fresh != big and worker.processes_started == 2

@@ -26,6 +26,12 @@ def pid(progress=None) -> int:
     return os.getpid()
 
 
+def own(progress=None) -> float:
+    from rnnviz.worker import own_memory_mb
+
+    return own_memory_mb()
+
+
 def hold(megabytes: int, progress=None) -> int:
     """Keep ``megabytes`` of private memory alive in this worker process (for the budget)."""
     global _held
