@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -33,6 +34,16 @@ REAL_FEATURES = (4, 6)
 REAL_WINDOW = (7, 90)
 # Knobs a real series does not read (its rows come from the table, not from a rule).
 REAL_IGNORES = frozenset({"rule", "n_train", "n_val"})
+# A real series' time-ordered splits (inclusive dates): earlier years train, later ones judge.
+SERIES_SPLITS: dict[str, dict[str, tuple[str, str]]] = {
+    "seattle-weather": {
+        "train": ("2012-01-01", "2013-12-31"),
+        "val": ("2014-01-01", "2014-12-31"),
+        "score": ("2015-01-01", "2015-12-31"),
+    },
+}
+# The sizes a real series takes from its splits, not from the config: each split's windows.
+SERIES_COUNTS = {"n_train": "train", "n_val": "val", "n_score": "score"}
 
 # Bumped whenever the training code makes different weights from the same config, so that cache
 # entries written by older code are never served as this code's result. 2: every initialiser and
@@ -53,6 +64,21 @@ LATER_KNOBS: dict[str, Any] = {
 }
 
 
+def _short_repr() -> reprlib.Repr:
+    short = reprlib.Repr()
+    short.maxlevel, short.maxstring, short.maxother = 3, 80, 80
+    short.maxlist = short.maxtuple = short.maxdict = 10
+    return short
+
+
+_SHORT = _short_repr()
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut short: untrusted values (a file's, a link's) may be nested or long."""
+    return _SHORT.repr(value)
+
+
 class ConfigError(ValueError):
     """A knob is out of bounds or malformed; the message names the knob and what is allowed."""
 
@@ -60,7 +86,7 @@ class ConfigError(ValueError):
         self.knob = knob
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{knob} = {value!r} is not allowed: {allowed}")
+        super().__init__(f"{knob} = {_short(value)} is not allowed: {allowed}")
 
 
 @dataclass(frozen=True)
@@ -129,6 +155,12 @@ class Config:
     n_score: int = 250
 
     def __post_init__(self) -> None:
+        # A real series trains on, validates on and scores every window of its splits: those
+        # counts replace whatever n_train, n_val and n_score were given (they are not knobs
+        # there), so the bounds below count what really runs.
+        windows = series_windows(self.dataset, self.seq_len)
+        for knob, count in (windows or {}).items():
+            object.__setattr__(self, knob, count)
         self.validate(DEFAULT_BOUNDS)
         # One order for equal pair lists (a < b, pairs sorted, rho a float): one cache key.
         pairs = tuple(sorted((min(a, b), max(a, b), float(r)) for a, b, r in self.correlated))
@@ -190,6 +222,16 @@ class Config:
                 f"(now {steps:,}); use a larger batch, fewer epochs or fewer sequences",
             )
         score = self.score_values()
+        if score > bounds.max_score_values and self.dataset != "synthetic":
+            raise ConfigError(
+                "n_repeats",
+                self.n_repeats,
+                f"a real series scores every window of its scored year ({self.n_score} windows "
+                f"of {self.seq_len} days, {self.n_features} features): {self.n_repeats} "
+                f"repeat(s) would push {score:,} numbers through the model (limit "
+                f"{bounds.max_score_values:,}); use fewer repeats, a shorter window or fewer "
+                "features",
+            )
         if score > bounds.max_score_values:
             raise ConfigError(
                 "n_score",
@@ -264,6 +306,12 @@ class Config:
             and not (real and f.name in REAL_IGNORES)
             and not (f.name in LATER_KNOBS and getattr(self, f.name) == LATER_KNOBS[f.name])
         )
+
+    def scoring_key(self) -> tuple:
+        """The knobs that change a trained model's scores: σ, repeats and, for synthetic data,
+        the sequences scored (a real series scores every window of its year: not a knob)."""
+        knobs = ("sigma", "n_repeats") + (("n_score",) if self.dataset == "synthetic" else ())
+        return tuple((name, getattr(self, name)) for name in knobs)
 
     def training_id(self) -> str:
         """Short stable hex id of :meth:`training_key`, for cache file names."""
@@ -453,6 +501,29 @@ def _coerce(key: str, value: Any, like: Any) -> Any:
     raise ConfigError(key, value, f"a value of type {type(like).__name__}")
 
 
+def series_windows(dataset: Any, seq_len: Any) -> dict[str, int] | None:
+    """``{"n_train": .., "n_val": .., "n_score": ..}``: the windows of ``seq_len`` days (each
+    with a next day) in each split of the real series ``dataset``; None for synthetic data or
+    a window the series does not allow (validation then says what to change)."""
+    splits = SERIES_SPLITS.get(dataset) if isinstance(dataset, str) else None
+    lo, hi = REAL_WINDOW
+    if splits is None or isinstance(seq_len, bool) or not isinstance(seq_len, int):
+        return None
+    if not lo <= seq_len <= hi:
+        return None
+    out = {}
+    for knob, split in SERIES_COUNTS.items():
+        first, last = (_date(d) for d in splits[split])
+        out[knob] = (last - first).days + 1 - seq_len
+    return out
+
+
+def _date(text: str):
+    import datetime
+
+    return datetime.date.fromisoformat(text)
+
+
 # Real data (rnnviz.datasets): rain tomorrow in Seattle from the last 28 days of the four
 # measurements, trained on 2012-2013, validated on 2014, scored on 2015. A small stacked LSTM
 # (more units overfit the ~700 overlapping training windows), Adam 0.01 on batches of 32,
@@ -506,6 +577,37 @@ PRESETS: dict[str, Config] = {
 }
 
 
+def not_applied(given: Mapping[str, Any], config: Config) -> str | None:
+    """What to tell someone whose settings ``given`` (a link, a file, flags) set a count that
+    ``config``'s real series does not read (n_train, n_val, n_score) to another value than the
+    one it uses; None when there is nothing to tell."""
+    if config.dataset == "synthetic":
+        return None
+    ignored = []
+    for knob in SERIES_COUNTS:
+        if knob not in given:
+            continue
+        try:
+            value = _coerce(knob, given[knob], 0)
+        except ConfigError:
+            value = None
+        if value != getattr(config, knob):
+            ignored.append(f"{knob} = {_short(given[knob]) if value is None else value}")
+    if not ignored:
+        return None
+    years = {
+        split: "-".join(sorted({d[:4] for d in SERIES_SPLITS[config.dataset][split]}))
+        for split in ("train", "val", "score")
+    }
+    return (
+        f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to "
+        f"{config.dataset} and {'was' if len(ignored) == 1 else 'were'} ignored: a real series "
+        f"trains on every window of {years['train']}, stops early on {years['val']} and scores "
+        f"every window of {years['score']} ({config.n_train}, {config.n_val} and "
+        f"{config.n_score} windows of {config.seq_len} days)."
+    )
+
+
 # The preset a real series starts from, per outcome: it sets what the series needs (its
 # features, no input scaling, its window) and a recipe that learns it in seconds.
 SERIES_PRESETS = {"rain": "seattle-weather", "temp_max": "seattle-temp"}
@@ -531,11 +633,14 @@ __all__ = [
     "LATER_KNOBS",
     "OUTCOMES",
     "PRESETS",
+    "SERIES_COUNTS",
     "SERIES_PRESETS",
+    "SERIES_SPLITS",
     "Bounds",
     "Config",
     "ConfigError",
     "format_correlated",
+    "not_applied",
     "parse_correlated",
     "series_preset",
 ]

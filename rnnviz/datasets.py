@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from rnnviz import result
-from rnnviz.config import Config
+from rnnviz.config import SERIES_SPLITS, Config
 from rnnviz.data import DataError, Dataset
 
 NAME = "seattle-weather"
@@ -72,11 +72,7 @@ EFFECT_AXIS = {
 }
 
 # Inclusive date ranges of the time-ordered splits: earlier years train, later years judge.
-SPLITS: dict[str, tuple[str, str]] = {
-    "train": ("2012-01-01", "2013-12-31"),
-    "val": ("2014-01-01", "2014-12-31"),
-    "score": ("2015-01-01", "2015-12-31"),
-}
+SPLITS: dict[str, tuple[str, str]] = SERIES_SPLITS[NAME]  # in config: the bounds count them
 DEFAULT_WINDOW = 28
 
 # The teaching sentence for the σ slider on a real series (the synthetic features are uniform on

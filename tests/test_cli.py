@@ -225,3 +225,15 @@ def test_real_series_regression_starts_from_its_preset(capsys):
     assert make_config(build_parser().parse_args(args)) == PRESETS["seattle-temp"].replace(epochs=3)
     assert main(["--dataset", "seattle-weather", "--n-features", "5"]) == 2
     assert "n_features = 5" in capsys.readouterr().err
+
+
+def test_a_series_says_the_counts_it_does_not_read_were_ignored():
+    from rnnviz.cli import build_parser, ignored_note, make_config
+
+    args = build_parser().parse_args(["--dataset", "seattle-weather", "--n-score", "10"])
+    config = make_config(args)
+    assert config.n_score == 337  # every window of 2015 at 28 days
+    note = ignored_note(args, config)
+    assert note is not None and "n_score = 10" in note and "337" in note
+    plain = build_parser().parse_args(["--dataset", "seattle-weather"])
+    assert ignored_note(plain, make_config(plain)) is None
