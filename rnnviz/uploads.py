@@ -48,15 +48,19 @@ its R² against predicting the targets' mean and its error against persistence
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import math
+import os
 import re
 import shutil
 import tempfile
+import threading
 import zipfile
+import zlib
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -655,6 +659,21 @@ def _check_keras_members(zf: zipfile.ZipFile, limit: int) -> None:
             )
 
 
+def _check_keras_intact(zf: zipfile.ZipFile) -> None:
+    """Every member of a .keras archive unpacks whole and matches its CRC-32 (read in chunks,
+    nothing written): a damaged archive is refused before Keras unpacks any of it to disk."""
+    for info in zf.infolist():
+        try:
+            with zf.open(info) as member:
+                while member.read(2**20):
+                    pass
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+            raise UploadError(
+                f"the model file's member '{info.filename}' is damaged ({exc}); save the model "
+                "again with model.save and upload that file"
+            ) from None
+
+
 def _check_keras_weights(zf: zipfile.ZipFile, limit: int) -> None:
     """The HDF5 members of a .keras archive by their datasets' declared sizes (no data read):
     Keras stores weights uncompressed, so a genuine file's weights fit in the upload limit."""
@@ -742,7 +761,30 @@ def check_keras_archive(data: bytes, max_mb: float = 20.0) -> list[str]:
         raise UploadError("the model's config.json is nested too deeply to be read") from None
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         _check_keras_weights(zf, limit)
+        _check_keras_intact(zf)
     return found
+
+
+# tempfile's default folder is one for the whole process: one load redirects it at a time.
+_TEMP_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _temporary_files_in(folder: Path) -> Iterator[None]:
+    """Make ``folder`` the default folder of the tempfile module for the block.
+
+    Keras unpacks an archive's assets into a folder of its own from ``tempfile.mkdtemp()`` and
+    does not remove it when unpacking fails; inside our own temporary folder, it goes with it.
+    The default is process-wide: a thread that makes a temporary file without naming a folder
+    meanwhile makes it there too (whole-model uploads are for one's own machine only).
+    """
+    with _TEMP_LOCK:
+        saved = tempfile.tempdir
+        tempfile.tempdir = str(folder)
+        try:
+            yield
+        finally:
+            tempfile.tempdir = saved
 
 
 def load_whole_model(data: bytes, allowed: bool, max_mb: float = 20.0):
@@ -756,13 +798,24 @@ def load_whole_model(data: bytes, allowed: bool, max_mb: float = 20.0):
     check_keras_archive(data, max_mb)
     import keras
 
-    with tempfile.TemporaryDirectory() as tmp:
+    # Everything the load writes (the archive, whatever Keras unpacks) lives in one folder of
+    # ours, removed afterwards whether the load worked or not.
+    with tempfile.TemporaryDirectory(prefix="rnnviz-upload-") as tmp:
         path = Path(tmp) / "upload.keras"
         path.write_bytes(data)
+        scratch = Path(tmp) / "keras"
+        scratch.mkdir()
         try:
-            model = keras.models.load_model(path, safe_mode=True, compile=False)
+            with _temporary_files_in(scratch):
+                model = keras.models.load_model(path, safe_mode=True, compile=False)
         except Exception as exc:
-            raise UploadError(f"the model could not be loaded: {str(exc)[:300]}") from None
+            error = UploadError(f"the model could not be loaded: {str(exc)[:300]}")
+        else:
+            error = None
+    if os.path.exists(tmp):  # checked: a failed load must leave nothing on disk
+        shutil.rmtree(tmp, ignore_errors=True)
+    if error is not None:
+        raise error
     shape = model.input_shape
     if not (isinstance(shape, tuple) and len(shape) == 3 and None not in shape[1:]):
         raise UploadError(f"the model's input must be (batch, steps, features), got {shape}")

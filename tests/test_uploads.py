@@ -3,6 +3,7 @@
 import io
 import json
 import math
+import tempfile
 import tracemalloc
 import zipfile
 
@@ -447,6 +448,40 @@ def with_member(data: bytes, name: str, pieces) -> bytes:
                 for piece in pieces:
                     member.write(piece)
     return out.getvalue()
+
+
+def with_bad_crc(data: bytes, name: str) -> bytes:
+    """``data`` with the CRC-32 that the zip's central directory declares for ``name`` wrong:
+    the member's bytes no longer match it, as in a damaged download."""
+    out = bytearray(data)
+    pos = 0
+    while True:  # the central directory's header of ``name``: "PK\1\2", CRC at 16, name at 46
+        pos = out.find(b"PK\x01\x02", pos)
+        assert pos >= 0, name
+        length = int.from_bytes(out[pos + 28 : pos + 30], "little")
+        if out[pos + 46 : pos + 46 + length] == name.encode():
+            break
+        pos += 4
+    crc = int.from_bytes(out[pos + 16 : pos + 20], "little")
+    out[pos + 16 : pos + 20] = (crc ^ 1).to_bytes(4, "little")
+    return bytes(out)
+
+
+def test_a_model_archive_that_fails_to_unpack_leaves_nothing_on_disk(tmp_path, monkeypatch):
+    """Keras unpacks an archive with assets into a temporary folder of its own and leaves it
+    there when unpacking fails: zero-filled members pack small and unpack large."""
+    conv_model().save(tmp_path / "c.keras")
+    data = (tmp_path / "c.keras").read_bytes()
+    for i in range(4):  # 4 MB of zeros, under 20 kB packed; the last one is damaged
+        data = with_member(data, f"assets/zeros_{i}.bin", [bytes(2**20)])
+    data = with_bad_crc(data, "assets/zeros_3.bin")
+    assert len(data) < 100_000
+    temp = tmp_path / "temp"  # the temporary folder every tempfile call uses here
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    with pytest.raises(UploadError, match="CRC"):
+        load_whole_model(data, allowed=True)
+    assert list(temp.rglob("*")) == []
 
 
 def test_whole_model_archives_are_refused_by_their_declared_sizes(tmp_path):
