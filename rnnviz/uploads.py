@@ -311,20 +311,32 @@ def check_data(
     _check_dtype("x", x.dtype)
     _check_x_shape(x.shape, bounds)
     n, steps, _ = x.shape
-    x = x.astype(np.float32, copy=False)
+    # checked as the float32 the model works in: 1e308 is finite as float64, infinite here
+    with np.errstate(over="ignore"):
+        x = x.astype(np.float32, copy=False)
     if not np.isfinite(x).all():
-        raise UploadError("x contains NaN or infinite values")
+        raise UploadError(f"x contains NaN or infinite values (as float32: {_FLOAT32_RANGE})")
     if y is not None:
         y = np.asarray(y)
         _check_y_shape(y.shape, x.shape)
         y = y.reshape(n, steps)
         if task == "regression":
-            if y.dtype.kind not in "fiu" or not np.isfinite(y).all():
+            if y.dtype.kind not in "fiu":
                 raise UploadError("y must hold finite numbers (the regression's targets)")
+            with np.errstate(over="ignore"):
+                y = y.astype(np.float32)
+            if not np.isfinite(y).all():
+                raise UploadError(
+                    "y must hold finite numbers that fit float32, the model's numbers "
+                    f"({_FLOAT32_RANGE}): rescale the targets, e.g. to thousands"
+                )
         elif y.dtype.kind not in "fiub" or not np.isin(y, (0, 1)).all():
             raise UploadError("y must hold only 0 and 1 (for numbers, choose the regression task)")
         y = y.astype(np.float32)
     return UploadedData(x, y)
+
+
+_FLOAT32_RANGE = f"every value between ±{float(np.finfo(np.float32).max):.1e}"
 
 
 def _csv_lines(data: bytes) -> Iterator[str]:
@@ -956,6 +968,11 @@ def regression_scores(predict, x: np.ndarray, y: np.ndarray) -> dict[str, float]
     """
     p = np.asarray(predict(x), dtype=np.float64).reshape(y.shape)
     t = np.asarray(y, dtype=np.float64)
+    if not np.isfinite(p).all():
+        raise UploadError(
+            "the model's outputs on this data are not finite numbers (NaN or beyond float32), "
+            "so its error cannot be measured: check the model and the scale of x"
+        )
     mean_mse = mse(t, np.full_like(t, t.mean()))
     if mean_mse <= 0:
         raise UploadError("every target in y is the same number: there is nothing to explain")

@@ -22,6 +22,7 @@ from rnnviz.uploads import (
     load_whole_model,
     prepare_upload,
     read_data,
+    regression_scores,
     regression_verdict,
 )
 
@@ -567,6 +568,15 @@ def test_regression_upload_verdict_by_hand(tmp_path):
     assert "regression, with targets y" in upload.describe_data()
 
 
+def test_a_model_whose_outputs_overflow_is_refused_with_a_reason(tmp_path):
+    model = first_column_model()
+    x = np.full((2, 3, 2), 3e38, dtype=np.float32)  # finite; the model's 3e38 x 1 + 0 is too
+    model.get_layer("pick").set_weights([np.array([[10.0], [0.0]], dtype=np.float32)])
+    y = np.arange(6, dtype=np.float32).reshape(2, 3)
+    with pytest.raises(UploadError, match="not finite"):
+        regression_scores(Predictor(model), x, y)
+
+
 def test_regression_targets_and_models_are_checked():
     with pytest.raises(UploadError, match="choose the regression task"):
         check_data(np.zeros((2, 3, 1)), np.full((2, 3), 0.5))
@@ -576,6 +586,14 @@ def test_regression_targets_and_models_are_checked():
         check_data(np.zeros((2, 3, 1)), np.full((2, 3), np.nan), task="regression")
     with pytest.raises(UploadError, match="unknown task"):
         check_data(np.zeros((2, 3, 1)), None, task="ranking")
+    # finite as float64, infinite as the float32 the model works in: refused, not "R² nan"
+    for big in (1e308, -1e39):
+        with pytest.raises(UploadError, match="float32"):
+            check_data(np.zeros((2, 3, 1)), np.full((2, 3), big), task="regression")
+    with pytest.raises(UploadError, match="float32"):
+        check_data(np.full((2, 3, 1), 1e39), None)
+    largest = float(np.finfo(np.float32).max)
+    assert check_data(np.zeros((2, 3, 1)), np.full((2, 3), largest), task="regression").y.max()
     buf = io.BytesIO()
     np.savez(buf, x=np.zeros((2, 3, 1)), y=np.ones((2, 3)))
     with pytest.raises(UploadError, match="whole .keras model"):
