@@ -20,7 +20,15 @@ import numpy as np
 
 from rnnviz.attribution import Attribution, drawn_lags, json_list
 from rnnviz.comparison import METRICS
-from rnnviz.config import DATASETS, OUTCOMES, PRESETS, Config, not_applied, series_preset
+from rnnviz.config import (
+    DATASETS,
+    OUTCOMES,
+    PRESETS,
+    Config,
+    not_applied,
+    parse_settings,
+    series_preset,
+)
 from rnnviz.readings import counted_outputs, thread_lines, verdict
 from rnnviz.registry import METHODS, check_name, default_methods, method_label
 from rnnviz.result import TrainResult, longer
@@ -88,17 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+MAX_CONFIG_CHARS = 100_000  # a --config file of settings holds a few hundred
+
+
 def _settings(args: argparse.Namespace) -> tuple[dict, dict]:
     """(the --config file's settings, the single flags given)."""
     data: dict = {}
     if args.config:
         try:
             with open(args.config, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, json.JSONDecodeError) as exc:
+                text = fh.read(MAX_CONFIG_CHARS + 1)
+        except (OSError, UnicodeDecodeError) as exc:
             raise ValueError(f"cannot read config file {args.config}: {exc}") from None
-        if not isinstance(data, dict):
+        if len(text) > MAX_CONFIG_CHARS:
+            raise ValueError(
+                f"cannot read config file {args.config}: longer than {MAX_CONFIG_CHARS:,} "
+                "characters; a file of settings needs a few hundred"
+            )
+        if not text.lstrip().startswith("{"):
             raise ValueError(f"config file {args.config} must hold a JSON object of settings")
+        data = parse_settings(text)  # ConfigError naming the setting
     flags = {k: getattr(args, k) for k in _FLAGS if getattr(args, k) is not None}
     return data, flags
 
@@ -114,7 +131,8 @@ def make_config(args: argparse.Namespace) -> Config:
     dataset = flags.get("dataset", data.get("dataset", config.dataset))
     if dataset != "synthetic" and config.dataset != dataset:
         outcome = flags.get("outcome", data.get("outcome", "rain"))
-        config = series_preset(dataset, outcome if outcome in OUTCOMES else "rain")
+        known = isinstance(outcome, str) and outcome in OUTCOMES  # else from_dict names it
+        config = series_preset(dataset, outcome if known else "rain")
     if data:
         config = Config.from_dict(data, base=config)
     return Config.from_dict(flags, base=config)

@@ -344,7 +344,8 @@ class Config:
         changes: dict[str, Any] = {}
         for key, value in data.items():
             if key not in known:
-                raise ConfigError(key, value, f"unknown setting; known: {', '.join(known)}")
+                name = key if len(str(key)) <= 40 else str(key)[:40] + "..."
+                raise ConfigError(name, value, f"unknown setting; known: {', '.join(known)}")
             if key == "correlated":
                 changes[key] = _coerce_correlated(value)
             else:
@@ -353,13 +354,78 @@ class Config:
 
     @classmethod
     def from_json(cls, text: str) -> Config:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError("config", text[:40], f"valid JSON ({exc.msg})") from None
-        if not isinstance(data, dict):
-            raise ConfigError("config", data, "a JSON object of settings")
-        return cls.from_dict(data)
+        """Build from a JSON object of settings (:func:`parse_settings`, then from_dict)."""
+        return cls.from_dict(parse_settings(text))
+
+
+MAX_SETTINGS_DEPTH = 4  # {"correlated": [[1, 4, 0.95]]} is 3 deep: nothing needs more
+_MAX_DIGITS = 100  # a whole number in a settings file; longer ones are refused, never parsed
+
+
+class _LongNumber:
+    """A number written with more digits than any setting takes (kept unparsed)."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"a number of {self.digits} digits"
+
+    __str__ = __repr__
+
+
+def _too_deep(text: str) -> tuple[str, str] | None:
+    """(the top-level key, the start of its value) where ``text`` nests lists or objects more
+    than MAX_SETTINGS_DEPTH deep, else None: found by a scan, before any recursive parser."""
+    depth, key, last, start, i = 0, "config", "", 0, 0
+    while i < len(text):
+        c = text[i]
+        if c == '"':  # skip a string (escapes included)
+            j = i + 1
+            while j < len(text) and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            last, i = text[i + 1 : j], j + 1
+            continue
+        if c in "[{":
+            depth += 1
+            if depth == 2:
+                start = i
+            if depth > MAX_SETTINGS_DEPTH:
+                return key, text[start : start + 12] + "..."
+        elif c in "]}":
+            depth -= 1
+        elif c == ":" and depth == 1:
+            key = last[:40]
+        i += 1
+    return None
+
+
+def parse_settings(text: str) -> dict[str, Any]:
+    """A JSON object of settings (a ``--config`` file, :meth:`Config.from_json`), read
+    defensively: nesting deeper than any setting takes is refused and whole numbers of more
+    than _MAX_DIGITS digits are kept unparsed, so every mistake becomes a ConfigError naming
+    the setting (:meth:`Config.from_dict` then checks each value)."""
+    deep = _too_deep(text)
+    if deep is not None:
+        key, start = deep
+        raise ConfigError(
+            key,
+            start,
+            f"nested more than {MAX_SETTINGS_DEPTH} levels deep; a setting is a number, a text "
+            "or a short list",
+        )
+
+    def whole(digits: str) -> Any:
+        n = len(digits.lstrip("-"))
+        return int(digits) if n <= _MAX_DIGITS else _LongNumber(n)
+
+    try:
+        data = json.loads(text, parse_int=whole)
+    except json.JSONDecodeError as exc:
+        raise ConfigError("config", text[:40], f"valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ConfigError("config", data, "a JSON object of settings")
+    return data
 
 
 def _is_number(v: Any) -> bool:
@@ -459,6 +525,37 @@ def _plain(v: Any) -> Any:
 _MAX_TEXT = 400  # longest raw value accepted from a URL or file before any parsing
 
 
+def _whole(value: Any) -> int:
+    """A whole number from an int, an integral float or its text; ValueError otherwise (5.5
+    and True are refused, never truncated or counted as 1)."""
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError
+        return int(value)
+    if isinstance(value, str):
+        return int(value.strip())
+    raise ValueError
+
+
+def _allowed(like: Any) -> str:
+    """What a knob whose default is ``like`` takes, for the error message."""
+    if isinstance(like, bool):
+        return "true or false"
+    if isinstance(like, int):
+        return "a whole number"
+    if isinstance(like, float):
+        return "a finite number"
+    if isinstance(like, tuple):
+        if like and isinstance(like[0], int):
+            return "a list of whole numbers, e.g. 10,5"
+        return "a list of names, e.g. tanh,tanh"
+    return f"a value of type {type(like).__name__}"
+
+
 def _coerce(key: str, value: Any, like: Any) -> Any:
     """Convert an untrusted value to the type of the default ``like``; ConfigError if it can't."""
     if isinstance(value, str) and len(value) > _MAX_TEXT:
@@ -474,11 +571,7 @@ def _coerce(key: str, value: Any, like: Any) -> Any:
                 return False
             raise ValueError
         if isinstance(like, int):
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            return int(value) if isinstance(value, int) else int(str(value).strip())
+            return _whole(value)
         if isinstance(like, float):
             if isinstance(value, bool):
                 raise ValueError
@@ -487,18 +580,26 @@ def _coerce(key: str, value: Any, like: Any) -> Any:
                 raise ValueError
             return out
         if isinstance(like, tuple):
-            items = value.split(",") if isinstance(value, str) else list(value)
+            if isinstance(value, str):
+                items: list = value.split(",")
+            elif isinstance(value, list | tuple):
+                items = list(value)
+            else:
+                raise ValueError
             if len(items) > 10:
                 raise ValueError
-            kind = type(like[0]) if like else str
-            return tuple(kind(i.strip()) if isinstance(i, str) else kind(i) for i in items)
+            if like and isinstance(like[0], int):
+                return tuple(_whole(i) for i in items)
+            if not all(isinstance(i, str) for i in items):
+                raise ValueError
+            return tuple(i.strip() for i in items)
         if isinstance(like, str):
             if not isinstance(value, str):
                 raise ValueError
             return value
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
-    raise ConfigError(key, value, f"a value of type {type(like).__name__}")
+    raise ConfigError(key, value, _allowed(like))
 
 
 def series_windows(dataset: Any, seq_len: Any) -> dict[str, int] | None:
@@ -642,5 +743,6 @@ __all__ = [
     "format_correlated",
     "not_applied",
     "parse_correlated",
+    "parse_settings",
     "series_preset",
 ]

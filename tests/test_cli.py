@@ -70,6 +70,48 @@ def test_bad_input_exits_2_with_a_message(capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("text", "flags", "message"),
+    [
+        ('{"outcome": []}', ["--dataset", "seattle-weather"], "outcome = []"),
+        ('{"dataset": "seattle-weather", "outcome": {}}', [], "outcome = {}"),
+        ('{"units": [Infinity]}', [], "units = [inf]"),
+        ('{"units": [1e400, 5]}', [], "units = [inf, 5]"),
+        ('{"units": [10, 5.5]}', [], "units = [10, 5.5]"),  # never truncated to 5
+        ('{"units": [10, true]}', [], "units = [10, True]"),
+        ('{"seq_len": 1e400}', [], "seq_len = inf"),
+        ('{"seed": ' + "9" * 5000 + "}", [], "seed = a number of 5000 digits"),
+        ('{"units": ' + "[" * 20_000 + "]" * 20_000 + "}", [], "units = '[[[[[[[[[[[[...'"),
+        ('{"correlated": ' + "[" * 50 + "]" * 50 + "}", [], "correlated = '[[[[[[[[[[[[..."),
+        ('{"units": ' + "[" * 100_000 + "]" * 100_000 + "}", [], "longer than 100,000"),
+        ('{"rule": "x1 > 0.5", "' + "k" * 500 + '": 1}', [], "unknown setting"),
+        (b'{"rule": "\xff"}', [], "cannot read config file"),
+    ],
+    ids=[
+        "outcome list",
+        "outcome object",
+        "Infinity",
+        "overflow",
+        "fractional layer",
+        "true layer",
+        "overflow seq_len",
+        "huge int",
+        "deep list",
+        "deep pairs",
+        "long file",
+        "long key",
+        "not UTF-8",
+    ],
+)
+def test_every_config_file_error_exits_2_naming_the_setting(capsys, tmp_path, text, flags, message):
+    path = tmp_path / "c.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    assert main(["--config", str(path), *flags, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err, err[:300]
+    assert "Traceback" not in err and len(err) < 600
+
+
 def test_module_entry_point_runs():
     done = subprocess.run(
         [sys.executable, "-m", "rnnviz", "--help"], capture_output=True, text=True, timeout=120
