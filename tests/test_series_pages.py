@@ -124,3 +124,14 @@ def test_a_kept_forecast_of_another_shape_is_made_again():
     numbers, verdict = cache.forecast(result)
     assert "accuracy" in numbers and "persistence" in verdict
     assert store.get_forecast(config) == numbers
+
+
+def test_a_link_whose_counts_a_series_does_not_read_opens_and_says_so():
+    params = {**state.config_to_params(REAL), "n_score": "10", "n_train": "60"}
+    at = make_app(params, page="features").run()
+    assert_clean(at)
+    notices = [i.value for i in at.info if "not apply" in i.value]
+    assert len(notices) == 1 and "n_train = 60, n_score = 10 do not apply" in notices[0]
+    assert "(703, 337 and 337 windows of 28 days)" in notices[0]
+    assert at.session_state[state.CONFIG_KEY] == REAL  # every window, whatever the link said
+    assert "n_score" not in at.query_params and "n_train" not in at.query_params
