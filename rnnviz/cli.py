@@ -20,7 +20,15 @@ import numpy as np
 
 from rnnviz.attribution import Attribution, drawn_lags, json_list
 from rnnviz.comparison import METRICS
-from rnnviz.config import DATASETS, OUTCOMES, PRESETS, Config, series_preset
+from rnnviz.config import (
+    DATASETS,
+    OUTCOMES,
+    PRESETS,
+    Config,
+    not_applied,
+    parse_settings,
+    series_preset,
+)
 from rnnviz.readings import counted_outputs, thread_lines, verdict
 from rnnviz.registry import METHODS, check_name, default_methods, method_label
 from rnnviz.result import TrainResult, longer
@@ -88,30 +96,53 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+MAX_CONFIG_CHARS = 100_000  # a --config file of settings holds a few hundred
+
+
+def _settings(args: argparse.Namespace) -> tuple[dict, dict]:
+    """(the --config file's settings, the single flags given)."""
+    data: dict = {}
+    if args.config:
+        try:
+            with open(args.config, encoding="utf-8") as fh:
+                text = fh.read(MAX_CONFIG_CHARS + 1)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read config file {args.config}: {exc}") from None
+        if len(text) > MAX_CONFIG_CHARS:
+            raise ValueError(
+                f"cannot read config file {args.config}: longer than {MAX_CONFIG_CHARS:,} "
+                "characters; a file of settings needs a few hundred"
+            )
+        if not text.lstrip().startswith("{"):
+            raise ValueError(f"config file {args.config} must hold a JSON object of settings")
+        data = parse_settings(text)  # ConfigError naming the setting
+    flags = {k: getattr(args, k) for k in _FLAGS if getattr(args, k) is not None}
+    return data, flags
+
+
 def make_config(args: argparse.Namespace) -> Config:
     """The config the flags describe: preset, then --config file, then single flags.
 
     A real series named by --dataset (or the file) without a preset of that series starts from
     the series' preset (its features, window and input scaling), so only what differs is given.
     """
-    data: dict = {}
-    if args.config:
-        try:
-            with open(args.config, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read config file {args.config}: {exc}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"config file {args.config} must hold a JSON object of settings")
-    flags = {k: getattr(args, k) for k in _FLAGS if getattr(args, k) is not None}
+    data, flags = _settings(args)
     config = PRESETS[args.preset or "default"]
     dataset = flags.get("dataset", data.get("dataset", config.dataset))
     if dataset != "synthetic" and config.dataset != dataset:
         outcome = flags.get("outcome", data.get("outcome", "rain"))
-        config = series_preset(dataset, outcome if outcome in OUTCOMES else "rain")
+        known = isinstance(outcome, str) and outcome in OUTCOMES  # else from_dict names it
+        config = series_preset(dataset, outcome if known else "rain")
     if data:
         config = Config.from_dict(data, base=config)
     return Config.from_dict(flags, base=config)
+
+
+def ignored_note(args: argparse.Namespace, config: Config) -> str | None:
+    """What the file or the flags set that ``config`` does not use (a real series' window
+    counts), or None: printed on stderr, so nobody believes a count was applied."""
+    data, flags = _settings(args)
+    return not_applied({**data, **flags}, config)
 
 
 def format_tables(scores: Attribution, names: Sequence[str] | None = None) -> str:
@@ -207,9 +238,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = make_config(args)
+        ignored = ignored_note(args, config)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if ignored:
+        print(f"note: {ignored}", file=sys.stderr)
     try:
         methods = None if args.methods is None else method_names(args.methods)
     except ValueError as exc:

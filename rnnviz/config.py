@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -33,6 +34,16 @@ REAL_FEATURES = (4, 6)
 REAL_WINDOW = (7, 90)
 # Knobs a real series does not read (its rows come from the table, not from a rule).
 REAL_IGNORES = frozenset({"rule", "n_train", "n_val"})
+# A real series' time-ordered splits (inclusive dates): earlier years train, later ones judge.
+SERIES_SPLITS: dict[str, dict[str, tuple[str, str]]] = {
+    "seattle-weather": {
+        "train": ("2012-01-01", "2013-12-31"),
+        "val": ("2014-01-01", "2014-12-31"),
+        "score": ("2015-01-01", "2015-12-31"),
+    },
+}
+# The sizes a real series takes from its splits, not from the config: each split's windows.
+SERIES_COUNTS = {"n_train": "train", "n_val": "val", "n_score": "score"}
 
 # Bumped whenever the training code makes different weights from the same config, so that cache
 # entries written by older code are never served as this code's result. 2: every initialiser and
@@ -53,6 +64,21 @@ LATER_KNOBS: dict[str, Any] = {
 }
 
 
+def _short_repr() -> reprlib.Repr:
+    short = reprlib.Repr()
+    short.maxlevel, short.maxstring, short.maxother = 3, 80, 80
+    short.maxlist = short.maxtuple = short.maxdict = 10
+    return short
+
+
+_SHORT = _short_repr()
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut short: untrusted values (a file's, a link's) may be nested or long."""
+    return _SHORT.repr(value)
+
+
 class ConfigError(ValueError):
     """A knob is out of bounds or malformed; the message names the knob and what is allowed."""
 
@@ -60,7 +86,7 @@ class ConfigError(ValueError):
         self.knob = knob
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{knob} = {value!r} is not allowed: {allowed}")
+        super().__init__(f"{knob} = {_short(value)} is not allowed: {allowed}")
 
 
 @dataclass(frozen=True)
@@ -129,6 +155,12 @@ class Config:
     n_score: int = 250
 
     def __post_init__(self) -> None:
+        # A real series trains on, validates on and scores every window of its splits: those
+        # counts replace whatever n_train, n_val and n_score were given (they are not knobs
+        # there), so the bounds below count what really runs.
+        windows = series_windows(self.dataset, self.seq_len)
+        for knob, count in (windows or {}).items():
+            object.__setattr__(self, knob, count)
         self.validate(DEFAULT_BOUNDS)
         # One order for equal pair lists (a < b, pairs sorted, rho a float): one cache key.
         pairs = tuple(sorted((min(a, b), max(a, b), float(r)) for a, b, r in self.correlated))
@@ -190,6 +222,16 @@ class Config:
                 f"(now {steps:,}); use a larger batch, fewer epochs or fewer sequences",
             )
         score = self.score_values()
+        if score > bounds.max_score_values and self.dataset != "synthetic":
+            raise ConfigError(
+                "n_repeats",
+                self.n_repeats,
+                f"a real series scores every window of its scored year ({self.n_score} windows "
+                f"of {self.seq_len} days, {self.n_features} features): {self.n_repeats} "
+                f"repeat(s) would push {score:,} numbers through the model (limit "
+                f"{bounds.max_score_values:,}); use fewer repeats, a shorter window or fewer "
+                "features",
+            )
         if score > bounds.max_score_values:
             raise ConfigError(
                 "n_score",
@@ -265,6 +307,12 @@ class Config:
             and not (f.name in LATER_KNOBS and getattr(self, f.name) == LATER_KNOBS[f.name])
         )
 
+    def scoring_key(self) -> tuple:
+        """The knobs that change a trained model's scores: σ, repeats and, for synthetic data,
+        the sequences scored (a real series scores every window of its year: not a knob)."""
+        knobs = ("sigma", "n_repeats") + (("n_score",) if self.dataset == "synthetic" else ())
+        return tuple((name, getattr(self, name)) for name in knobs)
+
     def training_id(self) -> str:
         """Short stable hex id of :meth:`training_key`, for cache file names."""
         import hashlib
@@ -296,7 +344,8 @@ class Config:
         changes: dict[str, Any] = {}
         for key, value in data.items():
             if key not in known:
-                raise ConfigError(key, value, f"unknown setting; known: {', '.join(known)}")
+                name = key if len(str(key)) <= 40 else str(key)[:40] + "..."
+                raise ConfigError(name, value, f"unknown setting; known: {', '.join(known)}")
             if key == "correlated":
                 changes[key] = _coerce_correlated(value)
             else:
@@ -305,13 +354,78 @@ class Config:
 
     @classmethod
     def from_json(cls, text: str) -> Config:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError("config", text[:40], f"valid JSON ({exc.msg})") from None
-        if not isinstance(data, dict):
-            raise ConfigError("config", data, "a JSON object of settings")
-        return cls.from_dict(data)
+        """Build from a JSON object of settings (:func:`parse_settings`, then from_dict)."""
+        return cls.from_dict(parse_settings(text))
+
+
+MAX_SETTINGS_DEPTH = 4  # {"correlated": [[1, 4, 0.95]]} is 3 deep: nothing needs more
+_MAX_DIGITS = 100  # a whole number in a settings file; longer ones are refused, never parsed
+
+
+class _LongNumber:
+    """A number written with more digits than any setting takes (kept unparsed)."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"a number of {self.digits} digits"
+
+    __str__ = __repr__
+
+
+def _too_deep(text: str) -> tuple[str, str] | None:
+    """(the top-level key, the start of its value) where ``text`` nests lists or objects more
+    than MAX_SETTINGS_DEPTH deep, else None: found by a scan, before any recursive parser."""
+    depth, key, last, start, i = 0, "config", "", 0, 0
+    while i < len(text):
+        c = text[i]
+        if c == '"':  # skip a string (escapes included)
+            j = i + 1
+            while j < len(text) and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            last, i = text[i + 1 : j], j + 1
+            continue
+        if c in "[{":
+            depth += 1
+            if depth == 2:
+                start = i
+            if depth > MAX_SETTINGS_DEPTH:
+                return key, text[start : start + 12] + "..."
+        elif c in "]}":
+            depth -= 1
+        elif c == ":" and depth == 1:
+            key = last[:40]
+        i += 1
+    return None
+
+
+def parse_settings(text: str) -> dict[str, Any]:
+    """A JSON object of settings (a ``--config`` file, :meth:`Config.from_json`), read
+    defensively: nesting deeper than any setting takes is refused and whole numbers of more
+    than _MAX_DIGITS digits are kept unparsed, so every mistake becomes a ConfigError naming
+    the setting (:meth:`Config.from_dict` then checks each value)."""
+    deep = _too_deep(text)
+    if deep is not None:
+        key, start = deep
+        raise ConfigError(
+            key,
+            start,
+            f"nested more than {MAX_SETTINGS_DEPTH} levels deep; a setting is a number, a text "
+            "or a short list",
+        )
+
+    def whole(digits: str) -> Any:
+        n = len(digits.lstrip("-"))
+        return int(digits) if n <= _MAX_DIGITS else _LongNumber(n)
+
+    try:
+        data = json.loads(text, parse_int=whole)
+    except json.JSONDecodeError as exc:
+        raise ConfigError("config", text[:40], f"valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ConfigError("config", data, "a JSON object of settings")
+    return data
 
 
 def _is_number(v: Any) -> bool:
@@ -411,6 +525,37 @@ def _plain(v: Any) -> Any:
 _MAX_TEXT = 400  # longest raw value accepted from a URL or file before any parsing
 
 
+def _whole(value: Any) -> int:
+    """A whole number from an int, an integral float or its text; ValueError otherwise (5.5
+    and True are refused, never truncated or counted as 1)."""
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError
+        return int(value)
+    if isinstance(value, str):
+        return int(value.strip())
+    raise ValueError
+
+
+def _allowed(like: Any) -> str:
+    """What a knob whose default is ``like`` takes, for the error message."""
+    if isinstance(like, bool):
+        return "true or false"
+    if isinstance(like, int):
+        return "a whole number"
+    if isinstance(like, float):
+        return "a finite number"
+    if isinstance(like, tuple):
+        if like and isinstance(like[0], int):
+            return "a list of whole numbers, e.g. 10,5"
+        return "a list of names, e.g. tanh,tanh"
+    return f"a value of type {type(like).__name__}"
+
+
 def _coerce(key: str, value: Any, like: Any) -> Any:
     """Convert an untrusted value to the type of the default ``like``; ConfigError if it can't."""
     if isinstance(value, str) and len(value) > _MAX_TEXT:
@@ -426,11 +571,7 @@ def _coerce(key: str, value: Any, like: Any) -> Any:
                 return False
             raise ValueError
         if isinstance(like, int):
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            return int(value) if isinstance(value, int) else int(str(value).strip())
+            return _whole(value)
         if isinstance(like, float):
             if isinstance(value, bool):
                 raise ValueError
@@ -439,18 +580,49 @@ def _coerce(key: str, value: Any, like: Any) -> Any:
                 raise ValueError
             return out
         if isinstance(like, tuple):
-            items = value.split(",") if isinstance(value, str) else list(value)
+            if isinstance(value, str):
+                items: list = value.split(",")
+            elif isinstance(value, list | tuple):
+                items = list(value)
+            else:
+                raise ValueError
             if len(items) > 10:
                 raise ValueError
-            kind = type(like[0]) if like else str
-            return tuple(kind(i.strip()) if isinstance(i, str) else kind(i) for i in items)
+            if like and isinstance(like[0], int):
+                return tuple(_whole(i) for i in items)
+            if not all(isinstance(i, str) for i in items):
+                raise ValueError
+            return tuple(i.strip() for i in items)
         if isinstance(like, str):
             if not isinstance(value, str):
                 raise ValueError
             return value
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
-    raise ConfigError(key, value, f"a value of type {type(like).__name__}")
+    raise ConfigError(key, value, _allowed(like))
+
+
+def series_windows(dataset: Any, seq_len: Any) -> dict[str, int] | None:
+    """``{"n_train": .., "n_val": .., "n_score": ..}``: the windows of ``seq_len`` days (each
+    with a next day) in each split of the real series ``dataset``; None for synthetic data or
+    a window the series does not allow (validation then says what to change)."""
+    splits = SERIES_SPLITS.get(dataset) if isinstance(dataset, str) else None
+    lo, hi = REAL_WINDOW
+    if splits is None or isinstance(seq_len, bool) or not isinstance(seq_len, int):
+        return None
+    if not lo <= seq_len <= hi:
+        return None
+    out = {}
+    for knob, split in SERIES_COUNTS.items():
+        first, last = (_date(d) for d in splits[split])
+        out[knob] = (last - first).days + 1 - seq_len
+    return out
+
+
+def _date(text: str):
+    import datetime
+
+    return datetime.date.fromisoformat(text)
 
 
 # Real data (rnnviz.datasets): rain tomorrow in Seattle from the last 28 days of the four
@@ -506,6 +678,37 @@ PRESETS: dict[str, Config] = {
 }
 
 
+def not_applied(given: Mapping[str, Any], config: Config) -> str | None:
+    """What to tell someone whose settings ``given`` (a link, a file, flags) set a count that
+    ``config``'s real series does not read (n_train, n_val, n_score) to another value than the
+    one it uses; None when there is nothing to tell."""
+    if config.dataset == "synthetic":
+        return None
+    ignored = []
+    for knob in SERIES_COUNTS:
+        if knob not in given:
+            continue
+        try:
+            value = _coerce(knob, given[knob], 0)
+        except ConfigError:
+            value = None
+        if value != getattr(config, knob):
+            ignored.append(f"{knob} = {_short(given[knob]) if value is None else value}")
+    if not ignored:
+        return None
+    years = {
+        split: "-".join(sorted({d[:4] for d in SERIES_SPLITS[config.dataset][split]}))
+        for split in ("train", "val", "score")
+    }
+    return (
+        f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to "
+        f"{config.dataset} and {'was' if len(ignored) == 1 else 'were'} ignored: a real series "
+        f"trains on every window of {years['train']}, stops early on {years['val']} and scores "
+        f"every window of {years['score']} ({config.n_train}, {config.n_val} and "
+        f"{config.n_score} windows of {config.seq_len} days)."
+    )
+
+
 # The preset a real series starts from, per outcome: it sets what the series needs (its
 # features, no input scaling, its window) and a recipe that learns it in seconds.
 SERIES_PRESETS = {"rain": "seattle-weather", "temp_max": "seattle-temp"}
@@ -531,11 +734,15 @@ __all__ = [
     "LATER_KNOBS",
     "OUTCOMES",
     "PRESETS",
+    "SERIES_COUNTS",
     "SERIES_PRESETS",
+    "SERIES_SPLITS",
     "Bounds",
     "Config",
     "ConfigError",
     "format_correlated",
+    "not_applied",
     "parse_correlated",
+    "parse_settings",
     "series_preset",
 ]

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from rnnviz import result
-from rnnviz.config import Config
+from rnnviz.config import SERIES_SPLITS, Config
 from rnnviz.data import DataError, Dataset
 
 NAME = "seattle-weather"
@@ -72,11 +72,7 @@ EFFECT_AXIS = {
 }
 
 # Inclusive date ranges of the time-ordered splits: earlier years train, later years judge.
-SPLITS: dict[str, tuple[str, str]] = {
-    "train": ("2012-01-01", "2013-12-31"),
-    "val": ("2014-01-01", "2014-12-31"),
-    "score": ("2015-01-01", "2015-12-31"),
-}
+SPLITS: dict[str, tuple[str, str]] = SERIES_SPLITS[NAME]  # in config: the bounds count them
 DEFAULT_WINDOW = 28
 
 # The teaching sentence for the σ slider on a real series (the synthetic features are uniform on
@@ -419,6 +415,65 @@ def forecast_scores(predict: Any, split: SeriesSplit) -> dict[str, float]:
             beats_persistence=float(result.clearly_lower((pred - y) ** 2, (today - y) ** 2)),
         )
     return out
+
+
+# What forecast_scores returns, per task: the numbers a kept forecast must hold.
+FORECAST_KEYS = {
+    "classification": (
+        "days",
+        "accuracy",
+        "majority_accuracy",
+        "persistence_accuracy",
+        "model_only",
+        "persistence_only",
+        "beats_majority",
+        "beats_persistence",
+    ),
+    "regression": ("days", "mse", "persistence_mse", "r2", "persistence_r2", "beats_persistence"),
+}
+
+
+def check_forecast(scores: Mapping[str, Any], config: Config) -> None:
+    """ValueError unless ``scores`` can be :func:`forecast_scores`' numbers for a model of
+    ``config``: finite numbers in their ranges, for a real series exactly its task's numbers
+    over its scored windows, and the sums that tie them together (e.g. accuracy minus
+    persistence's = (days only the model gets right - days only persistence does) / days),
+    so numbers written by hand or damaged are not believed."""
+    for key, value in scores.items():
+        if isinstance(value, bool):
+            continue
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"{key} = {value!r} is not a finite number")
+    if config.dataset != "synthetic":
+        if sorted(scores) != sorted(FORECAST_KEYS[config.task]):
+            raise ValueError(f"not the numbers of a {config.task} forecast")
+        if scores["days"] != config.n_score:
+            raise ValueError(f"{scores['days']} days, not the {config.n_score} scored")
+    days = scores.get("days")
+    if days is None or days < 1 or days != round(days):
+        raise ValueError("days is not a number of days")
+    for key, value in scores.items():
+        if key.startswith("beats_") and value not in (0, 1):
+            raise ValueError(f"{key} is not true or false")
+        if key.endswith("accuracy") and not 0 <= value <= 1:
+            raise ValueError(f"{key} is not a share")
+        if key.endswith("_only") and not (0 <= value <= days and value == round(value)):
+            raise ValueError(f"{key} is not a count of days")
+        if key.endswith("mse") and value < 0:
+            raise ValueError(f"{key} is negative")
+        if key.endswith("r2") and value > 1:
+            raise ValueError(f"{key} is above 1")
+    pieces = ("accuracy", "persistence_accuracy", "model_only", "persistence_only")
+    if all(k in scores for k in pieces):
+        gap = (scores["accuracy"] - scores["persistence_accuracy"]) * days
+        if not math.isclose(gap, scores["model_only"] - scores["persistence_only"], abs_tol=1e-6):
+            raise ValueError("the accuracies and the counts of days disagree")
+    if all(k in scores for k in ("mse", "persistence_mse", "r2", "persistence_r2")):
+        # both R² share the training mean's error: (1 - R²) / MSE is one number for both
+        a = (1 - scores["r2"]) * scores["persistence_mse"]
+        b = (1 - scores["persistence_r2"]) * scores["mse"]
+        if not math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12):
+            raise ValueError("the errors and the R² disagree")
 
 
 def forecast_standing(scores: Mapping[str, float]) -> str:

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnviz.config import Config
+from rnnviz.datasets import check_forecast
 from rnnviz.hosting import release_free_memory
 from rnnviz.result import ProgressFn, TrainResult, load
 from rnnviz.scoring import PerturbationResult
@@ -60,10 +61,25 @@ def save(result: TrainResult, folder: Path) -> Path:
 # Bumped whenever scoring gives other numbers for the same model and knobs (2: only outputs
 # with a defined target count), so saved scores of older code are never served.
 SCORES_VERSION = 2
-FORECAST_VERSION = 1  # the same for a real series' forecast scores (forecast.json)
+# A real series' forecast scores (forecast.json); 2: written with a checksum.
+FORECAST_VERSION = 2
+_CHECKSUM = "__checksum__"  # the member of a kept .npz that holds its checksum
 
 
-def _write_scores(f, scores: PerturbationResult) -> None:
+def _kept_digest(binding: str, plain: str, arrays: dict[str, np.ndarray]) -> str:
+    """sha256 of what a kept file holds, bound to where it belongs (``binding``: the entry's
+    key and the file's name), so a file edited by hand or copied from elsewhere fails it."""
+    digest = hashlib.sha256()
+    for part in (binding, plain):
+        digest.update(len(part.encode()).to_bytes(8, "little") + part.encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        head = json.dumps([name, a.dtype.str, list(a.shape)]).encode()
+        digest.update(len(head).to_bytes(8, "little") + head + a.tobytes())
+    return digest.hexdigest()
+
+
+def _write_scores(f, scores, binding: str) -> None:
     arrays, plain = {}, {}
     for fld in dataclasses.fields(scores):
         value = getattr(scores, fld.name)
@@ -71,16 +87,85 @@ def _write_scores(f, scores: PerturbationResult) -> None:
             arrays[fld.name] = value
         else:
             plain[fld.name] = list(value) if isinstance(value, tuple) else value
-    np.savez(f, __plain__=np.array(json.dumps(plain)), **arrays)
+    text = json.dumps(plain)
+    check = _kept_digest(binding, text, arrays)
+    np.savez(f, __plain__=np.array(text), **{_CHECKSUM: np.array(check)}, **arrays)
 
 
-def _read_scores(path: Path, kind: type = PerturbationResult):
+def _read_scores(path: Path, kind: type, binding: str):
+    """The ``kind`` kept at ``path``; ValueError unless its checksum (bound to ``binding``)
+    holds."""
     with np.load(path, allow_pickle=False) as data:
-        values = {name: data[name] for name in data.files if name != "__plain__"}
-        plain = json.loads(str(data["__plain__"]))
+        values = {name: data[name] for name in data.files if name not in ("__plain__", _CHECKSUM)}
+        text = str(data["__plain__"])
+        check = str(data[_CHECKSUM]) if _CHECKSUM in data.files else None
+    if check != _kept_digest(binding, text, values):
+        raise ValueError("checksum does not match")
+    plain = json.loads(text)
     for name, value in plain.items():
         values[name] = tuple(value) if isinstance(value, list) else value
     return kind(**values)
+
+
+def _array(value, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """``value`` as a float array of ``shape``; ValueError otherwise."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+        raise ValueError(f"{what} is not an array of numbers")
+    if value.shape != shape:
+        raise ValueError(f"{what} has shape {value.shape}, not {shape}")
+    return value.astype(np.float64)
+
+
+def _check_common(result, config: Config) -> None:
+    """σ and feature names of a kept result, against the config it is kept for."""
+    sigma = result.sigma
+    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or sigma != config.sigma:
+        raise ValueError(f"sigma {sigma!r} is not {config.sigma}")
+    names = result.feature_names
+    if len(names) != config.n_features or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{len(names)} feature names for {config.n_features} features")
+
+
+def _counts(value, config: Config) -> np.ndarray | None:
+    """The kept output counts: per output step, 0 .. the sequences scored."""
+    if value is None:
+        return None
+    counts = _array(value, (config.seq_len,), "output_counts")
+    if not ((counts >= 0) & (counts <= config.n_score) & (counts == np.round(counts))).all():
+        raise ValueError("output_counts are not sequence counts")
+    return counts
+
+
+def _check_scores(scores, config: Config) -> None:
+    """ValueError unless ``scores`` can be the perturbation scores of ``config``'s model with
+    its scoring knobs: types, shapes and finite values (NaN only where no output counted)."""
+    if not isinstance(scores, PerturbationResult) or scores.method != "perturbation":
+        raise ValueError("not perturbation scores")
+    _check_common(scores, config)
+    F, T, R = config.n_features, config.seq_len, config.n_repeats
+    importances = _array(scores.importances, (F, R), "importances")
+    if not (np.isfinite(importances).all() and (importances >= 0).all()):
+        raise ValueError("importances are not finite non-negative numbers")
+    counts = _counts(scores.output_counts, config)
+    response = _array(scores.response, (F, T, T, R), "response")
+    counted = response if counts is None else response[:, :, counts > 0]
+    if not np.isfinite(counted).all():
+        raise ValueError("the response is not finite where outputs count")
+    if not np.isfinite(_array(scores.cell, (F, T, R), "cell")).all():
+        raise ValueError("the per-step scores are not finite")
+
+
+def _check_interactions(found, config: Config) -> None:
+    """ValueError unless ``found`` can be the InteractionResult of ``config``'s model."""
+    _check_common(found, config)
+    F, R = config.n_features, config.n_repeats
+    pairs = _array(found.importances, (R, F, F), "importances")
+    off = ~np.eye(F, dtype=bool)
+    if not (np.isfinite(pairs[:, off]).all() and (pairs[:, off] >= 0).all()):
+        raise ValueError("pair interactions are not finite non-negative numbers")
+    if not np.isfinite(_array(found.single, (R, F), "single")).all():
+        raise ValueError("single effects are not finite")
+    _counts(found.output_counts, config)
 
 
 ENTRY_MARKER = "rnnviz-entry.json"  # inside every entry the store wrote
@@ -152,7 +237,8 @@ class ModelStore:
             self.folder = folder
         except OSError as exc:
             self.folder = None
-            self.notice = f"cache folder {folder} is not writable ({exc.strerror}); memory only"
+            reason = exc.strerror or type(exc).__name__
+            self.notice = f"cache folder {folder.name!r} is not writable ({reason}); memory only"
             return
         self._clean_temporaries()
 
@@ -256,7 +342,9 @@ class ModelStore:
     def get_forecast(self, config: Config) -> dict | None:
         """The numbers of ``rnnviz.datasets.forecast_scores`` saved by :meth:`put_forecast`
         for ``config``'s model, or None. Reading them needs no model and no TensorFlow (the
-        verdict is made from them: ``datasets.forecast_verdict``)."""
+        verdict is made from them: ``datasets.forecast_verdict``). Numbers that fail their
+        checksum or cannot be this model's forecasts (``datasets.check_forecast``) are
+        removed: recomputed and rewritten by the caller."""
         path = self._forecast_path(config)
         if path is None or not path.is_file():
             return None
@@ -264,12 +352,14 @@ class ModelStore:
             saved = json.loads(path.read_text())
             if saved.get("version") != FORECAST_VERSION:
                 raise ValueError("another format")
+            text = json.dumps(saved["forecast"], sort_keys=True)
+            if saved.get("checksum") != _kept_digest(self._binding(path), text, {}):
+                raise ValueError("checksum does not match")
             forecast = dict(saved["forecast"])
-            if not all(isinstance(v, (bool, int, float)) for v in forecast.values()):
-                raise ValueError("not numbers")
+            check_forecast(forecast, config)
             return forecast
-        except Exception:  # damaged or from another format: recomputed and rewritten
-            path.unlink(missing_ok=True)
+        except Exception:  # damaged, forged or from another format: recomputed and rewritten
+            self._discard(path)
             return None
 
     def put_forecast(self, config: Config, forecast: dict[str, float]) -> None:
@@ -277,7 +367,9 @@ class ModelStore:
         path = self._forecast_path(config)
         if path is not None:
             numbers = {k: getattr(v, "item", lambda v=v: v)() for k, v in forecast.items()}
-            body = {"version": FORECAST_VERSION, "forecast": numbers}  # bools, ints, floats
+            text = json.dumps(numbers, sort_keys=True)  # bools, ints, floats
+            check = _kept_digest(self._binding(path), text, {})
+            body = {"version": FORECAST_VERSION, "forecast": numbers, "checksum": check}
             self._replace(path, lambda f: f.write(json.dumps(body).encode()))
 
     def _forecast_path(self, config: Config) -> Path | None:
@@ -287,34 +379,66 @@ class ModelStore:
         return entry / "forecast.json" if _is_own_entry(entry) else None
 
     # -- one reader and one writer for every result kept beside a model -----------------
+    _CHECKS = {"scores": _check_scores, "interactions": _check_interactions}
+
+    @staticmethod
+    def _binding(path: Path) -> str:
+        """What a kept file's checksum binds it to: its entry's key and its own name."""
+        return f"{path.parent.name}/{path.name}"
+
     def _get_kept(self, config: Config, prefix: str, kind: type):
-        """The ``kind`` saved under ``prefix`` for ``config``'s scoring knobs, or None."""
+        """The ``kind`` saved under ``prefix`` for ``config``'s scoring knobs, or None. A file
+        that fails its checksum or cannot be this config's result (types, shapes, finite
+        values) is removed: the caller recomputes and rewrites it."""
         path = self._scores_path(config, prefix)
         if path is None or not path.is_file():
             return None
         try:
-            return _read_scores(path, kind)
-        except Exception:  # damaged or from another format: recomputed and rewritten
-            path.unlink(missing_ok=True)
+            found = _read_scores(path, kind, self._binding(path))
+            self._CHECKS[prefix](found, config)
+            return found
+        except Exception:  # damaged, edited or from another format: recomputed and rewritten
+            self._discard(path)
             return None
 
     def _put_kept(self, config: Config, prefix: str, result) -> None:
         """Save ``result`` under ``prefix`` beside ``config``'s model, atomically."""
         path = self._scores_path(config, prefix)
         if path is not None:
-            self._replace(path, lambda f: _write_scores(f, result))
+            self._replace(path, lambda f: _write_scores(f, result, self._binding(path)))
 
-    @staticmethod
-    def _replace(path: Path, write: Callable) -> None:
+    def _discard(self, path: Path) -> None:
+        """Remove a kept file that cannot be used; on a cache that turned read-only it stays
+        (it is refused again on every read, never served)."""
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            self._kept_only_in_memory(exc)
+
+    def _replace(self, path: Path, write: Callable) -> None:
         """``write(file)`` to a temporary file beside ``path``, then renamed over it: readers
-        see the old file or the whole new one. A failed write leaves nothing behind."""
+        see the old file or the whole new one. A failed write (a full disk, a cache folder that
+        turned read-only or vanished) leaves nothing behind when it can, never raises, and
+        sets :attr:`notice`: the result stays in the caller's memory only."""
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             with open(tmp, "wb") as f:
                 write(f)
             os.replace(tmp, path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            self._kept_only_in_memory(exc)
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:  # e.g. read-only: nothing could be written there either
+                pass
+
+    def _kept_only_in_memory(self, exc: OSError) -> None:
+        # never the path: the notice is shown to visitors, and the cache's place is the server's
+        reason = exc.strerror or type(exc).__name__
+        self.notice = (
+            f"computed results could not be kept in the disk cache ({reason}); they are kept "
+            "in memory only"
+        )
 
     def _scores_path(self, config: Config, prefix: str = "scores") -> Path | None:
         if self.folder is None:
@@ -322,7 +446,9 @@ class ModelStore:
         entry = self.folder / config.training_id()
         if not _is_own_entry(entry):
             return None
-        knobs = json.dumps([SCORES_VERSION, config.sigma, config.n_repeats, config.n_score])
+        # σ, repeats and (synthetic data only) the sequences scored: a real series scores
+        # every window of its year, so n_score is no part of its key
+        knobs = json.dumps([SCORES_VERSION, *(v for _, v in config.scoring_key())])
         return entry / f"{prefix}-{hashlib.sha256(knobs.encode()).hexdigest()[:16]}.npz"
 
     # -- memory -------------------------------------------------------------------------
@@ -336,8 +462,8 @@ class ModelStore:
     # -- disk ---------------------------------------------------------------------------
     def _foreign(self, path: Path) -> None:
         self.notice = (
-            f"{path} was not written by rnnviz; it is left alone, and this model is kept in "
-            "memory only"
+            f"{path.name} in the cache folder was not written by rnnviz; it is left alone, and "
+            "this model is kept in memory only"
         )
 
     def _read(self, key: str, config: Config) -> TrainResult | None:
@@ -362,7 +488,10 @@ class ModelStore:
         if result is None:  # our own entry, damaged: remove it so it is retrained
             shutil.rmtree(entry, ignore_errors=True)
             return None
-        os.utime(entry)  # LRU: most recently used entries are kept
+        try:
+            os.utime(entry)  # LRU: most recently used entries are kept
+        except OSError:  # a cache that turned read-only still serves what it holds
+            pass
         return result
 
     def _write(self, key: str, result: TrainResult) -> None:
@@ -389,7 +518,8 @@ class ModelStore:
             self._evict()
         except OSError as exc:  # this entry only: other keys keep using the disk
             self.notice = (
-                f"could not write the disk cache entry {key} ({exc.strerror or exc}); "
+                f"could not write the disk cache entry {key} "
+                f"({exc.strerror or type(exc).__name__}); "
                 "that model is kept in memory only"
             )
         finally:

@@ -48,15 +48,19 @@ its R² against predicting the targets' mean and its error against persistence
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import math
+import os
 import re
 import shutil
 import tempfile
+import threading
 import zipfile
+import zlib
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -307,20 +311,32 @@ def check_data(
     _check_dtype("x", x.dtype)
     _check_x_shape(x.shape, bounds)
     n, steps, _ = x.shape
-    x = x.astype(np.float32, copy=False)
+    # checked as the float32 the model works in: 1e308 is finite as float64, infinite here
+    with np.errstate(over="ignore"):
+        x = x.astype(np.float32, copy=False)
     if not np.isfinite(x).all():
-        raise UploadError("x contains NaN or infinite values")
+        raise UploadError(f"x contains NaN or infinite values (as float32: {_FLOAT32_RANGE})")
     if y is not None:
         y = np.asarray(y)
         _check_y_shape(y.shape, x.shape)
         y = y.reshape(n, steps)
         if task == "regression":
-            if y.dtype.kind not in "fiu" or not np.isfinite(y).all():
+            if y.dtype.kind not in "fiu":
                 raise UploadError("y must hold finite numbers (the regression's targets)")
+            with np.errstate(over="ignore"):
+                y = y.astype(np.float32)
+            if not np.isfinite(y).all():
+                raise UploadError(
+                    "y must hold finite numbers that fit float32, the model's numbers "
+                    f"({_FLOAT32_RANGE}): rescale the targets, e.g. to thousands"
+                )
         elif y.dtype.kind not in "fiub" or not np.isin(y, (0, 1)).all():
             raise UploadError("y must hold only 0 and 1 (for numbers, choose the regression task)")
         y = y.astype(np.float32)
     return UploadedData(x, y)
+
+
+_FLOAT32_RANGE = f"every value between ±{float(np.finfo(np.float32).max):.1e}"
 
 
 def _csv_lines(data: bytes) -> Iterator[str]:
@@ -655,6 +671,21 @@ def _check_keras_members(zf: zipfile.ZipFile, limit: int) -> None:
             )
 
 
+def _check_keras_intact(zf: zipfile.ZipFile) -> None:
+    """Every member of a .keras archive unpacks whole and matches its CRC-32 (read in chunks,
+    nothing written): a damaged archive is refused before Keras unpacks any of it to disk."""
+    for info in zf.infolist():
+        try:
+            with zf.open(info) as member:
+                while member.read(2**20):
+                    pass
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+            raise UploadError(
+                f"the model file's member '{info.filename}' is damaged ({exc}); save the model "
+                "again with model.save and upload that file"
+            ) from None
+
+
 def _check_keras_weights(zf: zipfile.ZipFile, limit: int) -> None:
     """The HDF5 members of a .keras archive by their datasets' declared sizes (no data read):
     Keras stores weights uncompressed, so a genuine file's weights fit in the upload limit."""
@@ -742,7 +773,30 @@ def check_keras_archive(data: bytes, max_mb: float = 20.0) -> list[str]:
         raise UploadError("the model's config.json is nested too deeply to be read") from None
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         _check_keras_weights(zf, limit)
+        _check_keras_intact(zf)
     return found
+
+
+# tempfile's default folder is one for the whole process: one load redirects it at a time.
+_TEMP_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _temporary_files_in(folder: Path) -> Iterator[None]:
+    """Make ``folder`` the default folder of the tempfile module for the block.
+
+    Keras unpacks an archive's assets into a folder of its own from ``tempfile.mkdtemp()`` and
+    does not remove it when unpacking fails; inside our own temporary folder, it goes with it.
+    The default is process-wide: a thread that makes a temporary file without naming a folder
+    meanwhile makes it there too (whole-model uploads are for one's own machine only).
+    """
+    with _TEMP_LOCK:
+        saved = tempfile.tempdir
+        tempfile.tempdir = str(folder)
+        try:
+            yield
+        finally:
+            tempfile.tempdir = saved
 
 
 def load_whole_model(data: bytes, allowed: bool, max_mb: float = 20.0):
@@ -756,13 +810,24 @@ def load_whole_model(data: bytes, allowed: bool, max_mb: float = 20.0):
     check_keras_archive(data, max_mb)
     import keras
 
-    with tempfile.TemporaryDirectory() as tmp:
+    # Everything the load writes (the archive, whatever Keras unpacks) lives in one folder of
+    # ours, removed afterwards whether the load worked or not.
+    with tempfile.TemporaryDirectory(prefix="rnnviz-upload-") as tmp:
         path = Path(tmp) / "upload.keras"
         path.write_bytes(data)
+        scratch = Path(tmp) / "keras"
+        scratch.mkdir()
         try:
-            model = keras.models.load_model(path, safe_mode=True, compile=False)
+            with _temporary_files_in(scratch):
+                model = keras.models.load_model(path, safe_mode=True, compile=False)
         except Exception as exc:
-            raise UploadError(f"the model could not be loaded: {str(exc)[:300]}") from None
+            error = UploadError(f"the model could not be loaded: {str(exc)[:300]}")
+        else:
+            error = None
+    if os.path.exists(tmp):  # checked: a failed load must leave nothing on disk
+        shutil.rmtree(tmp, ignore_errors=True)
+    if error is not None:
+        raise error
     shape = model.input_shape
     if not (isinstance(shape, tuple) and len(shape) == 3 and None not in shape[1:]):
         raise UploadError(f"the model's input must be (batch, steps, features), got {shape}")
@@ -902,6 +967,11 @@ def regression_scores(predict, x: np.ndarray, y: np.ndarray) -> dict[str, float]
     """
     p = np.asarray(predict(x), dtype=np.float64).reshape(y.shape)
     t = np.asarray(y, dtype=np.float64)
+    if not np.isfinite(p).all():
+        raise UploadError(
+            "the model's outputs on this data are not finite numbers (NaN or beyond float32), "
+            "so its error cannot be measured: check the model and the scale of x"
+        )
     mean_mse = mse(t, np.full_like(t, t.mean()))
     if mean_mse <= 0:
         raise UploadError("every target in y is the same number: there is nothing to explain")

@@ -70,6 +70,48 @@ def test_bad_input_exits_2_with_a_message(capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("text", "flags", "message"),
+    [
+        ('{"outcome": []}', ["--dataset", "seattle-weather"], "outcome = []"),
+        ('{"dataset": "seattle-weather", "outcome": {}}', [], "outcome = {}"),
+        ('{"units": [Infinity]}', [], "units = [inf]"),
+        ('{"units": [1e400, 5]}', [], "units = [inf, 5]"),
+        ('{"units": [10, 5.5]}', [], "units = [10, 5.5]"),  # never truncated to 5
+        ('{"units": [10, true]}', [], "units = [10, True]"),
+        ('{"seq_len": 1e400}', [], "seq_len = inf"),
+        ('{"seed": ' + "9" * 5000 + "}", [], "seed = a number of 5000 digits"),
+        ('{"units": ' + "[" * 20_000 + "]" * 20_000 + "}", [], "units = '[[[[[[[[[[[[...'"),
+        ('{"correlated": ' + "[" * 50 + "]" * 50 + "}", [], "correlated = '[[[[[[[[[[[[..."),
+        ('{"units": ' + "[" * 100_000 + "]" * 100_000 + "}", [], "longer than 100,000"),
+        ('{"rule": "x1 > 0.5", "' + "k" * 500 + '": 1}', [], "unknown setting"),
+        (b'{"rule": "\xff"}', [], "cannot read config file"),
+    ],
+    ids=[
+        "outcome list",
+        "outcome object",
+        "Infinity",
+        "overflow",
+        "fractional layer",
+        "true layer",
+        "overflow seq_len",
+        "huge int",
+        "deep list",
+        "deep pairs",
+        "long file",
+        "long key",
+        "not UTF-8",
+    ],
+)
+def test_every_config_file_error_exits_2_naming_the_setting(capsys, tmp_path, text, flags, message):
+    path = tmp_path / "c.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    assert main(["--config", str(path), *flags, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err, err[:300]
+    assert "Traceback" not in err and len(err) < 600
+
+
 def test_module_entry_point_runs():
     done = subprocess.run(
         [sys.executable, "-m", "rnnviz", "--help"], capture_output=True, text=True, timeout=120
@@ -225,3 +267,15 @@ def test_real_series_regression_starts_from_its_preset(capsys):
     assert make_config(build_parser().parse_args(args)) == PRESETS["seattle-temp"].replace(epochs=3)
     assert main(["--dataset", "seattle-weather", "--n-features", "5"]) == 2
     assert "n_features = 5" in capsys.readouterr().err
+
+
+def test_a_series_says_the_counts_it_does_not_read_were_ignored():
+    from rnnviz.cli import build_parser, ignored_note, make_config
+
+    args = build_parser().parse_args(["--dataset", "seattle-weather", "--n-score", "10"])
+    config = make_config(args)
+    assert config.n_score == 337  # every window of 2015 at 28 days
+    note = ignored_note(args, config)
+    assert note is not None and "n_score = 10" in note and "337" in note
+    plain = build_parser().parse_args(["--dataset", "seattle-weather"])
+    assert ignored_note(plain, make_config(plain)) is None

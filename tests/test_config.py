@@ -127,3 +127,34 @@ def test_reference_preset_is_the_threads_recipe():
     assert (ref.batch_size, ref.learning_rate, ref.seed) == (5, 0.001, 2019)
     assert ref.n_train // ref.batch_size * ref.epochs == 5000  # batch 5 x 5,000 steps
     assert (ref.seq_len, ref.n_features, ref.sigma, ref.n_score) == (10, 3, 0.2, 250)
+
+
+def test_layer_sizes_are_whole_numbers_never_truncated():
+    assert Config.from_dict({"units": [10.0, 5]}).units == (10, 5)  # integral floats: JSON
+    assert Config.from_dict({"units": "10, 5"}).units == (10, 5)  # a URL's text
+    for bad in ([10, 5.5], [10, True], [float("inf")], "10,5.5", [[10]], {"a": 1}, 5):
+        with pytest.raises(ConfigError) as err:
+            Config.from_dict({"units": bad})
+        assert err.value.knob == "units" and "whole numbers" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        Config.from_dict({"activations": ["tanh", 1]})
+    assert err.value.knob == "activations"
+
+
+def test_settings_json_is_read_without_recursion_or_huge_numbers():
+    deep = '{"seed": 1, "units": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    with pytest.raises(ConfigError, match="nested more than 4 levels deep") as err:
+        Config.from_json(deep)
+    assert err.value.knob == "units" and len(str(err.value)) < 200
+    with pytest.raises(ConfigError, match="seed = a number of 5000 digits") as err:
+        Config.from_json('{"seed": ' + "9" * 5000 + "}")
+    # strings may hold brackets, and the deepest real setting still reads
+    text = (
+        '{"rule": "x1 > 0.5", "correlated": [[1, 3, 0.5]], "units": [4], "activations": ["relu"]}'
+    )
+    cfg = Config.from_json(text)
+    assert cfg.correlated == ((1, 3, 0.5),) and cfg.units == (4,)
+    assert Config.from_json('{"rule": "x1[t-1] > 0.5"}').rule == "x1[t-1] > 0.5"
+    with pytest.raises(ConfigError) as err:
+        Config.from_dict({"seed": 1, "k" * 500: 1})
+    assert len(err.value.knob) < 50 and "unknown setting" in str(err.value)

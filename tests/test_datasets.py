@@ -225,6 +225,47 @@ def test_real_config_round_trips_and_ignores_the_rule():
     assert base.replace(outcome="rain").training_id() != base.training_id()
 
 
+def test_a_series_counts_its_real_windows_whatever_n_score_and_n_train_say():
+    """n_train, n_val and n_score are not knobs of a real series: its splits decide how many
+    windows train, validate and are scored, and the bounds count those."""
+    pytest.importorskip("vega_datasets")
+    base = PRESETS["seattle-weather"]
+    for seq_len in (7, 28, 50, 90):
+        config = base.replace(seq_len=seq_len, n_train=60, n_val=70, n_score=10)
+        counts = [len(ds.load_split(config, s).data.x) for s in ("train", "val", "score")]
+        assert [config.n_train, config.n_val, config.n_score] == counts
+    assert base.replace(seq_len=50).n_score == 315  # 365 days of 2015 less the window
+    # what a link or a file says about them changes nothing: the same experiment, the same key
+    assert Config.from_dict({"n_score": 10, "n_train": 60, "n_val": 70}, base) == base
+    assert "n_score" not in dict(base.scoring_key())
+    assert dict(Config().scoring_key())["n_score"] == 250  # a synthetic one's is a knob
+
+
+def test_the_hosted_bounds_count_every_window_a_series_scores():
+    from rnnviz.hosting import HOSTED_BOUNDS
+
+    link = {"n_score": 10, "n_repeats": 10, "seq_len": 50, "n_features": 6}
+    link |= {"units": (32, 32, 32), "activations": ("tanh",) * 3, "cell": "bilstm"}
+    with pytest.raises(ConfigError) as err:
+        Config.from_dict(link, PRESETS["seattle-weather"]).validate(HOSTED_BOUNDS)
+    message = str(err.value)
+    assert err.value.knob == "n_repeats" and "315 windows of 50 days" in message
+    assert "50,000,000" in message and "fewer repeats" in message
+    # one repeat of the same fits: 315 x (1 + 6 x 51) copies x 50 x 6 = 29,011,500 numbers
+    one = Config.from_dict({**link, "n_repeats": 1}, PRESETS["seattle-weather"])
+    assert one.validate(HOSTED_BOUNDS).score_values() == 29_011_500
+
+
+def test_counts_that_do_not_apply_to_a_series_are_named():
+    from rnnviz.config import not_applied
+
+    base = PRESETS["seattle-weather"]
+    message = not_applied({"n_score": "10", "seq_len": "50"}, base.replace(seq_len=50))
+    assert message is not None and "n_score = 10" in message and "315" in message
+    assert not_applied({"n_score": "337"}, base) is None  # what it uses anyway: nothing to say
+    assert not_applied({"n_score": "10"}, Config()) is None  # a synthetic one's knob
+
+
 def test_make_split_dispatches_to_the_real_series():
     pytest.importorskip("vega_datasets")
     from rnnviz.data import make_split, target_scale

@@ -25,6 +25,24 @@ def test_real_config_round_trips_through_the_url():
         assert state.config_from_params(params) == (config, None)
 
 
+def test_a_series_link_is_refused_when_every_window_scored_exceeds_the_hosted_limit():
+    from rnnviz.config import Config
+    from rnnviz.hosting import HOSTED_BOUNDS
+
+    link = {"dataset": "seattle-weather", "n_score": "10", "n_repeats": "10", "seq_len": "50"}
+    link |= {"n_features": "6", "units": "32,32,32", "activations": "tanh,tanh,tanh"}
+    link |= {"cell": "bilstm", "input_scaling": "false"}
+    config, message = state.config_from_params(link, HOSTED_BOUNDS)
+    assert config == Config() and message is not None
+    assert "315 windows of 50 days" in message and "n_score = 10" in message
+    # within the limit, the link opens, scores every window and says what it did not apply
+    config, message = state.config_from_params({**link, "n_repeats": "1"}, HOSTED_BOUNDS)
+    assert message is None and config.n_score == 315
+    notice = state.link_notice({**link, "n_repeats": "1"}, config)
+    assert notice is not None and "n_score = 10" in notice
+    assert "n_score" not in state.config_to_params(config)  # not a knob: not in its links
+
+
 def test_setup_switches_to_the_real_series_and_trains_it():
     at = make_app({"seq_len": "5", "n_train": "300", "n_val": "100", "epochs": "2"}).run()
     assert_clean(at)
@@ -106,3 +124,14 @@ def test_a_kept_forecast_of_another_shape_is_made_again():
     numbers, verdict = cache.forecast(result)
     assert "accuracy" in numbers and "persistence" in verdict
     assert store.get_forecast(config) == numbers
+
+
+def test_a_link_whose_counts_a_series_does_not_read_opens_and_says_so():
+    params = {**state.config_to_params(REAL), "n_score": "10", "n_train": "60"}
+    at = make_app(params, page="features").run()
+    assert_clean(at)
+    notices = [i.value for i in at.info if "not apply" in i.value]
+    assert len(notices) == 1 and "n_train = 60, n_score = 10 do not apply" in notices[0]
+    assert "(703, 337 and 337 windows of 28 days)" in notices[0]
+    assert at.session_state[state.CONFIG_KEY] == REAL  # every window, whatever the link said
+    assert "n_score" not in at.query_params and "n_train" not in at.query_params

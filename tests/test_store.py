@@ -250,3 +250,220 @@ def test_a_failed_write_skips_that_entry_only(tmp_path, fake_train, monkeypatch)
     assert list(tmp_path.iterdir()) == []
     store.get_or_train(TINY)
     assert ModelStore(tmp_path).get(TINY) is not None  # other keys still use the disk
+
+
+# --------------------------------------------------------------------------- kept results
+
+
+@pytest.fixture
+def kept(tmp_path, fake_train):
+    """A store with TINY's model on disk, and TINY's real perturbation scores."""
+    from rnnviz.experiment import explain
+
+    store = ModelStore(tmp_path)
+    return store, explain(store.get_or_train(TINY), TINY)
+
+
+def _kept_file(tmp_path: Path, prefix: str) -> Path:
+    (path,) = (tmp_path / TINY.training_id()).glob(f"{prefix}-*.npz")
+    return path
+
+
+def _rewrite_npz(path: Path, **changes) -> None:
+    """The kept file with some members replaced, as someone editing it by hand would."""
+    with np.load(path, allow_pickle=False) as data:
+        members = {name: data[name] for name in data.files}
+    np.savez(path.with_suffix(".tmp.npz"), **{**members, **changes})
+    os.replace(path.with_suffix(".tmp.npz"), path)
+
+
+def test_kept_scores_edited_by_hand_are_removed_and_recomputed(tmp_path, kept):
+    import json
+
+    store, scores = kept
+    store.put_scores(TINY, scores)
+    path = _kept_file(tmp_path, "scores")
+    assert ModelStore(tmp_path).get_scores(TINY) is not None
+    with np.load(path, allow_pickle=False) as data:
+        plain = json.loads(str(data["__plain__"]))
+    edits = {
+        "a string sigma": {"__plain__": np.array(json.dumps({**plain, "sigma": "0.2"}))},
+        "NaN everywhere": {"importances": np.full_like(scores.importances, np.nan)},
+        "another shape": {"importances": np.zeros((5, 1))},
+    }
+    for what, change in edits.items():
+        store.put_scores(TINY, scores)
+        _rewrite_npz(path, **change)
+        assert ModelStore(tmp_path).get_scores(TINY) is None, what
+        assert not path.exists(), what  # removed: computed again and rewritten
+
+
+def test_kept_scores_are_checked_against_their_config_even_with_a_good_checksum(tmp_path, kept):
+    """What the store wrote itself is checked too: a result that cannot be this config's (a
+    text σ, the wrong features, not finite) is never served."""
+    from rnnviz.scoring import PerturbationResult
+
+    store, scores = kept
+    F, T, R = TINY.n_features, TINY.seq_len, TINY.n_repeats
+    counts = scores.output_counts
+
+    def made(sigma=TINY.sigma, importances=scores.importances, response=scores.response):
+        return PerturbationResult(
+            sigma, scores.feature_names[: len(importances)], importances, response, counts
+        )
+
+    bad = {
+        "a string sigma": made(sigma="0.2"),
+        "another sigma": made(sigma=0.5),
+        "all NaN": made(importances=np.full((F, R), np.nan), response=scores.response * np.nan),
+        "fewer repeats": made(
+            importances=scores.importances[:, :1], response=scores.response[..., :1]
+        ),
+        "fewer features": made(importances=scores.importances[:1], response=scores.response[:1]),
+        "a longer sequence": made(response=np.zeros((F, T + 1, T + 1, R))),
+    }
+    for what, result in bad.items():
+        store.put_scores(TINY, result)
+        assert ModelStore(tmp_path).get_scores(TINY) is None, what
+    store.put_scores(TINY, scores)
+    back = ModelStore(tmp_path).get_scores(TINY)
+    np.testing.assert_array_equal(back.importances, scores.importances)
+
+
+def test_kept_interactions_of_the_wrong_shape_are_recomputed(tmp_path, kept):
+    from rnnviz.experiment import explain_interactions
+
+    store, _ = kept
+    found = explain_interactions(store.get(TINY), TINY)
+    store.put_interactions(TINY, found)
+    assert ModelStore(tmp_path).get_interactions(TINY) is not None
+    path = _kept_file(tmp_path, "interactions")
+    _rewrite_npz(path, importances=np.zeros((TINY.n_repeats, 3, 3)))
+    assert ModelStore(tmp_path).get_interactions(TINY) is None and not path.exists()
+    store.put_interactions(TINY, dataclasses.replace(found, single=found.single[:, :1]))
+    assert ModelStore(tmp_path).get_interactions(TINY) is None
+
+
+SERIES = Config(
+    dataset="seattle-weather",
+    n_features=4,
+    seq_len=28,
+    input_scaling=False,
+    units=(2,),
+    activations=("tanh",),
+    epochs=1,
+)
+FORECAST = {  # 337 days of 2015: accuracy - persistence = (model_only - persistence_only) / 337
+    "days": 337.0,
+    "accuracy": 244 / 337,
+    "majority_accuracy": 207 / 337,
+    "persistence_accuracy": 243 / 337,
+    "model_only": 30.0,
+    "persistence_only": 29.0,
+    "beats_majority": 1.0,
+    "beats_persistence": 0.0,
+}
+
+
+def test_a_forged_forecast_is_not_believed(tmp_path, fake_train):
+    import json
+
+    store = ModelStore(tmp_path)
+    store.get_or_train(SERIES)
+    store.put_forecast(SERIES, FORECAST)
+    assert ModelStore(tmp_path).get_forecast(SERIES) == FORECAST
+    path = tmp_path / SERIES.training_id() / "forecast.json"
+    forged = {"version": 1, "forecast": {**FORECAST, "accuracy": 0.991}}
+    path.write_text(json.dumps(forged))  # by hand: the green "99.1%" box
+    assert ModelStore(tmp_path).get_forecast(SERIES) is None and not path.exists()
+    # written through the store, numbers that cannot belong together are refused as well
+    for what, change in {
+        "an accuracy the counts contradict": {"accuracy": 0.991},
+        "an accuracy above 1": {"accuracy": 1.5, "persistence_accuracy": 1.5 - 1 / 337},
+        "another number of days": {"days": 300.0},
+        "a missing number": {"majority_accuracy": None},
+        "a text number": {"model_only": "30"},
+    }.items():
+        numbers = {k: v for k, v in {**FORECAST, **change}.items() if v is not None}
+        store.put_forecast(SERIES, numbers)
+        assert ModelStore(tmp_path).get_forecast(SERIES) is None, what
+
+
+# --------------------------------------------------------------------------- read-only cache
+
+
+def _read_only(monkeypatch, root: Path) -> None:
+    """Every write and removal under ``root`` fails as on a file system remounted read-only
+    (tests run as root, where chmod does not stop writes); reads, and the rest of the disk,
+    work as before."""
+    import builtins
+    import errno
+    import shutil
+    import tempfile
+
+    def inside(path) -> bool:
+        return path is not None and str(path).startswith(str(root))
+
+    def guard(real, where=lambda *a, **k: a[0] if a else None):
+        def call(*args, **kwargs):
+            if inside(where(*args, **kwargs)):
+                raise OSError(errno.EROFS, "Read-only file system", str(where(*args, **kwargs)))
+            return real(*args, **kwargs)
+
+        return call
+
+    def opener(path, mode="r", *args, **kwargs):
+        if any(c in mode for c in "wax+") and inside(path):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return builtins.open(path, mode, *args, **kwargs)
+
+    def rmtree(path, ignore_errors=False, *args, **kwargs):
+        if not inside(path):
+            return real_rmtree(path, ignore_errors, *args, **kwargs)
+        if not ignore_errors:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    real_rmtree = shutil.rmtree
+    monkeypatch.setattr(rnnviz.store, "open", opener, raising=False)
+    for name in ("unlink", "write_bytes", "write_text", "mkdir", "rmdir", "touch"):
+        monkeypatch.setattr(Path, name, guard(getattr(Path, name)))
+    for name in ("replace", "rename", "utime", "unlink", "remove", "rmdir", "mkdir"):
+        monkeypatch.setattr(os, name, guard(getattr(os, name)))
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    monkeypatch.setattr(tempfile, "mkdtemp", guard(tempfile.mkdtemp, lambda *a, **k: k.get("dir")))
+    monkeypatch.setattr(
+        tempfile,
+        "NamedTemporaryFile",
+        guard(tempfile.NamedTemporaryFile, lambda *a, **k: k.get("dir")),
+    )
+
+
+def test_a_cache_that_turns_read_only_never_fails_a_page_nor_shows_its_path(
+    tmp_path, kept, monkeypatch
+):
+    store, scores = kept
+    store.put_scores(TINY, scores)
+    path = _kept_file(tmp_path, "scores")
+    path.write_bytes(b"damaged")  # and it cannot even be removed now
+    _read_only(monkeypatch, tmp_path)
+    assert store.get_scores(TINY) is None  # recomputed by the caller
+    store.put_scores(TINY.replace(sigma=0.5), scores)  # a new sigma: kept in memory only
+    store.put_forecast(TINY, FORECAST)
+    store.put_interactions(TINY, scores)
+    assert store.notice and str(tmp_path) not in store.notice and "/" not in store.notice
+    store._memory.clear()
+    assert store.get(TINY) is not None  # the model on disk is still served
+    store.get_or_train(TINY.replace(seed=3))  # a new model: in memory only
+    assert store.notice and str(tmp_path) not in store.notice and "/" not in store.notice
+
+
+def test_a_cache_folder_that_vanished_falls_back_to_memory(tmp_path, kept):
+    import shutil
+
+    store, scores = kept
+    shutil.rmtree(tmp_path)
+    store.put_scores(TINY, scores)
+    assert store.get_scores(TINY) is None
+    other = TINY.replace(seed=4)
+    assert store.get_or_train(other) is not None and store.get(other) is not None
+    assert store.notice and str(tmp_path) not in store.notice

@@ -3,6 +3,7 @@
 import io
 import json
 import math
+import tempfile
 import tracemalloc
 import zipfile
 
@@ -22,6 +23,7 @@ from rnnviz.uploads import (
     model_from_upload,
     prepare_upload,
     read_data,
+    regression_scores,
     regression_verdict,
 )
 
@@ -450,6 +452,40 @@ def with_member(data: bytes, name: str, pieces) -> bytes:
     return out.getvalue()
 
 
+def with_bad_crc(data: bytes, name: str) -> bytes:
+    """``data`` with the CRC-32 that the zip's central directory declares for ``name`` wrong:
+    the member's bytes no longer match it, as in a damaged download."""
+    out = bytearray(data)
+    pos = 0
+    while True:  # the central directory's header of ``name``: "PK\1\2", CRC at 16, name at 46
+        pos = out.find(b"PK\x01\x02", pos)
+        assert pos >= 0, name
+        length = int.from_bytes(out[pos + 28 : pos + 30], "little")
+        if out[pos + 46 : pos + 46 + length] == name.encode():
+            break
+        pos += 4
+    crc = int.from_bytes(out[pos + 16 : pos + 20], "little")
+    out[pos + 16 : pos + 20] = (crc ^ 1).to_bytes(4, "little")
+    return bytes(out)
+
+
+def test_a_model_archive_that_fails_to_unpack_leaves_nothing_on_disk(tmp_path, monkeypatch):
+    """Keras unpacks an archive with assets into a temporary folder of its own and leaves it
+    there when unpacking fails: zero-filled members pack small and unpack large."""
+    conv_model().save(tmp_path / "c.keras")
+    data = (tmp_path / "c.keras").read_bytes()
+    for i in range(4):  # 4 MB of zeros, under 20 kB packed; the last one is damaged
+        data = with_member(data, f"assets/zeros_{i}.bin", [bytes(2**20)])
+    data = with_bad_crc(data, "assets/zeros_3.bin")
+    assert len(data) < 100_000
+    temp = tmp_path / "temp"  # the temporary folder every tempfile call uses here
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    with pytest.raises(UploadError, match="CRC"):
+        load_whole_model(data, allowed=True)
+    assert list(temp.rglob("*")) == []
+
+
 def test_whole_model_archives_are_refused_by_their_declared_sizes(tmp_path):
     conv_model().save(tmp_path / "c.keras")
     data = (tmp_path / "c.keras").read_bytes()
@@ -533,6 +569,15 @@ def test_regression_upload_verdict_by_hand(tmp_path):
     assert "regression, with targets y" in upload.describe_data()
 
 
+def test_a_model_whose_outputs_overflow_is_refused_with_a_reason(tmp_path):
+    model = first_column_model()
+    x = np.full((2, 3, 2), 3e38, dtype=np.float32)  # finite; the model's 3e38 x 1 + 0 is too
+    model.get_layer("pick").set_weights([np.array([[10.0], [0.0]], dtype=np.float32)])
+    y = np.arange(6, dtype=np.float32).reshape(2, 3)
+    with pytest.raises(UploadError, match="not finite"):
+        regression_scores(Predictor(model), x, y)
+
+
 def test_regression_targets_and_models_are_checked():
     with pytest.raises(UploadError, match="choose the regression task"):
         check_data(np.zeros((2, 3, 1)), np.full((2, 3), 0.5))
@@ -542,6 +587,14 @@ def test_regression_targets_and_models_are_checked():
         check_data(np.zeros((2, 3, 1)), np.full((2, 3), np.nan), task="regression")
     with pytest.raises(UploadError, match="unknown task"):
         check_data(np.zeros((2, 3, 1)), None, task="ranking")
+    # finite as float64, infinite as the float32 the model works in: refused, not "R² nan"
+    for big in (1e308, -1e39):
+        with pytest.raises(UploadError, match="float32"):
+            check_data(np.zeros((2, 3, 1)), np.full((2, 3), big), task="regression")
+    with pytest.raises(UploadError, match="float32"):
+        check_data(np.full((2, 3, 1), 1e39), None)
+    largest = float(np.finfo(np.float32).max)
+    assert check_data(np.zeros((2, 3, 1)), np.full((2, 3), largest), task="regression").y.max()
     buf = io.BytesIO()
     np.savez(buf, x=np.zeros((2, 3, 1)), y=np.ones((2, 3)))
     with pytest.raises(UploadError, match="whole .keras model"):

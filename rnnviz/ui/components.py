@@ -75,6 +75,9 @@ def page_start() -> Config:
         error_box(
             "This link's settings could not be used, so the default experiment is shown", message
         )
+    notice = state.url_notice()
+    if notice:
+        st.info(notice, icon=":material/info:")
     sidebar(config)
     return config
 

@@ -17,22 +17,26 @@ from typing import Any
 
 import streamlit as st
 
-from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config, ConfigError
+from rnnviz.config import DEFAULT_BOUNDS, SERIES_COUNTS, Bounds, Config, ConfigError, not_applied
 from rnnviz.ui.cache import bounds
 from rnnviz.uploads import Upload
 
 CONFIG_KEY = "rnnviz_config"
 URL_ERROR_KEY = "rnnviz_url_error"
+URL_NOTICE_KEY = "rnnviz_url_notice"  # what a usable link set that was ignored
 UPLOAD_KEY = "rnnviz_upload"  # the session's uploaded model + data (an uploads.Upload)
 SUBJECT_KEY = "rnnviz_subject"  # "upload" when the results pages explain the upload
 
 
 def config_to_params(config: Config) -> dict[str, str]:
-    """URL query parameters for ``config``: the knobs that differ from ``Config()``, as text."""
+    """URL query parameters for ``config``: the knobs that differ from ``Config()``, as text
+    (a real series' window counts are not knobs: they stay out of its links)."""
     default = Config().to_dict()
     params: dict[str, str] = {}
     for key, value in config.to_dict().items():
         if value == default[key]:
+            continue
+        if config.dataset != "synthetic" and key in SERIES_COUNTS:
             continue
         params[key] = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
     return params
@@ -44,12 +48,21 @@ def config_from_params(
     """(config, None) for valid parameters, else (the default config, what to change)."""
     if not params:
         return Config(), None
+    config = None
     try:
-        return Config.from_dict(dict(params)).validate(bounds), None
+        config = Config.from_dict(dict(params))
+        return config.validate(bounds), None
     except ConfigError as exc:
-        return Config(), str(in_bounds(exc, bounds))
+        message = str(in_bounds(exc, bounds))
     except ValueError as exc:  # RuleError
-        return Config(), str(exc)
+        message = str(exc)
+    ignored = None if config is None else link_notice(params, config)
+    return Config(), message if ignored is None else f"{message}. {ignored}"
+
+
+def link_notice(params: Mapping[str, Any], config: Config) -> str | None:
+    """What a link set that ``config`` does not use (a real series' window counts), or None."""
+    return not_applied(params, config)
 
 
 _INT_KNOBS = frozenset(
@@ -88,9 +101,11 @@ def current_config() -> Config:
     """The session's configuration: read from the URL on the first run, then from the session."""
     ss = st.session_state
     if CONFIG_KEY not in ss:
-        config, error = config_from_params(st.query_params.to_dict(), bounds())
+        params = st.query_params.to_dict()
+        config, error = config_from_params(params, bounds())
         ss[CONFIG_KEY] = config
         ss[URL_ERROR_KEY] = error
+        ss[URL_NOTICE_KEY] = None if error else link_notice(params, config)
     config = ss[CONFIG_KEY]
     sync_url(config)
     return config
@@ -107,12 +122,18 @@ def set_config(config: Config) -> None:
         show_upload(False)
     st.session_state[CONFIG_KEY] = config
     st.session_state[URL_ERROR_KEY] = None
+    st.session_state[URL_NOTICE_KEY] = None
     sync_url(config)
 
 
 def url_error() -> str | None:
     """The message for a shared link whose settings could not be used, if any."""
     return st.session_state.get(URL_ERROR_KEY)
+
+
+def url_notice() -> str | None:
+    """What a shared link set that its experiment does not use (it was ignored), if anything."""
+    return st.session_state.get(URL_NOTICE_KEY)
 
 
 def sync_url(config: Config) -> None:
