@@ -27,7 +27,8 @@ The diagonal (a feature with itself) is not a pair: it is NaN in every matrix (`
 JSON), so that no plot or ranking can mistake it for "no interaction".
 
 Batched: per repeat, the F single copies and the F(F−1)/2 pair copies go through the model
-together in as few calls as ``max_values`` allows (:func:`rnnviz.scoring.batched_copies`).
+together in as few calls as ``max_values`` allows (:func:`rnnviz.scoring.batched_copies`); the
+unperturbed sample rides in the first of them (:func:`rnnviz.scoring.base_and_copies`).
 """
 
 from __future__ import annotations
@@ -41,13 +42,13 @@ from rnnviz.attribution import json_list
 from rnnviz.scoring import (
     DEFAULT_MAX_VALUES,
     PredictFn,
+    base_and_copies,
     batched_copies,
     check_max_values,
     check_noise,
     check_x,
     output_counts,
     output_mask,
-    predict_rows,
     rms,
 )
 
@@ -157,9 +158,6 @@ def interaction_importance(
     names = tuple(names or (f"x{i + 1}" for i in range(n_features)))
     if len(names) != n_features:
         raise ValueError(f"{len(names)} feature names for {n_features} features")
-    base = predict_rows(predict, x, n)
-    mask = output_mask(valid, base.shape)
-    counts = output_counts(mask, base.shape)
     pairs = [(i, j) for i in range(n_features) for j in range(i + 1, n_features)]
     jobs: list[tuple[int, ...]] = [(f,) for f in range(n_features)] + pairs
     importances = np.full((n_repeats, n_features, n_features), np.nan)
@@ -173,9 +171,14 @@ def interaction_importance(
             for f in job:
                 copy[:, :, f] += noise[f]
 
+        if r == 0:  # the unperturbed outputs come with the first repeat's copies
+            base, chunks = base_and_copies(predict, x, jobs, add_noise, max_values)
+            mask = output_mask(valid, base.shape)
+        else:
+            chunks = batched_copies(predict, x, jobs, add_noise, max_values)
         deltas = np.empty((n_features, *base.shape))  # Δ_i, kept for the pairs
         # Singles come first in ``jobs``, so every Δ_i is known before any pair's chunk.
-        for chunk, out in batched_copies(predict, x, jobs, add_noise, max_values):
+        for chunk, out in chunks:
             change = out - base[None]  # (k, n, T_out)
             for k, job in enumerate(chunk):
                 if len(job) == 1:
@@ -186,6 +189,7 @@ def interaction_importance(
                     extra = change[k] - deltas[i] - deltas[j]
                     importances[r, i, j] = importances[r, j, i] = rms(extra**2, mask)
                     joint[r, i, j] = joint[r, j, i] = rms(change[k] ** 2, mask)
+    counts = output_counts(mask, base.shape)
     return InteractionResult(sigma, names, importances, single, counts, joint)
 
 

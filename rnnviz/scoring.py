@@ -19,7 +19,8 @@ for bit, as no mask.
 
 ``n_repeats`` independent noise draws give mean, std and every repeat, shaped like
 scikit-learn's ``permutation_importance``. All perturbed copies go through the model in a few
-large batched calls, chunked so that no call holds more than ``max_values`` input numbers.
+large batched calls, chunked so that no call holds more than ``max_values`` input numbers; the
+unperturbed sample rides in the first of them (:func:`base_and_copies`).
 
 Lags: with input and output steps aligned (T_out == T_in = T), ``by_lag()`` averages the
 response along its diagonals, lag = t_out - s_in from -(T-1) to T-1 (column j is lag
@@ -30,6 +31,7 @@ exactly zero effect at every negative lag; a bidirectional one does not. The res
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -40,9 +42,11 @@ from rnnviz.attribution import PerturbationResult, lag_values, trim_lags
 __all__ = [
     "DEFAULT_MAX_VALUES",
     "PerturbationResult",
+    "base_and_copies",
     "batched_copies",
     "check_x",
     "copy_effects",
+    "copy_jobs",
     "lag_values",
     "output_mask",
     "perturbation_importance",
@@ -83,10 +87,9 @@ def perturbation_importance(
     names = tuple(feature_names or (f"x{i + 1}" for i in range(n_features)))
     if len(names) != n_features:
         raise ValueError(f"{len(names)} feature names for {n_features} features")
-    base = predict_rows(predict, x, n)
-    mask = output_mask(valid, base.shape)
+    jobs = copy_jobs(n_features, seq_len, per_step)
     importances = np.empty((n_features, n_repeats))
-    response = np.empty((n_features, seq_len, base.shape[1], n_repeats)) if per_step else None
+    response = None
     for r in range(n_repeats):
         rng = np.random.default_rng(np.random.SeedSequence([seed, r]))
         # Every draw is made up front in a fixed order, so chunking cannot change the numbers.
@@ -100,11 +103,27 @@ def perturbation_importance(
             else:
                 copy[:, s, f] += noise_cell[f, s]
 
-        feature, cells = copy_effects(predict, x, base, mask, add_noise, per_step, max_values)
+        if r == 0:  # the unperturbed outputs come with the first repeat's copies
+            base, chunks = base_and_copies(predict, x, jobs, add_noise, max_values)
+            mask = output_mask(valid, base.shape)
+            if per_step:
+                response = np.empty((n_features, seq_len, base.shape[1], n_repeats))
+        else:
+            chunks = batched_copies(predict, x, jobs, add_noise, max_values)
+        feature, cells = _tally_effects(chunks, x.shape, base, mask, per_step)
         importances[:, r] = feature
         if response is not None:
             response[..., r] = cells
     return PerturbationResult(sigma, names, importances, response, output_counts(mask, base.shape))
+
+
+def copy_jobs(n_features: int, seq_len: int, per_step: bool = True) -> list[Job]:
+    """The copies of the perturbation loop, in its order: each feature at every step, then
+    (``per_step``) each (feature, input step)."""
+    jobs: list[Job] = [(f, None) for f in range(n_features)]
+    if per_step:
+        jobs += [(f, s) for f in range(n_features) for s in range(seq_len)]
+    return jobs
 
 
 def copy_effects(
@@ -125,13 +144,25 @@ def copy_effects(
     counted sequences per output step (NaN where none counted), or None without ``per_step``.
     ``on_feature(f, outputs)`` sees the (n, T_out) outputs of each whole-feature copy.
     """
-    n_features, seq_len = x.shape[2], x.shape[1]
-    jobs: list[Job] = [(f, None) for f in range(n_features)]
-    if per_step:
-        jobs += [(f, s) for f in range(n_features) for s in range(seq_len)]
+    jobs = copy_jobs(x.shape[2], x.shape[1], per_step)
+    chunks = batched_copies(predict, x, jobs, edit, max_values)
+    return _tally_effects(chunks, x.shape, base, mask, per_step, on_feature)
+
+
+def _tally_effects(
+    chunks: Iterator[tuple[Sequence[Job], np.ndarray]],
+    shape: tuple[int, ...],
+    base: np.ndarray,
+    mask: np.ndarray | None,
+    per_step: bool = True,
+    on_feature: Callable[[int, np.ndarray], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`copy_effects`'s RMS changes from the outputs of its copies (every job of
+    :func:`copy_jobs` for a sample of ``shape`` (n, T, F), in any chunking)."""
+    _, seq_len, n_features = shape
     feature = np.empty(n_features)
     response = np.empty((n_features, seq_len, base.shape[1])) if per_step else None
-    for chunk, out in batched_copies(predict, x, jobs, edit, max_values):
+    for chunk, out in chunks:
         diff2 = (out - base[None]) ** 2  # (k, n, T_out)
         for k, (f, s) in enumerate(chunk):
             if s is None:
@@ -255,3 +286,33 @@ def batched_copies(
             edit(batch[k], job)
         out = predict_rows(predict, batch.reshape(-1, seq_len, n_features), len(chunk) * n)
         yield chunk, out.reshape(len(chunk), n, -1)
+
+
+_UNEDITED = object()  # the job of base_and_copies's unedited copy (no caller's job is this)
+
+
+def base_and_copies(
+    predict: PredictFn,
+    x: np.ndarray,
+    jobs: Sequence[Any],
+    edit: Callable[[np.ndarray, Any], None],
+    max_values: int = DEFAULT_MAX_VALUES,
+) -> tuple[np.ndarray, Iterator[tuple[Sequence[Any], np.ndarray]]]:
+    """(outputs of ``x`` itself (n, T_out), :func:`batched_copies` of ``jobs``), the unedited
+    ``x`` riding in the first call as one more copy.
+
+    A model fed fixed-shape batches (:class:`rnnviz.model.Predictor`) pads every call to its
+    batch size, so a call of the n originals alone costs as much as a full one: sharing the
+    first call saves it. The originals are predicted at once; the copies as the iterator runs.
+    """
+
+    def edit_or_not(copy: np.ndarray, job: Any) -> None:
+        if job is not _UNEDITED:
+            edit(copy, job)
+
+    chunks = batched_copies(predict, x, [_UNEDITED, *jobs], edit_or_not, max_values)
+    first, out = next(chunks)
+    base = out[0]
+    if len(first) == 1:
+        return base, chunks
+    return base, itertools.chain([(first[1:], out[1:])], chunks)

@@ -111,3 +111,29 @@ def test_causal_conv1d_has_exactly_zero_negative_lags_and_a_lag_axis_from_0(x):
     assert shown.tolist() == list(range(T)) and profile.shape == (F, T)
     fig = plots.lag_profile(r)
     assert list(fig.data[0].x) == list(range(T))  # not from -1, nor from -(T-1)
+
+
+def test_small_models_get_2048_rows_a_call_and_large_ones_keep_1024():
+    import keras
+
+    from rnnviz.config import Config
+    from rnnviz.model import build_model
+
+    # The default model: 2048-row calls run the same rows in less time (bench_core figure 4).
+    small = Predictor(build_model(Config()))
+    assert small.batch_rows == 2048
+    several = np.random.default_rng(2).random((3000, 10, 3), dtype=np.float32)
+    # Alone or among others, in the first call or the second: the same numbers.
+    np.testing.assert_array_equal(small(several)[[0, 2500]], small(several[[0, 2500]]))
+    # Long sequences through wide layers: a 2048-row call would hold 2048 x 200 x (20 + 64 +
+    # 64 + 1) numbers of layer outputs (240 MB); it keeps the 1024 rows it always had.
+    wide = keras.Sequential(
+        [
+            keras.Input((200, 20)),
+            keras.layers.LSTM(64, return_sequences=True),
+            keras.layers.Dense(64),
+            keras.layers.Dense(1),
+        ]
+    )
+    assert Predictor(wide).batch_rows == 1024
+    assert Predictor(wide, batch_rows=64).batch_rows == 64  # an explicit size is kept

@@ -103,7 +103,7 @@ def test_models_of_one_architecture_share_a_trace_and_keep_their_own_predictions
     x = make_split(CFG.replace(n_score=300), "score").x
     pa, pb = Predictor(a.model), Predictor(b.model)
     assert pa._fn is pb._fn  # one traced function for the architecture
-    padded = np.zeros((1024, *x.shape[1:]), dtype=np.float32)
+    padded = np.zeros((pa.batch_rows, *x.shape[1:]), dtype=np.float32)  # one call's shape
     padded[: len(x)] = x
     for _ in range(2):  # alternating calls: each passes its own weights
         for p, result in ((pa, a), (pb, b)):
