@@ -10,7 +10,6 @@ back to the server. ``progress`` forwards training progress to the page that wai
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from rnnviz.result import ProgressFn, TrainResult
 from rnnviz.scoring import perturbation_importance
 from rnnviz.store import ModelStore
 from rnnviz.uploads import Upload, model_from_upload, prepare_upload
-from rnnviz.warm import warm_one
 
 KEPT_MODELS = 4  # models a worker keeps loaded between jobs (scoring one model again is common)
 
@@ -45,11 +43,23 @@ def _model(folder: str | Path, config: Config) -> TrainResult:
     return result
 
 
+def warm_one(store: ModelStore, config: Config, progress: ProgressFn | None = None) -> None:
+    """Train ``config`` into ``store`` (if not there yet) with what its pages read: its scores,
+    its interactions and, for a real series, its forecast scores (``rnnviz.warm.complete``)."""
+    result = store.get_or_train(config, progress=progress)
+    if store.get_scores(config) is None:
+        store.put_scores(config, explain(result, config))
+    if config.n_features >= 2 and store.get_interactions(config) is None:
+        store.put_interactions(config, explain_interactions(result, config))
+    if config.dataset != "synthetic" and store.get_forecast(config) is None:
+        store.put_forecast(config, judge(config, result.predict)[0])
+
+
 def train(
     folder: str, config: Config, complete: bool = False, progress: ProgressFn | None = None
 ) -> int:
     """Train ``config`` into the cache (once: an entry already there is kept); ``complete``
-    (warming): with everything its pages read (``rnnviz.warm.warm_one``). Returns how many
+    (warming): with everything its pages read (:func:`warm_one`). Returns how many
     trainings ran (0: the model was in the cache already)."""
     store = store_of(folder)
     before = store.trainings
@@ -132,8 +142,3 @@ TASKS: dict[str, Callable[..., Any]] = {
     "upload": upload,
     "upload_scores": upload_scores,
 }
-
-# This module is imported once in the forkserver, which forks every worker process. Freezing
-# what exists now (TensorFlow's ~350,000 objects) keeps the workers' collections from writing
-# to those pages, which would copy them into each worker.
-gc.freeze()

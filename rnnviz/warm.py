@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rnnviz.config import PRESETS, SERIES_PRESETS, Config
-from rnnviz.experiment import DISAGREEMENT_EXAMPLE, explain, explain_interactions
+from rnnviz.experiment import DISAGREEMENT_EXAMPLE
 from rnnviz.lessons import lesson_experiments
-from rnnviz.result import ProgressFn
 from rnnviz.rules import RULE_PRESETS
 from rnnviz.store import ModelStore
 
@@ -36,8 +35,8 @@ def preset_experiments() -> list[Config]:
 
 def missing(folder: str | Path, configs: Sequence[Config]) -> list[Config]:
     """The configs not fully warmed in the cache ``folder`` (each once, in order): without an
-    entry, or without what :func:`warm_one` keeps beside the model (a worker killed after the
-    model was written leaves an entry without its scores)."""
+    entry, or without what ``rnnviz.tasks.warm_one`` keeps beside the model (a worker killed
+    after the model was written leaves an entry without its scores)."""
     store = ModelStore(folder)
     return [c for c in dict.fromkeys(configs) if not complete(store, c)]
 
@@ -50,20 +49,6 @@ def complete(store: ModelStore, config: Config) -> bool:
         and (config.n_features < 2 or store.get_interactions(config) is not None)
         and (config.dataset == "synthetic" or store.get_forecast(config) is not None)
     )
-
-
-def warm_one(store: ModelStore, config: Config, progress: ProgressFn | None = None) -> None:
-    """Train ``config`` into ``store`` (if not there yet) with its scores, its interactions
-    and, for a real series, its forecast scores."""
-    result = store.get_or_train(config, progress=progress)
-    if store.get_scores(config) is None:
-        store.put_scores(config, explain(result, config))
-    if config.n_features >= 2 and store.get_interactions(config) is None:
-        store.put_interactions(config, explain_interactions(result, config))
-    if config.dataset != "synthetic" and store.get_forecast(config) is None:
-        from rnnviz.datasets import judge
-
-        store.put_forecast(config, judge(config, result.predict)[0])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

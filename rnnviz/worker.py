@@ -37,7 +37,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-PRELOAD = ["rnnviz.tasks"]  # imported once in the forkserver: TensorFlow, Keras, the tasks
+# Imported once in the forkserver: TensorFlow, Keras, the tasks, then the collector frozen.
+PRELOAD = ["rnnviz.tasks", "rnnviz.worker_preload"]
 MAX_PENDING = 400  # safety cap on jobs queued or running at once, over all sessions
 DEFAULT_BUDGET_MB = 400.0  # a worker process whose own memory passed this is replaced
 

@@ -192,7 +192,7 @@ def test_warming_a_real_series_keeps_its_forecast_scores(tmp_path):
     pytest.importorskip("vega_datasets")
     from rnnviz.config import PRESETS
     from rnnviz.datasets import judge
-    from rnnviz.warm import warm_one
+    from rnnviz.tasks import warm_one
 
     config = PRESETS["seattle-weather"].replace(epochs=1, n_repeats=1)
     warm_one(ModelStore(tmp_path), config)
