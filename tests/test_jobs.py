@@ -110,11 +110,11 @@ def test_a_worker_over_its_memory_budget_is_replaced_after_its_job(tmp_path):
         base = probe.submit("worker_tasks:own", "base", ()).get(60)
     finally:
         probe.close()
-    worker = Worker(slots=1, budget_mb=base + 60)
+    worker = Worker(slots=1, budget_mb=base + 150)
     try:
         small = worker.submit("worker_tasks:hold", "small", (5,)).get(60)
         assert worker.submit("worker_tasks:pid", "again", ()).get(60) == small  # kept
-        big = worker.submit("worker_tasks:hold", "big", (120,)).get(60)
+        big = worker.submit("worker_tasks:hold", "big", (300,)).get(60)
         assert big == small and worker.recycled == 1
         fresh = worker.submit("worker_tasks:pid", "fresh", ()).get(60)
         assert fresh != big and worker.processes_started == 2
