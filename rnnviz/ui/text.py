@@ -8,6 +8,7 @@ import re
 import string
 
 from rnnviz.comparison import TIE_FLOOR
+from rnnviz.config import CELL_NAMES as CORE_CELL_NAMES
 
 # --------------------------------------------------------------------------- user text in Markdown
 
@@ -179,6 +180,18 @@ REPEATS_HELP = "Independent noise draws; the error bars are the spread over thes
 SAMPLE_HELP = "How many fresh sequences (from the score split) are perturbed and predicted."
 
 
+# --------------------------------------------------------------------------- Setup page
+
+SETUP_CAPTION = (
+    "Does a recurrent network find the inputs its target depends on? Train a small one on a "
+    "synthetic rule, where we know the answer, or on real weather, where nobody does; then open "
+    "the effects pages to see what it relies on."
+)
+LESSONS_POINTER = (
+    "New here? Start with the guided lessons: guess first, then see what the network does"
+)
+
+
 # --------------------------------------------------------------------------- Compare methods page
 
 INTRO = (
@@ -272,12 +285,8 @@ FIGURE_NOTES = {"lek": READ_LEK, "sigma_sweep": READ_SWEEP}
 
 # --------------------------------------------------------------------------- cells and correlation
 
-CELL_NAMES = {
-    "lstm": "LSTM",
-    "gru": "GRU",
-    "simple_rnn": "Simple RNN",
-    "bilstm": "Bidirectional LSTM",
-}
+# The cells' names as labels (capitalised): the core's names (rnnviz.config.CELL_NAMES).
+CELL_NAMES = {cell: name[:1].upper() + name[1:] for cell, name in CORE_CELL_NAMES.items()}
 
 CELL_HELP = (
     "The recurrent layers. LSTM (the thread's) and GRU keep memory in gates; a simple RNN has "
