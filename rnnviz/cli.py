@@ -20,7 +20,15 @@ import numpy as np
 
 from rnnviz.attribution import Attribution, drawn_lags, json_list
 from rnnviz.comparison import METRICS
-from rnnviz.config import DATASETS, OUTCOMES, PRESETS, Config, describe_model, series_preset
+from rnnviz.config import (
+    DATASETS,
+    OUTCOMES,
+    PRESETS,
+    Config,
+    describe_budget,
+    describe_model,
+    series_preset,
+)
 from rnnviz.readings import counted_outputs, thread_lines, verdict
 from rnnviz.registry import METHODS, check_name, default_methods, method_label
 from rnnviz.result import TrainResult, longer
@@ -236,8 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"data: {config.dataset}, outcome {config.outcome}", file=sys.stderr)
         else:
             print(f"rule: {rule.expression}  (depends on {rule.describe_truth()})", file=sys.stderr)
-        epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
-        print(f"model: {describe_model(config)}, {epochs}", file=sys.stderr)
+        print(f"model: {describe_model(config)}, {describe_budget(config)}", file=sys.stderr)
     try:
         result = train(config, progress)
     except DataError as exc:

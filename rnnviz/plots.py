@@ -410,6 +410,26 @@ def lag_profile(result: PerturbationResult, truth: Truth | None = None) -> go.Fi
     )
 
 
+def share_y_range(figures: Sequence[go.Figure], pad: float = 0.08) -> list[go.Figure]:
+    """One y range for all ``figures`` (from 0, or their lowest value, to their highest plus
+    ``pad``), so that figures shown side by side compare by height: a peak of 0.1 beside one
+    of 0.35 must not look as tall. NaN (gaps) are ignored; returns the figures."""
+    values = [
+        np.asarray(trace.y, dtype=np.float64)
+        for figure in figures
+        for trace in figure.data
+        if getattr(trace, "y", None) is not None
+    ]
+    finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.array([])
+    if not finite.size:
+        return list(figures)
+    low, high = min(0.0, float(finite.min())), float(finite.max())
+    span = (high - low) or 1.0
+    for figure in figures:
+        figure.update_yaxes(range=[low, high + pad * span], autorange=False)
+    return list(figures)
+
+
 def training_curve(history: Mapping[str, Sequence[float]]) -> go.Figure:
     """Loss per epoch (training, and validation when present)."""
     fig = go.Figure()

@@ -19,6 +19,7 @@ from rnnviz.config import (
     SCORING_KNOBS,
     Config,
     correlated_problem,
+    describe_budget,
     describe_changes,
     describe_model,
     format_correlated,
@@ -329,8 +330,7 @@ def _title(config: Config) -> str:
     """The experiment in a few words: its rule (or real series), its model with the cell named,
     epochs and seed (Markdown)."""
     expression = (components.describe_rule(config) or (config.rule, ""))[0]
-    epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
-    model = f"{describe_model(config)} · {epochs}, seed {config.seed}"
+    model = f"{describe_model(config)} · {describe_budget(config)}, seed {config.seed}"
     if config.dataset != "synthetic":
         return f"{datasets.describe(config)} · {model}"
     return f"$y_t$ = 1 when {md_code(expression)} · {model}"
