@@ -269,6 +269,46 @@ def timestep_heatmap(result: PerturbationResult, truth: Truth | None = None) -> 
     )
 
 
+def days_back_heatmap(result: PerturbationResult) -> go.Figure:
+    """Feature × days back, for a real series whose every day has its own forecast (tomorrow's):
+    the effect of nudging a measurement k days before the forecast (k = 0: the forecast's own
+    day, today), the lag profile (``by_lag``) at lags 0, 1, 2, ... drawn as a map.
+
+    Per input step (:func:`timestep_heatmap`) the oldest days of such a window look brightest:
+    a nudge to day s moves every forecast from s on, and the oldest days have the most forecasts
+    after them, so their RMS adds up the most, whatever the model relies on. Per day back, each
+    cell is the typical change of one forecast, as the reading of the series says it."""
+    lags, profile = drawn_lags(result)
+    keep = lags >= 0
+    days = [int(k) for k in lags[keep]]
+    z = profile[:, keep]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=days,
+            y=list(result.feature_names),
+            colorscale=HEATMAP_SCALE,
+            zmin=0.0,
+            colorbar={"title": {"text": "RMS<br>effect"}},
+            hoverongaps=False,
+            hovertemplate=(
+                "<b>%{y}</b> nudged %{x} days before the forecast<br>mean RMS change of the "
+                "forecast %{z:.4f}<extra></extra>"
+            ),
+        )
+    )
+    return _layout(
+        fig,
+        "Effect per measurement and day back",
+        "days back from the forecast's day (0 = today, 1 = yesterday, …)",
+        "measurement",
+        subtitle="one measurement nudged on one day; its effect on the forecast made that many "
+        "days later",
+        yaxis={"autorange": "reversed", "type": "category"},
+        xaxis=step_ticks(0, max(days[-1], 0)),
+    )
+
+
 def response_map(result: PerturbationResult, feature: int, truth: Truth | None = None) -> go.Figure:
     """Input step × output step response of one feature: the causal triangle.
 

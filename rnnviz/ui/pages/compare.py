@@ -323,7 +323,8 @@ def _series_results(config: Config, comparison) -> None:
     their agreement and their own figures."""
     st.subheader("Verdicts side by side")
     st.markdown(readings.rankings(comparison))
-    st.plotly_chart(plots.method_multiples(comparison, []), theme="streamlit", key="cmp_multiples")
+    multiples = plots.method_multiples(comparison, None)  # no truth: no bar is "used"
+    st.plotly_chart(multiples, theme="streamlit", key="cmp_multiples")
     _agreement(comparison)
     _method_figures(comparison, [], with_notes=False)
     components.downloads(
@@ -433,9 +434,9 @@ def main() -> None:
         )
     else:
         st.caption(
-            f"Every method explains the same {config.n_score} sequences (seed {config.seed}) "
-            "and counts only outputs whose target is defined; change the sample on the "
-            "Per-feature effects page."
+            f"{text.INTRO_RULE} Every method explains the same {config.n_score} sequences (seed "
+            f"{config.seed}) and counts only outputs whose target is defined; change the sample "
+            "on the Per-feature effects page."
         )
     fast = [m for m in chosen if METHODS[m].fast] + ([TSR] if tsr else [])
     comparison = _fast_comparison(result, config, fast, params)
