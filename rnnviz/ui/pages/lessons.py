@@ -99,7 +99,8 @@ def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
         st.plotly_chart(interaction_heatmap(found, interacting_pairs(rule)), key="lesson_figure")
         return lessons.reveal_interaction(found, noise_of(config))
     if lesson.kind == "cells":
-        # one column per model: its name, its own verdict, its lag profile, on one y range
+        # one column per model: its name, its lag profile (one y range for all, and the
+        # profiles level with each other), then its own verdict, which names it
         pairs = zip(scores, lesson.configs, strict=True)
         figures = [plots.lag_profile(s, c.target().ground_truth) for s, c in pairs]
         plots.share_y_range(figures)
@@ -108,8 +109,8 @@ def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
         for i, (column, result, figure, c) in enumerate(parts):
             with column:
                 st.markdown(f"**{text.CELL_NAMES[c.cell]}, {describe_budget(c)}**")
-                components.verdict_box(result)
                 st.plotly_chart(figure, key=f"lesson_figure_{i}")
+                components.verdict_box(result)
         return lessons.reveal_cells(results, scores)
     raise ValueError(f"unknown lesson kind {lesson.kind!r}")
 
