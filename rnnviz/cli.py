@@ -25,6 +25,8 @@ from rnnviz.config import (
     OUTCOMES,
     PRESETS,
     Config,
+    describe_budget,
+    describe_model,
     not_applied,
     parse_settings,
     series_preset,
@@ -270,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"data: {config.dataset}, outcome {config.outcome}", file=sys.stderr)
         else:
             print(f"rule: {rule.expression}  (depends on {rule.describe_truth()})", file=sys.stderr)
+        print(f"model: {describe_model(config)}, {describe_budget(config)}", file=sys.stderr)
     try:
         result = train(config, progress)
     except DataError as exc:

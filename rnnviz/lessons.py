@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnviz.config import PRESETS, Config
+from rnnviz.config import CELL_NAMES, PRESETS, Config, describe_budget
 from rnnviz.readings import join, noise_floor_text
 from rnnviz.reliance import feature_floor, pair_floor
 
@@ -35,7 +35,11 @@ class Lesson:
     configs: tuple[Config, ...]  # the prepared experiments, opened together
     kind: str  # which reveal reads its numbers (the Lessons page draws each kind)
     try_next: str  # one change to try, in words
-    try_config: Config  # that change, opened on the Setup page
+    try_config: Config  # that change
+    # the pages its buttons open: the change to try, and the lesson's experiment to explore
+    # ("setup", "features" or "compare")
+    try_page: str = "setup"
+    open_page: str = "features"
 
 
 @dataclass(frozen=True)
@@ -247,27 +251,51 @@ BOTH = "Both"
 NEITHER = "Neither"
 
 
-def reveal_cells(results: Sequence, scores: Sequence, feature: int = 0) -> Reveal:
-    """Which cells learned (their verdict grades), and where each one's lag profile peaks.
+def _model(result) -> str:
+    """A lesson's model by its cell and its training budget: "The LSTM (3 epochs)"."""
+    config = result.config
+    return f"The {CELL_NAMES[config.cell]} ({describe_budget(config)})"
 
-    ``results`` and ``scores`` follow the lesson's configs: simple RNN first, then LSTM.
+
+def reveal_cells(results: Sequence, scores: Sequence, feature: int = 0) -> Reveal:
+    """Which cells learned within the same budget (their verdict grades), where each one's lag
+    profile peaks, and what a longer budget did for the LSTM.
+
+    ``results`` and ``scores`` follow the lesson's configs: the simple RNN and the LSTM with
+    the same budget (the option they support), then optionally the LSTM with more epochs, so
+    a cell that is slower to learn is not read as one that remembers worse.
     """
-    learned = [r.grade == "learned" for r in results]
+    simple, lstm, *longer = results
     answer = {
         (False, True): ONLY_LSTM,
         (True, False): ONLY_SIMPLE,
         (True, True): BOTH,
         (False, False): NEITHER,
-    }[tuple(learned)]
+    }[(simple.grade == "learned", lstm.grade == "learned")]
     parts = []
-    for label, result, s in zip(("The simple RNN", "The LSTM"), results, scores, strict=True):
+    for result, s in zip(results, scores, strict=True):
         lag, value = peak_lag(s, feature)
         parts.append(
-            f"{label} {result.grade} (validation accuracy {result.val_accuracy:.1%} against "
-            f"{result.baseline_accuracy:.1%} for always guessing the majority); a nudge to "
-            f"{s.feature_names[feature]} moves its output {lag} steps later the most "
+            f"{_model(result)} {result.grade} (validation accuracy {result.val_accuracy:.1%} "
+            f"against {result.baseline_accuracy:.1%} for always guessing the majority); a nudge "
+            f"to {s.feature_names[feature]} moves its output {lag} steps later the most "
             f"({value:.3f})"
         )
+    if longer:
+        long, short = describe_budget(longer[0].config), describe_budget(lstm.config)
+        if longer[0].grade == "learned" and lstm.grade != "learned":
+            budget = (
+                f"So the budget of {short} was too short for the LSTM, not its memory: given "
+                f"{long} it learned the rule"
+            )
+            if simple.grade == "learned":
+                budget += (
+                    f". Within {short} the simple RNN learned sooner, which does not make it "
+                    "remember better"
+                )
+            parts.append(budget)
+        elif longer[0].grade != "learned":
+            parts.append(f"Even given {long} the LSTM {longer[0].grade}")
     return Reveal(answer, ". ".join(parts) + ".")
 
 
@@ -283,13 +311,14 @@ def _lessons() -> tuple[Lesson, ...]:
     listed = join(labels)
 
     correlated = PRESETS["correlated"]
-    memory = (PRESETS["memory-simple-rnn"], PRESETS["memory-lstm"])
+    memory = (PRESETS["memory-simple-rnn"], PRESETS["memory-lstm"], PRESETS["memory-lstm-16"])
+    budget = memory[0].epochs
     return (
         Lesson(
             "thread",
             "The thread's rule",
-            "The network is trained on $y_t$ = 1 when `x1 * x2 < 0.25`, with three features: "
-            "x3 is never read. Which features will perturbing show that the trained network "
+            "The network is trained on $y_t$ = 1 when `x1 * x2 < 0.25`, with three features "
+            "x1, x2 and x3. Which features will perturbing show that the trained network "
             "relies on?",
             tuple(FEATURE_OPTIONS),
             (Config(),),
@@ -301,13 +330,15 @@ def _lessons() -> tuple[Lesson, ...]:
         Lesson(
             "memory",
             "Memory and lags",
-            "Now $y_t$ = 1 when `x1[t-2] > 0.5`: x1 two steps earlier decides. Nudge x1 at one "
-            "step only: how many steps later does the output move most?",
+            "Now $y_t$ = 1 when `x1[t-2] > 0.5`. Nudge x1 at one step only: how many steps "
+            "later does the output move most?",
             tuple(LAG_OPTIONS),
             (Config(rule="lagged"),),
             "lag",
-            "Move the lag to 4 steps (`x1[t-4] > 0.5`): does the peak follow?",
-            Config(rule="x1[t-4] > 0.5"),
+            "Move the lag to 4 steps (`x1[t-4] > 0.5`) and train for 6 epochs instead of 3 (a "
+            "longer memory takes longer to learn: in 3 epochs this rule is only partly learned): "
+            "does the peak follow?",
+            Config(rule="x1[t-4] > 0.5", epochs=6),
         ),
         Lesson(
             "interaction",
@@ -342,18 +373,22 @@ def _lessons() -> tuple[Lesson, ...]:
             "methods",
             "Run the same comparison on the thread's rule `x1 * x2 < 0.25` (no memory needed).",
             DISAGREEMENT_EXAMPLE.replace(rule="reference"),
+            try_page="compare",
+            open_page="compare",
         ),
         Lesson(
             "cells",
             "Cell memory",
             "The rule reads x1 eight steps back (`x1[t-8] > 0.5`, 20 steps per sequence). Two "
-            "networks train with the same recipe: one with simple RNN cells, one with LSTM "
-            "cells. Which learns the rule?",
+            f"networks train with the same recipe and the same budget of {budget} epochs: one "
+            f"with simple RNN cells, one with LSTM cells. Which learns the rule within those "
+            f"{budget} epochs?",
             (ONLY_LSTM, ONLY_SIMPLE, BOTH, NEITHER),
             memory,
             "cells",
-            "Give the LSTM 16 epochs instead of 3: does it catch up?",
-            memory[1].replace(epochs=16),
+            "Move x1 twelve steps back (`x1[t-12] > 0.5`, 30 steps per sequence): does the "
+            f"simple RNN still learn it in {budget} epochs?",
+            memory[0].replace(rule="x1[t-12] > 0.5", seq_len=30),
         ),
     )
 

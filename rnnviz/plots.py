@@ -269,6 +269,46 @@ def timestep_heatmap(result: PerturbationResult, truth: Truth | None = None) -> 
     )
 
 
+def days_back_heatmap(result: PerturbationResult) -> go.Figure:
+    """Feature × days back, for a real series whose every day has its own forecast (tomorrow's):
+    the effect of nudging a measurement k days before the forecast (k = 0: the forecast's own
+    day, today), the lag profile (``by_lag``) at lags 0, 1, 2, ... drawn as a map.
+
+    Per input step (:func:`timestep_heatmap`) the oldest days of such a window look brightest:
+    a nudge to day s moves every forecast from s on, and the oldest days have the most forecasts
+    after them, so their RMS adds up the most, whatever the model relies on. Per day back, each
+    cell is the typical change of one forecast, as the reading of the series says it."""
+    lags, profile = drawn_lags(result)
+    keep = lags >= 0
+    days = [int(k) for k in lags[keep]]
+    z = profile[:, keep]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=days,
+            y=list(result.feature_names),
+            colorscale=HEATMAP_SCALE,
+            zmin=0.0,
+            colorbar={"title": {"text": "RMS<br>effect"}},
+            hoverongaps=False,
+            hovertemplate=(
+                "<b>%{y}</b> nudged %{x} days before the forecast<br>mean RMS change of the "
+                "forecast %{z:.4f}<extra></extra>"
+            ),
+        )
+    )
+    return _layout(
+        fig,
+        "Effect per measurement and day back",
+        "days back from the forecast's day (0 = today, 1 = yesterday, …)",
+        "measurement",
+        subtitle="one measurement nudged on one day; its effect on the forecast made that many "
+        "days later",
+        yaxis={"autorange": "reversed", "type": "category"},
+        xaxis=step_ticks(0, max(days[-1], 0)),
+    )
+
+
 def response_map(result: PerturbationResult, feature: int, truth: Truth | None = None) -> go.Figure:
     """Input step × output step response of one feature: the causal triangle.
 
@@ -408,6 +448,26 @@ def lag_profile(result: PerturbationResult, truth: Truth | None = None) -> go.Fi
         yaxis={"rangemode": "tozero"},
         legend=LEGEND_BELOW,
     )
+
+
+def share_y_range(figures: Sequence[go.Figure], pad: float = 0.08) -> list[go.Figure]:
+    """One y range for all ``figures`` (from 0, or their lowest value, to their highest plus
+    ``pad``), so that figures shown side by side compare by height: a peak of 0.1 beside one
+    of 0.35 must not look as tall. NaN (gaps) are ignored; returns the figures."""
+    values = [
+        np.asarray(trace.y, dtype=np.float64)
+        for figure in figures
+        for trace in figure.data
+        if getattr(trace, "y", None) is not None
+    ]
+    finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.array([])
+    if not finite.size:
+        return list(figures)
+    low, high = min(0.0, float(finite.min())), float(finite.max())
+    span = (high - low) or 1.0
+    for figure in figures:
+        figure.update_yaxes(range=[low, high + pad * span], autorange=False)
+    return list(figures)
 
 
 def training_curve(history: Mapping[str, Sequence[float]]) -> go.Figure:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config
+from rnnviz.config import CELL_NAMES, DEFAULT_BOUNDS, Bounds, Config
 from rnnviz.snapshots import Snapshot
 
 # The verdict grades a model by its error ratio: its validation error rate divided by the error
@@ -350,26 +350,29 @@ class TrainResult:
         return still_improving(self.history)
 
     def verdict(self) -> str:
-        """The grade in one to three sentences, with the accuracy, the baseline and their ratio."""
+        """The grade in one to three sentences, with the accuracy, the baseline and their ratio;
+        it names the cell ("The GRU learned the rule"), so a verdict shown beside another
+        model's says which model it is about."""
         acc, base = self.val_accuracy, self.baseline_accuracy
         if self.config.dataset != "synthetic":  # no rule to learn: rnnviz.datasets judges it
             return real_series_verdict(self.config.task, acc, base)
         ratio = error_ratio(acc, base)
         share = "" if ratio is None else f" It makes {ratio:.0%} of the baseline's errors"
+        model = f"The {CELL_NAMES[self.config.cell]}"
         if self.grade == "learned":
             return (
-                f"The model learned the rule: validation accuracy {acc:.1%} against {base:.1%} "
+                f"{model} learned the rule: validation accuracy {acc:.1%} against {base:.1%} "
                 f"for always guessing the majority class.{share}{share and '.'}"
             )
         if self.grade == "partly learned":
             return (
-                f"The model only PARTLY learned the rule: validation accuracy {acc:.1%} against "
+                f"{model} only PARTLY learned the rule: validation accuracy {acc:.1%} against "
                 f"{base:.1%} for always guessing the majority class.{share} (learned means at "
                 f"most {LEARNED_ERROR_RATIO:.0%}). Its effects describe a model that is only "
                 "partly right; train longer or change the recipe."
             )
         return (
-            f"The model did NOT learn the rule: validation accuracy {acc:.1%} is not clearly "
+            f"{model} did NOT learn the rule: validation accuracy {acc:.1%} is not clearly "
             f"above the {base:.1%} of always guessing the majority class.{share}{share and '.'} "
             "Its effects describe an untrained model; train longer or change the recipe."
         )

@@ -69,7 +69,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config
+from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config, describe_model
 from rnnviz.hosting import Settings
 from rnnviz.result import (
     Grade,
@@ -931,13 +931,8 @@ class Upload:
         """The model in words; ``quote`` formats the file name (e.g. as a Markdown code span)."""
         if self.architecture is None:
             return f"whole Keras model {quote(self.model_name)}"
-        c = self.architecture
-        layers = " → ".join(map(str, c.units))
-        scaling = ", inputs scaled to [-1, 1)" if c.input_scaling else ""
-        return (
-            f"LSTM {layers} ({', '.join(c.activations)}), {c.head} head{scaling}, "
-            f"weights {quote(self.model_name)}"
-        )
+        scaling = ", inputs scaled to [-1, 1)" if self.architecture.input_scaling else ""
+        return f"{describe_model(self.architecture)}{scaling}, weights {quote(self.model_name)}"
 
     def describe_data(self, quote: Callable[[str], str] = str) -> str:
         """The data in words; ``quote`` formats the file name (e.g. as a Markdown code span)."""

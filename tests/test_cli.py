@@ -35,6 +35,13 @@ def test_prints_the_threads_table_and_per_step_tables(capsys):
     assert "x1 at lag 2" in err
 
 
+def test_the_model_is_named_with_its_cell(capsys):
+    assert main([*TINY, "--cell", "gru", "--units", "4", "--activations", "tanh"]) == 0
+    out, err = capsys.readouterr()
+    assert "model: GRU 4 (tanh), dense head, 1 epoch\n" in err
+    assert out.startswith("The GRU ")  # the verdict says which model it is about
+
+
 def test_json_output_is_complete_and_machine_readable(capsys, tmp_path):
     assert main([*TINY, "--json", "--quiet", "--save", str(tmp_path / "m")]) == 0
     out, err = capsys.readouterr()
@@ -169,7 +176,7 @@ def graded(monkeypatch):
 def test_text_says_the_grade_and_offers_more_epochs(capsys, graded):
     assert main([*TINY, "--quiet"]) == 0
     out, err = capsys.readouterr()
-    assert out.startswith("The model only PARTLY learned the rule: validation accuracy 75.0%")
+    assert out.startswith("The LSTM only PARTLY learned the rule: validation accuracy 75.0%")
     assert "loss was still falling at the last epoch: 0.5000 → 0.4000" in out
     assert "Train longer with --epochs 2." in out
     assert "caution: the model only partly learned" in err and "warning" not in err

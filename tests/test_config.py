@@ -4,7 +4,16 @@ import json
 
 import pytest
 
-from rnnviz.config import DEFAULT_BOUNDS, PRESETS, Bounds, Config, ConfigError
+from rnnviz.config import (
+    DEFAULT_BOUNDS,
+    PRESETS,
+    Bounds,
+    Config,
+    ConfigError,
+    correlated_problem,
+    describe_changes,
+    describe_model,
+)
 from rnnviz.rules import RuleError
 
 INT_KNOBS = [
@@ -158,3 +167,42 @@ def test_settings_json_is_read_without_recursion_or_huge_numbers():
     with pytest.raises(ConfigError) as err:
         Config.from_dict({"seed": 1, "k" * 500: 1})
     assert len(err.value.knob) < 50 and "unknown setting" in str(err.value)
+
+
+def test_the_model_is_described_with_its_cell():
+    assert describe_model(Config()) == "LSTM 10 → 5 (tanh, tanh), dense head"
+    assert describe_model(Config(cell="gru", units=(8,), activations=("relu",))) == (
+        "GRU 8 (relu), dense head"
+    )
+    assert describe_model(Config(cell="simple_rnn")).startswith("simple RNN 10 → 5")
+    assert describe_model(Config(cell="bilstm")).startswith(
+        "bidirectional LSTM 10 → 5 per direction"
+    )
+    assert describe_model(PRESETS["reference"]) == "LSTM 10 → 5 (relu, relu), 1-unit LSTM head"
+
+
+def test_changes_name_every_knob_that_changes_the_model_and_no_other():
+    base = Config()
+    assert describe_changes(base, base.replace(sigma=0.5, n_repeats=2)) == ""  # scoring only
+    changed = base.replace(cell="gru", n_train=500, learning_rate=0.01, correlated=((1, 3, 0.9),))
+    assert describe_changes(base, changed) == (
+        "correlated features none → x1~x3:0.9; training sequences 3,000 → 500; "
+        "cell LSTM → GRU; learning rate 0.03 → 0.01"
+    )
+    assert describe_changes(base, base.replace(rule="lagged")) == (
+        "rule x1 * x2 < 0.25 → x1[t-2] > 0.5"
+    )
+    assert describe_changes(base, PRESETS["seattle-weather"]) == "data synthetic → seattle-weather"
+
+
+def test_correlated_problems_say_what_to_change():
+    assert correlated_problem("x1~x3:0.9", 3) is None and correlated_problem(" ", 3) is None
+    assert correlated_problem("x1~x4:0.9", 3) == (
+        "x4 is not a feature here: the data has 3 features (x1 to x3). Pick features from x1 "
+        "to x3, or add features above."
+    )
+    assert "pick two different features" in correlated_problem("x1~x1:0.5", 3)
+    assert "is not a pair" in correlated_problem("x1 x2", 3)
+    # the same check still raises the knob-naming error for links and the command line
+    with pytest.raises(ConfigError, match="a feature x1 .. x3"):
+        Config(correlated=((1, 4, 0.9),))

@@ -18,6 +18,7 @@ from rnnviz.config import Config, ConfigError
 from rnnviz.hosting import HOSTED_BOUNDS
 from rnnviz.model import build_model
 from rnnviz.ui import cache, state
+from rnnviz.uploads import UploadError, prepare_upload
 
 import apptools
 from apptools import private_cache, shown
@@ -220,19 +221,26 @@ def test_whole_keras_upload_is_refused_in_hosted_mode(tmp_path):
     assert not [r for r in at.radio if r.key == "up_mode"]
     assert any("Whole `.keras` models cannot be uploaded here" in i.value for i in at.info)
     assert any("up to **5 MB**" in m.value for m in at.markdown)
+    # the weights box takes weights only (it listed "H5, KERAS") and says what the file is
+    (weights,) = [u for u in at.get("file_uploader") if u.proto.id.endswith("up_weights")]
+    assert list(weights.proto.type) == [".h5"]
+    assert ".weights.h5" in weights.proto.label and ".weights.h5" in weights.proto.help
+    # the core refuses a whole model all the same, whatever the browser sends
     model = build_model(Config(seq_len=6, n_train=100))
     model.save(tmp_path / "m.keras")
     x = np.random.default_rng(0).random((8, 6, 3))
-    at.file_uploader(key="up_data").set_value(("x.npy", _npy(x), "application/octet-stream"))
-    at.file_uploader(key="up_weights").set_value(
-        ("m.keras", (tmp_path / "m.keras").read_bytes(), "application/octet-stream")
-    )
-    at.run()
-    at.button(key="up_go").click().run()
+    with pytest.raises(UploadError, match="hosted mode"):
+        prepare_upload(
+            "x.npy", _npy(x), "m.keras", (tmp_path / "m.keras").read_bytes(), cache.settings()
+        )
+
+
+def test_hosted_mode_offers_no_regression_upload():
+    # a regression needs a whole .keras model, which hosted mode refuses: not offered at all
+    at = make_app(page="upload").run()
     assert not at.exception
-    (error,) = at.error
-    assert "hosted mode" in shown(error.value) and "weights" in shown(error.value)
-    assert state.UPLOAD_KEY not in at.session_state
+    assert not [r for r in at.radio if r.key == "up_task"]
+    assert any("Classification models only on this server" in c.value for c in at.caption)
 
 
 def test_hosted_bounds_apply_to_uploaded_data():

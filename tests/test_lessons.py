@@ -76,16 +76,51 @@ def test_correlated_reveal_against_the_original_and_the_noise_floor():
     assert lessons.reveal_correlated(bars(0.4, 0.01, 0.0, 0.33), 0.95).answer == lessons.AS_MUCH
 
 
+def trained(cell: str, epochs: int, grade: str, accuracy: float) -> SimpleNamespace:
+    """A hand-made training result: its config, grade and accuracy against a 51.2% baseline."""
+    config = Config(rule="x1[t-8] > 0.5", seq_len=20, cell=cell, epochs=epochs)
+    return SimpleNamespace(
+        config=config, grade=grade, val_accuracy=accuracy, baseline_accuracy=0.512
+    )
+
+
 def test_cells_reveal_reads_the_grades_and_the_lag_peaks():
-    simple = SimpleNamespace(grade="learned", val_accuracy=0.976, baseline_accuracy=0.512)
-    lstm = SimpleNamespace(grade="partly learned", val_accuracy=0.717, baseline_accuracy=0.512)
+    simple = trained("simple_rnn", 3, "learned", 0.976)
+    lstm = trained("lstm", 3, "partly learned", 0.717)
     reveal = lessons.reveal_cells([simple, lstm], [lagged(3), lagged(3, height=0.1)])
     assert reveal.answer == lessons.ONLY_SIMPLE
-    assert "The simple RNN learned (validation accuracy 97.6% against 51.2%" in reveal.reading
-    assert "The LSTM partly learned" in reveal.reading
+    assert (
+        "The simple RNN (3 epochs) learned (validation accuracy 97.6% against 51.2%"
+        in reveal.reading
+    )
+    assert "The LSTM (3 epochs) partly learned" in reveal.reading
     assert "moves its output 3 steps later the most (0.100)" in reveal.reading
     both = lessons.reveal_cells([simple, simple], [lagged(3), lagged(3)])
     assert both.answer == lessons.BOTH
+
+
+def test_cells_reveal_says_when_the_budget_decided_not_the_memory():
+    # the lesson's measured numbers: in 3 epochs the simple RNN learns and the LSTM does not,
+    # given 16 the LSTM learns too
+    simple = trained("simple_rnn", 3, "learned", 0.976)
+    lstm = trained("lstm", 3, "partly learned", 0.717)
+    lstm16 = trained("lstm", 16, "learned", 0.977)
+    scores = [lagged(8, seq_len=20), lagged(8, seq_len=20, height=0.1), lagged(8, seq_len=20)]
+    reveal = lessons.reveal_cells([simple, lstm, lstm16], scores)
+    assert reveal.answer == lessons.ONLY_SIMPLE  # the guess is about the same budget
+    assert "The LSTM (16 epochs) learned (validation accuracy 97.7% against 51.2%" in (
+        reveal.reading
+    )
+    assert (
+        "So the budget of 3 epochs was too short for the LSTM, not its memory: given 16 epochs "
+        "it learned the rule. Within 3 epochs the simple RNN learned sooner, which does not make "
+        "it remember better." in reveal.reading
+    )
+    # the longer budget that does not help is said too, and no conclusion is drawn from it
+    stuck = trained("lstm", 16, "partly learned", 0.8)
+    reveal = lessons.reveal_cells([simple, lstm, stuck], scores)
+    assert "Even given 16 epochs the LSTM partly learned." in reveal.reading
+    assert "remember better" not in reveal.reading
 
 
 def comparison(**feature_scores) -> Comparison:
@@ -131,6 +166,11 @@ def test_lessons_are_prepared_and_fit_the_hosted_demo():
 TINY = dict(n_train=300, n_val=100, n_score=40, epochs=1, n_repeats=2)
 
 
+def tiny(config: Config) -> Config:
+    """``config`` with a tiny recipe; a longer budget than the default stays longer."""
+    return config.replace(**{**TINY, "epochs": 2 if config.epochs > Config().epochs else 1})
+
+
 @pytest.fixture(scope="module")
 def tiny_lessons(tmp_path_factory):
     """The lessons with tiny recipes (each trains in about a second; their "try this next" too),
@@ -141,8 +181,8 @@ def tiny_lessons(tmp_path_factory):
         lessons.Lesson(
             **{
                 **lesson.__dict__,
-                "configs": tuple(c.replace(**TINY) for c in lesson.configs),
-                "try_config": lesson.try_config.replace(**TINY),  # the setup page trains it
+                "configs": tuple(tiny(c) for c in lesson.configs),
+                "try_config": tiny(lesson.try_config),  # the setup page trains it
             }
         )
         for lesson in lessons.LESSONS
@@ -207,7 +247,7 @@ def test_each_lesson_asks_takes_a_guess_and_reveals_the_real_numbers(tiny_lesson
         assert "Δ(x1 and x2) − Δ(x1) − Δ(x2)" in line
     verdicts = [e.value for e in (*at.success, *at.info)]
     assert reveal.verdict_on(guess) in verdicts
-    assert len(at.get("plotly_chart")) == (2 if lesson.kind == "cells" else 1)
+    assert len(at.get("plotly_chart")) == (3 if lesson.kind == "cells" else 1)
 
 
 def test_try_this_next_opens_the_change_on_the_setup_page(tiny_lessons):
@@ -233,5 +273,110 @@ def test_lesson_configs_are_real_presets():
     by_slug = {lesson.slug: lesson for lesson in lessons._lessons()}  # not the tiny ones
     assert by_slug["thread"].configs == (Config(),)
     memory = by_slug["cells"].configs
-    assert [c.cell for c in memory] == ["simple_rnn", "lstm"]
+    assert [(c.cell, c.epochs) for c in memory] == [("simple_rnn", 3), ("lstm", 3), ("lstm", 16)]
     assert {c.rule for c in memory} == {"x1[t-8] > 0.5"}
+    assert memory[0].replace(cell="lstm") == memory[1]  # the same recipe and budget
+    assert memory[2] == memory[1].replace(epochs=16)  # only the budget differs
+
+
+# --------------------------------------------------------------------------- flow and wording
+
+
+def reveal_lesson(slug: str, guess: str):
+    """The lesson's page, the guess made and the experiment opened."""
+    at = make_app({"lesson": slug}, page="lessons").run()
+    at.radio(key=f"lesson_guess_{slug}").set_value(guess).run()
+    at.button(key=f"lesson_button_{slug}").click().run()
+    assert_clean(at)
+    return at
+
+
+def test_the_questions_do_not_give_the_answer_away():
+    by_slug = {lesson.slug: lesson for lesson in lessons._lessons()}
+    assert "never read" not in by_slug["thread"].question  # which features: the answer
+    memory = by_slug["memory"].question.lower()
+    assert "two steps earlier" not in memory and "decides" not in memory  # the lag: the answer
+    assert "x1[t-2] > 0.5" in memory  # the rule itself is the setting, not the answer
+
+
+def test_the_guess_is_locked_once_the_experiment_is_open(tiny_lessons):
+    lesson = lessons.BY_SLUG["thread"]
+    first, other = lesson.options[-1], lesson.options[0]
+    at = reveal_lesson("thread", first)
+    radio = at.radio(key="lesson_guess_thread")
+    assert radio.disabled and radio.value == first
+    said = [e.value for e in (*at.success, *at.info)]
+    assert any(v.startswith(f"You guessed “{first}”") for v in said)
+    # a browser cannot change a disabled radio; even a value changed behind it does not count
+    at.session_state["lesson_guess_thread"] = other
+    at.run()
+    assert_clean(at)
+    said = [e.value for e in (*at.success, *at.info)]
+    assert any(v.startswith(f"You guessed “{first}”") for v in said), said
+    assert not any(f"“{other}”" in v and v.startswith("You guessed") for v in said)
+    assert at.radio(key="lesson_guess_thread").value == first
+
+
+def test_the_cells_lesson_names_each_model_and_shares_one_y_range(tiny_lessons):
+    import json
+
+    lesson = lessons.BY_SLUG["cells"]
+    at = reveal_lesson("cells", lesson.options[0])
+    with_charts = [c for c in at.columns if c.get("plotly_chart")]
+    assert len(with_charts) == 3
+    for column, config in zip(with_charts, lesson.configs, strict=True):
+        verdicts = [e.value for e in (*column.success, *column.warning)]
+        name = {"simple_rnn": "simple RNN", "lstm": "LSTM"}[config.cell]
+        assert len(verdicts) == 1 and verdicts[0].startswith(f"The {name} "), verdicts
+    # no verdict floats above the three columns without saying which model it is about
+    assert len([*at.success, *at.warning]) == 3
+    ranges = [
+        json.loads(c.get("plotly_chart")[0].proto.spec)["layout"]["yaxis"]["range"]
+        for c in with_charts
+    ]
+    assert ranges[0] == ranges[1] == ranges[2] and ranges[0][0] == 0.0
+    assert "budget" in lesson.question  # the guess is about one stated budget
+
+
+def test_the_methods_lesson_opens_the_compare_page(tiny_lessons):
+    from rnnviz.ui import state
+
+    lesson = lessons.BY_SLUG["methods"]
+    at = reveal_lesson("methods", lesson.options[0])
+    at.button(key="lesson_dash_methods").click().run()
+    assert_clean(at)
+    assert any(t.value == "Compare methods" for t in at.title)
+    assert at.session_state[state.CONFIG_KEY] == lesson.configs[-1]
+
+    at = reveal_lesson("methods", lesson.options[0])
+    at.button(key="lesson_try_methods").click().run()
+    assert_clean(at)
+    assert any(t.value == "Compare methods" for t in at.title)
+    assert at.session_state[state.CONFIG_KEY] == lesson.try_config
+
+
+def test_the_landing_page_points_to_the_lessons(tiny_lessons):
+    from rnnviz.ui import text
+
+    from apptools import TINY as TINY_PARAMS
+
+    at = make_app(TINY_PARAMS).run()  # no page asked for: the landing page
+    assert_clean(at)
+    assert any(t.value == "Setup & train" for t in at.title)
+    (pointer,) = [p for p in at.get("page_link") if p.proto.label == text.LESSONS_POINTER]
+    assert pointer.proto.page.endswith("lessons")
+
+
+def test_the_memory_lessons_next_step_is_learned_and_its_peak_follows():
+    """The suggested change, trained with its real recipe (about 3 s): it must grade learned,
+    and the lag profile must peak at the new lag."""
+    from rnnviz.experiment import explain
+    from rnnviz.model import train
+
+    config = {lesson.slug: lesson for lesson in lessons._lessons()}["memory"].try_config
+    assert config.rule == "x1[t-4] > 0.5"
+    result = train(config)
+    assert result.grade == "learned", result.verdict()
+    # what the suggestion says of the default budget holds too
+    assert train(config.replace(epochs=3)).grade == "partly learned"
+    assert lessons.peak_lag(explain(result, config.replace(n_score=60, n_repeats=2)), 0)[0] == 4

@@ -228,3 +228,34 @@ def test_subtitles_wrap_at_their_parts():
     assert all(
         len(line) <= plots.SUBTITLE_CHARS for line in plots.wrap_subtitle(long).split("<br>")
     )
+
+
+def test_days_back_map_draws_the_lag_profile_where_input_steps_mislead():
+    # a series whose every day is forecast: a nudge to day s moves tomorrow's forecast made on
+    # day s by 0.4 and on day s + 1 by 0.2, nothing later (the model reads today and yesterday)
+    steps = 6
+    response = np.zeros((1, steps, steps, 1))
+    for s in range(steps):
+        response[0, s, s] = 0.4
+        if s + 1 < steps:
+            response[0, s, s + 1] = 0.2
+    result = PerturbationResult(0.2, ("precipitation",), np.array([[0.3]]), response)
+    fig = plots.days_back_heatmap(result)
+    (heat,) = fig.data
+    np.testing.assert_allclose(heat.z, [[0.4, 0.2, 0, 0, 0, 0]])  # by days back: today most
+    assert list(heat.x) == list(range(steps)) and "days back" in fig.layout.xaxis.title.text
+    # per input step, the oldest days look brightest: each has more forecasts after it
+    cell = plots.timestep_heatmap(result).data[0].z[0]
+    assert cell[0] > cell[-1]
+
+
+def test_side_by_side_figures_share_one_y_range(result):
+    tall, low = plots.lag_profile(result), plots.lag_profile(result)
+    low.data[0].y = [0.1, float("nan"), 0.05, 0.0]
+    for trace in low.data[1:]:
+        trace.y = [0.0] * len(trace.y)
+    top = max(float(np.nanmax(np.asarray(t.y, dtype=float))) for t in tall.data)
+    plots.share_y_range([tall, low])
+    assert list(tall.layout.yaxis.range) == list(low.layout.yaxis.range)
+    assert tall.layout.yaxis.range[0] == 0.0
+    assert tall.layout.yaxis.range[1] == pytest.approx(top * 1.08)

@@ -135,3 +135,58 @@ def test_a_link_whose_counts_a_series_does_not_read_opens_and_says_so():
     assert "(703, 337 and 337 windows of 28 days)" in notices[0]
     assert at.session_state[state.CONFIG_KEY] == REAL  # every window, whatever the link said
     assert "n_score" not in at.query_params and "n_train" not in at.query_params
+
+
+def plotted(values):
+    """An array of a chart's JSON spec: a list, or Plotly's typed array (base64 bytes)."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(values, dict):
+        shape = [int(n) for n in str(values.get("shape", "-1")).split(",")]
+        data = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+        return data.reshape(shape)
+    return np.asarray(values)
+
+
+def test_real_data_pages_speak_of_no_rule_and_map_days_back():
+    import json
+
+    import numpy as np
+
+    from rnnviz.ui import cache, text
+
+    params = state.config_to_params(REAL)
+    at = make_app(params, page="setup").run()
+    assert_clean(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Pick a rule whose answer we know" not in captions
+
+    at = go(at, "features")
+    assert_clean(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "With a known rule" not in captions and "should stand out" not in captions
+    (block,) = at.code  # "Variable 1 (precipitation), perturbation effect: …" is not cut off
+    assert block.proto.wrap_lines
+
+    at = go(at, "timesteps")
+    assert_clean(at)
+    heatmap = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "days back" in heatmap["layout"]["xaxis"]["title"]["text"]
+    # the map shows the numbers the reading reads (the lag profile at 0, 1, 2, … days back),
+    # not the sum over a window's later forecasts, which made the oldest days brightest
+    store = cache.model_store()
+    scores = cache.scores(store.get(REAL), REAL)
+    z = plotted(heatmap["data"][0]["z"])
+    np.testing.assert_allclose(z, scores.past_lags(), rtol=1e-6)
+    assert list(plotted(heatmap["data"][0]["x"])) == list(range(REAL.seq_len))
+    top = int(np.argmax(scores.importances_mean))
+    assert int(np.argmax(z[top])) in datasets.reach(scores.by_lag()[top], scores.lags)
+
+    at = go(at, "compare")
+    assert_clean(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert text.INTRO_RULE not in captions and "we wrote the rule" not in captions
+    multiples = at.get("plotly_chart")[0].proto.spec
+    assert "used by the rule" not in multiples and plots.TRUTH_MARK not in multiples

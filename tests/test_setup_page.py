@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from rnnviz.config import Config
 from rnnviz.ui import cache, state
 
-from apptools import TINY, assert_clean, charts, make_app, private_cache
+from apptools import TINY, assert_clean, charts, make_app, private_cache, shown
 
 cache_dir = pytest.fixture(scope="module", autouse=True)(private_cache)
 TINY_CONFIG = Config(seq_len=5, n_train=300, n_val=100, n_score=40, epochs=2, n_repeats=2)
@@ -105,7 +105,7 @@ def test_a_short_training_offers_to_train_longer_and_does():
     assert at.number_input(key="setup_epochs").value == 2
     assert not any(NOT_TRAINED in i.value for i in at.info) and not previous_panel(at)
     assert store.get(longer).verdict() in [e.value for e in (*at.success, *at.warning)]
-    assert any("Result of" in m.value and "(2 epochs, seed 7)" in m.value for m in at.markdown)
+    assert any("Result of" in m.value and "· 2 epochs, seed 7" in m.value for m in at.markdown)
 
 
 def test_no_train_longer_offer_when_validation_loss_stopped_falling():
@@ -146,3 +146,69 @@ def test_results_pages_caution_a_partly_learned_model(accuracy, expected):
     else:
         (warning,) = warnings
         assert expected in warning and f"{accuracy:.1%}" in warning
+
+
+def in_order(at: AppTest) -> list:
+    """Every element of the page's main area in the order it is drawn."""
+    return [node for node in at.main if getattr(node, "type", None) not in (None, "")]
+
+
+def test_a_changed_cell_is_named_in_the_title_and_the_sidebar():
+    at = make_app(TINY).run()
+    assert_clean(at)
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "**Model:** LSTM 10 → 5 (tanh, tanh), dense head" in sidebar
+    assert any("Result of" in m.value and "LSTM 10 → 5" in m.value for m in at.markdown)
+    at.selectbox(key="setup_cell").set_value("gru").run()  # no Train pressed
+    assert_clean(at)
+    (notice,) = [i.value for i in at.info if NOT_TRAINED in i.value]
+    (previous,) = previous_panel(at)
+    # the two boxes name different models, and the notice says what changed
+    assert "GRU 10 → 5 (tanh, tanh), dense head" in notice and "GRU" not in previous.label
+    assert "LSTM 10 → 5 (tanh, tanh), dense head" in previous.label
+    assert "Changed from the previous experiment: cell LSTM → GRU." in notice
+    (train,) = buttons(at, "Train this experiment")
+    train.click().run()
+    assert_clean(at)
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "**Model:** GRU 10 → 5 (tanh, tanh), dense head" in sidebar and "LSTM" not in sidebar
+    assert any("Result of" in m.value and "GRU 10 → 5" in m.value for m in at.markdown)
+    verdicts = [e.value for e in (*at.success, *at.warning)]
+    assert any(v.startswith("The GRU ") for v in verdicts), verdicts
+
+
+def test_a_change_the_title_does_not_show_is_named_in_the_notice():
+    at = make_app(TINY).run()
+    at.number_input(key="setup_n_train").set_value(500).run()
+    assert_clean(at)
+    (notice,) = [i.value for i in at.info if NOT_TRAINED in i.value]
+    (previous,) = previous_panel(at)
+    # the titles agree (rule, model, epochs, seed): the notice says what tells them apart
+    assert "Changed from the previous experiment: training sequences 300 → 500." in notice
+    assert "300 → 500" not in previous.label
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("x1~x5:0.9", "x5 is not a feature here: the data has 3 features (x1 to x3)."),
+        ("x1-x2", "“x1-x2” is not a pair. Write pairs like x1~x4:0.95"),
+        ("x2~x2:0.5", "x2~x2 pairs x2 with itself: pick two different features."),
+        ("x1~x2:0.5, x2~x3:0.4", "x2 is in two pairs: each feature can be in one pair at most."),
+        ("x1~x3:1", "The correlation of x1~x3 is 1.0: pick a number between -1 and 1"),
+    ],
+)
+def test_correlated_features_errors_are_friendly_and_under_their_field(typed, said):
+    at = make_app(TINY).run()
+    at.text_input(key="setup_correlated").input(typed).run()
+    assert not at.exception
+    (error,) = at.error
+    text = shown(error.value)
+    assert text.startswith("**The correlated features cannot be used:** ") and said in text
+    assert "is not allowed" not in text and "n_features" not in text  # no programmer wording
+    drawn = in_order(at)
+    field = next(i for i, e in enumerate(drawn) if getattr(e, "key", None) == "setup_correlated")
+    below = drawn[field + 1]  # right under the field, not by the Train button
+    assert below.type == "error" and below.value == error.value
+    (train,) = buttons(at, "Train this experiment")
+    assert train.disabled

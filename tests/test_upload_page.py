@@ -335,7 +335,10 @@ def test_regression_upload_shows_r2_against_the_mean_and_persistence(tmp_path):
     np.savez(buf, x=x, y=y)
     at = make_app().run()
     at.radio(key="up_task").set_value("regression").run()
-    at.radio(key="up_mode").set_value("keras").run()
+    # a regression is only a whole .keras model: weights are not offered for it
+    assert not [r for r in at.radio if r.key == "up_mode"]
+    assert not [u for u in at.get("file_uploader") if u.proto.id.endswith("up_weights")]
+    assert any("regression model comes as a whole `.keras` model" in c.value for c in at.caption)
     upload(at, ("xy.npz", buf.getvalue()), ("r.keras", (tmp_path / "r.keras").read_bytes()))
     assert_clean(at)
     subject = at.session_state[state.UPLOAD_KEY]

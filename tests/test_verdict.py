@@ -26,11 +26,16 @@ from rnnviz.result import (
 from rnnviz.uploads import Upload
 
 
-def made(accuracy: float, baseline: float, val_loss: tuple[float, ...] = (0.5, 0.5)) -> TrainResult:
+def made(
+    accuracy: float,
+    baseline: float,
+    val_loss: tuple[float, ...] = (0.5, 0.5),
+    config: Config | None = None,
+) -> TrainResult:
     """A hand-made TrainResult (no model: nothing here predicts)."""
     history = {"loss": list(val_loss), "val_loss": list(val_loss)}
     return TrainResult(
-        config=Config(),
+        config=config or Config(),
         model=None,
         history=history,
         val_loss=val_loss[-1],
@@ -94,17 +99,28 @@ def test_a_baseline_without_errors_is_learned_only_when_perfect():
 
 def test_verdict_says_the_grade_with_the_numbers():
     text = made(0.992, 0.6).verdict()  # error 0.008 against 0.4: 2%
-    assert text.startswith("The model learned the rule: validation accuracy 99.2% against 60.0%")
+    assert text.startswith("The LSTM learned the rule: validation accuracy 99.2% against 60.0%")
     assert "It makes 2% of the baseline's errors." in text
 
     text = made(0.75, 0.5).verdict()  # error 0.25 against 0.5: 50%
-    assert text.startswith("The model only PARTLY learned the rule: validation accuracy 75.0%")
+    assert text.startswith("The LSTM only PARTLY learned the rule: validation accuracy 75.0%")
     assert "It makes 50% of the baseline's errors (learned means at most 20%)" in text
     assert "only partly right" in text
 
     text = made(0.55, 0.5).verdict()  # error 0.45 against 0.5: 90%
-    assert text.startswith("The model did NOT learn the rule: validation accuracy 55.0%")
+    assert text.startswith("The LSTM did NOT learn the rule: validation accuracy 55.0%")
     assert "It makes 90% of the baseline's errors." in text
+
+
+@pytest.mark.parametrize(
+    ("cell", "name"),
+    [("gru", "GRU"), ("simple_rnn", "simple RNN"), ("bilstm", "bidirectional LSTM")],
+)
+def test_verdict_names_the_cell_it_is_about(cell, name):
+    # two verdicts side by side (the cells lesson) must say which model each is about
+    text = made(0.717, 0.512, config=Config(cell=cell)).verdict()
+    assert text.startswith(f"The {name} only PARTLY learned the rule: validation accuracy 71.7%")
+    assert "LSTM" not in text.replace("bidirectional LSTM", "")
 
 
 def test_metrics_carry_the_grade():

@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from rnnviz import datasets, uploads
-from rnnviz.config import Config, ConfigError
+from rnnviz.config import Config, ConfigError, describe_model
 from rnnviz.experiment import feature_names, ground_truth
 from rnnviz.jobs import BusyError, wait_for
 from rnnviz.readings import counted_outputs
@@ -173,7 +173,6 @@ def _experiment_sidebar(config: Config) -> None:
         expression, truth = described
         st.markdown(f"**Rule:** $y_t$ = 1 when {md_code(expression)}")
         st.markdown(f"**Ground truth:** {truth}")
-    layers = " → ".join(map(str, config.units))
     data = (
         f"{config.n_features} features × {config.seq_len} steps, "
         f"{config.n_train:,} training sequences"
@@ -182,7 +181,7 @@ def _experiment_sidebar(config: Config) -> None:
         data = f"{datasets.describe(config)} (real data: no ground truth)"
     st.markdown(
         f"**Data:** {data}  \n"
-        f"**Model:** LSTM {layers} ({', '.join(config.activations)}), {config.head} head  \n"
+        f"**Model:** {describe_model(config)}  \n"
         f"**Training:** {config.epochs} epochs, seed {config.seed}  \n"
         f"**Scoring:** σ = {config.sigma:g}, {config.n_repeats} repeats, "
         f"{config.n_score} sequences"

@@ -8,6 +8,7 @@ import re
 import string
 
 from rnnviz.comparison import TIE_FLOOR
+from rnnviz.config import CELL_NAMES as CORE_CELL_NAMES
 
 # --------------------------------------------------------------------------- user text in Markdown
 
@@ -179,15 +180,28 @@ REPEATS_HELP = "Independent noise draws; the error bars are the spread over thes
 SAMPLE_HELP = "How many fresh sequences (from the score split) are perturbed and predicted."
 
 
+# --------------------------------------------------------------------------- Setup page
+
+SETUP_CAPTION = (
+    "Does a recurrent network find the inputs its target depends on? Train a small one on a "
+    "synthetic rule, where we know the answer, or on real weather, where nobody does; then open "
+    "the effects pages to see what it relies on."
+)
+LESSONS_POINTER = (
+    "New here? Start with the guided lessons: guess first, then see what the network does"
+)
+
+
 # --------------------------------------------------------------------------- Compare methods page
 
 INTRO = (
     "The Cross Validated thread lists the MLP methods (connection weights, Garson's algorithm, "
     "partial derivatives, input perturbation, sensitivity analysis, backward stepwise "
     "elimination) and asks which of them work for an LSTM. Here they all run on the same "
-    "trained LSTM, side by side, and because we wrote the rule we can score each one against "
-    "the truth."
+    "trained network, side by side."
 )
+# Said only where a rule gives the truth (a synthetic experiment; a real series has none).
+INTRO_RULE = "Because we wrote the rule, each method is scored against the truth."
 
 WEIGHTS_CONTRAST = (
     "**Connection weights (Olden) and Garson's algorithm ignore the recurrence.** They multiply "
@@ -272,12 +286,8 @@ FIGURE_NOTES = {"lek": READ_LEK, "sigma_sweep": READ_SWEEP}
 
 # --------------------------------------------------------------------------- cells and correlation
 
-CELL_NAMES = {
-    "lstm": "LSTM",
-    "gru": "GRU",
-    "simple_rnn": "Simple RNN",
-    "bilstm": "Bidirectional LSTM",
-}
+# The cells' names as labels (capitalised): the core's names (rnnviz.config.CELL_NAMES).
+CELL_NAMES = {cell: name[:1].upper() + name[1:] for cell, name in CORE_CELL_NAMES.items()}
 
 CELL_HELP = (
     "The recurrent layers. LSTM (the thread's) and GRU keep memory in gates; a simple RNN has "
@@ -372,7 +382,14 @@ READ_BARS_SERIES = """
 measurement is nudged on every day of the window. Whiskers are ±1 standard deviation over the
 repeats. Tall bars are what the model relies on; there is no ground truth to compare with.
 """
-READ_HEATMAP_SERIES = READ_HEATMAP_UPLOAD.replace("your model", "the model")
+READ_HEATMAP_SERIES = """
+**Heatmap (measurement × days back).** Every day of a window has its own forecast (of the next
+day). Each cell nudges one measurement k days before a forecast's day and measures how much that
+forecast moves, on average over the window: k = 0 is today, the last day the forecast sees.
+Bright cells are the measurements and days the model relies on, the same numbers as the lag
+profile beside it and the reading above. (Per position in the window the oldest days would
+look brightest only because every later forecast follows them.)
+"""
 READ_LAG_SERIES = READ_LAG_UPLOAD + (
     "Here a lag is a number of days: lag 0 is today's measurement for tomorrow's forecast.\n"
 )

@@ -1,4 +1,4 @@
-"""Compare methods: the thread's MLP methods (and newer ones) on one trained LSTM, vs the truth.
+"""Compare methods: the thread's MLP methods (and newer ones) on one trained network, vs the truth.
 
 Layout only: the methods, their knobs and figures come from the registry
 (:mod:`rnnviz.registry`); their scores against the rule's ground truth and the rank agreement
@@ -16,7 +16,7 @@ import streamlit as st
 
 from rnnviz import plots, readings
 from rnnviz.comparison import merge_comparisons
-from rnnviz.config import Config
+from rnnviz.config import Config, describe_model
 from rnnviz.experiment import DISAGREEMENT_EXAMPLE
 from rnnviz.jobs import stepwise_fraction, wait_for
 from rnnviz.methods import STEPWISE_MAX_FEATURES
@@ -238,7 +238,8 @@ def _knobs(config: Config, chosen: list[str], tsr: bool) -> dict[str, dict[str, 
 
 def _fast_comparison(result: TrainResult, config: Config, methods: list[str], params: dict):
     try:
-        with st.spinner(f"Running {len(methods) + 1} methods on the trained LSTM…"):
+        model = describe_model(config)
+        with st.spinner(f"Running {len(methods) + 1} methods on the trained {model}…"):
             return cache.comparison(result, config, methods, params)
     except ValueError as exc:
         components.error_box("These method settings cannot be used", exc)
@@ -261,7 +262,8 @@ def _stepwise(result: TrainResult, config: Config):
         slot = st.empty()
         with slot.container(border=True):
             st.markdown(
-                f"**Backward stepwise elimination:** training the LSTM {total} times "
+                f"**Backward stepwise elimination:** training the {describe_model(config)} "
+                f"{total} times "
                 "(once without each feature)…"
             )
             bar = st.progress(stepwise_fraction(job, total), text=job.status())
@@ -321,7 +323,8 @@ def _series_results(config: Config, comparison) -> None:
     their agreement and their own figures."""
     st.subheader("Verdicts side by side")
     st.markdown(readings.rankings(comparison))
-    st.plotly_chart(plots.method_multiples(comparison, []), theme="streamlit", key="cmp_multiples")
+    multiples = plots.method_multiples(comparison, None)  # no truth: no bar is "used"
+    st.plotly_chart(multiples, theme="streamlit", key="cmp_multiples")
     _agreement(comparison)
     _method_figures(comparison, [], with_notes=False)
     components.downloads(
@@ -431,9 +434,9 @@ def main() -> None:
         )
     else:
         st.caption(
-            f"Every method explains the same {config.n_score} sequences (seed {config.seed}) "
-            "and counts only outputs whose target is defined; change the sample on the "
-            "Per-feature effects page."
+            f"{text.INTRO_RULE} Every method explains the same {config.n_score} sequences (seed "
+            f"{config.seed}) and counts only outputs whose target is defined; change the sample "
+            "on the Per-feature effects page."
         )
     fast = [m for m in chosen if METHODS[m].fast] + ([TSR] if tsr else [])
     comparison = _fast_comparison(result, config, fast, params)

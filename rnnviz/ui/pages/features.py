@@ -79,7 +79,7 @@ def main() -> None:
     started = components.results_page_start(
         "Per-feature effects",
         "The thread's method: add noise of scale σ to one feature at every step and measure the "
-        "RMS change of the model's predictions. With a known rule, its features should stand out.",
+        "RMS change of the model's predictions.",
     )
     if started is None:
         return
@@ -122,7 +122,8 @@ def main() -> None:
     t1, t2 = st.columns([1, 1.3], gap="large")
     with t1:
         st.markdown("**In the thread's format**")
-        st.code(readings.thread_lines(scores), language=None)
+        # wrapped: a measurement's name makes a line longer than the column at 1400 px
+        st.code(readings.thread_lines(scores), language=None, wrap_lines=True)
     with t2:
         st.markdown("**Per feature, with the spread over repeats**")
         table = tables.feature_table(scores, subject.truth_features or ())

@@ -10,11 +10,18 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz import lessons, plots
+from rnnviz.config import describe_budget
 from rnnviz.lessons import Lesson
 from rnnviz.reliance import noise_of
 from rnnviz.ui import cache, components, state, text
 
 QUERY_KEY = "lesson"
+# The pages a lesson's buttons may open (Lesson.try_page, Lesson.open_page).
+PAGES = {
+    "setup": components.SETUP_PAGE,
+    "features": components.FEATURES_PAGE,
+    "compare": components.COMPARE_PAGE,
+}
 
 
 def _current() -> Lesson:
@@ -39,7 +46,10 @@ def _current() -> Lesson:
 
 
 def _open(lesson: Lesson) -> None:
-    st.session_state[f"lesson_open_{lesson.slug}"] = True
+    """Button callback: open the experiment and lock in the guess made before it."""
+    ss = st.session_state
+    ss[f"lesson_open_{lesson.slug}"] = True
+    ss[f"lesson_locked_{lesson.slug}"] = ss.get(f"lesson_guess_{lesson.slug}")
 
 
 def _results(lesson: Lesson) -> list | None:
@@ -89,13 +99,18 @@ def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
         st.plotly_chart(interaction_heatmap(found, interacting_pairs(rule)), key="lesson_figure")
         return lessons.reveal_interaction(found, noise_of(config))
     if lesson.kind == "cells":
-        columns = st.columns(len(scores), gap="large")
-        for i, (column, s, c) in enumerate(zip(columns, scores, lesson.configs, strict=True)):
+        # one column per model: its name, its lag profile (one y range for all, and the
+        # profiles level with each other), then its own verdict, which names it
+        pairs = zip(scores, lesson.configs, strict=True)
+        figures = [plots.lag_profile(s, c.target().ground_truth) for s, c in pairs]
+        plots.share_y_range(figures)
+        columns = st.columns(len(scores), gap="medium")
+        parts = zip(columns, results, figures, lesson.configs, strict=True)
+        for i, (column, result, figure, c) in enumerate(parts):
             with column:
-                st.markdown(f"**{text.CELL_NAMES[c.cell]}**")
-                st.plotly_chart(
-                    plots.lag_profile(s, c.target().ground_truth), key=f"lesson_figure_{i}"
-                )
+                st.markdown(f"**{text.CELL_NAMES[c.cell]}, {describe_budget(c)}**")
+                st.plotly_chart(figure, key=f"lesson_figure_{i}")
+                components.verdict_box(result)
         return lessons.reveal_cells(results, scores)
     raise ValueError(f"unknown lesson kind {lesson.kind!r}")
 
@@ -111,8 +126,23 @@ def main() -> None:
     lesson = _current()
     st.subheader(lesson.title)
     st.markdown(lesson.question)
-    guess = st.radio("Your guess", lesson.options, index=None, key=f"lesson_guess_{lesson.slug}")
-    opened = st.session_state.get(f"lesson_open_{lesson.slug}", False)
+    ss = st.session_state
+    opened = ss.get(f"lesson_open_{lesson.slug}", False)
+    locked = f"lesson_locked_{lesson.slug}"
+    if opened:  # the guess made before the reveal stays the guess: shown, and not changeable
+        ss[f"lesson_guess_{lesson.slug}"] = ss.get(locked)
+    guess = st.radio(
+        "Your guess",
+        lesson.options,
+        index=None,
+        key=f"lesson_guess_{lesson.slug}",
+        disabled=opened,
+        help="Locked once the experiment is open: the reveal answers the guess you made first."
+        if opened
+        else None,
+    )
+    if opened:
+        guess = ss.get(locked)
     st.button(
         "Open the experiment and reveal",
         type="primary",
@@ -127,8 +157,9 @@ def main() -> None:
     results = _results(lesson)
     if results is None:
         return
-    for result in results:
-        components.learned_notice(result)
+    if lesson.kind != "cells":  # the cells lesson shows each model's verdict in its column
+        for result in results:
+            components.learned_notice(result)
     reveal = _reveal(lesson, results)
     if reveal is None:
         return
@@ -141,10 +172,10 @@ def main() -> None:
     left, right = st.columns(2)
     if left.button("Set up this change", key=f"lesson_try_{lesson.slug}"):
         state.set_config(lesson.try_config)
-        st.switch_page(components.SETUP_PAGE)
+        st.switch_page(PAGES[lesson.try_page])
     if right.button("Open this experiment in the dashboard", key=f"lesson_dash_{lesson.slug}"):
         state.set_config(lesson.configs[-1])
-        st.switch_page(components.FEATURES_PAGE)
+        st.switch_page(PAGES[lesson.open_page])
 
 
 main()

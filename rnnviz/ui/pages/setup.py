@@ -18,6 +18,10 @@ from rnnviz.config import (
     REAL_WINDOW,
     SCORING_KNOBS,
     Config,
+    correlated_problem,
+    describe_budget,
+    describe_changes,
+    describe_model,
     format_correlated,
     parse_correlated,
     series_preset,
@@ -29,7 +33,7 @@ from rnnviz.rules import Rule, get_rule
 from rnnviz.ui import cache, components, state
 from rnnviz.ui import text as texts
 from rnnviz.ui.cache import bounds
-from rnnviz.ui.text import md_code
+from rnnviz.ui.text import md_code, md_escape
 
 K = "setup_"  # prefix of this page's widget keys (drafts of the next configuration)
 RECIPES = {
@@ -226,6 +230,10 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
             placeholder="e.g. x1~x4:0.95",
             help=texts.CORRELATED_HELP,
         )
+        # said under the field, in words, like a rule's error (not by the Train button)
+        pairs_problem = correlated_problem(ss[K + "correlated"], ss[K + "n_features"])
+        if pairs_problem is not None:
+            components.error_box("The correlated features cannot be used", pairs_problem)
         text, rule = _rule_section(config, ss[K + "n_features"], ss[K + "seq_len"])
 
     st.subheader("2 · Training")
@@ -289,7 +297,7 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
             draft = _series_draft(config, series)
         except ValueError as exc:  # ConfigError
             components.error_box("Change this setting", exc)
-    elif rule is not None:
+    elif rule is not None and pairs_problem is None:
         # Scoring knobs are not here: they live on the effects page and are kept from `config`.
         values = {
             f.name: ss[K + f.name]
@@ -319,12 +327,13 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
 
 
 def _title(config: Config) -> str:
-    """The experiment in a few words: its rule (or real series), epochs and seed (Markdown)."""
+    """The experiment in a few words: its rule (or real series), its model with the cell named,
+    epochs and seed (Markdown)."""
     expression = (components.describe_rule(config) or (config.rule, ""))[0]
-    epochs = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}"
+    model = f"{describe_model(config)} · {describe_budget(config)}, seed {config.seed}"
     if config.dataset != "synthetic":
-        return f"{datasets.describe(config)} ({epochs}, seed {config.seed})"
-    return f"$y_t$ = 1 when `{expression}` ({epochs}, seed {config.seed})"
+        return f"{datasets.describe(config)} · {model}"
+    return f"$y_t$ = 1 when {md_code(expression)} · {model}"
 
 
 def _train_longer(new: Config) -> None:
@@ -348,19 +357,22 @@ def _results(config: Config, draft: Config | None) -> None:
             "previous experiment, below.",
             icon=":material/edit:",
         )
-    elif cache.model_store().has(draft):
-        st.info(
-            f"The settings on the left, {_title(draft)}, are trained already but not shown: "
-            "**press Train** to show them. The other pages still show the previous "
-            "experiment, below.",
-            icon=":material/play_arrow:",
-        )
-    else:
-        st.info(
-            f"The settings on the left, {_title(draft)}, are **not trained yet — press Train**. "
-            "The other pages still show the previous experiment, below.",
-            icon=":material/play_arrow:",
-        )
+    else:  # what differs from the previous experiment, so the two never read the same
+        changes = md_escape(describe_changes(config, draft))
+        changed = f"Changed from the previous experiment: {changes}."
+        if cache.model_store().has(draft):
+            st.info(
+                f"The settings on the left, {_title(draft)}, are trained already but not shown: "
+                f"**press Train** to show them. {changed} The other pages still show the "
+                "previous experiment, below.",
+                icon=":material/play_arrow:",
+            )
+        else:
+            st.info(
+                f"The settings on the left, {_title(draft)}, are **not trained yet — press "
+                f"Train**. {changed} The other pages still show the previous experiment, below.",
+                icon=":material/play_arrow:",
+            )
     with st.expander(f"Previous experiment: {_title(config)}"):
         _result_body(config, current=False)
 
@@ -449,9 +461,9 @@ def _metrics(result) -> None:
 def main() -> None:
     config = components.page_start()
     st.title("Setup & train")
-    st.caption(
-        "Does an LSTM find the inputs its target really depends on? Pick a rule whose answer we "
-        "know, train a small LSTM on it, then check the effects pages."
+    st.caption(texts.SETUP_CAPTION)
+    st.page_link(  # the landing page: one click to the lessons, for a first visit
+        components.LESSONS_PAGE, label=texts.LESSONS_POINTER, icon=":material/cast_for_education:"
     )
     left, right = st.columns([1, 1.15], gap="large")
     with left:

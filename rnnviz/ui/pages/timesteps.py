@@ -40,8 +40,11 @@ def main() -> None:
     if not subject.is_upload and config.cell == "bilstm":
         st.info(text.BIDIRECTIONAL, icon=":material/swap_horiz:")
     left, right = st.columns([2.3, 1], gap="large")
-    with left:
-        st.plotly_chart(plots.timestep_heatmap(scores, truth), theme="streamlit", key="heatmap")
+    with left:  # a series forecasts every day: its map is per day back (see days_back_heatmap)
+        heatmap = (
+            plots.days_back_heatmap(scores) if series else plots.timestep_heatmap(scores, truth)
+        )
+        st.plotly_chart(heatmap, theme="streamlit", key="heatmap")
     with right:  # only speak of the rule's marks where there is a rule
         st.markdown(
             text.READ_HEATMAP

@@ -66,6 +66,19 @@ model.save_weights("my.weights.h5")
 ```
 """
 
+WEIGHTS_HELP = (
+    "A `.weights.h5` file, the weights Keras writes with `model.save_weights(...)`, of a model "
+    "of the architecture set here (see below how to make one). Not a whole `.keras` model."
+)
+REGRESSION_KERAS = (
+    "A regression model comes as a whole `.keras` model: the architectures rnnviz builds for "
+    "weights end in a sigmoid, a probability, not a number."
+)
+HOSTED_CLASSIFICATION = (
+    "Classification models only on this server: a regression model would have to come as a "
+    "whole `.keras` model, which hosted mode does not take (loading one can run code)."
+)
+
 KERAS_HELP = (
     "Loaded with `safe_mode=True` after its layer list is checked: Lambda layers and custom "
     "objects are refused. It must read inputs of shape (batch, steps, features) and give one "
@@ -137,9 +150,14 @@ def _status() -> None:
             components.subject_switch(True, key=K + "show")
 
 
-def _model_section(s: Settings):
-    """The model choice and its uploader; returns (uploaded file or None, architecture values)."""
-    if s.whole_model_uploads:
+def _model_section(s: Settings, task: str):
+    """The model choice and its uploader; returns (uploaded file or None, architecture values).
+    A regression model can only be a whole ``.keras`` model: the weights architecture ends in
+    a sigmoid."""
+    if task == "regression":
+        mode = "keras"
+        st.caption(REGRESSION_KERAS)
+    elif s.whole_model_uploads:
         mode = st.radio(
             "What do you upload?",
             list(MODES),
@@ -188,11 +206,11 @@ def _model_section(s: Settings):
         help="A Rescaling layer first maps inputs from [0, 1) to [-1, 1) (rnnviz's default)",
     )
     file = st.file_uploader(
-        "Weights (.weights.h5)",
-        # In hosted mode a .keras file is accepted here only to be refused with the reason.
-        type=["h5"] if s.whole_model_uploads else ["h5", "keras"],
+        "Weights file (.weights.h5)",
+        type=["h5"],  # a whole .keras model is not weights (in hosted mode the box above says why)
         key=K + "weights",
         max_upload_size=_upload_limit_mb(s),
+        help=WEIGHTS_HELP,
     )
     with st.expander("How to make a weights file"):
         st.markdown(WEIGHTS_HOWTO)
@@ -224,15 +242,20 @@ def main() -> None:
         )
         return
     _status()
-    task = st.radio(
-        "What does your model predict?",
-        TASKS,
-        key=K + "task",
-        format_func=TASK_NAMES.get,
-        horizontal=True,
-        help="A regression model's effects are in its targets' units; its verdict is R² "
-        "against predicting the targets' mean, and its error against persistence.",
-    )
+    if s.whole_model_uploads:
+        task = st.radio(
+            "What does your model predict?",
+            TASKS,
+            key=K + "task",
+            format_func=TASK_NAMES.get,
+            horizontal=True,
+            help="A regression model's effects are in its targets' units; its verdict is R² "
+            "against predicting the targets' mean, and its error against persistence. It comes "
+            "as a whole .keras model.",
+        )
+    else:  # a regression needs a whole .keras model, which this server does not take
+        task = "classification"
+        st.caption(HOSTED_CLASSIFICATION)
     left, right = st.columns([1, 1], gap="large")
     with left:
         st.subheader("1 · Data")
@@ -246,7 +269,7 @@ def main() -> None:
         data = _read_uploaded_data(data_file, s, task) if data_file is not None else None
     with right:
         st.subheader("2 · Model")
-        model_file, arch = _model_section(s)
+        model_file, arch = _model_section(s, task)
     pressed = st.button(
         "Explain this model",
         type="primary",
