@@ -26,6 +26,7 @@ import itertools
 import logging
 import multiprocessing as mp
 import os
+import select
 import threading
 import time
 from collections import Counter, deque
@@ -73,9 +74,36 @@ _events: Any = None  # multiprocessing queue to the server: (job id, progress)
 _cancel: Any = None  # multiprocessing event: this slot's job should give way
 
 
-def _init(events, cancel) -> None:
+def _init(events, cancel, server: int) -> None:
     global _events, _cancel
     _events, _cancel = events, cancel
+    threading.Thread(target=_exit_with, args=(server,), name="rnnviz-watch", daemon=True).start()
+
+
+def _exit_with(server: int) -> None:
+    """End this worker process when the server (pid ``server``) is gone, however it ended.
+
+    A worker would otherwise outlive a killed server for ever: it waits on its job queue, and
+    it holds the forkserver's "alive" pipe open (multiprocessing passes it to every child), so
+    the forkserver never sees its server end either.
+    """
+    try:
+        with os.fdopen(os.pidfd_open(server), "rb", buffering=0) as pidfd:
+            select.select([pidfd], [], [])  # readable once the process has ended
+    except (AttributeError, OSError):  # no pidfd here (an old kernel, not Linux): poll
+        while _alive(server):
+            time.sleep(1.0)
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def own_memory_mb(pid: int | str = "self") -> float:
@@ -416,7 +444,10 @@ class Worker:
     def _executor(self, slot: _Slot) -> ProcessPoolExecutor:
         self.processes_started += 1
         return ProcessPoolExecutor(
-            1, mp_context=self._ctx, initializer=_init, initargs=(self._events, slot.cancel)
+            1,
+            mp_context=self._ctx,
+            initializer=_init,
+            initargs=(self._events, slot.cancel, os.getpid()),
         )
 
     def _start(self, slot: _Slot, job: Job) -> None:

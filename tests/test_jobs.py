@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -249,3 +250,49 @@ def test_the_server_process_never_imports_tensorflow(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["False", "False"]
+
+
+KILLED_SERVER = textwrap.dedent(
+    """
+    import os, sys, time
+    from rnnviz.worker import Worker
+
+    if __name__ == "__main__":
+        worker = Worker(slots=1, budget_mb=None)
+        worker.submit("worker_tasks:pid", "pid", ()).get(300)
+        (pid,) = worker.pids()
+        forkserver = open(f"/proc/{pid}/stat").read().split()[3]  # the worker's parent
+        print(pid, forkserver, flush=True)
+        time.sleep(300)
+    """
+)
+
+
+def test_worker_processes_end_with_a_killed_server(tmp_path):
+    """A server killed outright (SIGKILL, out of memory) leaves no worker process nor
+    forkserver behind (multiprocessing alone would keep both alive for ever)."""
+    script = tmp_path / "server.py"
+    script.write_text(KILLED_SERVER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    server = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        worker_pid, forkserver_pid = (int(p) for p in server.stdout.readline().split())
+    finally:
+        server.kill()
+        server.wait()
+    for pid in (worker_pid, forkserver_pid):
+        deadline = time.monotonic() + 30
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(pid), f"process {pid} outlived its server"
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an ended child not yet reaped by its new parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
