@@ -34,6 +34,10 @@ HOSTED_BOUNDS = Bounds(
 )
 
 
+# A worker process (rnnviz.worker) whose own memory passed this after a job is replaced.
+WORKER_BUDGET_MB = 300.0
+
+
 @dataclass(frozen=True)
 class Settings:
     """How this process serves the app."""
@@ -48,7 +52,7 @@ class Settings:
     # A worker process whose own memory (beyond what it shares with the forkserver) passed this
     # after a job is replaced by a fresh one: memory is bounded whatever architectures visitors
     # choose. Measured: ~150 MB after the default training, ~400 MB after four architectures.
-    worker_budget_mb: float = 300.0
+    worker_budget_mb: float = WORKER_BUDGET_MB
     max_disk_models: int = 200  # disk cache entries kept (least recently used evicted)
     max_memory_models: int = 16
     uploads: bool = True

@@ -36,12 +36,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
+from rnnviz.hosting import WORKER_BUDGET_MB
+
 log = logging.getLogger(__name__)
 
 # Imported once in the forkserver: TensorFlow, Keras, the tasks, then the collector frozen.
 PRELOAD = ["rnnviz.tasks", "rnnviz.worker_preload"]
 MAX_PENDING = 400  # safety cap on jobs queued or running at once, over all sessions
-DEFAULT_BUDGET_MB = 400.0  # a worker process whose own memory passed this is replaced
 
 
 class BusyError(RuntimeError):
@@ -296,7 +297,7 @@ class Worker:
     def __init__(
         self,
         slots: int = 1,
-        budget_mb: float | None = DEFAULT_BUDGET_MB,
+        budget_mb: float | None = WORKER_BUDGET_MB,
         context: Any = None,
         max_pending: int = MAX_PENDING,
     ) -> None:
@@ -388,12 +389,6 @@ class Worker:
         median = durations[len(durations) // 2]
         running = sum(s.job is not None for s in self._slots)
         return median * (position - 1 + 0.5 * min(running, 1)) / len(self._slots)
-
-    def pending(self) -> list[Job]:
-        """The jobs queued or running, in queue order (running first)."""
-        with self._lock:
-            running = [s.job for s in self._slots if s.job is not None]
-            return running + list(self._pending)
 
     # -- running ----------------------------------------------------------------------------
     def _dispatch(self) -> None:
