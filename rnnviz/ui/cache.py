@@ -86,6 +86,8 @@ def model_store() -> ModelStore:
         )
     if s.warm_presets:
         warm(training_jobs(), store, preset_experiments())
+    elif s.hosted:  # the worker's processes start now: a visitor's job need not wait for them
+        worker()
     return store
 
 
