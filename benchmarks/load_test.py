@@ -963,6 +963,10 @@ def report(args, students, outcomes, wall, memory: Memory, log, checks) -> int:
     print(f"time to results: median {show(median).strip()}, max {show(longest).strip()}")
     print(f"errors shown to students: {shown}")
     print("server log: " + ", ".join(f"{w} {c}" for w, c in in_log.items()))
+    if in_log.get("Traceback"):  # the first one, to see what went wrong
+        lines = log.splitlines()
+        first = next(i for i, line in enumerate(lines) if "Traceback" in line)
+        print("\n".join("  | " + line for line in lines[max(0, first - 2) : first + 30]))
     print("\n".join(memory.lines()))
     same = None
     if checks:

@@ -22,10 +22,10 @@ from rnnviz.config import Config
 from rnnviz.result import TrainResult
 from rnnviz.store import ModelStore
 from rnnviz.warm import missing, preset_experiments
-from rnnviz.worker import BusyError, Job, Worker
+from rnnviz.worker import BACKGROUND, TRAINING, BusyError, Job, Worker
 
 MAX_FAILED = 100  # failed trainings remembered
-WARM_PRIORITY = 1  # behind every visitor's job
+WARM_PRIORITY = BACKGROUND  # behind every visitor's job
 
 
 def _duration(seconds: float) -> str:
@@ -71,12 +71,13 @@ class TrainingJobs:
         self.max_failed = max_failed
         self._failed: OrderedDict[str, Job] = OrderedDict()
 
-    def submit(self, store: ModelStore, config: Config, priority: int = 0) -> Job:
+    def submit(self, store: ModelStore, config: Config, priority: int = TRAINING) -> Job:
         """The running or failed job of ``config``, or a new one, queued behind the others.
 
-        ``priority`` 0 is a visitor's; ``WARM_PRIORITY`` (warming the cache: the model and
-        everything its pages read) waits behind every visitor and gives way to one. A visitor
-        asking for a model being warmed moves it ahead. Raises BusyError at the safety cap.
+        ``priority`` TRAINING is a visitor's (behind visitors' quick jobs); ``WARM_PRIORITY``
+        (warming the cache: the model and everything its pages read) waits behind every
+        visitor and gives way to one. A visitor asking for a model being warmed moves it ahead.
+        Raises BusyError at the safety cap.
         """
         key = config.training_id()
         failed = self._failed.get(key)
@@ -95,9 +96,9 @@ class TrainingJobs:
         job = self.worker.submit(
             "train",
             key,
-            (str(store.folder), config, priority > 0),
+            (str(store.folder), config, priority >= WARM_PRIORITY),
             priority=priority,
-            preemptible=priority > 0,
+            preemptible=priority >= WARM_PRIORITY,
             finish=finish,
             describe=training_status,
         )
@@ -151,6 +152,7 @@ class StepwiseJobs:
                 "compare",
                 f"stepwise-{key}",
                 (folder, config, tuple(methods), None),
+                priority=TRAINING,  # it trains F models: behind visitors' quick jobs
                 describe=lambda j: stepwise_status(j, total),
             )
             self._jobs[key] = job

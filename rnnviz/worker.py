@@ -9,14 +9,16 @@ TensorFlow's state for good; a web server that trained what a class of visitors 
 past 1.7 GB. Here memory is bounded by construction: after each job, a process whose own
 memory passed ``budget_mb`` is retired and the next job gets a fresh one.
 
-Jobs wait in one queue, visitors' (priority 0) before warming's (priority 1), then in order of
-submission; a job's queue position is read from that queue, so it is known the moment it is
-submitted. A warming job gives its slot up as soon as a visitor waits (it stops at its next
-progress report and is queued again; trainings are reproducible, so it makes the same model
-later). Progress reaches the server through one ``multiprocessing`` queue that a thread of the
-server drains. A process that dies mid-job (killed, out of memory) fails that job with
-:class:`WorkerDied` and its slot gets a fresh process; what it was writing never enters the
-store (``rnnviz.store`` writes atomically).
+Jobs wait in one queue by priority, then in order of submission: a visitor's short jobs
+(:data:`QUICK`: a scoring, interactions, a comparison; seconds) before visitors' trainings
+(:data:`TRAINING`), so a student whose model is trained gets its charts before the class's next
+trainings, then warming (:data:`BACKGROUND`). A job's queue position is read from that queue,
+so it is known the moment it is submitted. A warming job gives its slot up as soon as a visitor
+waits (it stops at its next progress report and is queued again; trainings are reproducible, so
+it makes the same model later). Progress reaches the server through one ``multiprocessing``
+queue that a thread of the server drains. A process that dies mid-job (killed, out of memory)
+fails that job with :class:`WorkerDied` and its slot gets a fresh process; what it was writing
+never enters the store (``rnnviz.store`` writes atomically).
 """
 
 from __future__ import annotations
@@ -36,13 +38,16 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnviz.hosting import WORKER_BUDGET_MB
+from rnnviz.hosting import WORKER_BUDGET_MB, release_free_memory
 
 log = logging.getLogger(__name__)
 
 # Imported once in the forkserver: TensorFlow, Keras, the tasks, then the collector frozen.
 PRELOAD = ["rnnviz.tasks", "rnnviz.worker_preload"]
 MAX_PENDING = 400  # safety cap on jobs queued or running at once, over all sessions
+
+
+QUICK, TRAINING, BACKGROUND = 0, 1, 2  # priorities: lower goes first
 
 
 class BusyError(RuntimeError):
@@ -161,10 +166,13 @@ def _call(job_id: int, kind: str, args: tuple, preemptible: bool) -> tuple[str, 
     try:
         value = _task(kind)(*args, progress=report)
     except _Preempted:
+        release_free_memory()
         return "preempted", None, own_memory_mb()
     except Exception as exc:  # sent back as text: a worker's objects may not unpickle
         message = str(exc) or type(exc).__name__
+        release_free_memory()
         return "error", (type(exc).__name__, message, isinstance(exc, ValueError)), own_memory_mb()
+    release_free_memory()  # what the job freed goes back to the system before it is counted
     return "done", value, own_memory_mb()
 
 
@@ -282,6 +290,9 @@ def default_context():
         ctx = mp.get_context("forkserver")
     except ValueError:  # Windows
         return mp.get_context("spawn")
+    # TensorFlow's thread pools would each get a malloc arena of their own that keeps what it
+    # freed; the forkserver (a new process) reads this at start and its workers inherit it.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     ctx.set_forkserver_preload(PRELOAD)
     return ctx
 
@@ -337,8 +348,9 @@ class Worker:
     ) -> Job:
         """The pending or running job of (``kind``, ``key``), or a new one queued now.
 
-        A visitor asking (``priority`` 0) for what is being warmed moves it ahead. Raises
-        BusyError at the safety cap.
+        A more urgent request for a queued job (a visitor asking for what is being warmed)
+        moves it ahead. A ``preemptible`` job gives its process up when a more urgent one
+        waits. Raises BusyError at the safety cap.
         """
         with self._lock:
             if self._closed:
@@ -347,7 +359,7 @@ class Worker:
             if job is not None:
                 if priority < job.priority:
                     job.priority = priority
-                    job.preemptible = job.preemptible and priority > 0
+                    job.preemptible = preemptible  # as the more urgent request asks
                     self._pending.sort(key=_order)
                     watchers = list(self._jobs.values())
                 else:
@@ -370,8 +382,8 @@ class Worker:
         return job
 
     def run(self, kind: str, key: str, args: tuple, timeout: float | None = None) -> Any:
-        """Submit a visitor's job and wait for its result (raises its error)."""
-        return self.submit(kind, key, args).get(timeout)
+        """Submit a visitor's quick job and wait for its result (raises its error)."""
+        return self.submit(kind, key, args, priority=QUICK).get(timeout)
 
     def position(self, job: Job) -> int | None:
         with self._lock:
@@ -395,9 +407,10 @@ class Worker:
         """Wake the dispatcher (a new job, or a slot freed); ask a warming job to give way
         when a visitor waits. Holds the lock."""
         self._wake.notify_all()
-        if self._pending and self._pending[0].priority == 0:
+        if self._pending:
+            first = self._pending[0].priority
             for slot in self._slots:
-                if slot.job is not None and slot.job.preemptible and slot.job.priority > 0:
+                if slot.job is not None and slot.job.preemptible and slot.job.priority > first:
                     slot.cancel.set()
                     break
 
@@ -551,6 +564,9 @@ def _order(job: Job) -> tuple[int, int]:
 
 
 __all__ = [
+    "BACKGROUND",
+    "QUICK",
+    "TRAINING",
     "BusyError",
     "Job",
     "TaskError",

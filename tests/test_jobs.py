@@ -296,3 +296,21 @@ def _running(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_visitors_quick_jobs_go_before_the_class_s_next_trainings(worker, tmp_path):
+    """A student whose model is trained gets its scores before the trainings queued after it:
+    otherwise every student of a class waits for the whole class's trainings."""
+    from rnnviz.worker import QUICK, TRAINING
+
+    first = worker.submit(GATE, "first", (str(tmp_path), "first"), priority=TRAINING)
+    assert first.wait_until(lambda: first.progress is not None, 60)
+    trainings = [
+        worker.submit(GATE, f"t{i}", (str(tmp_path), f"t{i}"), priority=TRAINING) for i in (1, 2)
+    ]
+    scores = worker.submit(GATE, "scores", (str(tmp_path), "scores"), priority=QUICK)
+    assert scores.queue_position == 1 and [t.queue_position for t in trainings] == [2, 3]
+    (tmp_path / "release").touch()
+    for job in [first, scores, *trainings]:
+        job.get(60)
+    assert _order(tmp_path) == ["first", "scores", "t1", "t2"]
