@@ -35,7 +35,7 @@ HOSTED_BOUNDS = Bounds(
 
 
 # A worker process (rnnviz.worker) whose own memory passed this after a job is replaced.
-WORKER_BUDGET_MB = 300.0
+WORKER_BUDGET_MB = 200.0
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Settings:
     max_training: int = 2
     # A worker process whose own memory (beyond what it shares with the forkserver) passed this
     # after a job is replaced by a fresh one: memory is bounded whatever architectures visitors
-    # choose. Measured: ~150 MB after the default training, ~400 MB after four architectures.
+    # choose. Measured: ~140 MB after the default training, ~400 MB after four architectures.
     worker_budget_mb: float = WORKER_BUDGET_MB
     max_disk_models: int = 200  # disk cache entries kept (least recently used evicted)
     max_memory_models: int = 16
