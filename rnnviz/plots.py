@@ -330,7 +330,7 @@ def days_back_heatmap(result: PerturbationResult) -> go.Figure:
     return _layout(
         fig,
         "Effect per measurement and day back",
-        "days back from the forecast's day (0 = today, 1 = yesterday, …)",
+        "days back from the forecast's day<br>(0 = today, 1 = yesterday, …)",  # fits a phone
         "measurement",
         subtitle="one measurement nudged on one day; its effect on the forecast made that many "
         "days later",

@@ -255,6 +255,7 @@ def cases() -> dict[str, tuple]:
         "feature_bars_series": same(lambda: plots.feature_bars(series, None)),
         "timestep_heatmap": same(lambda: plots.timestep_heatmap(lagged, TRUTH)),
         "timestep_heatmap_series": same(lambda: plots.timestep_heatmap(series, None)),
+        "days_back_heatmap": same(lambda: plots.days_back_heatmap(series)),
         "response_map": same(lambda: plots.response_map(lagged, 0, {(0, 2)})),
         "lag_profile": same(lambda: plots.lag_profile(lagged, {(0, 2)})),
         "lag_profile_both_ways": same(lambda: plots.lag_profile(_scores(both_ways=True), TRUTH)),
