@@ -72,6 +72,11 @@ LEGEND_BELOW = {
 }
 TOOLBAR_PX = 38  # Plotly's toolbar (about 26 px high) sits in this band above every title
 SUBTITLE_CHARS = 56  # the longest subtitle line that fits a chart at phone width (~350 px)
+TITLE_CHARS = 42  # the longest title line (bold, 16 px) that fits a chart at phone width
+TITLE_LINE_PX = 21  # each further line of a title
+SUBTITLE_LINE_PX = 17
+PANEL_LINE_PX = 18  # a line of a panel title (13 px) above its panel
+TOP_TICK_PX = 8  # a tick label at the top of the plot rises this far above it
 
 
 def wrap_subtitle(text: str, width: int = SUBTITLE_CHARS) -> str:
@@ -101,16 +106,34 @@ def step_ticks(first: int, last: int, most: int = MAX_TICKS) -> dict:
     return {"tick0": 0, "dtick": step}
 
 
-def title_margin(subtitle_lines: int) -> int:
-    """Top margin (px) for the toolbar band, the title and ``subtitle_lines`` lines below it."""
-    return TOOLBAR_PX + 30 + 17 * subtitle_lines
+def wrap_title(text: str, width: int = TITLE_CHARS) -> str:
+    """A title on lines (``<br>``) of at most ``width`` characters, broken at spaces."""
+    return "<br>".join(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False))
 
 
-def title_layout(title: str, subtitle: str | None = None) -> dict:
-    """Layout of a chart's head: the title (and subtitle wrapped at its "; ") below the band of
-    Plotly's toolbar, the top margin that fits them, and full trace names on hover."""
+def title_margin(subtitle_lines: int, title_lines: int = 1, panel_lines: int = 0) -> int:
+    """Top margin (px) for the toolbar band, the title (``title_lines`` lines), the
+    ``subtitle_lines`` lines below it and, for subplots, ``panel_lines`` lines of the panel
+    titles that stand above the top row of panels."""
+    panels = PANEL_LINE_PX * panel_lines + 6 if panel_lines else 0
+    return (
+        TOOLBAR_PX
+        + 30
+        + TOP_TICK_PX
+        + TITLE_LINE_PX * (title_lines - 1)
+        + SUBTITLE_LINE_PX * subtitle_lines
+        + panels
+    )
+
+
+def title_layout(title: str, subtitle: str | None = None, panel_lines: int = 0) -> dict:
+    """Layout of a chart's head: the title (wrapped at TITLE_CHARS) and the subtitle (wrapped
+    at its "; ") below the band of Plotly's toolbar, the top margin that fits them and
+    ``panel_lines`` lines of panel titles below them, and full trace names on hover."""
     # The title starts below the band of Plotly's toolbar (top right), which would cover it on
-    # a narrow chart; the subtitle wraps at its "; " so that each line fits a phone's width.
+    # a narrow chart; title and subtitle wrap so that each line fits a phone's width (Plotly
+    # neither wraps titles nor knows how wide the chart will be).
+    title = wrap_title(title)
     head: dict = {
         "text": title,
         "y": 1.0,
@@ -123,18 +146,25 @@ def title_layout(title: str, subtitle: str | None = None) -> dict:
         subtitle = wrap_subtitle(subtitle)
         head["subtitle"] = {"text": subtitle}
         lines = subtitle.count("<br>") + 1
+    top = title_margin(lines, title.count("<br>") + 1, panel_lines)
     return {
         "title": head,
-        "margin": {"l": 10, "r": 10, "t": title_margin(lines), "b": 10},
+        "margin": {"l": 10, "r": 10, "t": top, "b": 10},
         "hoverlabel": {"namelength": -1},
     }
 
 
 def _layout(
-    fig: go.Figure, title: str, x: str, y: str, subtitle: str | None = None, **extra
+    fig: go.Figure,
+    title: str,
+    x: str,
+    y: str,
+    subtitle: str | None = None,
+    panel_lines: int = 0,
+    **extra,
 ) -> go.Figure:
     layout = {
-        **title_layout(title, subtitle),
+        **title_layout(title, subtitle, panel_lines),
         "xaxis_title": x,
         "yaxis_title": y,
         "legend": {"yanchor": "top", "y": 1.0},
@@ -300,7 +330,7 @@ def days_back_heatmap(result: PerturbationResult) -> go.Figure:
     return _layout(
         fig,
         "Effect per measurement and day back",
-        "days back from the forecast's day (0 = today, 1 = yesterday, …)",
+        "days back from the forecast's day<br>(0 = today, 1 = yesterday, …)",  # fits a phone
         "measurement",
         subtitle="one measurement nudged on one day; its effect on the forecast made that many "
         "days later",
@@ -535,29 +565,98 @@ def _two_lines(label: str, width: int = 22) -> str:
     return f"{label[:cut]}<br>{label[cut + 1 :]}"
 
 
+def _tick_room(labels: Iterable[str]) -> int:
+    """Room (px) below a panel for its category labels: one line when they are short, else
+    standing upright (the panels' axes turn long labels a quarter turn, never to a slant that
+    lets them run into each other)."""
+    longest = max((len(label) for label in labels), default=0)
+    return 30 if longest <= 6 else int(22 + 6.5 * longest)
+
+
+UPRIGHT_WHEN_LONG = {"autotickangles": [0, 90]}
+
+
+def _lines(texts: Iterable[str]) -> int:
+    """The most lines (``<br>``-separated) among ``texts`` (0 when there is none)."""
+    return max((t.count("<br>") + 1 for t in texts), default=0)
+
+
+def _panel_grid(
+    n: int, columns: int, head: dict, panel_lines: int, panel_px: int, below_px: int, bottom: int
+) -> dict:
+    """Sizes of a grid of ``n`` panels in ``columns``: rows, cols, the figure's height and the
+    vertical spacing (a fraction of the plotting area) that holds, between two rows, what
+    hangs below a panel (``below_px``: tick labels, an axis title) and the panel titles of
+    the next row (``panel_lines`` lines). ``head`` is the :func:`title_layout` on top."""
+    rows, cols = _grid(n, columns)
+    gap = below_px + PANEL_LINE_PX * panel_lines + 10
+    plot = rows * panel_px + (rows - 1) * gap
+    return {
+        "rows": rows,
+        "cols": cols,
+        "height": head["margin"]["t"] + bottom + plot,
+        "vertical_spacing": gap / plot if rows > 1 else 0.0,
+    }
+
+
+NARROW_COLUMNS = 2  # panels side by side on a narrow chart (a phone: ~360 px)
+# The narrowest chart (px) each wide layout reads at; a narrower one takes the ``narrow`` layout.
+WIDE_FROM_PX = {
+    "method_multiples": 760,
+    "agreement_heatmap": 560,
+    "lek_profiles": 560,
+    "sigma_sweep_curves": 560,
+}
+
+
 def method_multiples(
-    comparison, truth_features: Iterable[int] | None = None, columns: int = 5
+    comparison,
+    truth_features: Iterable[int] | None = None,
+    columns: int = 5,
+    narrow: bool = False,
 ) -> go.Figure:
     """Small multiples: one panel per method, per-feature scores divided by that method's max.
 
     ``comparison`` is a :class:`rnnviz.comparison.Comparison`. Whiskers are ±1 std over repeats
     (same scale) for methods with repeats. With ``truth_features`` the bars are coloured (and
     hatched) like :func:`feature_bars`; the features the rule reads carry TRUTH_MARK.
+    ``narrow`` lays the panels out for a narrow chart (a phone): NARROW_COLUMNS per row.
     """
     from plotly.subplots import make_subplots
 
     names = list(comparison.methods)
-    rows, cols = _grid(len(names), columns)
-    height = 110 + 250 * rows
+    titles = [_two_lines(method_label(m)) for m in names]
+    used = set(truth_features) if truth_features is not None else None
+    subtitle = (
+        "each feature's score ÷ the method's largest; "
+        f"orange hatched {TRUTH_MARK} = used by the rule, grey = not used"
+        if used is not None
+        else "each feature's score ÷ the method's largest"
+    )
+    head = title_layout("Each method's scores, scaled to its max", subtitle, _lines(titles))
+    ticks = [
+        label
+        for m in names
+        for label in _truth_rows(comparison.attributions[m].feature_names, used)
+    ]
+    grid = _panel_grid(
+        len(names),
+        NARROW_COLUMNS if narrow else columns,
+        head,
+        _lines(titles),
+        panel_px=170 if narrow else 200,
+        below_px=_tick_room(ticks),
+        bottom=_tick_room(ticks) + 10,
+    )
+    rows, cols = grid["rows"], grid["cols"]
     fig = make_subplots(
         rows=rows,
         cols=cols,
-        subplot_titles=[_two_lines(method_label(m)) for m in names],
+        subplot_titles=titles,
         shared_yaxes=True,
-        horizontal_spacing=0.03,
-        vertical_spacing=90 / (height - 130) if rows > 1 else 0.0,
+        horizontal_spacing=0.06 if narrow else 0.03,
+        vertical_spacing=grid["vertical_spacing"],
     )
-    used = set(truth_features) if truth_features is not None else None
     lowest = 0.0
     for k, method in enumerate(names):
         attr = comparison.attributions[method]
@@ -597,54 +696,64 @@ def method_multiples(
                 row=row,
                 col=col,
             )
-        fig.update_xaxes(categoryorder="array", categoryarray=labels, row=row, col=col)
+        fig.update_xaxes(
+            categoryorder="array",
+            categoryarray=labels,
+            **UPRIGHT_WHEN_LONG,
+            row=row,
+            col=col,
+        )
     low = 0.0 if lowest >= 0 else lowest - 0.1
     fig.update_yaxes(range=[low, 1.15], dtick=0.5, zeroline=True)
     fig.update_annotations(font={"size": 13})
-    _layout(
-        fig,
-        "Each method's verdict, scaled to its own largest score",
-        "",
-        "",
-        subtitle=(
-            "each feature's score ÷ the method's largest; "
-            f"orange hatched {TRUTH_MARK} = used by the rule, grey = not used"
-            if used is not None
-            else "each feature's score ÷ the method's largest"
-        ),
-        barmode="overlay",
-        height=height,
-    )
-    fig.update_layout(
-        xaxis_title=None, yaxis_title=None, margin={"l": 10, "r": 10, "t": 135, "b": 10}
-    )
+    fig.update_layout(**head, barmode="overlay", height=grid["height"])
+    fig.update_layout(margin={"b": _tick_room(ticks) + 10})
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="÷ method's max", row=r, col=1)
     return fig
 
 
-def agreement_heatmap(comparison) -> go.Figure:
+# Methods up to which the agreement heatmap writes its cells' numbers: they fit a cell of a
+# chart as narrow as a phone (narrow layout) or as its breakpoint (wide layout).
+CELL_TEXT_UP_TO = {"narrow": 5, "wide": 12}
+
+
+def agreement_heatmap(comparison, narrow: bool = False) -> go.Figure:
     """Methods × methods heatmap of the Spearman correlation of their per-feature rankings.
 
-    Undefined correlations (a method gives every feature the same score) are blank and say so.
+    Rows carry the methods' numbers and names (on two lines), columns their numbers: long names
+    side by side would run into each other. Undefined correlations (a method gives every feature
+    the same score) are blank and say so. The numbers are written in the cells while they fit
+    (CELL_TEXT_UP_TO methods, fewer on a ``narrow`` chart, a phone; the hover gives each).
     """
     names = list(comparison.methods)
+    n = len(names)
     labels = [method_label(m) for m in names]
+    rows = [f"{k} · {_two_lines(label)}" for k, label in enumerate(labels, 1)]
+    columns = [str(k) for k in range(1, n + 1)]
     rho = np.asarray(comparison.rank_agreement, dtype=np.float64)
     z = [[None if not np.isfinite(v) else float(v) for v in row] for row in rho]
     text = [["—" if v is None else f"{v:.2f}" for v in row] for row in z]
+    written = n <= CELL_TEXT_UP_TO["narrow" if narrow else "wide"]
+    colorbar = {"title": {"text": "ρ"}, "thickness": 10 if narrow else 16, "xpad": 6}
     fig = go.Figure(
-        _square_heatmap(
-            z,
-            labels,
-            text,
-            textfont={"size": 11},
+        go.Heatmap(
+            z=z,
+            x=columns,
+            y=rows,
+            text=text,
+            texttemplate="%{text}" if written else None,
+            customdata=[labels] * n,
+            textfont={"size": 11 if n <= 8 else 10},
             colorscale="RdBu",
             zmin=-1.0,
             zmax=1.0,
             zmid=0.0,
-            colorbar={"title": {"text": "Spearman<br>ρ"}},
-            hovertemplate=("<b>%{y}</b> vs <b>%{x}</b><br>rank correlation %{text}<extra></extra>"),
+            colorbar=colorbar,
+            hovertemplate=(
+                "<b>%{y}</b> vs <b>%{x} · %{customdata}</b><br>rank correlation %{text}"
+                "<extra></extra>"
+            ),
             xgap=1,
             ygap=1,
         )
@@ -653,15 +762,15 @@ def agreement_heatmap(comparison) -> go.Figure:
     return _layout(
         fig,
         "Do the methods rank the features alike?",
-        "",
+        "method no.",
         "",
         subtitle=(
             f"Spearman correlation of the per-feature scores ({n_features} features): "
             "1 = same order, −1 = reversed; swaps within the error bars count as ties"
         ),
         yaxis={"autorange": "reversed", "type": "category"},
-        xaxis={"type": "category", "tickangle": -35},
-        height=max(360, 140 + 34 * len(names)),
+        xaxis={"type": "category"},
+        height=max(360, 200 + 34 * n),
     )
 
 
@@ -670,13 +779,20 @@ def _quantile_name(level: float) -> str:
     return f"their {level:g} quantile{special.get(float(level), '')}"
 
 
+def _quantile_key(level: float) -> str:
+    """The legend's short name of a held quantile (the legend's title says the rest)."""
+    special = {0.0: " (min)", 0.5: " (median)", 1.0: " (max)"}
+    return f"{level:g}{special.get(float(level), '')}"
+
+
 def lek_profiles(
-    attribution: Attribution, truth_features: Iterable[int] | None = None
+    attribution: Attribution, truth_features: Iterable[int] | None = None, narrow: bool = False
 ) -> go.Figure:
     """Lek's sensitivity curves: one panel per feature, one line per held quantile.
 
     ``attribution`` is the :func:`rnnviz.methods.lek` Attribution: ``extra["grid"]`` (F, P)
     swept values, ``extra["curves"]`` (F, Q, P) mean predictions, ``extra["quantiles"]``.
+    Four panels a row, NARROW_COLUMNS with ``narrow`` (a phone); the legend below.
     """
     from plotly.subplots import make_subplots
 
@@ -685,15 +801,31 @@ def lek_profiles(
     quantiles = list(attribution.extra["quantiles"])
     names = list(attribution.feature_names)
     used = set(truth_features) if truth_features is not None else None
-    titles = _truth_rows(names, used)
-    rows, cols = _grid(len(names), 4)
+    titles = [f"{t}<br>swept" if len(t) > 8 else f"{t} swept" for t in _truth_rows(names, used)]
+    head = title_layout(
+        "Lek's profiles: sweep one, hold the rest",
+        "constant sequences; score = range of the median curve over quantiles"
+        + (f"; {TRUTH_MARK} = used by the rule" if used else ""),
+        _lines(titles),
+    )
+    legend_px = 60 if narrow else 40  # the legend's rows below the last panels
+    sizes = _panel_grid(
+        len(names),
+        NARROW_COLUMNS if narrow else 4,
+        head,
+        _lines(titles),
+        panel_px=170,
+        below_px=50,  # tick labels and the axis title
+        bottom=50 + legend_px,
+    )
+    rows, cols = sizes["rows"], sizes["cols"]
     fig = make_subplots(
         rows=rows,
         cols=cols,
-        subplot_titles=[f"{t} swept" for t in titles],
+        subplot_titles=titles,
         shared_yaxes=True,
-        horizontal_spacing=0.06,
-        vertical_spacing=min(0.5 / rows, 0.14) if rows > 1 else 0.0,
+        horizontal_spacing=0.1 if narrow else 0.06,
+        vertical_spacing=sizes["vertical_spacing"],
     )
     n_q = len(quantiles)
     for f in range(len(names)):
@@ -702,7 +834,14 @@ def lek_profiles(
         # inside the panel, not labels cut at its edge; few ticks keep neighbours' apart.
         low, high = float(grid[f].min()), float(grid[f].max())
         pad = 0.04 * (high - low) if high > low else 0.5
-        fig.update_xaxes(range=[low - pad, high + pad], nticks=4, row=row, col=col)
+        fig.update_xaxes(
+            range=[low - pad, high + pad],
+            nticks=4,
+            title_text="swept value",
+            title_standoff=6,
+            row=row,
+            col=col,
+        )
         for q, level in enumerate(quantiles):
             shade = QUANTILE_COLORS[round(q * (len(QUANTILE_COLORS) - 1) / max(n_q - 1, 1))]
             fig.add_trace(
@@ -710,7 +849,7 @@ def lek_profiles(
                     x=grid[f],
                     y=curves[f, q],
                     mode="lines",
-                    name=_quantile_name(level),
+                    name=_quantile_key(level),
                     legendgroup=f"q{q}",
                     showlegend=f == 0,
                     line={"color": shade, "width": 2.5 if abs(level - 0.5) < 1e-9 else 1.5},
@@ -726,37 +865,27 @@ def lek_profiles(
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
     fig.update_annotations(font={"size": 13})
-    _layout(
-        fig,
-        "Lek's profiles: sweep one feature, hold the others",
-        "",
-        "",
-        subtitle=(
-            "constant sequences; score = range of the median curve over quantiles"
-            + (f"; {TRUTH_MARK} = used by the rule" if used else "")
-        ),
-        height=110 + 230 * rows,
-    )
     fig.update_layout(
-        xaxis_title=None,
-        yaxis_title=None,
-        legend={"title": {"text": "others held at"}},
-        margin={"l": 50, "r": 10, "t": 90, "b": 40},  # room for the tick labels
+        **head,
+        height=sizes["height"],
+        legend={**LEGEND_BELOW, "title": {"text": "others held at their quantile", "side": "top"}},
     )
+    fig.update_layout(margin={"l": 50, "b": 50 + legend_px})  # room for the tick labels
     for r in range(1, rows + 1):
         fig.update_yaxes(title_text="mean prediction", row=r, col=1)
     return fig
 
 
 def sigma_sweep_curves(
-    attribution: Attribution, truth_features: Iterable[int] | None = None
+    attribution: Attribution, truth_features: Iterable[int] | None = None, narrow: bool = False
 ) -> go.Figure:
     """Perturbation effect against σ, one line per feature, ±1 std whiskers, log σ axis.
 
     ``attribution`` is the :func:`rnnviz.methods.sigma_sweep` Attribution (``extra["sigmas"]``
     (S,), ``extra["curves"]`` / ``extra["curves_std"]`` (F, S), ``extra["sigma"]`` the σ of
     its per-feature scores, marked by a dotted line). Features the rule reads are solid and
-    carry TRUTH_MARK, the others are dashed.
+    carry TRUTH_MARK, the others are dashed. ``narrow`` (a phone): the legend below the plot,
+    which keeps the chart's whole width.
     """
     sigmas = np.asarray(attribution.extra["sigmas"], dtype=np.float64)
     curves = np.asarray(attribution.extra["curves"], dtype=np.float64)
@@ -799,7 +928,7 @@ def sigma_sweep_curves(
     )
     return _layout(
         fig,
-        "Perturbation effect against the noise scale σ",
+        "Perturbation effect against noise scale σ",
         "noise scale σ (log scale)",
         "RMS change of the predictions",
         subtitle=(
@@ -812,6 +941,7 @@ def sigma_sweep_curves(
         ),
         xaxis={"type": "log", "tickvals": sigmas.tolist(), "ticktext": [f"{s:g}" for s in sigmas]},
         yaxis={"rangemode": "tozero"},
+        **({"legend": LEGEND_BELOW} if narrow else {}),
     )
 
 

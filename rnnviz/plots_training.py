@@ -13,23 +13,34 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rnnviz.attribution import trim_lags
-from rnnviz.plots import OTHER_COLOR, TRUTH_MARK, _truth_rows, feature_color, title_layout
+from rnnviz.attribution import Attribution
+from rnnviz.plots import (
+    LEGEND_BELOW,
+    OTHER_COLOR,
+    TRUTH_MARK,
+    UPRIGHT_WHEN_LONG,
+    _truth_rows,
+    feature_color,
+    title_layout,
+)
 from rnnviz.snapshots import Snapshot, stack
 
 Truth = Iterable[tuple[int, int]]
+LIVE_HEIGHT = 340  # px: the live snapshot in the training box
 
 
 def _names(n_features: int, names: Sequence[str] | None) -> list[str]:
     return list(names or (f"x{i + 1}" for i in range(n_features)))
 
 
-def _shown_lags(lags: np.ndarray, by_lag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lags to draw for (K, F, L) profiles: negative ones only if some snapshot has an effect
-    there (a causal model never does)."""
-    k, f, n = by_lag.shape
-    shown, _ = trim_lags(lags, by_lag.reshape(k * f, n))
-    keep = np.isin(lags, shown)
+def _shown_lags(
+    lags: np.ndarray, by_lag: np.ndarray, reads_ahead: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lags to draw for (K, F, L) profiles: the negative ones (later inputs moving earlier
+    outputs) only for a model that reads ahead (a bidirectional cell), as the Per-timestep page
+    draws them. A causal model's are zero up to float rounding (a snapshot's base and nudged
+    copies sit at different rows of one model call), not a finding to draw."""
+    keep = np.ones(len(lags), dtype=bool) if reads_ahead else np.asarray(lags) >= 0
     return lags[keep], by_lag[:, :, keep]
 
 
@@ -38,17 +49,33 @@ def _mark_note(truth: Truth | None) -> str:
     return f"; {TRUTH_MARK} = read by the rule" if truth else ""
 
 
-def _title(fig: go.Figure, title: str, subtitle: str) -> None:
-    fig.update_layout(**title_layout(title, subtitle))
+def _sample_note(snapshot: Snapshot) -> str:
+    """What one snapshot scored: its held-out sequences and σ (unknown in older caches)."""
+    if snapshot.sequences is None:
+        return ""
+    sigma = "" if snapshot.sigma is None else f", σ = {snapshot.sigma:g}"
+    return f"; each on {snapshot.sequences} held-out sequences{sigma}, one draw"
+
+
+def _final_note(final: Attribution) -> str:
+    """The subtitle's key to the full scoring's markers, with what it scored."""
+    counts = final.output_counts
+    sequences = "" if counts is None else f"{int(np.max(counts))} sequences × "
+    sigma = "" if final.sigma is None else f", σ = {final.sigma:g}"
+    return f"; ○ = full scoring of the final model ({sequences}{final.n_repeats} repeats{sigma})"
 
 
 def snapshot_now(
-    snapshot: Snapshot, names: Sequence[str] | None = None, truth: Truth | None = None
+    snapshot: Snapshot,
+    names: Sequence[str] | None = None,
+    truth: Truth | None = None,
+    reads_ahead: bool = False,
 ) -> go.Figure:
-    """Per-feature effects (bars) and lag profile (lines) of one snapshot, side by side."""
+    """Per-feature effects (bars) and lag profile (lines) of one snapshot, side by side;
+    ``reads_ahead`` (a bidirectional model): negative lags too."""
     names = _names(len(snapshot.effects), names)
     used = {f for f, _ in truth or ()}
-    lags, by_lag = _shown_lags(snapshot.lags, snapshot.by_lag[None])
+    lags, by_lag = _shown_lags(snapshot.lags, snapshot.by_lag[None], reads_ahead)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("effect per feature", "effect against lag"))
     fig.add_trace(
         go.Bar(
@@ -75,44 +102,71 @@ def snapshot_now(
             col=2,
         )
     loss = "" if snapshot.loss is None else f", held-out loss {snapshot.loss:.3f}"
-    _title(
-        fig,
-        f"What the network relies on now: step {snapshot.step}",
-        f"epoch {snapshot.epoch:.2f}{loss}{_mark_note(truth)}",
+    fig.update_layout(
+        **title_layout(
+            f"What the network relies on now: step {snapshot.step}",
+            f"epoch {snapshot.epoch:.2f}{loss}{_mark_note(truth)}",
+            panel_lines=1,
+        ),
+        legend=LEGEND_BELOW,
+        height=LIVE_HEIGHT,
     )
     fig.update_yaxes(rangemode="tozero")
-    fig.update_xaxes(title_text="lag (output step − input step)", row=1, col=2)
-    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    fig.update_xaxes(**UPRIGHT_WHEN_LONG, row=1, col=1)
+    fig.update_xaxes(title_text="lag (steps back)", row=1, col=2)
     return fig
 
 
+SLIDER_PAD_PX = 56  # below the plot: the bottom axis' tick labels and title, then the slider
+REPLAY_PLOT_PX = 440  # both rows of panels and the gap between them
+REPLAY_GAP_PX = 100  # the top panels' tick labels and axis title, then the lower panel's title
+REPLAY_SLIDER_PX = 160  # below the plot: the slider and its button
+LEGEND_ROW_PX = 26  # a row of legend entries (two entries a row on a phone)
+
+
 def snapshot_replay(
-    snapshots: Sequence[Snapshot], names: Sequence[str] | None = None, truth: Truth | None = None
+    snapshots: Sequence[Snapshot],
+    names: Sequence[str] | None = None,
+    truth: Truth | None = None,
+    reads_ahead: bool = False,
+    final: Attribution | None = None,
 ) -> go.Figure:
     """An animation over the snapshots: effects and lag profile at the chosen step (slider, play
     button) above the loss and every feature's effect against the optimiser step, with the
-    chosen step marked."""
+    chosen step marked. ``reads_ahead`` (a bidirectional model): negative lags too. ``final``,
+    the full scoring of the trained model (the Per-timestep page's), is drawn as hollow markers
+    beside the snapshots' bars and lines, and the subtitle says what each scored: a snapshot is
+    a quick estimate on a few held-out sequences, so its last frame is close to the full
+    scoring, not equal to it."""
     data = stack(snapshots)
     steps, effects = data["step"], data["effects"]
     n_snap, n_features = effects.shape
     names = _names(n_features, names)
     used = {f for f, _ in truth or ()}
-    lags, by_lag = _shown_lags(data["lags"], data["by_lag"])
+    lags, by_lag = _shown_lags(data["lags"], data["by_lag"], reads_ahead)
     lag_x = [int(v) for v in lags]
-    top_effect = float(np.nanmax(effects)) if np.isfinite(effects).any() else 1.0
-    top_lag = float(np.nanmax(by_lag)) if np.isfinite(by_lag).any() else 1.0
+    bars_x = _truth_rows(names, used)
+    reference = None
+    if final is not None and len(final.feature_names) == n_features:
+        full = dict(zip((int(v) for v in final.lags), final.by_lag().T, strict=True))
+        if all(lag in full for lag in lag_x):
+            reference = (final.importances_mean, np.stack([full[lag] for lag in lag_x], axis=1))
+    tops = [effects, by_lag] + ([] if reference is None else list(reference))
+    top_effect = max(float(np.nanmax(a)) if np.isfinite(a).any() else 0.0 for a in tops[::2])
+    top_lag = max(float(np.nanmax(a)) if np.isfinite(a).any() else 0.0 for a in tops[1::2])
+    top_effect, top_lag = top_effect or 1.0, top_lag or 1.0
     fig = make_subplots(
         rows=2,
         cols=2,
         specs=[[{}, {}], [{"colspan": 2, "secondary_y": True}, None]],
         subplot_titles=("effect per feature", "effect against lag", "over the training"),
-        vertical_spacing=0.16,
-        row_heights=[0.55, 0.45],
+        vertical_spacing=REPLAY_GAP_PX / REPLAY_PLOT_PX,
+        row_heights=[0.5, 0.5],
     )
 
     def bar(i: int) -> go.Bar:
         return go.Bar(
-            x=_truth_rows(names, used),
+            x=bars_x,
             y=[float(v) for v in effects[i]],
             marker={"color": [feature_color(f) for f in range(n_features)]},
             showlegend=False,
@@ -173,6 +227,39 @@ def snapshot_replay(
         col=1,
         secondary_y=True,
     )
+    if reference is not None:  # the full scoring of the final model: fixed, in every frame
+        importances, profile = reference
+        ring = {"symbol": "circle-open", "size": 11, "line": {"width": 2}}
+        fig.add_trace(
+            go.Scatter(
+                x=bars_x,
+                y=[float(v) for v in importances],
+                mode="markers",
+                name="full scoring, final model",
+                legendgroup="full",
+                marker={**ring, "color": "#5A6270"},
+                hovertemplate="<b>%{x}</b>, full scoring: %{y:.4f}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+        for f in range(n_features):
+            fig.add_trace(
+                go.Scatter(
+                    x=lag_x,
+                    y=profile[f],
+                    mode="markers",
+                    name=f"{names[f]}, full scoring",
+                    legendgroup="full",
+                    showlegend=False,
+                    marker={**ring, "color": feature_color(f)},
+                    hovertemplate=(
+                        f"<b>{names[f]}</b> at lag %{{x}}, full scoring: %{{y:.4f}}<extra></extra>"
+                    ),
+                ),
+                row=1,
+                col=2,
+            )
     animated = list(range(n_features + 2))
     fig.frames = [
         go.Frame(
@@ -182,12 +269,30 @@ def snapshot_replay(
         )
         for i in range(n_snap)
     ]
+    below = {"y": 0.0, "yanchor": "top", "pad": {"t": SLIDER_PAD_PX}}
+    entries = n_features + 1 + (reference is not None)  # the legend's: features, loss, full
+    bottom = REPLAY_SLIDER_PX + LEGEND_ROW_PX * -(-entries // 2)
+    head = title_layout(
+        "Watch reliance emerge during training",
+        f"{n_snap} snapshots over {int(steps[-1])} optimiser steps"
+        f"{_sample_note(snapshots[-1])}"
+        f"{'' if reference is None else _final_note(final)}"
+        f"{_mark_note(truth)}; slide or press ▶",
+        panel_lines=1,
+    )
     fig.update_layout(
+        **head,
         sliders=[
             {
+                **below,
                 "active": last,
-                "currentvalue": {"prefix": "after optimiser step "},
-                "pad": {"t": 40},
+                "x": 0.0,
+                "len": 1.0,
+                "currentvalue": {
+                    "prefix": "after optimiser step ",
+                    "xanchor": "right",
+                    "offset": 16,
+                },
                 "steps": [
                     {
                         "label": str(int(s)),
@@ -203,12 +308,11 @@ def snapshot_replay(
         ],
         updatemenus=[
             {
+                **below,
                 "type": "buttons",
                 "direction": "left",
                 "x": 0.0,
-                "y": -0.08,
                 "xanchor": "left",
-                "yanchor": "top",
                 "buttons": [
                     {
                         "label": "▶ replay",
@@ -225,22 +329,18 @@ def snapshot_replay(
                 ],
             }
         ],
-        legend={"orientation": "h", "y": -0.3},
-        height=640,
+        legend=LEGEND_BELOW,
+        height=head["margin"]["t"] + REPLAY_PLOT_PX + bottom,
     )
+    fig.update_layout(margin={"b": bottom})
     fig.update_yaxes(range=[0, top_effect * 1.1], row=1, col=1)
     fig.update_yaxes(range=[0, top_lag * 1.1], row=1, col=2)
     fig.update_yaxes(title_text="RMS effect", rangemode="tozero", row=2, col=1)
     fig.update_yaxes(title_text="loss", rangemode="tozero", row=2, col=1, secondary_y=True)
-    fig.update_xaxes(title_text="lag", row=1, col=2)
+    fig.update_xaxes(**UPRIGHT_WHEN_LONG, row=1, col=1)
+    fig.update_xaxes(title_text="lag (steps back)", row=1, col=2)
     fig.update_xaxes(title_text="optimiser step", row=2, col=1)
-    _title(
-        fig,
-        "Watch reliance emerge while the network trains",
-        f"{n_snap} snapshots over {int(steps[-1])} optimiser steps"
-        f"{_mark_note(truth)}; slide or press replay",
-    )
     return fig
 
 
-__all__ = ["snapshot_now", "snapshot_replay"]
+__all__ = ["LIVE_HEIGHT", "snapshot_now", "snapshot_replay"]

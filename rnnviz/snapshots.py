@@ -69,6 +69,8 @@ class Snapshot:
     train_loss: float | None  # Keras's running mean of this epoch's batch losses (None at 0)
     effects: np.ndarray  # (F,) RMS change when feature f is nudged at every step
     by_lag: np.ndarray  # (F, 2T-1) lags -(T-1) .. T-1 (NaN: no counted output at that lag)
+    sequences: int | None = None  # held-out sequences scored (None: read from an older cache)
+    sigma: float | None = None  # the noise scale of the nudges (None: an older cache)
 
     @property
     def lags(self) -> np.ndarray:
@@ -84,6 +86,8 @@ class Snapshot:
             "train_loss": self.train_loss,
             "effects": [float(v) for v in self.effects],
             "by_lag": json_list(self.by_lag),
+            "sequences": self.sequences,
+            "sigma": self.sigma,
         }
 
     @classmethod
@@ -99,6 +103,8 @@ class Snapshot:
                 [[np.nan if v is None else v for v in row] for row in data["by_lag"]],
                 dtype=np.float64,
             ),
+            sequences=None if data.get("sequences") is None else int(data["sequences"]),
+            sigma=_maybe(data.get("sigma")),
         )
 
 
@@ -128,7 +134,9 @@ def snapshot_batch(x: np.ndarray, noise) -> np.ndarray:
     return batch.reshape(-1, seq_len, n_features)
 
 
-def _snapshot(out, n_features, y, valid, step, epoch, train_loss, regression=False) -> Snapshot:
+def _snapshot(
+    out, n_features, y, valid, step, epoch, train_loss, regression=False, sigma=None
+) -> Snapshot:
     base = out[0]
     n, seq_len = base.shape
     mask = output_mask(valid, base.shape)
@@ -160,6 +168,8 @@ def _snapshot(out, n_features, y, valid, step, epoch, train_loss, regression=Fal
         train_loss=None if train_loss is None or not math.isfinite(train_loss) else train_loss,
         effects=effects,
         by_lag=by_lag,
+        sequences=int(n),
+        sigma=None if sigma is None else float(sigma),
     )
 
 
@@ -188,7 +198,7 @@ def snapshot_scores(
     out = out.reshape(1 + 2 * n_features, n, -1)
     if out.shape[2] != seq_len:
         raise ValueError("snapshots need one output per input step")
-    return _snapshot(out, n_features, y, valid, step, epoch, train_loss, regression)
+    return _snapshot(out, n_features, y, valid, step, epoch, train_loss, regression, sigma)
 
 
 def stack(snapshots: Sequence[Snapshot]) -> dict[str, np.ndarray]:

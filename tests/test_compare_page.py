@@ -188,6 +188,16 @@ def app() -> AppTest:
     return at.run()
 
 
+def figures(at: AppTest) -> dict[str, tuple[str, str]]:
+    """Each figure's key -> (its wide spec, its narrow spec): every figure of the page is
+    drawn in both layouts (``rnnviz.ui.charts.by_width``) and the page shows the one that
+    fits."""
+    drawn = {c.proto.id.split("-", 2)[2]: c.proto.spec for c in charts(at)}  # $$ID-hash-key
+    out = {k: (spec, drawn[f"{k}-narrow"]) for k, spec in drawn.items() if "-narrow" not in k}
+    assert len(drawn) == 2 * len(out), sorted(drawn)
+    return out
+
+
 def frame(at: AppTest):
     (shown,) = at.table
     return shown.value
@@ -217,7 +227,7 @@ def test_page_opens_on_a_few_methods_against_the_truth(app):
     # gradient-free lag grain for perturbation; none for the weight methods
     row = dict(zip(table["method"], table["lag AUC"], strict=True))
     assert row["Input perturbation (noise)"] != "—" and row["Connection weights (Olden)"] == "—"
-    assert len(charts(at)) == 2  # multiples and agreement: no Lek, no σ sweep
+    assert len(figures(at)) == 2  # multiples and agreement: no Lek, no σ sweep
     markdown = "\n".join(m.value for m in at.markdown)
     assert "**What the methods say here:**" in markdown
     (weights_line,) = [
@@ -240,7 +250,7 @@ def test_all_methods_are_one_click_away(app):
     labels = list(frame(at)["method"])
     assert len(labels) == 10  # 8 fast methods, the σ sweep and the random row
     assert "Backward stepwise elimination" not in labels  # opt-in: it retrains
-    assert len(charts(at)) == 4  # multiples, agreement, Lek's profiles and the σ sweep
+    assert len(figures(at)) == 4  # multiples, agreement, Lek's profiles and the σ sweep
     at.toggle(key="cmp_more").set_value(False).run()
     assert_clean(at)
     assert len(frame(at)) == 5
@@ -255,7 +265,7 @@ def test_fewer_methods_and_tsr_re_render(app):
         "Garson's algorithm",
         "Random scores (chance)",
     ]
-    assert len(charts(at)) == 2  # no Lek, no σ sweep
+    assert len(figures(at)) == 2  # no Lek, no σ sweep
     at.checkbox(key="cmp_tsr").check().run()
     assert_clean(at)
     assert "TSR on Input perturbation (noise)" in list(frame(at)["method"])

@@ -247,7 +247,14 @@ def test_each_lesson_asks_takes_a_guess_and_reveals_the_real_numbers(tiny_lesson
         assert "Δ(x1 and x2) − Δ(x1) − Δ(x2)" in line
     verdicts = [e.value for e in (*at.success, *at.info)]
     assert reveal.verdict_on(guess) in verdicts
-    assert len(at.get("plotly_chart")) == (3 if lesson.kind == "cells" else 1)
+    # a plot per model side by side for the cells; the methods' small multiples are drawn wide
+    # and narrow (two panels a row), and the page shows the one that fits its width
+    drawn = [c.proto.id.split("-", 2)[2] for c in at.get("plotly_chart")]  # $$ID-hash-key
+    expected = {
+        "cells": [f"lesson_figure_{i}" for i in range(len(lesson.configs))],
+        "methods": ["lesson_figure", "lesson_figure-narrow"],
+    }
+    assert drawn == expected.get(lesson.kind, ["lesson_figure"])
 
 
 def test_try_this_next_opens_the_change_on_the_setup_page(tiny_lessons):

@@ -9,7 +9,7 @@ import pytest
 from rnnviz import plots
 from rnnviz.attribution import Attribution
 from rnnviz.comparison import Comparison, normalised_scores
-from rnnviz.registry import method_label
+from rnnviz.registry import METHODS, method_label
 
 NAMES = ("x1", "x2", "x3")
 
@@ -37,6 +37,15 @@ def make_comparison() -> Comparison:
 @pytest.fixture
 def comparison() -> Comparison:
     return make_comparison()
+
+
+METHOD_KEYS = tuple(METHODS)
+
+
+def _comparison_of(methods: tuple[str, ...]) -> Comparison:
+    attrs = {m: Attribution(m, NAMES, np.array([[0.3], [0.2], [0.1]])) for m in methods}
+    rho = np.ones((len(methods), len(methods)))
+    return Comparison(methods, attrs, {}, rho, dict.fromkeys(methods, 0.1))
 
 
 def _panel_bars(fig: go.Figure, axis: str) -> dict[str, go.Bar]:
@@ -104,12 +113,29 @@ def test_rank_agreement_heatmap_values_and_blanks(comparison):
     fig = plots.agreement_heatmap(comparison)
     (heat,) = fig.data
     labels = [method_label(m) for m in comparison.methods]
-    assert list(heat.x) == labels and list(heat.y) == labels
+    # rows: number and name (the name on two lines where it has a parenthesis); columns: number
+    assert list(heat.y) == [
+        "1 · Input perturbation<br>(noise)",
+        "2 · Garson's algorithm",
+        "3 · Backward stepwise<br>elimination",
+        "4 · Random scores<br>(chance)",
+    ]
+    assert list(heat.x) == ["1", "2", "3", "4"]
+    assert [list(row) for row in heat.customdata] == [labels] * 4  # the column's name on hover
     z = np.array(heat.z, dtype=float)  # None -> nan
     np.testing.assert_allclose(z, comparison.rank_agreement)
     assert heat.text[0][1] == "0.50" and heat.text[0][3] == "—"
+    assert heat.texttemplate == "%{text}"  # 4 methods: the numbers fit even a phone's cells
     assert (heat.zmin, heat.zmax, heat.zmid) == (-1.0, 1.0, 0.0)
     assert "Spearman" in fig.layout.title.subtitle.text
+
+
+def test_agreement_heatmap_writes_numbers_only_where_they_fit():
+    many = tuple(m for m in METHOD_KEYS if m != "tsr")[: plots.CELL_TEXT_UP_TO["narrow"] + 1]
+    comparison = _comparison_of(many)
+    assert plots.agreement_heatmap(comparison).data[0].texttemplate == "%{text}"
+    narrow = plots.agreement_heatmap(comparison, narrow=True).data[0]
+    assert narrow.texttemplate is None and narrow.text[0][0] == "1.00"  # still on hover
 
 
 def test_lek_profiles_one_panel_per_feature_one_line_per_quantile():
@@ -193,3 +219,53 @@ def test_sigma_sweep_curves_per_feature_with_truth_styles():
     assert fig.layout.xaxis.type == "log"
     (line,) = fig.layout.shapes
     assert line.x0 == line.x1 == 0.2  # the σ of the table row
+
+
+def _panel_columns(fig: go.Figure) -> int:
+    """Panels side by side: distinct horizontal domains of the x axes."""
+    return len({tuple(fig.layout[k].domain) for k in fig.layout if k.startswith("xaxis")})
+
+
+def test_method_multiples_narrow_puts_two_panels_a_row(comparison):
+    wide = plots.method_multiples(comparison, {0})
+    narrow = plots.method_multiples(comparison, {0}, narrow=True)
+    assert _panel_columns(wide) == 4 and _panel_columns(narrow) == plots.NARROW_COLUMNS == 2
+    assert narrow.layout.height > wide.layout.height  # two rows of panels instead of one
+    for fig in (wide, narrow):  # the same panels and numbers either way
+        assert [a.text for a in fig.layout.annotations] == [a.text for a in wide.layout.annotations]
+        title = fig.layout.title.text
+        assert all(len(line) <= plots.TITLE_CHARS for line in title.split("<br>")), title
+
+
+def test_lek_profiles_label_the_swept_axis_and_keep_the_legend_below():
+    """Every panel says what its x axis is, the legend sits below the panels (beside them it
+    took a third of the width), and the head leaves room for the panel titles."""
+    names = ("x1", "x2", "x3")
+    grid = np.tile(np.linspace(0.0, 1.0, 5), (3, 1))
+    attr = Attribution(
+        "lek",
+        names,
+        np.ones((3, 1)),
+        extra={"grid": grid, "curves": np.zeros((3, 2, 5)), "quantiles": (0.0, 1.0)},
+    )
+    for narrow in (False, True):
+        fig = plots.lek_profiles(attr, truth_features={0}, narrow=narrow)
+        titles = [fig.layout[k].title.text for k in fig.layout if k.startswith("xaxis")]
+        assert [t for t in titles if t] == ["swept value"] * 3  # (a 2 × 2 grid has a blank)
+        assert fig.layout.legend.orientation == "h" and fig.layout.legend.yref == "container"
+        subtitle_lines = fig.layout.title.subtitle.text.count("<br>") + 1
+        assert fig.layout.margin.t >= plots.title_margin(subtitle_lines, 1, panel_lines=1)
+        assert _panel_columns(fig) == (2 if narrow else 3)
+    # the legend names the held quantile; the hover says it in full
+    assert [t.name for t in fig.data[:2]] == ["0 (min)", "1 (max)"]
+    assert "their 0 quantile (min)" in fig.data[0].hovertemplate
+
+
+def test_every_method_figure_has_a_narrow_layout_and_a_breakpoint():
+    """The Compare page draws each method's figure wide and narrow (rnnviz.ui.charts)."""
+    import inspect
+
+    figures = {spec.figure for spec in METHODS.values() if spec.figure is not None}
+    assert figures and figures <= set(plots.WIDE_FROM_PX)
+    for name in figures | {"method_multiples", "agreement_heatmap"}:
+        assert "narrow" in inspect.signature(getattr(plots, name)).parameters, name

@@ -347,11 +347,19 @@ final threshold (a threshold is not additive), some already before it (as in a p
 REPLAY_HEADING = "Watch reliance emerge while the network trains"
 READ_REPLAY = """
 During the training the network was scored again and again: at evenly spaced optimiser
-steps, a small perturbation scoring (one noise draw, the same at every step, on up to 100
-held-out sequences) measured each feature's effect and its lag profile. Slide through the
-steps, or press replay: the moment the rule's features rise above the others, and the moment
-a lag peak forms, is the moment the network learned to use them. The dashed line is the loss
-on those sequences.
+steps, a small perturbation scoring (one noise draw, the same at every step, on a few dozen
+held-out sequences: the subtitle says how many) measured each feature's effect and its lag
+profile. Slide through the steps, or press ▶: the moment the rule's features rise above the
+others, and the moment a lag peak forms, is the moment the network learned to use them. The
+dashed line is the loss on those sequences.
+"""
+REPLAY_VS_FULL = """
+**The last frame is the final model, scored quickly.** Its weights are the trained ones, but
+each sequence is nudged at one step only, so a value at one lag rests on one draw per sequence
+and can sit a few hundredths away from the full scoring of the Per-timestep page (its scoring
+sample, every step nudged, with repeats). The hollow circles ○ mark the full scoring: trust
+their numbers, and read the replay for *when* each feature started to matter. If σ was changed
+after the training, the snapshots keep the σ of the training: the subtitle gives both.
 """
 NO_SNAPSHOTS = (
     "This model was trained before rnnviz kept snapshots of its training, so there is nothing "

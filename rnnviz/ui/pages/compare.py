@@ -22,7 +22,7 @@ from rnnviz.jobs import stepwise_fraction, wait_for
 from rnnviz.methods import STEPWISE_MAX_FEATURES
 from rnnviz.registry import METHODS, RANDOM, Param, first_methods, method_label, spec_of
 from rnnviz.result import TrainResult
-from rnnviz.ui import cache, components, state, tables, text
+from rnnviz.ui import cache, charts, components, state, tables, text
 from rnnviz.ui.text import md_code
 
 log = logging.getLogger(__name__)
@@ -290,7 +290,7 @@ def _agreement(comparison) -> None:
     st.subheader("Do the methods agree?")
     left, right = st.columns([2.3, 1], gap="large")
     with left:
-        st.plotly_chart(plots.agreement_heatmap(comparison), theme="streamlit", key="cmp_agreement")
+        charts.by_width(plots.agreement_heatmap, "cmp_agreement", comparison)
     with right:
         st.markdown(text.READ_AGREEMENT)
 
@@ -304,13 +304,13 @@ def _method_figures(comparison, used: list[int], with_notes: bool) -> None:
             continue
         attribution = comparison.attributions[name]
         st.subheader(spec.figure_title)
-        figure = getattr(plots, spec.figure)(attribution, used)
+        build = getattr(plots, spec.figure)
         if not with_notes:
-            st.plotly_chart(figure, theme="streamlit", key=f"cmp_{name}")
+            charts.by_width(build, f"cmp_{name}", attribution, used)
             continue
         left, right = st.columns([2.3, 1], gap="large")
         with left:
-            st.plotly_chart(figure, theme="streamlit", key=f"cmp_{name}")
+            charts.by_width(build, f"cmp_{name}", attribution, used)
         with right:
             st.markdown(text.FIGURE_NOTES[name])
             if spec.figure_reading is not None:
@@ -323,8 +323,8 @@ def _series_results(config: Config, comparison) -> None:
     their agreement and their own figures."""
     st.subheader("Verdicts side by side")
     st.markdown(readings.rankings(comparison))
-    multiples = plots.method_multiples(comparison, None)  # no truth: no bar is "used"
-    st.plotly_chart(multiples, theme="streamlit", key="cmp_multiples")
+    # no truth: no bar is "used"
+    charts.by_width(plots.method_multiples, "cmp_multiples", comparison, None)
     _agreement(comparison)
     _method_figures(comparison, [], with_notes=False)
     components.downloads(
@@ -351,9 +351,7 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
         f"{rule.describe_truth()}."
     )
     st.markdown(f"**What the methods say here:** {readings.verdict(comparison, used)}")
-    st.plotly_chart(
-        plots.method_multiples(comparison, used), theme="streamlit", key="cmp_multiples"
-    )
+    charts.by_width(plots.method_multiples, "cmp_multiples", comparison, used)
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown(text.READ_MULTIPLES)

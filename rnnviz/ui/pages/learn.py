@@ -121,7 +121,7 @@ def main() -> None:
 
     if scores is not None:  # issue 11: the replay of the example's training
         st.divider()
-        training_view.replay_section(result, key="learn_replay")
+        training_view.replay_section(result, key="learn_replay", final=scores)
 
     st.divider()
     st.markdown("#### Caveats")

@@ -13,7 +13,7 @@ from rnnviz import lessons, plots
 from rnnviz.config import describe_budget
 from rnnviz.lessons import Lesson
 from rnnviz.reliance import noise_of
-from rnnviz.ui import cache, components, state, text
+from rnnviz.ui import cache, charts, components, state, text
 
 QUERY_KEY = "lesson"
 # The pages a lesson's buttons may open (Lesson.try_page, Lesson.open_page).
@@ -77,7 +77,7 @@ def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
         from rnnviz.registry import first_methods
 
         comparison = cache.comparison(results[0], config, first_methods())
-        st.plotly_chart(plots.method_multiples(comparison, rule.features), key="lesson_figure")
+        charts.by_width(plots.method_multiples, "lesson_figure", comparison, rule.features)
         return lessons.reveal_methods(comparison, rule.features)
     scores = _scores(results, lesson)
     if scores is None:
