@@ -435,11 +435,14 @@ class Worker:
             _notify(watchers)
             self._start(slot, job)
 
-    def start_processes(self) -> None:
-        """Start a worker process in every slot now (the forkserver's import included), in
-        the background, so that the first visitor's job does not wait for it."""
+    def start_processes(self, after: float = 0.0) -> None:
+        """Start a worker process in every slot (the forkserver's import included) in the
+        background, ``after`` seconds from now, so that a later job does not wait for it. The
+        delay leaves the CPU to the pages of a server that just started (the import takes
+        seconds of CPU); a job submitted meanwhile starts its process at once anyway."""
 
         def start() -> None:
+            time.sleep(after)
             for slot in self._slots:
                 with self._lock:
                     if self._closed or slot.executor is not None or slot.job is not None:
