@@ -966,7 +966,9 @@ def report(args, students, outcomes, wall, memory: Memory, log, checks) -> int:
     if in_log.get("Traceback"):  # the first one, to see what went wrong
         lines = log.splitlines()
         first = next(i for i, line in enumerate(lines) if "Traceback" in line)
-        print("\n".join("  | " + line for line in lines[max(0, first - 2) : first + 30]))
+        tail = [line for line in lines[first:] if line.strip()][:200]
+        end = next((i for i, line in enumerate(tail) if "Error" in line and "│" not in line), 30)
+        print("\n".join("  | " + line for line in tail[max(0, end - 12) : end + 1]))
     print("\n".join(memory.lines()))
     same = None
     if checks:

@@ -118,3 +118,11 @@ def test_saved_forecast_scores_round_trip_and_a_damaged_file_is_recomputed(tmp_p
         path.write_bytes(bad)
         assert ModelStore(tmp_path).get_forecast(config) is None
         assert not path.exists()  # removed: recomputed and rewritten on the next visit
+
+
+def test_the_app_imports_pandas_before_any_page_draws():
+    """plotly imports pandas lazily and reads sys.modules first: sessions drawing their first
+    chart at once got a half-imported pandas (a class's first students saw an error box)."""
+    code = "import sys, rnnviz.ui.components; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.split()[-1] == "True", out.stderr[-2000:]

@@ -13,6 +13,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+# Imported here, once, before any page draws: plotly imports pandas lazily and looks in
+# sys.modules first, so two sessions drawing their first chart at once could get a half-imported
+# pandas ("partially initialized module 'pandas' has no attribute 'Series'"), now that no
+# TensorFlow import in this process brings pandas in early.
+import pandas  # noqa: F401
 import streamlit as st
 
 from rnnviz import datasets, uploads
