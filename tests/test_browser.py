@@ -133,10 +133,18 @@ def check_layout(page, path: str, size: str, n_charts: int, n_tables: int) -> di
 
     width, height = WIDTHS[size]
     page.set_viewport_size({"width": width, "height": height})
-    page.wait_for_timeout(200)
-    page.wait_for_function(SETTLED, timeout=10_000)  # every chart redrawn at its new width
+    # Every chart redrawn at its new width, and the page still: the sidebar slides in or out
+    # when the width crosses Streamlit's breakpoint, moving the charts under a measurement
+    # (read twice in a row alike, 300 ms apart, within about 10 s).
+    charts = None
+    for _ in range(30):
+        page.wait_for_timeout(300)
+        page.wait_for_function(SETTLED, timeout=10_000)
+        again = page.evaluate(GEOMETRY, None)
+        if again == charts:
+            break
+        charts = again
     geometry = page.evaluate(PAGE_GEOMETRY)
-    charts = page.evaluate(GEOMETRY, None)
     where = (path, size)
     assert len(geometry["charts"]) == len(charts) == n_charts, (*where, len(charts))
     assert len(geometry["tables"]) == n_tables, where
