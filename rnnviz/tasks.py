@@ -107,11 +107,6 @@ def compare(
     return compare_methods(_model(folder, config), config, methods, params, progress=progress)
 
 
-def model_file(folder: str, config: Config, progress: ProgressFn | None = None) -> bytes:
-    """``config``'s model as ``.keras`` file bytes (a download)."""
-    return store_of(folder).model_bytes(config)
-
-
 def upload(*args: Any, progress: ProgressFn | None = None, **kwargs: Any) -> Upload:
     """``rnnviz.uploads.prepare_upload``: the files checked, the model loaded and run on the
     data; what comes back holds the files' bytes, not the model."""
@@ -138,7 +133,6 @@ TASKS: dict[str, Callable[..., Any]] = {
     "interactions": interactions,
     "forecast": forecast,
     "compare": compare,
-    "model_file": model_file,
     "upload": upload,
     "upload_scores": upload_scores,
 }

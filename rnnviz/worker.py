@@ -277,8 +277,7 @@ class Job:
 class _Slot:
     """One worker process (a one-process executor) and its give-way flag."""
 
-    def __init__(self, index: int, cancel) -> None:
-        self.index = index
+    def __init__(self, cancel) -> None:
         self.cancel = cancel
         self.executor: ProcessPoolExecutor | None = None
         self.job: Job | None = None
@@ -318,7 +317,7 @@ class Worker:
         self.max_pending = max_pending
         self._ctx = context or default_context()
         self._events = self._ctx.Queue()
-        self._slots = [_Slot(i, self._ctx.Event()) for i in range(slots)]
+        self._slots = [_Slot(self._ctx.Event()) for _ in range(slots)]
         self._lock = threading.Lock()
         self._pending: list[Job] = []  # sorted by (priority, arrival)
         self._jobs: dict[tuple[str, str], Job] = {}  # pending or running, by (kind, key)
