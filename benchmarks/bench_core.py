@@ -31,10 +31,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone: rnnviz is here
 
 from rnnviz.config import PRESETS, Config
-from rnnviz.data import make_split
+from rnnviz.data.split import make_split
 from rnnviz.experiment import explain
-from rnnviz.model import train
-from rnnviz.scoring import perturbation_importance
+from rnnviz.explain.scoring import perturbation_importance
+from rnnviz.training.model import train
 
 
 def best_of(fn, n: int = 3) -> float:

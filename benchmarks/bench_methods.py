@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 from rnnviz.config import Config  # noqa: E402
 from rnnviz.experiment import compare_methods  # noqa: E402
-from rnnviz.model import train  # noqa: E402
-from rnnviz.registry import default_methods  # noqa: E402
+from rnnviz.explain.registry import default_methods  # noqa: E402
+from rnnviz.training.model import train  # noqa: E402
 
 
 def fmt(values: list) -> str:

@@ -104,8 +104,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks"), str(ROOT)]
 
 from rnnviz.config import CELLS, Config  # noqa: E402
-from rnnviz.hosting import HOSTED_BOUNDS  # noqa: E402
 from rnnviz.rules import RULE_PRESETS  # noqa: E402
+from rnnviz.serve.hosting import HOSTED_BOUNDS  # noqa: E402
 
 import st_client  # noqa: E402
 from apptools import CHART, CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
@@ -257,7 +257,7 @@ def make_class(
 ) -> list[Student]:
     """N students with different experiments, arriving over ``window`` seconds; student i has
     the architecture ``archs[i % len(archs)]``."""
-    from rnnviz.data import make_split
+    from rnnviz.data.split import make_split
 
     rng = random.Random(seed)
     slot = window / n
@@ -297,7 +297,7 @@ def series_work(query: str) -> tuple[int, int] | str:
     refuse it is for the app to say: that is what the series class measures.)"""
     from urllib.parse import parse_qsl
 
-    from rnnviz.datasets import load_split
+    from rnnviz.data.datasets import load_split
 
     try:
         config = Config.from_dict(dict(parse_qsl(query)))
@@ -751,7 +751,7 @@ def wait_for_tensorflow(pid: int, limit: float = 90.0) -> tuple[float, bool]:
 def wait_for_warming(cache: Path, pid: int, limit: float) -> float:
     """Seconds until the cache holds every preset experiment and the server's tree (its
     warming, wherever it runs) is idle, at most ``limit``; then one more second."""
-    from rnnviz.warm import preset_experiments
+    from rnnviz.serve.warm import preset_experiments
 
     ids = [c.training_id() for c in preset_experiments()]
     start = time.perf_counter()

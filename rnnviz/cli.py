@@ -1,7 +1,7 @@
 """Command line: train on a config and print the thread's per-feature table and per-step tables.
 
 ``python -m rnnviz --preset reference`` reproduces the Cross Validated experiment;
-``--methods saliency,garson`` runs registered methods side by side (:mod:`rnnviz.registry`)
+``--methods saliency,garson`` runs registered methods side by side (:mod:`rnnviz.explain.registry`)
 and scores them against the rule; ``python -m rnnviz --dataset seattle-weather`` (``--outcome
 temp_max``) runs the real series: its verdict against the baselines, the tables with the
 measurements' names and a reading; ``--json`` prints machine-readable results; bad input exits
@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rnnviz.attribution import Attribution, drawn_lags, json_list
-from rnnviz.comparison import METRICS
 from rnnviz.config import (
     DATASETS,
     OUTCOMES,
@@ -31,14 +29,16 @@ from rnnviz.config import (
     parse_settings,
     series_preset,
 )
-from rnnviz.readings import counted_outputs, thread_lines, verdict
-from rnnviz.registry import METHODS, check_name, default_methods, method_label
-from rnnviz.result import TrainResult, longer
-from rnnviz.result import improving_note as result_improving_note
+from rnnviz.explain.attribution import Attribution, drawn_lags, json_list
+from rnnviz.explain.comparison import METRICS
+from rnnviz.explain.registry import METHODS, check_name, default_methods, method_label
+from rnnviz.report.readings import counted_outputs, thread_lines, verdict
 from rnnviz.rules import RULE_PRESETS
+from rnnviz.training.result import TrainResult, longer
+from rnnviz.training.result import improving_note as result_improving_note
 
 if TYPE_CHECKING:
-    from rnnviz.comparison import Comparison
+    from rnnviz.explain.comparison import Comparison
     from rnnviz.rules import Rule
 
 # flag -> Config field, for the knobs exposed on the command line
@@ -252,9 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --methods: {exc}", file=sys.stderr)
         return 2
 
-    from rnnviz.data import DataError
+    from rnnviz.data.split import DataError
     from rnnviz.experiment import compare_methods, explain, interactions_json
-    from rnnviz.model import save, train
+    from rnnviz.training.model import save, train
 
     live = sys.stderr.isatty()
 
@@ -331,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def series_results(config: Config, result: TrainResult, scores: Attribution) -> dict:
     """A real series' extra results: its feature names, the verdict against the baselines on
     the scored year (text and numbers) and the reading with its caveats."""
-    from rnnviz import datasets
+    from rnnviz.data import datasets
 
     forecast, verdict = datasets.judge(config, result.predict)
     return {

@@ -32,7 +32,7 @@ CELL_NAMES = {
 HEAD_NAMES = {"dense": "dense head", "lstm": "1-unit LSTM head"}
 
 # Where the sequences come from: seeded synthetic data labelled by ``rule``, or a real series
-# built in (rnnviz.datasets). What a real series predicts (``outcome``) and the task it makes:
+# built in (rnnviz.data.datasets). What a real series predicts (``outcome``) and the task it makes:
 # classification (sigmoid head, cross-entropy) or regression (linear head, mean squared error).
 DATASETS = ("synthetic", "seattle-weather")
 OUTCOMES = {"rain": "classification", "temp_max": "regression"}
@@ -139,9 +139,10 @@ class Config:
     n_train: int = 3000
     n_val: int = 1000
     # (a, b, rho): features xa and xb (1-based, as rules name them) get Spearman correlation rho;
-    # each stays uniform on [0, 1) (Gaussian copula, see rnnviz.data). A feature in one pair only.
+    # each stays uniform on [0, 1) (Gaussian copula, see rnnviz.data.split). A feature in one pair
+    # only.
     correlated: tuple[tuple[int, int, float], ...] = ()
-    # a real series instead (rule, n_train and n_val then unused; see rnnviz.datasets)
+    # a real series instead (rule, n_train and n_val then unused; see rnnviz.data.datasets)
     dataset: str = "synthetic"
     outcome: str = "rain"
     # model: stacked recurrent layers of one cell type (CELLS), then a per-step head: sigmoid
@@ -742,7 +743,7 @@ def _date(text: str):
     return datetime.date.fromisoformat(text)
 
 
-# Real data (rnnviz.datasets): rain tomorrow in Seattle from the last 28 days of the four
+# Real data (rnnviz.data.datasets): rain tomorrow in Seattle from the last 28 days of the four
 # measurements, trained on 2012-2013, validated on 2014, scored on 2015. A small stacked LSTM
 # (more units overfit the ~700 overlapping training windows), Adam 0.01 on batches of 32,
 # early stopping on 2014: about 5 s of fitting. n_train, n_val and n_score are the series'

@@ -11,14 +11,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rnnviz.config import Config
-from rnnviz.data import Dataset, make_split, target_scale
-from rnnviz.result import ProgressFn, TrainResult
-from rnnviz.scoring import PerturbationResult, perturbation_importance
+from rnnviz.data.split import Dataset, make_split, target_scale
+from rnnviz.explain.scoring import PerturbationResult, perturbation_importance
+from rnnviz.training.result import ProgressFn, TrainResult
 
 if TYPE_CHECKING:
-    from rnnviz.comparison import Comparison
-    from rnnviz.interactions import InteractionResult
-    from rnnviz.methods import Context
+    from rnnviz.explain.comparison import Comparison
+    from rnnviz.explain.interactions import InteractionResult
+    from rnnviz.explain.methods import Context
 
 TrainFn = Callable[[tuple[int, ...]], float]
 
@@ -61,12 +61,13 @@ def _on_score_split(measure, result: TrainResult, config: Config | None, names_a
 
 
 def explain_interactions(result: TrainResult, config: Config | None = None) -> InteractionResult:
-    """Pairwise interactions (:mod:`rnnviz.interactions`) of a trained model on its score split.
+    """Pairwise interactions (:mod:`rnnviz.explain.interactions`) of a trained model on its score
+    split.
 
     Same seed, σ, repeats, sequences and counted outputs as :func:`explain`, so the singles
     equal the per-feature bars.
     """
-    from rnnviz.interactions import interaction_importance
+    from rnnviz.explain.interactions import interaction_importance
 
     return _on_score_split(interaction_importance, result, config, names_arg="names")
 
@@ -75,7 +76,7 @@ def interactions_json(result: TrainResult, config: Config | None = None) -> dict
     """The ``interactions`` entry of the CLI's ``--json``: the matrix, and the pairs the rule
     combines with where they meet (none for a real series: no rule); None for a single
     feature (no pair)."""
-    from rnnviz.truth import interacting_pairs
+    from rnnviz.data.truth import interacting_pairs
 
     config = config or result.config
     if config.n_features < 2:
@@ -92,7 +93,7 @@ def interactions_json(result: TrainResult, config: Config | None = None) -> dict
 def feature_names(config: Config) -> tuple[str, ...]:
     """The names of ``config``'s input features: a real series' measurements, else x1..xF."""
     if config.dataset != "synthetic":
-        from rnnviz.datasets import feature_names as series_names
+        from rnnviz.data.datasets import feature_names as series_names
 
         return series_names(config.n_features)
     return tuple(f"x{i + 1}" for i in range(config.n_features))
@@ -108,7 +109,7 @@ def run(
     config: Config, progress: ProgressFn | None = None
 ) -> tuple[TrainResult, PerturbationResult]:
     """Train the model of ``config`` and score it."""
-    from rnnviz.model import train  # TensorFlow: imported when a training is asked for
+    from rnnviz.training.model import train  # TensorFlow: imported when a training is asked for
 
     result = train(config, progress)
     return result, explain(result, config)
@@ -116,7 +117,7 @@ def run(
 
 def method_context(result: TrainResult, config: Config | None = None) -> Context:
     """The methods' Context for a trained model: its predictor, model and score split."""
-    from rnnviz.methods import Context
+    from rnnviz.explain.methods import Context
 
     config = config or result.config
     data = make_split(config, "score")
@@ -157,8 +158,8 @@ def compare_methods(
     kind ``trainer`` (stepwise) gets a trainer for this config (with ``progress``) that takes
     ``result`` as the training with all features, so it trains F models, not F + 1.
     """
-    from rnnviz.comparison import compare
-    from rnnviz.registry import default_methods, spec_of
+    from rnnviz.explain.comparison import compare
+    from rnnviz.explain.registry import default_methods, spec_of
 
     config = config or result.config
     methods = default_methods() if methods is None else tuple(methods)
@@ -181,7 +182,7 @@ def compare_methods(
 def make_stepwise_trainer(
     config: Config, progress: ProgressFn | None = None, full: TrainResult | None = None
 ) -> TrainFn:
-    """``train_fn(kept) -> validation loss`` for :func:`rnnviz.methods.stepwise`, training
+    """``train_fn(kept) -> validation loss`` for :func:`rnnviz.explain.methods.stepwise`, training
     ``config``'s model.
 
     Dropped features are overwritten with the constant 0.5 (0, the training mean, for a real
@@ -195,7 +196,7 @@ def make_stepwise_trainer(
     cross-entropy (mean squared error for a regression) over the valid steps of the same
     validation split.
     """
-    from rnnviz.model import evaluate, train
+    from rnnviz.training.model import evaluate, train
 
     if full is not None and full.config.training_key() != config.training_key():
         raise ValueError("the full model was trained with another training config than this one")

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rnnviz import plots
 from rnnviz.config import PRESETS, Config
-from rnnviz.jobs import BusyError, TrainingJobs, wait_for
+from rnnviz.report import plots
+from rnnviz.serve.jobs import BusyError, TrainingJobs, wait_for
 from rnnviz.ui import cache, state, tables
 
 from apptools import ROOT, TINY, assert_clean, charts, go, make_app, private_cache, shown
@@ -86,8 +86,8 @@ def test_core_never_imports_streamlit():
 
 
 def test_training_jobs_are_shared_and_remember_failures(tmp_path):
-    from rnnviz.store import ModelStore
-    from rnnviz.worker import Worker
+    from rnnviz.serve.store import ModelStore
+    from rnnviz.serve.worker import Worker
 
     worker = Worker(slots=1, budget_mb=None, max_pending=2)
     try:
@@ -304,11 +304,11 @@ def test_one_class_rule_from_a_link_is_an_error_not_a_crash():
 
 
 def test_learn_page_shows_a_cached_preset_when_the_experiment_is_not_trained(monkeypatch):
-    import rnnviz.warm
+    import rnnviz.serve.warm
 
     store = cache.model_store()
     assert store.get(TINY_CONFIG) is not None or store.get_or_train(TINY_CONFIG)
-    monkeypatch.setattr(rnnviz.warm, "preset_experiments", lambda: [TINY_CONFIG])
+    monkeypatch.setattr(rnnviz.serve.warm, "preset_experiments", lambda: [TINY_CONFIG])
     trainings = store.trainings
     at = make_app({**TINY, "seed": "77"}, page="learn").run()  # not trained
     assert_clean(at)

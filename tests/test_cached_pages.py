@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from rnnviz.config import PRESETS, Config
-from rnnviz.store import ModelStore
+from rnnviz.serve.store import ModelStore
 from rnnviz.ui import state
 
 from apptools import ROOT, TINY

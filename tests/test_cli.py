@@ -137,7 +137,7 @@ def test_tables_say_which_outputs_counted_and_lags_start_at_0():
     import numpy as np
 
     from rnnviz.cli import format_tables
-    from rnnviz.scoring import perturbation_importance
+    from rnnviz.explain.scoring import perturbation_importance
 
     x = np.random.default_rng(0).random((20, 5, 2), dtype=np.float32)
 
@@ -160,9 +160,9 @@ def test_tables_say_which_outputs_counted_and_lags_start_at_0():
 def graded(monkeypatch):
     """Real training whose verdict numbers are then set by hand: 75% against a 50% baseline
     (partly learned), with a validation loss that fell 20% over its last epoch."""
-    import rnnviz.model
+    import rnnviz.training.model
 
-    real = rnnviz.model.train
+    real = rnnviz.training.model.train
 
     def train(config, progress=None):
         result = real(config, progress)
@@ -170,7 +170,7 @@ def graded(monkeypatch):
         result.history = {"loss": [0.6, 0.5], "val_loss": [0.5, 0.4]}
         return result
 
-    monkeypatch.setattr(rnnviz.model, "train", train)
+    monkeypatch.setattr(rnnviz.training.model, "train", train)
 
 
 def test_text_says_the_grade_and_offers_more_epochs(capsys, graded):
@@ -193,7 +193,7 @@ def test_json_has_the_grade(capsys, graded):
 
 
 def test_help_lists_the_registry_s_methods(capsys):
-    from rnnviz.registry import METHODS, default_methods
+    from rnnviz.explain.registry import METHODS, default_methods
 
     with pytest.raises(SystemExit):
         main(["--help"])
@@ -218,7 +218,7 @@ def test_methods_run_through_the_comparison(capsys):
 def test_methods_in_json(capsys):
     assert main([*TINY, "--json", "--quiet", "--methods", "default,tsr:perturbation"]) == 0
     data = json.loads(capsys.readouterr().out)
-    from rnnviz.registry import default_methods
+    from rnnviz.explain.registry import default_methods
 
     names = [*default_methods(), "tsr:perturbation", "random"]
     assert list(data["methods"]) == names

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnnviz.config import PRESETS, Config, ConfigError, format_correlated, parse_correlated
-from rnnviz.data import generate, make_split
+from rnnviz.data.split import generate, make_split
 from rnnviz.rules import get_rule
 
 N = 20_000  # values per feature in the statistical checks
@@ -181,7 +181,7 @@ def test_setup_page_refuses_bad_pairs_and_trains_good_ones(app_cache):
 
 def test_correlated_credit_does_not_say_only_when_the_rule_reads_more():
     # the thread's rule reads x1 and x2; x3 is a near-copy of x1
-    from rnnviz.readings import correlated_credit
+    from rnnviz.report.readings import correlated_credit
 
     text = correlated_credit(((1, 3, 0.9),), frozenset({0, 1}))
     assert "reads x1 only" not in text

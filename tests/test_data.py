@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnnviz.config import Config
-from rnnviz.data import DataError, check_balance, generate, make_split
+from rnnviz.data.split import DataError, check_balance, generate, make_split
 from rnnviz.rules import get_rule
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnviz import datasets as ds
-from rnnviz import result
 from rnnviz.config import PRESETS, Config, ConfigError
-from rnnviz.scoring import PerturbationResult
+from rnnviz.data import datasets as ds
+from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.training import result
 
 FIXTURE = Path(__file__).parent / "fixtures" / "seattle-weather-excerpt.csv"
 # The excerpt's 120 days cut like the real splits: earlier days train, later ones judge.
@@ -242,7 +242,7 @@ def test_a_series_counts_its_real_windows_whatever_n_score_and_n_train_say():
 
 
 def test_the_hosted_bounds_count_every_window_a_series_scores():
-    from rnnviz.hosting import HOSTED_BOUNDS
+    from rnnviz.serve.hosting import HOSTED_BOUNDS
 
     link = {"n_score": 10, "n_repeats": 10, "seq_len": 50, "n_features": 6}
     link |= {"units": (32, 32, 32), "activations": ("tanh",) * 3, "cell": "bilstm"}
@@ -268,7 +268,7 @@ def test_counts_that_do_not_apply_to_a_series_are_named():
 
 def test_make_split_dispatches_to_the_real_series():
     pytest.importorskip("vega_datasets")
-    from rnnviz.data import make_split, target_scale
+    from rnnviz.data.split import make_split, target_scale
 
     config = PRESETS["seattle-temp"]
     data = make_split(config, "val")
@@ -431,7 +431,7 @@ def test_sigma_meaning_is_a_sentence_about_spread():
 
 def test_regression_model_has_a_linear_head_in_the_targets_units():
     pytest.importorskip("vega_datasets")
-    from rnnviz.model import build_model, evaluate
+    from rnnviz.training.model import build_model, evaluate
 
     config = PRESETS["seattle-temp"]
     model = build_model(config)

@@ -18,9 +18,9 @@ from markdown_it import MarkdownIt
 
 from rnnviz.config import Config
 from rnnviz.rules import RuleError, get_rule
+from rnnviz.serve.uploads import Upload, UploadedData
 from rnnviz.ui import state
 from rnnviz.ui.text import md_code, md_escape, md_fence
-from rnnviz.uploads import Upload, UploadedData
 
 from apptools import TINY, make_app, private_cache
 

@@ -19,12 +19,12 @@ import numpy as np
 import plotly
 import pytest
 
-from rnnviz import plots, plots_training
-from rnnviz.attribution import Attribution
-from rnnviz.comparison import Comparison
-from rnnviz.interactions import InteractionResult
-from rnnviz.scoring import PerturbationResult
-from rnnviz.snapshots import Snapshot
+from rnnviz.explain.attribution import Attribution
+from rnnviz.explain.comparison import Comparison
+from rnnviz.explain.interactions import InteractionResult
+from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.report import plots, plots_training
+from rnnviz.training.snapshots import Snapshot
 
 from apptools import CHROMIUM, CHROMIUM_ARGS, ROOT
 from layoutcheck import GEOMETRY, problems

@@ -15,10 +15,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rnnviz.config import Config, ConfigError
-from rnnviz.hosting import HOSTED_BOUNDS
-from rnnviz.model import build_model
+from rnnviz.serve.hosting import HOSTED_BOUNDS
+from rnnviz.serve.uploads import UploadError, prepare_upload
+from rnnviz.training.model import build_model
 from rnnviz.ui import cache, state
-from rnnviz.uploads import UploadError, prepare_upload
 
 import apptools
 from apptools import private_cache, shown

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from rnnviz.interactions import interaction_importance
+from rnnviz.data.truth import interacting_pairs
+from rnnviz.explain.interactions import interaction_importance
+from rnnviz.explain.scoring import perturbation_importance
 from rnnviz.rules import parse_rule
-from rnnviz.scoring import perturbation_importance
-from rnnviz.truth import interacting_pairs
 
 SIGMA = 0.2
 N, T, F = 400, 10, 3
@@ -175,7 +175,7 @@ def test_interacting_pairs_of_a_rule(rule, expected):
 
 
 def test_heatmap_draws_the_means_and_stars_the_rules_pairs(x):
-    from rnnviz.plots import interaction_heatmap
+    from rnnviz.report.plots import interaction_heatmap
 
     r = interaction_importance(_product, x, sigma=SIGMA, n_repeats=2, seed=0)
     fig = interaction_heatmap(r, {(1, 0)})
@@ -190,7 +190,7 @@ def test_heatmap_draws_the_means_and_stars_the_rules_pairs(x):
 
 
 def test_reading_names_the_strongest_pair_with_its_numbers(x):
-    from rnnviz.readings import interaction_reading
+    from rnnviz.report.readings import interaction_reading
 
     r = interaction_importance(_product, x, sigma=SIGMA, n_repeats=2, seed=0)
     text = interaction_reading(r, {(0, 1): "x1 * x2"})
@@ -222,7 +222,7 @@ def test_cli_json_has_the_interaction_matrix_and_the_rules_pairs(capsys):
 def test_interactions_are_kept_beside_the_model_per_scoring_knobs(tmp_path):
     from rnnviz.config import Config
     from rnnviz.experiment import explain_interactions
-    from rnnviz.store import ModelStore
+    from rnnviz.serve.store import ModelStore
 
     config = Config(seq_len=5, n_train=300, n_val=100, n_score=30, epochs=1, n_repeats=2)
     store = ModelStore(tmp_path)

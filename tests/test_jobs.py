@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from rnnviz.config import Config
-from rnnviz.jobs import TrainingJobs, wait_for, warm
-from rnnviz.model import train
 from rnnviz.rules import RULE_PRESETS as RULES
-from rnnviz.store import ModelStore
-from rnnviz.warm import missing, preset_experiments
-from rnnviz.worker import Worker, WorkerDied
+from rnnviz.serve.jobs import TrainingJobs, wait_for, warm
+from rnnviz.serve.store import ModelStore
+from rnnviz.serve.warm import missing, preset_experiments
+from rnnviz.serve.worker import Worker, WorkerDied
+from rnnviz.training.model import train
 
 TINY = Config(seq_len=5, n_train=300, n_val=100, n_score=40, epochs=1)
 GATE = "worker_tasks:gate"
@@ -165,7 +165,7 @@ def test_preset_experiments_cover_every_preset_with_the_default_recipe():
 
 
 def test_preset_experiments_fit_the_hosted_bounds():
-    from rnnviz.hosting import HOSTED_BOUNDS
+    from rnnviz.serve.hosting import HOSTED_BOUNDS
 
     for config in preset_experiments():
         config.validate(HOSTED_BOUNDS)
@@ -192,8 +192,8 @@ def test_a_warmed_model_equals_a_fresh_training_and_keeps_what_its_pages_read(wo
 def test_warming_a_real_series_keeps_its_forecast_scores(tmp_path):
     pytest.importorskip("vega_datasets")
     from rnnviz.config import PRESETS
-    from rnnviz.datasets import judge
-    from rnnviz.tasks import warm_one
+    from rnnviz.data.datasets import judge
+    from rnnviz.serve.tasks import warm_one
 
     config = PRESETS["seattle-weather"].replace(epochs=1, n_repeats=1)
     warm_one(ModelStore(tmp_path), config)
@@ -203,7 +203,7 @@ def test_warming_a_real_series_keeps_its_forecast_scores(tmp_path):
 
 
 def test_hosted_mode_warms_the_presets_with_one_worker_process():
-    from rnnviz.hosting import load_settings
+    from rnnviz.serve.hosting import load_settings
 
     hosted = load_settings(env={"RNNVIZ_HOSTED": "1"})
     assert hosted.warm_presets and hosted.max_training == 1 and hosted.worker_budget_mb > 0
@@ -220,9 +220,9 @@ SERVER = textwrap.dedent(
     """
     import sys
     from rnnviz.config import Config
-    from rnnviz.jobs import TrainingJobs
-    from rnnviz.store import ModelStore
-    from rnnviz.worker import Worker
+    from rnnviz.serve.jobs import TrainingJobs
+    from rnnviz.serve.store import ModelStore
+    from rnnviz.serve.worker import Worker
 
     config = Config(seq_len=5, n_train=300, n_val=100, n_score=40, epochs=1, cell="gru")
     worker = Worker(slots=1)
@@ -255,7 +255,7 @@ def test_the_server_process_never_imports_tensorflow(tmp_path):
 KILLED_SERVER = textwrap.dedent(
     """
     import os, sys, time
-    from rnnviz.worker import Worker
+    from rnnviz.serve.worker import Worker
 
     if __name__ == "__main__":
         worker = Worker(slots=1, budget_mb=None)
@@ -301,7 +301,7 @@ def _running(pid: int) -> bool:
 def test_a_visitors_quick_jobs_go_before_the_class_s_next_trainings(worker, tmp_path):
     """A student whose model is trained gets its scores before the trainings queued after it:
     otherwise every student of a class waits for the whole class's trainings."""
-    from rnnviz.worker import QUICK, TRAINING
+    from rnnviz.serve.worker import QUICK, TRAINING
 
     first = worker.submit(GATE, "first", (str(tmp_path), "first"), priority=TRAINING)
     assert first.wait_until(lambda: first.progress is not None, 60)

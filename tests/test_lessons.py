@@ -7,14 +7,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from rnnviz import lessons
-from rnnviz.attribution import Attribution, PerturbationResult
-from rnnviz.comparison import Comparison
 from rnnviz.config import Config
-from rnnviz.hosting import HOSTED_BOUNDS
-from rnnviz.jobs import preset_experiments
-from rnnviz.reliance import noise_of
-from rnnviz.truth import score_method
+from rnnviz.data.truth import score_method
+from rnnviz.explain.attribution import Attribution, PerturbationResult
+from rnnviz.explain.comparison import Comparison
+from rnnviz.explain.reliance import noise_of
+from rnnviz.report import lessons
+from rnnviz.serve.hosting import HOSTED_BOUNDS
+from rnnviz.serve.jobs import preset_experiments
 
 from apptools import assert_clean, make_app, private_cache
 
@@ -197,7 +197,7 @@ def tiny_lessons(tmp_path_factory):
 
 def expected_reveal(lesson) -> lessons.Reveal:
     """The reveal recomputed from the cached experiments, outside the page."""
-    from rnnviz.registry import first_methods
+    from rnnviz.explain.registry import first_methods
     from rnnviz.ui import cache
 
     store = cache.model_store()
@@ -378,7 +378,7 @@ def test_the_memory_lessons_next_step_is_learned_and_its_peak_follows():
     """The suggested change, trained with its real recipe (about 3 s): it must grade learned,
     and the lag profile must peak at the new lag."""
     from rnnviz.experiment import explain
-    from rnnviz.model import train
+    from rnnviz.training.model import train
 
     config = {lesson.slug: lesson for lesson in lessons._lessons()}["memory"].try_config
     assert config.rule == "x1[t-4] > 0.5"

@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import load_test  # noqa: E402
 
 from rnnviz.config import Config  # noqa: E402
-from rnnviz.hosting import HOSTED_BOUNDS  # noqa: E402
+from rnnviz.serve.hosting import HOSTED_BOUNDS  # noqa: E402
 
 
 def _opened(student) -> Config:

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from rnnviz.config import PRESETS, Config
-from rnnviz.data import DataError, make_split
+from rnnviz.data.split import DataError, make_split
 from rnnviz.experiment import explain
-from rnnviz.model import build_model, evaluate, load, save, train
+from rnnviz.training.model import build_model, evaluate, load, save, train
 
 SMALL = Config(n_train=400, n_val=100, n_score=50, epochs=1, n_repeats=2)
 

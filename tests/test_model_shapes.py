@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnviz import plots
-from rnnviz.model import Predictor
-from rnnviz.scoring import perturbation_importance, trim_lags
+from rnnviz.explain.scoring import perturbation_importance, trim_lags
+from rnnviz.report import plots
+from rnnviz.training.model import Predictor
 
 T, F, N = 6, 2, 64
 
@@ -117,7 +117,7 @@ def test_small_models_get_2048_rows_a_call_and_large_ones_keep_1024():
     import keras
 
     from rnnviz.config import Config
-    from rnnviz.model import build_model
+    from rnnviz.training.model import build_model
 
     # The default model: 2048-row calls run the same rows in less time (bench_core figure 4).
     small = Predictor(build_model(Config()))

@@ -60,10 +60,10 @@ def _plain(a) -> list | float | None:
 
 def compute() -> dict:
     """Today's numbers: perturbation_importance on a function, then every fast method."""
-    from rnnviz.comparison import compare
-    from rnnviz.methods import Context
-    from rnnviz.model import Predictor
-    from rnnviz.scoring import perturbation_importance
+    from rnnviz.explain.comparison import compare
+    from rnnviz.explain.methods import Context
+    from rnnviz.explain.scoring import perturbation_importance
+    from rnnviz.training.model import Predictor
 
     x, y, valid = _inputs()
 

@@ -6,8 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from rnnviz import plots
-from rnnviz.scoring import PerturbationResult
+from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.report import plots
 
 F, T, R = 3, 4, 2
 

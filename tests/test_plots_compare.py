@@ -6,10 +6,10 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from rnnviz import plots
-from rnnviz.attribution import Attribution
-from rnnviz.comparison import Comparison, normalised_scores
-from rnnviz.registry import METHODS, method_label
+from rnnviz.explain.attribution import Attribution
+from rnnviz.explain.comparison import Comparison, normalised_scores
+from rnnviz.explain.registry import METHODS, method_label
+from rnnviz.report import plots
 
 NAMES = ("x1", "x2", "x3")
 

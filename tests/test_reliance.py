@@ -1,4 +1,5 @@
-"""The one criterion for "relied on" and "combines" (rnnviz.reliance), and the sentences that
+"""The one criterion for "relied on" and "combines" (rnnviz.explain.reliance), and the sentences
+that
 use it, checked on plain functions whose answer is known by hand: a sum (no interaction), a
 product (interaction σ²), a feature the function never reads (exactly 0), a small known weight.
 """
@@ -8,11 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnviz import lessons, readings, reliance
-from rnnviz.attribution import PerturbationResult
-from rnnviz.interactions import interaction_importance
-from rnnviz.plots import interaction_heatmap
-from rnnviz.scoring import perturbation_importance
+from rnnviz.explain import reliance
+from rnnviz.explain.attribution import PerturbationResult
+from rnnviz.explain.interactions import interaction_importance
+from rnnviz.explain.scoring import perturbation_importance
+from rnnviz.report import lessons, readings
+from rnnviz.report.plots import interaction_heatmap
 
 SIGMA = 0.2
 N, T = 300, 6

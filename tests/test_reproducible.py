@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from rnnviz.config import Config
-from rnnviz.model import train
+from rnnviz.training.model import train
 
 CFG = Config(rule="threshold", seed=105, n_train=2000, epochs=4)
 
@@ -80,7 +80,7 @@ def test_two_trainings_at_once_equal_each_trained_alone():
 
 def test_a_reused_compiled_trainer_gives_the_weights_of_a_fresh_one():
     """Trainings borrow compiled models of the same shapes; that must change no number."""
-    from rnnviz import model as model_module
+    from rnnviz.training import model as model_module
 
     first, second = (
         CFG.replace(n_train=600, epochs=2, seed=7),
@@ -96,8 +96,8 @@ def test_a_reused_compiled_trainer_gives_the_weights_of_a_fresh_one():
 
 
 def test_models_of_one_architecture_share_a_trace_and_keep_their_own_predictions():
-    from rnnviz.data import make_split
-    from rnnviz.model import Predictor
+    from rnnviz.data.split import make_split
+    from rnnviz.training.model import Predictor
 
     a, b = (train(CFG.replace(n_train=400, epochs=1, seed=s)) for s in (31, 32))
     x = make_split(CFG.replace(n_score=300), "score").x

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from rnnviz import datasets, plots
 from rnnviz.config import PRESETS
+from rnnviz.data import datasets
+from rnnviz.report import plots
 from rnnviz.ui import state
 
 from apptools import assert_clean, go, make_app, private_cache
@@ -27,7 +28,7 @@ def test_real_config_round_trips_through_the_url():
 
 def test_a_series_link_is_refused_when_every_window_scored_exceeds_the_hosted_limit():
     from rnnviz.config import Config
-    from rnnviz.hosting import HOSTED_BOUNDS
+    from rnnviz.serve.hosting import HOSTED_BOUNDS
 
     link = {"dataset": "seattle-weather", "n_score": "10", "n_repeats": "10", "seq_len": "50"}
     link |= {"n_features": "6", "units": "32,32,32", "activations": "tanh,tanh,tanh"}

@@ -121,7 +121,7 @@ def test_no_train_longer_offer_when_validation_loss_stopped_falling():
 
 def _notices(accuracy: float, baseline: float) -> None:
     from rnnviz.config import Config
-    from rnnviz.result import TrainResult
+    from rnnviz.training.result import TrainResult
     from rnnviz.ui import components
 
     history = {"loss": [0.5], "val_loss": [0.5]}

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from rnnviz.config import Config
-from rnnviz.scoring import PerturbationResult
-from rnnviz.snapshots import (
+from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.training.snapshots import (
     SNAPSHOT_TARGET,
     Snapshot,
     snapshot_noise,
@@ -86,7 +86,7 @@ def test_snapshot_steps_are_evenly_spaced_from_zero_to_the_last_step():
 @pytest.fixture(scope="module")
 def default_run():
     """The default recipe, with snapshots and progress reports, and without snapshots."""
-    from rnnviz.model import train
+    from rnnviz.training.model import train
 
     reports = []
     with_snaps = train(Config(), reports.append)
@@ -128,7 +128,7 @@ def test_progress_reports_carry_the_newest_snapshot(default_run):
 def test_final_snapshot_ranks_features_as_the_full_scoring_does():
     """On x1 > 0.5 only x1 matters: the last snapshot and the full scoring agree on that."""
     from rnnviz.experiment import explain
-    from rnnviz.model import train
+    from rnnviz.training.model import train
 
     config = Config(rule="threshold", seed=1)
     result = train(config)
@@ -148,7 +148,7 @@ TINY = Config(n_train=300, n_val=100, n_score=40, epochs=2, seq_len=6, seed=21)
 
 
 def test_snapshots_round_trip_through_the_store(tmp_path):
-    from rnnviz.store import ModelStore
+    from rnnviz.serve.store import ModelStore
 
     trained = ModelStore(tmp_path).get_or_train(TINY)
     assert len(trained.snapshots) >= 2
@@ -164,7 +164,7 @@ def test_snapshots_round_trip_through_the_store(tmp_path):
 def test_an_entry_written_before_snapshots_still_loads(tmp_path):
     import hashlib
 
-    from rnnviz.store import ModelStore
+    from rnnviz.serve.store import ModelStore
 
     ModelStore(tmp_path).get_or_train(TINY)
     entry = tmp_path / TINY.training_id()
@@ -211,7 +211,7 @@ def _series(k: int = 5) -> list[Snapshot]:
 
 
 def test_replay_has_one_frame_per_snapshot_with_its_numbers():
-    from rnnviz.plots_training import snapshot_replay
+    from rnnviz.report.plots_training import snapshot_replay
 
     snaps = _series()
     fig = snapshot_replay(snaps, truth={(0, 2)})
@@ -226,7 +226,7 @@ def test_replay_has_one_frame_per_snapshot_with_its_numbers():
 
 
 def test_now_draws_one_snapshot():
-    from rnnviz.plots_training import snapshot_now
+    from rnnviz.report.plots_training import snapshot_now
 
     snap = _series()[-1]
     fig = snapshot_now(snap, truth={(0, 2)})
@@ -246,7 +246,7 @@ def _causal(k: int = 3) -> list[Snapshot]:
 def test_negative_lags_drawn_only_for_a_model_that_reads_ahead():
     """As on the Per-timestep page: lags 0 .. T-1 for a causal model (its negative lags are
     zero but for rounding), -(T-1) .. T-1 for a bidirectional one."""
-    from rnnviz.plots_training import snapshot_now, snapshot_replay
+    from rnnviz.report.plots_training import snapshot_now, snapshot_replay
 
     snaps = _causal()
     causal, both = list(range(T)), list(range(1 - T, T))
@@ -285,7 +285,7 @@ def test_replay_marks_the_full_scoring_and_says_what_each_scored():
     samples (sequences, repeats, σ: here the σ was changed after the training)."""
     from dataclasses import replace
 
-    from rnnviz.plots_training import snapshot_replay
+    from rnnviz.report.plots_training import snapshot_replay
 
     snaps = [replace(s, sequences=36, sigma=0.2) for s in _causal()]
     full = _full_scoring(sigma=0.5, repeats=2, sequences=250)
@@ -311,9 +311,9 @@ def test_last_frame_is_the_final_model_scored_on_fewer_sequences(default_run):
     last snapshot is the final model's, scored again here to the same numbers), not another
     σ (the same), but its sample: 36 held-out sequences nudged once. The same estimator on the
     full scoring's sequences, averaged over draws, gives the full scoring's numbers."""
-    from rnnviz.data import make_split
+    from rnnviz.data.split import make_split
     from rnnviz.experiment import explain
-    from rnnviz.snapshots import snapshot_rows
+    from rnnviz.training.snapshots import snapshot_rows
 
     result, _, _ = default_run
     config = result.config
@@ -355,7 +355,7 @@ def test_last_frame_is_the_final_model_scored_on_fewer_sequences(default_run):
 
 
 def test_replay_reading_says_when_each_feature_rose():
-    from rnnviz.readings import replay_reading
+    from rnnviz.report.readings import replay_reading
 
     text = replay_reading(_series(), {0})
     # x1 ends at 0.2: half of it (0.1) is first reached at step 6; x2 ends at 0.01, x3 at 0

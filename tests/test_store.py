@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rnnviz.store
+import rnnviz.serve.store
 from rnnviz.config import Config
-from rnnviz.data import make_split
-from rnnviz.model import train
-from rnnviz.store import ModelStore
+from rnnviz.data.split import make_split
+from rnnviz.serve.store import ModelStore
+from rnnviz.training.model import train
 
 CFG = Config(n_train=300, n_val=100, n_score=40, epochs=1, seq_len=6)
 
@@ -97,12 +97,13 @@ def tiny_result():
 
 @pytest.fixture
 def fake_train(monkeypatch, tiny_result):
-    """``rnnviz.store.train`` returns the one tiny model, labelled with the config asked for."""
+    """``rnnviz.serve.store.train`` returns the one tiny model, labelled with the config asked
+    for."""
 
     def fake(config, progress=None, *args, **kwargs):
         return dataclasses.replace(tiny_result, config=config)
 
-    monkeypatch.setattr(rnnviz.store, "train", fake)
+    monkeypatch.setattr(rnnviz.serve.store, "train", fake)
 
 
 def _snapshot(root: Path, names) -> dict[str, bytes | None]:
@@ -171,16 +172,16 @@ def test_leftover_temp_folders_are_cleaned_on_start_but_foreign_dot_folders_are_
         made.append(Path(real_mkdtemp(*args, **kwargs)))
         return str(made[-1])
 
-    monkeypatch.setattr(rnnviz.store.tempfile, "mkdtemp", spy)
+    monkeypatch.setattr(rnnviz.serve.store.tempfile, "mkdtemp", spy)
     ModelStore(tmp_path).get_or_train(TINY)
     (temp,) = [p for p in made if p.parent == tmp_path]  # the write's temporary folder (Keras
     # makes its own elsewhere); renamed into the entry since
     assert not temp.exists()
     temp.mkdir()  # as if the process had been killed in the middle of that write
     (temp / "model.keras").write_bytes(b"half a model")
-    young = tmp_path / f"{rnnviz.store.TEMP_PREFIX}{TINY.replace(seed=2).training_id()}-abc"
-    young.mkdir()  # another process's write in progress (e.g. python -m rnnviz.warm)
-    old = time.time() - 2 * rnnviz.store.STALE_TEMP_S
+    young = tmp_path / f"{rnnviz.serve.store.TEMP_PREFIX}{TINY.replace(seed=2).training_id()}-abc"
+    young.mkdir()  # another process's write in progress (e.g. python -m rnnviz.serve.warm)
+    old = time.time() - 2 * rnnviz.serve.store.STALE_TEMP_S
     os.utime(temp, (old, old))  # killed long ago
     foreign = [".config", f".{TINY.replace(seed=1).training_id()}-abcd1234", ".rnnviz_notes"]
     for name in foreign:
@@ -202,7 +203,7 @@ def test_temporary_files_of_kept_results_left_by_a_killed_write_are_cleaned_on_s
     ModelStore(tmp_path).get_or_train(TINY)
     entry = tmp_path / TINY.training_id()
     names = [".scores-0123456789abcdef.npz.41.77.tmp", ".forecast.json.41.77.tmp"]
-    old = time.time() - 2 * rnnviz.store.STALE_TEMP_S
+    old = time.time() - 2 * rnnviz.serve.store.STALE_TEMP_S
     for name in names:
         (entry / name).write_bytes(b"half written")
         os.utime(entry / name, (old, old))
@@ -235,7 +236,7 @@ def test_a_stray_file_named_like_an_entry_does_not_turn_the_disk_cache_off(tmp_p
 
 
 def test_a_failed_write_skips_that_entry_only(tmp_path, fake_train, monkeypatch):
-    real_save = rnnviz.store.save
+    real_save = rnnviz.serve.store.save
     broken = TINY.replace(seed=1)
 
     def save(result, folder):
@@ -243,7 +244,7 @@ def test_a_failed_write_skips_that_entry_only(tmp_path, fake_train, monkeypatch)
             raise OSError(28, "No space left on device")
         return real_save(result, folder)
 
-    monkeypatch.setattr(rnnviz.store, "save", save)
+    monkeypatch.setattr(rnnviz.serve.store, "save", save)
     store = ModelStore(tmp_path)
     store.get_or_train(broken)  # kept in memory; nothing half-written left behind
     assert "No space left" in store.notice and store.folder == tmp_path
@@ -301,7 +302,7 @@ def test_kept_scores_edited_by_hand_are_removed_and_recomputed(tmp_path, kept):
 def test_kept_scores_are_checked_against_their_config_even_with_a_good_checksum(tmp_path, kept):
     """What the store wrote itself is checked too: a result that cannot be this config's (a
     text σ, the wrong features, not finite) is never served."""
-    from rnnviz.scoring import PerturbationResult
+    from rnnviz.explain.scoring import PerturbationResult
 
     store, scores = kept
     F, T, R = TINY.n_features, TINY.seq_len, TINY.n_repeats
@@ -424,7 +425,7 @@ def _read_only(monkeypatch, root: Path) -> None:
             raise OSError(errno.EROFS, "Read-only file system", str(path))
 
     real_rmtree = shutil.rmtree
-    monkeypatch.setattr(rnnviz.store, "open", opener, raising=False)
+    monkeypatch.setattr(rnnviz.serve.store, "open", opener, raising=False)
     for name in ("unlink", "write_bytes", "write_text", "mkdir", "rmdir", "touch"):
         monkeypatch.setattr(Path, name, guard(getattr(Path, name)))
     for name in ("replace", "rename", "utime", "unlink", "remove", "rmdir", "mkdir"):

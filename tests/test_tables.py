@@ -8,9 +8,9 @@ import json
 
 import numpy as np
 
-from rnnviz import readings
 from rnnviz.config import Config
-from rnnviz.scoring import perturbation_importance, trim_lags
+from rnnviz.explain.scoring import perturbation_importance, trim_lags
+from rnnviz.report import readings
 from rnnviz.ui import tables, text
 
 T = 6

@@ -1,4 +1,5 @@
-"""Tests for rnnviz.truth: ground-truth scoring on hand-made rankings with hand-computed values."""
+"""Tests for rnnviz.data.truth: ground-truth scoring on hand-made rankings with hand-computed
+values."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnviz.rules import get_rule
-from rnnviz.truth import (
+from rnnviz.data.truth import (
     cell_truth_mask,
     feature_auc,
     lag_truth_mask,
     saliency_precision_recall,
     score_method,
 )
+from rnnviz.rules import get_rule
 
 # --------------------------------------------------------------------------- feature AUC
 
@@ -190,8 +191,8 @@ def test_score_method_without_lag_scores() -> None:
 
 
 def test_chance_spread_of_the_auc_matches_random_scores_over_seeds():
-    from rnnviz.methods import random_baseline
-    from rnnviz.truth import chance_auc_sd, score_method
+    from rnnviz.data.truth import chance_auc_sd, score_method
+    from rnnviz.explain.methods import random_baseline
 
     assert chance_auc_sd(1, 29) == pytest.approx(np.sqrt(31 / (12 * 29)))  # ≈ 0.30
     assert chance_auc_sd(0, 5) is None

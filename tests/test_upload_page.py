@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rnnviz import plots
 from rnnviz.config import Config
-from rnnviz.model import build_model
-from rnnviz.store import ModelStore
+from rnnviz.report import plots
+from rnnviz.serve.store import ModelStore
+from rnnviz.training.model import build_model
 from rnnviz.ui import cache, state
 
 import apptools

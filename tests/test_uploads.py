@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 from rnnviz.config import Bounds, Config
-from rnnviz.hosting import HOSTED_BOUNDS, load_settings
-from rnnviz.model import Predictor, build_model
-from rnnviz.uploads import (
+from rnnviz.serve.hosting import HOSTED_BOUNDS, load_settings
+from rnnviz.serve.uploads import (
     UploadError,
     check_data,
     load_weights,
@@ -26,6 +25,7 @@ from rnnviz.uploads import (
     regression_scores,
     regression_verdict,
 )
+from rnnviz.training.model import Predictor, build_model
 
 CFG = Config(n_train=100, seq_len=6)
 

@@ -11,7 +11,8 @@ import math
 import pytest
 
 from rnnviz.config import Bounds, Config
-from rnnviz.result import (
+from rnnviz.serve.uploads import Upload
+from rnnviz.training.result import (
     GRADES,
     IMPROVING_TOLERANCE,
     LEARNED_ERROR_RATIO,
@@ -23,7 +24,6 @@ from rnnviz.result import (
     longer,
     still_improving,
 )
-from rnnviz.uploads import Upload
 
 
 def made(

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from rnnviz.result import Progress
+from rnnviz.training.result import Progress
 
 
 def gate(folder: str, tag: str, progress=None) -> str:
@@ -27,7 +27,7 @@ def pid(progress=None) -> int:
 
 
 def own(progress=None) -> float:
-    from rnnviz.worker import own_memory_mb
+    from rnnviz.serve.worker import own_memory_mb
 
     return own_memory_mb()
 

@@ -2,9 +2,10 @@
 
 ``model_store()`` is shared by every session (``st.cache_resource``) and keeps trained models
 on disk under ``$RNNVIZ_CACHE_DIR`` (default ``.rnnviz_cache`` in the working directory;
-``rnnviz.hosting`` lists every setting), so a trained configuration is instant for everyone and
+``rnnviz.serve.hosting`` lists every setting), so a trained configuration is instant for everyone
+and
 survives a restart. Everything that needs TensorFlow (trainings, scorings, interactions,
-comparisons, uploads) runs as a job of ``worker()`` (``rnnviz.worker``: processes of its own,
+comparisons, uploads) runs as a job of ``worker()`` (``rnnviz.serve.worker``: processes of its own,
 memory bounded), never in this process: the web server renders, queues and reads the store.
 What a job computes is kept beside its model, and cached per process here.
 """
@@ -20,15 +21,15 @@ from typing import Any
 import streamlit as st
 
 from rnnviz.config import Bounds, Config
-from rnnviz.hosting import Settings, load_settings
-from rnnviz.jobs import StepwiseJobs, TrainingJobs, warm
-from rnnviz.registry import METHODS
-from rnnviz.result import TrainResult
-from rnnviz.scoring import PerturbationResult
-from rnnviz.store import ModelStore
-from rnnviz.uploads import Upload, UploadError
-from rnnviz.warm import preset_experiments
-from rnnviz.worker import Job, TaskValueError, Worker
+from rnnviz.explain.registry import METHODS
+from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.serve.hosting import Settings, load_settings
+from rnnviz.serve.jobs import StepwiseJobs, TrainingJobs, warm
+from rnnviz.serve.store import ModelStore
+from rnnviz.serve.uploads import Upload, UploadError
+from rnnviz.serve.warm import preset_experiments
+from rnnviz.serve.worker import Job, TaskValueError, Worker
+from rnnviz.training.result import TrainResult
 
 # Hosted mode starts the worker's processes this long after the first page: the pages of a server
 # that just started come first (measured: a cached experiment's first chart after a restart took
@@ -60,7 +61,7 @@ def bounds() -> Bounds:
 
 @st.cache_resource(show_spinner=False)
 def worker() -> Worker:
-    """The process-wide worker (``rnnviz.worker``): every job that needs TensorFlow."""
+    """The process-wide worker (``rnnviz.serve.worker``): every job that needs TensorFlow."""
     s = settings()
     worker = Worker(slots=s.max_training, budget_mb=s.worker_budget_mb)
     if s.hosted:  # a demo's visitors should not wait for the worker's TensorFlow import
@@ -141,7 +142,8 @@ def _interactions(
 
 
 def interactions(result: TrainResult, config: Config):
-    """Pairwise interactions (``rnnviz.interactions``) of ``result`` with the scoring knobs of
+    """Pairwise interactions (``rnnviz.explain.interactions``) of ``result`` with the scoring knobs
+    of
     ``config``: cached per process and kept on disk beside the model, so reruns and restarts
     do not recompute them."""
     return _interactions(
@@ -150,7 +152,7 @@ def interactions(result: TrainResult, config: Config):
 
 
 def prepare_upload(*args: Any) -> Upload:
-    """``rnnviz.uploads.prepare_upload`` in the worker (it loads and runs the model); raises
+    """``rnnviz.serve.uploads.prepare_upload`` in the worker (it loads and runs the model); raises
     UploadError with what to change."""
     digest = hashlib.sha256()
     for part in args:
@@ -183,7 +185,7 @@ def upload_scores(
 
 @st.cache_data(max_entries=32, show_spinner="Scoring the forecasts of the scored year…")
 def _forecast(_result: TrainResult, training_id: str) -> tuple[dict[str, float], str]:
-    from rnnviz.datasets import forecast_verdict
+    from rnnviz.data.datasets import forecast_verdict
 
     config, store = _result.config, model_store()
     saved = store.get_forecast(config)
@@ -197,7 +199,7 @@ def _forecast(_result: TrainResult, training_id: str) -> tuple[dict[str, float],
 
 def forecast(result: TrainResult) -> tuple[dict[str, float], str]:
     """A real series' model against its baselines on the scored year: (numbers, verdict)
-    (``rnnviz.datasets.judge``; cached per process and kept on disk beside the model, so after
+    (``rnnviz.data.datasets.judge``; cached per process and kept on disk beside the model, so after
     a restart its pages draw without any job)."""
     return _forecast(result, result.config.training_id())
 
@@ -255,7 +257,7 @@ def comparison(result: TrainResult, config: Config, methods, params=None):
 
 @st.cache_resource(show_spinner=False)
 def _stepwise_jobs() -> StepwiseJobs:
-    """The process-wide registry of stepwise jobs (:class:`rnnviz.jobs.StepwiseJobs`)."""
+    """The process-wide registry of stepwise jobs (:class:`rnnviz.serve.jobs.StepwiseJobs`)."""
     return StepwiseJobs(worker())
 
 

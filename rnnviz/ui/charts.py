@@ -2,7 +2,7 @@
 
 Plotly draws a figure at any width but lays it out once, and a Streamlit page cannot know how
 wide a chart will be (a phone, a column beside a note, a projector). A builder with a
-``narrow`` layout (its breakpoint in :data:`rnnviz.plots.WIDE_FROM_PX`: small multiples in
+``narrow`` layout (its breakpoint in :data:`rnnviz.report.plots.WIDE_FROM_PX`: small multiples in
 two columns on a phone, say) is drawn both ways here, and a CSS container query on the chart's
 own width shows the one that fits: a phone gets the narrow one, and so does a column too narrow
 for the wide one, whatever the screen.
@@ -15,7 +15,7 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 import streamlit as st
 
-from rnnviz.plots import WIDE_FROM_PX
+from rnnviz.report.plots import WIDE_FROM_PX
 
 
 def _block(kind: str, key: str) -> str:

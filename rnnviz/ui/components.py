@@ -20,18 +20,19 @@ from typing import Any
 import pandas  # noqa: F401
 import streamlit as st
 
-from rnnviz import datasets, uploads
 from rnnviz.config import Config, ConfigError, describe_model
+from rnnviz.data import datasets
 from rnnviz.experiment import feature_names, ground_truth
-from rnnviz.jobs import BusyError, wait_for
-from rnnviz.readings import counted_outputs
-from rnnviz.result import TrainResult
+from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.report.readings import counted_outputs
 from rnnviz.rules import Rule
-from rnnviz.scoring import PerturbationResult
+from rnnviz.serve import uploads
+from rnnviz.serve.jobs import BusyError, wait_for
+from rnnviz.serve.uploads import Upload
+from rnnviz.training.result import TrainResult
 from rnnviz.ui import cache, state, tables, training_view
 from rnnviz.ui import text as texts
 from rnnviz.ui.text import md_code, md_escape, md_fence
-from rnnviz.uploads import Upload
 
 log = logging.getLogger(__name__)
 

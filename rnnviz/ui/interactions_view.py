@@ -10,13 +10,13 @@ import logging
 
 import streamlit as st
 
-from rnnviz import readings
 from rnnviz.config import Config
+from rnnviz.data.truth import interacting_pairs
 from rnnviz.experiment import ground_truth
-from rnnviz.plots import interaction_heatmap
-from rnnviz.reliance import noise_of
-from rnnviz.result import TrainResult
-from rnnviz.truth import interacting_pairs
+from rnnviz.explain.reliance import noise_of
+from rnnviz.report import readings
+from rnnviz.report.plots import interaction_heatmap
+from rnnviz.training.result import TrainResult
 from rnnviz.ui import cache, text
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from typing import Any
 import streamlit as st
 
 from rnnviz.config import DEFAULT_BOUNDS, SERIES_COUNTS, Bounds, Config, ConfigError, not_applied
+from rnnviz.serve.uploads import Upload
 from rnnviz.ui.cache import bounds
-from rnnviz.uploads import Upload
 
 CONFIG_KEY = "rnnviz_config"
 URL_ERROR_KEY = "rnnviz_url_error"

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from rnnviz.attribution import PerturbationResult, drawn_lags, json_list
-from rnnviz.comparison import Comparison
 from rnnviz.config import Config
-from rnnviz.readings import reading, step_ranges
+from rnnviz.explain.attribution import PerturbationResult, drawn_lags, json_list
+from rnnviz.explain.comparison import Comparison
+from rnnviz.report.readings import reading, step_ranges
 
 FEATURE_COLUMNS = ("variable", "perturbation effect", "± std over repeats", "used by the rule")
 DECIMALS = 4  # effects and their spreads, as in the thread's "perturbation effect: 0.1162"

@@ -1,14 +1,14 @@
 """Short teaching texts, shared by the Learn and Compare pages and the "how to read" notes beside
 the plots, and the helpers that put user text (rules, file names, error messages) into Markdown
-literally. Sentences made from a result's numbers are in :mod:`rnnviz.readings`."""
+literally. Sentences made from a result's numbers are in :mod:`rnnviz.report.readings`."""
 
 from __future__ import annotations
 
 import re
 import string
 
-from rnnviz.comparison import TIE_FLOOR
 from rnnviz.config import CELL_NAMES as CORE_CELL_NAMES
+from rnnviz.explain.comparison import TIE_FLOOR
 
 # --------------------------------------------------------------------------- user text in Markdown
 

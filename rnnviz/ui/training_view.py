@@ -11,18 +11,18 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from rnnviz import readings
 from rnnviz.config import Config
 from rnnviz.experiment import feature_names, ground_truth
-from rnnviz.plots_training import snapshot_now, snapshot_replay
-from rnnviz.reliance import noise_of
-from rnnviz.result import TrainResult
-from rnnviz.scoring import PerturbationResult
+from rnnviz.explain.reliance import noise_of
+from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.report import readings
+from rnnviz.report.plots_training import snapshot_now, snapshot_replay
+from rnnviz.training.result import TrainResult
 from rnnviz.ui import text
 
 
 def live(placeholder, config: Config, key: str = "live_snapshot") -> Callable:
-    """A ``report(job)`` for ``rnnviz.jobs.wait_for`` that draws the newest snapshot of the
+    """A ``report(job)`` for ``rnnviz.serve.jobs.wait_for`` that draws the newest snapshot of the
     training of ``config`` in ``placeholder`` (once per snapshot), with its features' names and
     its rule's marks (none for a real series). ``key`` tells apart trainings on one page."""
     shown: list[int] = []

@@ -1,9 +1,11 @@
 """Compare methods: the thread's MLP methods (and newer ones) on one trained network, vs the truth.
 
 Layout only: the methods, their knobs and figures come from the registry
-(:mod:`rnnviz.registry`); their scores against the rule's ground truth and the rank agreement
+(:mod:`rnnviz.explain.registry`); their scores against the rule's ground truth and the rank
+agreement
 from :func:`rnnviz.experiment.compare_methods` (through ``cache``); the plots from
-:mod:`rnnviz.plots`; the sentences from :mod:`rnnviz.readings`; the teaching texts from
+:mod:`rnnviz.report.plots`; the sentences from :mod:`rnnviz.report.readings`; the teaching texts
+from
 :mod:`rnnviz.ui.text`.
 """
 
@@ -14,14 +16,14 @@ from typing import Any
 
 import streamlit as st
 
-from rnnviz import plots, readings
-from rnnviz.comparison import merge_comparisons
 from rnnviz.config import Config, describe_model
 from rnnviz.experiment import DISAGREEMENT_EXAMPLE
-from rnnviz.jobs import stepwise_fraction, wait_for
-from rnnviz.methods import STEPWISE_MAX_FEATURES
-from rnnviz.registry import METHODS, RANDOM, Param, first_methods, method_label, spec_of
-from rnnviz.result import TrainResult
+from rnnviz.explain.comparison import merge_comparisons
+from rnnviz.explain.methods import STEPWISE_MAX_FEATURES
+from rnnviz.explain.registry import METHODS, RANDOM, Param, first_methods, method_label, spec_of
+from rnnviz.report import plots, readings
+from rnnviz.serve.jobs import stepwise_fraction, wait_for
+from rnnviz.training.result import TrainResult
 from rnnviz.ui import cache, charts, components, state, tables, text
 from rnnviz.ui.text import md_code
 

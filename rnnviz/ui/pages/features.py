@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rnnviz import datasets, plots, readings
 from rnnviz.config import Config
-from rnnviz.registry import SIGMA_STEPS
+from rnnviz.data import datasets
+from rnnviz.explain.registry import SIGMA_STEPS
+from rnnviz.report import plots, readings
 from rnnviz.ui import components, interactions_view, state, tables, text
 from rnnviz.ui.cache import bounds
 

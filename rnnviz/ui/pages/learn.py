@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rnnviz import datasets, plots, readings
 from rnnviz.config import Config
+from rnnviz.data import datasets
 from rnnviz.experiment import ground_truth
-from rnnviz.result import TrainResult
+from rnnviz.report import plots, readings
+from rnnviz.serve.warm import preset_experiments
+from rnnviz.training.result import TrainResult
 from rnnviz.ui import cache, components, text, training_view
 from rnnviz.ui.text import md_code
-from rnnviz.warm import preset_experiments
 
 SMALL = 360  # px: the example plots are smaller than on the results pages
 

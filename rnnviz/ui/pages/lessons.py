@@ -2,17 +2,17 @@
 
 Each lesson has its own link (``/lessons?lesson=<slug>``) for a teacher to share. The
 experiments are presets that hosted mode trains at start, so they open at once; the reveal is
-read off their numbers by ``rnnviz.lessons``. Layout only: the core makes every sentence.
+read off their numbers by ``rnnviz.report.lessons``. Layout only: the core makes every sentence.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from rnnviz import lessons, plots
 from rnnviz.config import describe_budget
-from rnnviz.lessons import Lesson
-from rnnviz.reliance import noise_of
+from rnnviz.explain.reliance import noise_of
+from rnnviz.report import lessons, plots
+from rnnviz.report.lessons import Lesson
 from rnnviz.ui import cache, charts, components, state, text
 
 QUERY_KEY = "lesson"
@@ -74,7 +74,7 @@ def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
     config = lesson.configs[0]
     rule = config.target()
     if lesson.kind == "methods":
-        from rnnviz.registry import first_methods
+        from rnnviz.explain.registry import first_methods
 
         comparison = cache.comparison(results[0], config, first_methods())
         charts.by_width(plots.method_multiples, "lesson_figure", comparison, rule.features)
@@ -92,8 +92,8 @@ def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
         st.plotly_chart(plots.lag_profile(scores[0], rule.ground_truth), key="lesson_figure")
         return lessons.reveal_lag(scores[0])
     if lesson.kind == "interaction":
-        from rnnviz.plots import interaction_heatmap
-        from rnnviz.truth import interacting_pairs
+        from rnnviz.data.truth import interacting_pairs
+        from rnnviz.report.plots import interaction_heatmap
 
         found = cache.interactions(results[0], config)
         st.plotly_chart(interaction_heatmap(found, interacting_pairs(rule)), key="lesson_figure")

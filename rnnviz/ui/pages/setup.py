@@ -6,7 +6,6 @@ from dataclasses import fields
 
 import streamlit as st
 
-from rnnviz import datasets, plots
 from rnnviz.config import (
     ACTIVATIONS,
     CELLS,
@@ -26,10 +25,11 @@ from rnnviz.config import (
     parse_correlated,
     series_preset,
 )
-from rnnviz.data import check_balance, make_split
-from rnnviz.result import improving_note, longer
+from rnnviz.data.split import check_balance, datasets, make_split
+from rnnviz.report import plots
 from rnnviz.rules import RULE_PRESETS as RULES
 from rnnviz.rules import Rule, get_rule
+from rnnviz.training.result import improving_note, longer
 from rnnviz.ui import cache, components, state
 from rnnviz.ui import text as texts
 from rnnviz.ui.cache import bounds
@@ -47,7 +47,7 @@ RECIPE_KNOBS = [
     if getattr(PRESETS["default"], f.name) != getattr(PRESETS["reference"], f.name)
 ]
 MODEL_KNOBS = [k for k in RECIPE_KNOBS if k not in ("n_train", "epochs", "seed")]
-# The knobs a real series shows on this page (the rest come from its preset: rnnviz.datasets);
+# The knobs a real series shows on this page (the rest come from its preset: rnnviz.data.datasets);
 # its window and features have widgets of their own (SERIES_WIDGETS: other ranges and types).
 SERIES_KNOBS = ("outcome", "cell", "epochs", "seed", "units", "activations", "head")
 SERIES_KNOBS += ("learning_rate", "batch_size", "patience")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rnnviz import plots
+from rnnviz.report import plots
 from rnnviz.ui import components, text
 
 

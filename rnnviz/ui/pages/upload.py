@@ -1,7 +1,7 @@
 """Your model & data: upload sequences and a model; the results pages then explain that model.
 
 The model comes as weights for an architecture rnnviz builds (the only way in hosted mode) or,
-on your own machine, as a whole ``.keras`` file. All checks live in ``rnnviz.uploads``; this
+on your own machine, as a whole ``.keras`` file. All checks live in ``rnnviz.serve.uploads``; this
 page is layout. What is uploaded stays in this browser session (``st.session_state``) only.
 """
 
@@ -12,16 +12,16 @@ import math
 import streamlit as st
 
 from rnnviz.config import ACTIVATIONS, HEADS
-from rnnviz.hosting import Settings
-from rnnviz.ui import cache, components, state
-from rnnviz.ui.text import md_code
-from rnnviz.uploads import (
+from rnnviz.serve.hosting import Settings
+from rnnviz.serve.uploads import (
     MAX_SEQUENCES,
     TASKS,
     UploadedData,
     UploadError,
     read_data,
 )
+from rnnviz.ui import cache, components, state
+from rnnviz.ui.text import md_code
 
 K = "up_"  # prefix of this page's widget keys
 TASK_NAMES = {
@@ -58,7 +58,7 @@ weights into it, so no code from the file runs. To make a weights file for it:
 
 ```python
 from rnnviz.config import Config
-from rnnviz.model import build_model
+from rnnviz.training.model import build_model
 
 model = build_model(Config(seq_len=T, n_features=F, units=(10, 5)))
 # ... train it on your data ...

@@ -1,11 +1,11 @@
 """Trained models kept by configuration: in memory, and on disk so they survive a restart.
 
-One store serves every session of a process. It trains each configuration once (sessions asking
-for the same one wait for it; in the app, trainings run in worker processes, ``rnnviz.worker``,
+One store serves every session of a process. It trains each configuration once (sessions asking for
+the same one wait for it; in the app, trainings run in worker processes, ``rnnviz.serve.worker``,
 each with a store of its own on the same folder), and writes disk entries atomically (temporary
 folder, then rename) with a checksum that is verified on read: a corrupt or half-written entry is
-removed and retrained, never loaded. An unwritable cache folder degrades to memory only; a
-write that fails for one entry keeps that model in memory and the disk in use for the others.
+removed and retrained, never loaded. An unwritable cache folder degrades to memory only; a write
+that fails for one entry keeps that model in memory and the disk in use for the others.
 
 What the store owns on disk: the cache folder may hold other things (it may be pointed at a
 folder that already has someone's work in it), so the store evicts, replaces or deletes only
@@ -38,22 +38,22 @@ from pathlib import Path
 import numpy as np
 
 from rnnviz.config import Config
-from rnnviz.datasets import check_forecast
-from rnnviz.hosting import release_free_memory
-from rnnviz.result import ProgressFn, TrainResult, load
-from rnnviz.scoring import PerturbationResult
+from rnnviz.data.datasets import check_forecast
+from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.serve.hosting import release_free_memory
+from rnnviz.training.result import ProgressFn, TrainResult, load
 
 
 def train(config: Config, progress: ProgressFn | None = None) -> TrainResult:
-    """``rnnviz.model.train``, imported on first use: TensorFlow loads only when a training
+    """``rnnviz.training.model.train``, imported on first use: TensorFlow loads only when a training
     (or a model) is needed, never to serve a cached experiment's pages."""
-    from rnnviz.model import train as train_model
+    from rnnviz.training.model import train as train_model
 
     return train_model(config, progress)
 
 
 def save(result: TrainResult, folder: Path) -> Path:
-    from rnnviz.model import save as save_model
+    from rnnviz.training.model import save as save_model
 
     return save_model(result, folder)
 
@@ -173,7 +173,7 @@ ENTRY_FORMAT = 1
 _KEY = re.compile(r"[0-9a-f]{16}")  # Config.training_id(): the only names entries have
 TEMP_PREFIX = ".rnnviz-tmp-"  # + key + "-" + mkdtemp's random letters
 # A temporary folder younger than this may be another process's write in progress (hosted mode
-# warms the cache in processes of its own, rnnviz.warm): only older ones count as left behind.
+# warms the cache in processes of its own, rnnviz.serve.warm): only older ones count as left behind.
 STALE_TEMP_S = 600.0
 _TEMP = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{16}-[a-z0-9_]+")
 _KEPT_TEMP = re.compile(
@@ -290,7 +290,7 @@ class ModelStore:
 
     def get_or_train(self, config: Config, progress: ProgressFn | None = None) -> TrainResult:
         """The model for ``config``: cached, or trained now (once, whoever else asks in this
-        process). The app's trainings run in worker processes (``rnnviz.worker``), one job at
+        process). The app's trainings run in worker processes (``rnnviz.serve.worker``), one job at
         a time each, which queue and order them; this store only trains."""
         key = config.training_id()
         with self._lock:
@@ -330,7 +330,7 @@ class ModelStore:
     # -- interactions kept with their model (issue 11): like the scores, per scoring knobs --
     def get_interactions(self, config: Config):
         """The InteractionResult saved by :meth:`put_interactions` for these knobs, or None."""
-        from rnnviz.interactions import InteractionResult
+        from rnnviz.explain.interactions import InteractionResult
 
         return self._get_kept(config, "interactions", InteractionResult)
 
@@ -340,7 +340,7 @@ class ModelStore:
 
     # -- a real series' forecast scores (issue 12), kept with the model ------------------
     def get_forecast(self, config: Config) -> dict | None:
-        """The numbers of ``rnnviz.datasets.forecast_scores`` saved by :meth:`put_forecast`
+        """The numbers of ``rnnviz.data.datasets.forecast_scores`` saved by :meth:`put_forecast`
         for ``config``'s model, or None. Reading them needs no model and no TensorFlow (the
         verdict is made from them: ``datasets.forecast_verdict``). Numbers that fail their
         checksum or cannot be this model's forecasts (``datasets.check_forecast``) are

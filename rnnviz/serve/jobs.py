@@ -1,4 +1,4 @@
-"""Trainings and other TensorFlow work that outlive a script run, run by ``rnnviz.worker``.
+"""Trainings and other TensorFlow work that outlive a script run, run by ``rnnviz.serve.worker``.
 
 A page that needs a model submits a training and polls it to draw a progress bar. When the user
 interacts meanwhile, Streamlit stops the page script but not the job, and the next run attaches
@@ -19,10 +19,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from rnnviz.config import Config
-from rnnviz.result import TrainResult
-from rnnviz.store import ModelStore
-from rnnviz.warm import missing, preset_experiments
-from rnnviz.worker import BACKGROUND, TRAINING, BusyError, Job, Worker
+from rnnviz.serve.store import ModelStore
+from rnnviz.serve.warm import missing, preset_experiments
+from rnnviz.serve.worker import BACKGROUND, TRAINING, BusyError, Job, Worker
+from rnnviz.training.result import TrainResult
 
 MAX_FAILED = 100  # failed trainings remembered
 WARM_PRIORITY = BACKGROUND  # behind every visitor's job

@@ -1,6 +1,7 @@
 """The registry: every method's facts in one :class:`MethodSpec`, the single source of truth.
 
-A method is one function in :mod:`rnnviz.methods` plus one spec here: its label, whether it is
+A method is one function in :mod:`rnnviz.explain.methods` plus one spec here: its label, whether it
+is
 fast (no retraining), which parameters it takes (with labels, bounds and the values the page
 offers), what it needs, an optional ``validate`` hook and, where it has one, the figure the
 Compare page draws for it. The Compare page, :func:`rnnviz.experiment.compare_methods`, the
@@ -20,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnviz import methods as m
-from rnnviz.attribution import Attribution
 from rnnviz.config import DEFAULT_BOUNDS
-from rnnviz.methods import Context
+from rnnviz.explain import methods as m
+from rnnviz.explain.attribution import Attribution
+from rnnviz.explain.methods import Context
 
 if TYPE_CHECKING:
     from rnnviz.config import Config
@@ -129,9 +130,9 @@ class MethodSpec:
     cell: bool = False  # has (feature, input step) grain
     validate: Validate | None = None  # checks beyond each parameter's bounds
     base: Callable[[MethodSpec], bool] | None = None  # runs on these methods: "<name>:<base>"
-    figure: str | None = None  # a builder in rnnviz.plots: (attribution, truth_features)
+    figure: str | None = None  # a builder in rnnviz.report.plots: (attribution, truth_features)
     figure_title: str = ""
-    figure_reading: str | None = None  # a function in rnnviz.readings: (attribution, truth)
+    figure_reading: str | None = None  # a function in rnnviz.report.readings: (attribution, truth)
     # Parameter values taken from the experiment's Config (the app's defaults too).
     from_config: Callable[[Config], dict[str, Any]] | None = None
 

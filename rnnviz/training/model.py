@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from rnnviz.config import Config  # noqa: E402
-from rnnviz.data import Dataset, check_balance, make_split, target_scale  # noqa: E402
-from rnnviz.result import (  # noqa: E402, F401  (re-exported: the public names of training)
+from rnnviz.data.split import Dataset, check_balance, make_split, target_scale  # noqa: E402
+from rnnviz.training.result import (  # noqa: E402, F401  (re-exported: the public names of training)
     LEARNED_ERROR_RATIO,
     Progress,
     ProgressFn,
@@ -43,7 +43,7 @@ from rnnviz.result import (  # noqa: E402, F401  (re-exported: the public names 
     mse,
     r2_against,
 )
-from rnnviz.snapshots import (  # noqa: E402
+from rnnviz.training.snapshots import (  # noqa: E402
     SNAPSHOT_TARGET,
     Snapshot,
     snapshot_rows,
@@ -575,7 +575,7 @@ class _Capture:
 
 
 class _SnapshotCallback(keras.callbacks.Callback):
-    """Takes the snapshots of one training (see :mod:`rnnviz.snapshots`).
+    """Takes the snapshots of one training (see :mod:`rnnviz.training.snapshots`).
 
     Weights come from :class:`_Capture` at evenly spaced steps, plus the initial weights and
     those of the last step run (when early stopping ended the training between two captures).
@@ -721,7 +721,8 @@ def train(
     Steps where the rule is undefined (``valid`` false) carry zero weight in the loss.
     Raises DataError when the labels are (almost) one class (classification only). With
     ``snapshots`` the result carries what the network relied on at evenly spaced steps
-    (``rnnviz.snapshots``; the weights are the same either way) and each progress report the
+    (``rnnviz.training.snapshots``; the weights are the same either way) and each progress report
+    the
     newest one.
     """
     train_data = train_data or make_split(config, "train")

@@ -24,9 +24,9 @@ unperturbed sample rides in the first of them (:func:`base_and_copies`).
 
 Lags: with input and output steps aligned (T_out == T_in = T), ``by_lag()`` averages the
 response along its diagonals, lag = t_out - s_in from -(T-1) to T-1 (column j is lag
-j - (T - 1); :func:`rnnviz.attribution.lag_values` gives the lags). A causal model has
+j - (T - 1); :func:`rnnviz.explain.attribution.lag_values` gives the lags). A causal model has
 exactly zero effect at every negative lag; a bidirectional one does not. The result type,
-:class:`rnnviz.attribution.PerturbationResult`, is the one every method returns.
+:class:`rnnviz.explain.attribution.PerturbationResult`, is the one every method returns.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnviz.attribution import PerturbationResult, lag_values, trim_lags
+from rnnviz.explain.attribution import PerturbationResult, lag_values, trim_lags
 
 __all__ = [
     "DEFAULT_MAX_VALUES",
@@ -301,7 +301,8 @@ def base_and_copies(
     """(outputs of ``x`` itself (n, T_out), :func:`batched_copies` of ``jobs``), the unedited
     ``x`` riding in the first call as one more copy.
 
-    A model fed fixed-shape batches (:class:`rnnviz.model.Predictor`) pads every call to its
+    A model fed fixed-shape batches (:class:`rnnviz.training.model.Predictor`) pads every call to
+    its
     batch size, so a call of the n originals alone costs as much as a full one: sharing the
     first call saves it. The originals are predicted at once; the copies as the iterator runs.
     """

@@ -1,10 +1,11 @@
 """What a worker process does: every piece of work that needs TensorFlow, one function each.
 
-The web server never imports this module: ``rnnviz.worker`` runs these functions in worker
+The web server never imports this module: ``rnnviz.serve.worker`` runs these functions in worker
 processes (forked from a server that imported this module, and so TensorFlow, once). Each takes
 the cache folder the server's model store uses, so models and what is kept beside them pass
 between the server and the workers through the disk (written atomically and checksummed by
-``rnnviz.store``); what a function returns is small (scores, numbers, a verdict) and is pickled
+``rnnviz.serve.store``); what a function returns is small (scores, numbers, a verdict) and is
+pickled
 back to the server. ``progress`` forwards training progress to the page that waits.
 """
 
@@ -14,14 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import rnnviz.model  # noqa: F401  (TensorFlow and Keras, imported once in the forkserver)
+import rnnviz.training.model  # noqa: F401  (TensorFlow and Keras, imported once in the forkserver)
 from rnnviz.config import Config
-from rnnviz.datasets import judge
+from rnnviz.data.datasets import judge
 from rnnviz.experiment import compare_methods, explain, explain_interactions
-from rnnviz.result import ProgressFn, TrainResult
-from rnnviz.scoring import perturbation_importance
-from rnnviz.store import ModelStore
-from rnnviz.uploads import Upload, model_from_upload, prepare_upload
+from rnnviz.explain.scoring import perturbation_importance
+from rnnviz.serve.store import ModelStore
+from rnnviz.serve.uploads import Upload, model_from_upload, prepare_upload
+from rnnviz.training.result import ProgressFn, TrainResult
 
 KEPT_MODELS = 4  # models a worker keeps loaded between jobs (scoring one model again is common)
 
@@ -45,7 +46,8 @@ def _model(folder: str | Path, config: Config) -> TrainResult:
 
 def warm_one(store: ModelStore, config: Config, progress: ProgressFn | None = None) -> None:
     """Train ``config`` into ``store`` (if not there yet) with what its pages read: its scores,
-    its interactions and, for a real series, its forecast scores (``rnnviz.warm.complete``)."""
+    its interactions and, for a real series, its forecast scores
+    (``rnnviz.serve.warm.complete``)."""
     result = store.get_or_train(config, progress=progress)
     if store.get_scores(config) is None:
         store.put_scores(config, explain(result, config))
@@ -108,7 +110,7 @@ def compare(
 
 
 def upload(*args: Any, progress: ProgressFn | None = None, **kwargs: Any) -> Upload:
-    """``rnnviz.uploads.prepare_upload``: the files checked, the model loaded and run on the
+    """``rnnviz.serve.uploads.prepare_upload``: the files checked, the model loaded and run on the
     data; what comes back holds the files' bytes, not the model."""
     return prepare_upload(*args, **kwargs)
 

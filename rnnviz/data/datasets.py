@@ -46,9 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from rnnviz import result
 from rnnviz.config import SERIES_SPLITS, Config
-from rnnviz.data import DataError, Dataset
+from rnnviz.data.split import DataError, Dataset
+from rnnviz.training import result
 
 NAME = "seattle-weather"
 PACKAGE = "vega_datasets"
@@ -622,7 +622,7 @@ def read(config: Config, scores: Any) -> str:
     """:func:`weather_reading` of ``scores`` (a ``PerturbationResult`` of ``config``'s model)
     with the training days' correlations and the outcome's mean on the training and scored
     days (the distribution-shift caveat)."""
-    from rnnviz.scoring import PerturbationResult
+    from rnnviz.explain.scoring import PerturbationResult
 
     names = feature_names(config.n_features)
     if tuple(scores.feature_names) != names:  # e.g. scores saved before they carried names

@@ -34,7 +34,7 @@ HOSTED_BOUNDS = Bounds(
 )
 
 
-# A worker process (rnnviz.worker) whose own memory passed this after a job is replaced.
+# A worker process (rnnviz.serve.worker) whose own memory passed this after a job is replaced.
 WORKER_BUDGET_MB = 200.0
 
 
@@ -44,7 +44,7 @@ class Settings:
 
     hosted: bool = False
     cache_dir: str = ".rnnviz_cache"
-    # Worker processes (rnnviz.worker), each running one job at a time; the rest queue and see
+    # Worker processes (rnnviz.serve.worker), each running one job at a time; the rest queue and see
     # their position and an estimated wait. Two at once finished a queue of six trainings 1.5x
     # sooner on 2 cores than one at a time (benchmarks/bench_parallel.py); hosted mode runs one,
     # since each keeps up to its budget of TensorFlow state beside the shared import.

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from rnnviz.attribution import Attribution, PerturbationResult, drawn_lags
-from rnnviz.comparison import normalised_scores
-from rnnviz.interactions import InteractionResult
-from rnnviz.readings import step_ranges
-from rnnviz.registry import method_label
+from rnnviz.explain.attribution import Attribution, PerturbationResult, drawn_lags
+from rnnviz.explain.comparison import normalised_scores
+from rnnviz.explain.interactions import InteractionResult
+from rnnviz.explain.registry import method_label
+from rnnviz.report.readings import step_ranges
 
 USED_COLOR = "#F28E2B"  # features / lags the rule really reads
 OTHER_COLOR = "#8A94A6"  # everything else
@@ -617,7 +617,8 @@ def method_multiples(
 ) -> go.Figure:
     """Small multiples: one panel per method, per-feature scores divided by that method's max.
 
-    ``comparison`` is a :class:`rnnviz.comparison.Comparison`. Whiskers are ±1 std over repeats
+    ``comparison`` is a :class:`rnnviz.explain.comparison.Comparison`. Whiskers are ±1 std over
+    repeats
     (same scale) for methods with repeats. With ``truth_features`` the bars are coloured (and
     hatched) like :func:`feature_bars`; the features the rule reads carry TRUTH_MARK.
     ``narrow`` lays the panels out for a narrow chart (a phone): NARROW_COLUMNS per row.
@@ -790,7 +791,7 @@ def lek_profiles(
 ) -> go.Figure:
     """Lek's sensitivity curves: one panel per feature, one line per held quantile.
 
-    ``attribution`` is the :func:`rnnviz.methods.lek` Attribution: ``extra["grid"]`` (F, P)
+    ``attribution`` is the :func:`rnnviz.explain.methods.lek` Attribution: ``extra["grid"]`` (F, P)
     swept values, ``extra["curves"]`` (F, Q, P) mean predictions, ``extra["quantiles"]``.
     Four panels a row, NARROW_COLUMNS with ``narrow`` (a phone); the legend below.
     """
@@ -881,7 +882,8 @@ def sigma_sweep_curves(
 ) -> go.Figure:
     """Perturbation effect against σ, one line per feature, ±1 std whiskers, log σ axis.
 
-    ``attribution`` is the :func:`rnnviz.methods.sigma_sweep` Attribution (``extra["sigmas"]``
+    ``attribution`` is the :func:`rnnviz.explain.methods.sigma_sweep` Attribution
+    (``extra["sigmas"]``
     (S,), ``extra["curves"]`` / ``extra["curves_std"]`` (F, S), ``extra["sigma"]`` the σ of
     its per-feature scores, marked by a dotted line). Features the rule reads are solid and
     carry TRUTH_MARK, the others are dashed. ``narrow`` (a phone): the legend below the plot,
@@ -953,7 +955,8 @@ def interaction_heatmap(
 ) -> go.Figure:
     """Feature × feature heatmap of the mean interaction strength, the rule's pairs starred.
 
-    ``rule_pairs``: 0-based (i, j) pairs the rule combines (:func:`rnnviz.truth.interacting_pairs`);
+    ``rule_pairs``: 0-based (i, j) pairs the rule combines
+    (:func:`rnnviz.data.truth.interacting_pairs`);
     their cells (both halves of the symmetric matrix) carry a star. The diagonal is blank: a
     feature with itself is not a pair. The colours run from 0 to the largest single-feature
     effect (or the largest interaction, if larger): an interaction is bright only when it is

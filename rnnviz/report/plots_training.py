@@ -2,7 +2,7 @@
 
 ``snapshot_now`` draws one snapshot (live, while a training runs); ``snapshot_replay`` is a
 Plotly animation of all of them (frames and a slider) above the loss and the effects over the
-optimiser steps. Every number comes from the snapshots passed in (``rnnviz.snapshots``).
+optimiser steps. Every number comes from the snapshots passed in (``rnnviz.training.snapshots``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rnnviz.attribution import Attribution
-from rnnviz.plots import (
+from rnnviz.explain.attribution import Attribution
+from rnnviz.report.plots import (
     LEGEND_BELOW,
     OTHER_COLOR,
     TRUTH_MARK,
@@ -23,7 +23,7 @@ from rnnviz.plots import (
     feature_color,
     title_layout,
 )
-from rnnviz.snapshots import Snapshot, stack
+from rnnviz.training.snapshots import Snapshot, stack
 
 Truth = Iterable[tuple[int, int]]
 LIVE_HEIGHT = 340  # px: the live snapshot in the training box

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rnnviz.config import CELL_NAMES, DEFAULT_BOUNDS, Bounds, Config
-from rnnviz.snapshots import Snapshot
+from rnnviz.training.snapshots import Snapshot
 
 # The verdict grades a model by its error ratio: its validation error rate divided by the error
 # rate of always guessing the majority class (the baseline). Both ends are inclusive.
@@ -264,7 +264,7 @@ def real_series_verdict(task: str, val_score: float, baseline: float) -> str:
     """The validation numbers of a model of a real series, without the synthetic verdict's
     "learned the rule" (there is none): ``val_score`` is the accuracy (classification) or R²
     against the training mean (regression). The comparison with persistence on the score
-    split is ``rnnviz.datasets.forecast_verdict``."""
+    split is ``rnnviz.data.datasets.forecast_verdict``."""
     if task == "regression":
         text = f"Validation R² = {val_score:.2f} against predicting the training mean"
     else:
@@ -297,7 +297,7 @@ class Progress:
     steps: int
     loss: float | None
     val_loss: float | None = None
-    # the newest rnnviz.snapshots.Snapshot while training (None: none yet)
+    # the newest rnnviz.training.snapshots.Snapshot while training (None: none yet)
     snapshot: Any = field(default=None, compare=False)
 
     @property
@@ -328,10 +328,10 @@ class TrainResult:
     baseline_accuracy: float  # majority class on the validation set
     seconds: float
     epochs_run: int
-    # what the network relied on at evenly spaced steps (rnnviz.snapshots); () for models
+    # what the network relied on at evenly spaced steps (rnnviz.training.snapshots); () for models
     # trained before snapshots existed or without them
     snapshots: tuple[Snapshot, ...] = field(default=(), repr=False, compare=False)
-    _predictor: Any = field(default=None, repr=False)  # a rnnviz.model.Predictor
+    _predictor: Any = field(default=None, repr=False)  # a rnnviz.training.model.Predictor
     _load_model: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -354,7 +354,7 @@ class TrainResult:
         it names the cell ("The GRU learned the rule"), so a verdict shown beside another
         model's says which model it is about."""
         acc, base = self.val_accuracy, self.baseline_accuracy
-        if self.config.dataset != "synthetic":  # no rule to learn: rnnviz.datasets judges it
+        if self.config.dataset != "synthetic":  # no rule to learn: rnnviz.data.datasets judges it
             return real_series_verdict(self.config.task, acc, base)
         ratio = error_ratio(acc, base)
         share = "" if ratio is None else f" It makes {ratio:.0%} of the baseline's errors"
@@ -379,10 +379,11 @@ class TrainResult:
 
     @property
     def predict(self):
-        """A batched ``predict(x) -> y`` of the model (``rnnviz.model.Predictor``, whose traced
+        """A batched ``predict(x) -> y`` of the model (``rnnviz.training.model.Predictor``, whose
+        traced
         forward pass is shared by every model of the architecture)."""
         if self._predictor is None:
-            from rnnviz.model import Predictor
+            from rnnviz.training.model import Predictor
 
             self._predictor = Predictor(self.model)
         return self._predictor
@@ -422,7 +423,8 @@ _LOAD_LOCK = threading.Lock()
 
 
 def load(folder: str | Path, lazy: bool = False) -> TrainResult:
-    """Read back what ``rnnviz.model.save`` wrote (``safe_mode=True``: no arbitrary code runs).
+    """Read back what ``rnnviz.training.model.save`` wrote (``safe_mode=True``: no arbitrary code
+    runs).
 
     With ``lazy`` the file's bytes are read now and turned into a Keras model only when first
     used (no TensorFlow import until then).

@@ -2,7 +2,8 @@
 cache with everything their pages read, so a visitor opens any of them without waiting.
 
 Hosted mode queues them at start as low-priority jobs of the server's worker
-(``rnnviz.jobs.warm``), behind every visitor and giving way to one. ``python -m rnnviz.warm``
+(``rnnviz.serve.jobs.warm``), behind every visitor and giving way to one. ``python -m
+rnnviz.serve.warm``
 does the same before a deploy, in worker processes of its own (bounded memory, like the server's).
 """
 
@@ -15,9 +16,9 @@ from pathlib import Path
 
 from rnnviz.config import PRESETS, SERIES_PRESETS, Config
 from rnnviz.experiment import DISAGREEMENT_EXAMPLE
-from rnnviz.lessons import lesson_experiments
+from rnnviz.report.lessons import lesson_experiments
 from rnnviz.rules import RULE_PRESETS
-from rnnviz.store import ModelStore
+from rnnviz.serve.store import ModelStore
 
 NICE = 10  # warming before a deploy yields the CPU to anything else on the machine
 
@@ -35,7 +36,7 @@ def preset_experiments() -> list[Config]:
 
 def missing(folder: str | Path, configs: Sequence[Config]) -> list[Config]:
     """The configs not fully warmed in the cache ``folder`` (each once, in order): without an
-    entry, or without what ``rnnviz.tasks.warm_one`` keeps beside the model (a worker killed
+    entry, or without what ``rnnviz.serve.tasks.warm_one`` keeps beside the model (a worker killed
     after the model was written leaves an entry without its scores)."""
     store = ModelStore(folder)
     return [c for c in dict.fromkeys(configs) if not complete(store, c)]
@@ -54,10 +55,12 @@ def complete(store: ModelStore, config: Config) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     import os
 
-    from rnnviz.hosting import load_settings
-    from rnnviz.worker import Worker
+    from rnnviz.serve.hosting import load_settings
+    from rnnviz.serve.worker import Worker
 
-    p = argparse.ArgumentParser(prog="python -m rnnviz.warm", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m rnnviz.serve.warm", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--cache-dir", help="the model cache (default: RNNVIZ_CACHE_DIR or the app's)")
     args = p.parse_args(argv)
     folder = str(Path(args.cache_dir or load_settings().cache_dir).resolve())

@@ -70,8 +70,8 @@ from typing import Any
 import numpy as np
 
 from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config, describe_model
-from rnnviz.hosting import Settings
-from rnnviz.result import (
+from rnnviz.serve.hosting import Settings
+from rnnviz.training.result import (
     Grade,
     accuracy,
     grade_of,
@@ -615,7 +615,7 @@ def load_weights(data: bytes, config: Config, max_mb: float = 20.0):
     The file's structure is checked first (:func:`check_weights_file`), so Keras only ever reads
     datasets no larger than the model's own weights.
     """
-    from rnnviz.model import build_model
+    from rnnviz.training.model import build_model
 
     _check_size("the weights file", data, max_mb)
     model = build_model(config)
@@ -912,9 +912,10 @@ class Upload:
 
     @property
     def grade(self) -> Grade | None:
-        """The experiments' verdict grade (``rnnviz.result.grade_of``) on the uploaded labels:
+        """The experiments' verdict grade (``rnnviz.training.result.grade_of``) on the uploaded
+        labels:
         learned / partly learned / did not learn; None without labels. A regression is graded
-        by its R² against the targets' mean (``rnnviz.result.regression_grade``)."""
+        by its R² against the targets' mean (``rnnviz.training.result.regression_grade``)."""
         if self.regression is not None:
             return regression_grade(self.regression["r2"])
         if self.accuracy is None or self.baseline_accuracy is None:
@@ -1010,9 +1011,9 @@ def regression_verdict(scores: dict[str, float]) -> str:
 
 
 def model_from_upload(upload: Upload, max_mb: float = 200.0):
-    """A ``rnnviz.model.Predictor`` of an upload's model, loaded again from its bytes (in a
+    """A ``rnnviz.training.model.Predictor`` of an upload's model, loaded again from its bytes (in a
     worker process: an ``Upload`` carries no model). It was checked when it was uploaded."""
-    from rnnviz.model import Predictor
+    from rnnviz.training.model import Predictor
 
     if upload.kind == "keras":
         model = load_whole_model(upload.model_bytes, True, max_mb)
@@ -1040,7 +1041,7 @@ def prepare_upload(
     ``settings.whole_model_uploads``), ``.h5`` is weights for the architecture ``arch_values``
     (units, activations, head, input_scaling) built for the data's steps and features.
     """
-    from rnnviz.model import Predictor
+    from rnnviz.training.model import Predictor
 
     data = read_data(data_name, data_bytes, settings.max_upload_mb, settings.bounds, task)
     _, steps, feats = data.shape

@@ -107,9 +107,9 @@ def correlate(
 
 def make_split(config: Config, split: str) -> Dataset:
     """The train, val or score split of a config, reproducible from its seed (or, for a real
-    series, its time-ordered split: rnnviz.datasets)."""
+    series, its time-ordered split: rnnviz.data.datasets)."""
     if config.dataset != "synthetic":
-        from rnnviz.datasets import load_split
+        from rnnviz.data.datasets import load_split
 
         return load_split(config, split).data
     n = {"train": config.n_train, "val": config.n_val, "score": config.n_score}[split]
@@ -124,7 +124,7 @@ def target_scale(config: Config) -> tuple[float, float] | None:
     classification task (its head is a sigmoid)."""
     if config.task != "regression":
         return None
-    from rnnviz.datasets import target_scale as series_scale
+    from rnnviz.data.datasets import target_scale as series_scale
 
     return series_scale(config)
 

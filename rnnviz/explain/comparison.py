@@ -1,8 +1,9 @@
 """Several methods on one model, side by side: attributions, truth scores and rank agreement.
 
-:func:`compare` runs registered methods (:mod:`rnnviz.registry`) on one
-:class:`rnnviz.methods.Context`, always with the random row as chance, scores each against the
-rule's ground truth (:func:`rnnviz.truth.score_method`) and measures how alike the methods rank
+:func:`compare` runs registered methods (:mod:`rnnviz.explain.registry`) on one
+:class:`rnnviz.explain.methods.Context`, always with the random row as chance, scores each against
+the
+rule's ground truth (:func:`rnnviz.data.truth.score_method`) and measures how alike the methods rank
 the features (:func:`spearman`, with swaps inside the error bars as ties: :func:`noise_ties`).
 A :class:`Comparison` turns into tidy tables with :meth:`Comparison.to_frame` and
 :meth:`Comparison.scores_frame`.
@@ -17,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnviz.attribution import Attribution
-from rnnviz.registry import RANDOM, method_label, resolve
+from rnnviz.explain.attribution import Attribution
+from rnnviz.explain.registry import RANDOM, method_label, resolve
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from rnnviz.methods import Context
+    from rnnviz.explain.methods import Context
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,7 +33,7 @@ class Comparison:
 
     methods: tuple[str, ...]  # in the order run; "random" always included
     attributions: dict[str, Attribution]
-    scores: dict[str, dict[str, float | None]]  # per method: rnnviz.truth.score_method
+    scores: dict[str, dict[str, float | None]]  # per method: rnnviz.data.truth.score_method
     rank_agreement: np.ndarray  # (M, M) Spearman rho of per-feature means, noise ties tied
     seconds: dict[str, float]
     truth: frozenset[tuple[int, int]] | None = None  # the (feature, lag) pairs scored against
@@ -40,8 +41,8 @@ class Comparison:
     def chance_spread(self) -> tuple[int, int, float] | None:
         """How widely random scores' lag AUC strays from 0.5, from seed to seed, on this
         comparison's (feature, lag) cells: (true cells, all cells, standard deviation), from
-        :func:`rnnviz.truth.chance_auc_sd`; None without ground truth or lag scores."""
-        from rnnviz.truth import chance_auc_sd
+        :func:`rnnviz.data.truth.chance_auc_sd`; None without ground truth or lag scores."""
+        from rnnviz.data.truth import chance_auc_sd
 
         random = self.attributions.get(RANDOM)
         lags = None if random is None else random.past_lags()
@@ -175,10 +176,10 @@ def compare(
     """Run ``methods`` (plus the random baseline) on ``ctx`` and score them.
 
     ``params`` maps method name to its parameters; ``truth`` is ``Rule.ground_truth`` (or a
-    Rule), and each method gets :func:`rnnviz.truth.score_method` of its per-feature means and
+    Rule), and each method gets :func:`rnnviz.data.truth.score_method` of its per-feature means and
     lag scores. Every call is checked before any runs.
     """
-    from rnnviz.truth import score_method
+    from rnnviz.data.truth import score_method
 
     params = dict(params or {})
     names = list(dict.fromkeys([*methods, RANDOM]))

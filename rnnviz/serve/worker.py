@@ -3,7 +3,7 @@
 Every training, scoring, comparison, upload check and warming is a :class:`Job` that a
 :class:`Worker` runs in one of its ``slots``, each a one-process
 ``concurrent.futures.ProcessPoolExecutor``. The processes are forked from a ``forkserver`` that
-imported ``rnnviz.tasks`` (and so TensorFlow) once, so a fresh process costs a fork, not a
+imported ``rnnviz.serve.tasks`` (and so TensorFlow) once, so a fresh process costs a fork, not a
 3-second import. Why processes: each architecture a process traces keeps 40-130 MB of
 TensorFlow's state for good; a web server that trained what a class of visitors chose grew
 past 1.7 GB. Here memory is bounded by construction: after each job, a process whose own
@@ -18,7 +18,7 @@ waits (it stops at its next progress report and is queued again; trainings are r
 it makes the same model later). Progress reaches the server through one ``multiprocessing``
 queue that a thread of the server drains. A process that dies mid-job (killed, out of memory)
 fails that job with :class:`WorkerDied` and its slot gets a fresh process; what it was writing
-never enters the store (``rnnviz.store`` writes atomically).
+never enters the store (``rnnviz.serve.store`` writes atomically).
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnviz.hosting import WORKER_BUDGET_MB, release_free_memory
+from rnnviz.serve.hosting import WORKER_BUDGET_MB, release_free_memory
 
 log = logging.getLogger(__name__)
 
 # Imported once in the forkserver: TensorFlow, Keras, the tasks, then the collector frozen.
-PRELOAD = ["rnnviz.tasks", "rnnviz.worker_preload"]
+PRELOAD = ["rnnviz.serve.tasks", "rnnviz.serve.worker_preload"]
 MAX_PENDING = 400  # safety cap on jobs queued or running at once, over all sessions
 
 
@@ -129,23 +129,24 @@ def own_memory_mb(pid: int | str = "self") -> float:
 
 
 def _task(kind: str) -> Callable[..., Any]:
-    """A name of ``rnnviz.tasks.TASKS``, or ``"module:function"`` (kinds come from the server's
+    """A name of ``rnnviz.serve.tasks.TASKS``, or ``"module:function"`` (kinds come from the
+    server's
     code, never from a visitor)."""
     if ":" in kind:
         module, name = kind.split(":", 1)
         return getattr(importlib.import_module(module), name)
-    from rnnviz.tasks import TASKS  # imported in the forkserver already: no cost
+    from rnnviz.serve.tasks import TASKS  # imported in the forkserver already: no cost
 
     return TASKS[kind]
 
 
 def _task_ready() -> bool:
-    """A job that does nothing: the process is up and ``rnnviz.tasks`` imported."""
+    """A job that does nothing: the process is up and ``rnnviz.serve.tasks`` imported."""
     return True
 
 
 def _call(job_id: int, kind: str, args: tuple, preemptible: bool) -> tuple[str, Any, float]:
-    """Run ``rnnviz.tasks.TASKS[kind](*args)`` here: ("done", value, memory), ("preempted",
+    """Run ``rnnviz.serve.tasks.TASKS[kind](*args)`` here: ("done", value, memory), ("preempted",
     None, memory) or ("error", (type name, message, is a ValueError), memory)."""
     shown: list[Any] = [None]
     seen: list[Any] = [None, 0]  # the last (epoch, step), and how many trainings restarted

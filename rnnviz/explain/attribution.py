@@ -12,7 +12,7 @@ deterministic method; larger = more important) with ``importances_mean`` and
 * ``lag_scores`` (F, L): scores per lag 0 .. L-1 given directly (the random row).
 
 A result turns into a tidy table with :meth:`Attribution.to_frame` and into JSON with
-:meth:`Attribution.to_dict`; :mod:`rnnviz.plots` draws it.
+:meth:`Attribution.to_dict`; :mod:`rnnviz.report.plots` draws it.
 """
 
 from __future__ import annotations

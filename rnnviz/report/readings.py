@@ -1,6 +1,7 @@
 """Readings: the sentences that turn a result's numbers into words (pure, no Streamlit).
 
-Every reading is derived from the numbers passed in (a :class:`rnnviz.comparison.Comparison`,
+Every reading is derived from the numbers passed in (a
+:class:`rnnviz.explain.comparison.Comparison`,
 an Attribution, a rule's ground truth), so the pages and the command line say only what the
 scores show. Teaching prose that holds no numbers lives in :mod:`rnnviz.ui.text`.
 """
@@ -12,8 +13,8 @@ from math import comb
 
 import numpy as np
 
-from rnnviz.registry import RANDOM, method_label, spec_of
-from rnnviz.reliance import (
+from rnnviz.explain.registry import RANDOM, method_label, spec_of
+from rnnviz.explain.reliance import (
     MIN_SHARE,
     NOISE_FACTOR,
     SPREAD,
@@ -177,7 +178,7 @@ def _lag_clause(scores: dict) -> str:
 
 def _chance_lag(comparison, lag_auc: float) -> str:
     """The random row's lag AUC with how widely it strays from seed to seed (from the number
-    of true (feature, lag) cells: :meth:`rnnviz.comparison.Comparison.chance_spread`)."""
+    of true (feature, lag) cells: :meth:`rnnviz.explain.comparison.Comparison.chance_spread`)."""
     text = f"lag AUC {lag_auc:.2f}"
     spread = comparison.chance_spread()
     if spread is None:
@@ -479,7 +480,7 @@ def correlated_credit(pairs: tuple[tuple[int, int, float], ...], used: frozenset
 def noise_floor_text(
     floor: NoiseFloor, names: Sequence[str], *, pairs: bool = False, digits: int = 3
 ) -> str:
-    """The noise floor (:mod:`rnnviz.reliance`) in words, and the test it sets: what set it,
+    """The noise floor (:mod:`rnnviz.explain.reliance`) in words, and the test it sets: what set it,
     its value, and the bar a feature (``pairs``: a pair's interaction) must clear. Two
     sentences; the second has no closing period, so a verdict can follow ("…: x1 is.")."""
     v, bar = f"{floor.value:.{digits}f}", f"{floor.bar:.{digits}f}"
@@ -523,11 +524,12 @@ def interaction_reading(
     noise: Sequence[int] | None = None,
 ) -> str:
     """A few sentences from the numbers of ``result`` (an InteractionResult): whether any pair
-    stands clear of the noise floor (:func:`rnnviz.reliance.pair_floor`; ``noise``: the
-    features that set it, :func:`rnnviz.reliance.noise_of`, None without a rule), and for the
+    stands clear of the noise floor (:func:`rnnviz.explain.reliance.pair_floor`; ``noise``: the
+    features that set it, :func:`rnnviz.explain.reliance.noise_of`, None without a rule), and for
+    the
     strongest pair that does: its joint change against the single ones, what its interaction
     measures, and whether and where the rule combines it (``rule_pairs`` from
-    ``rnnviz.truth.interacting_pairs``; None when there is no rule)."""
+    ``rnnviz.data.truth.interacting_pairs``; None when there is no rule)."""
     names = result.feature_names
     singles = result.single_mean
     floor = pair_floor(result, noise)
@@ -589,10 +591,11 @@ def replay_reading(
     noise: Sequence[int] | None = None,
 ) -> str:
     """When each feature reached half its final effect, and which never stood clear of the
-    noise floor (:mod:`rnnviz.reliance`, on the last snapshot), from the numbers of
-    ``snapshots`` (``rnnviz.snapshots.Snapshot``, in step order). ``names``: the features'
+    noise floor (:mod:`rnnviz.explain.reliance`, on the last snapshot), from the numbers of
+    ``snapshots`` (``rnnviz.training.snapshots.Snapshot``, in step order). ``names``: the features'
     names (default x1..xF); ``truth_features``: the rule's, None without a rule; ``noise``: the
-    features that set the floor (:func:`rnnviz.reliance.noise_of`; default: those the rule does
+    features that set the floor (:func:`rnnviz.explain.reliance.noise_of`; default: those the rule
+    does
     not read)."""
     effects = np.stack([s.effects for s in snapshots])  # (K, F)
     steps = [s.step for s in snapshots]

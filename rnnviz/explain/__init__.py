@@ -1,0 +1,1 @@
+"""Explanation methods, their shared scoring loops, and their scores against truth."""

@@ -1,0 +1,1 @@
+"""What a result says: sentences made from numbers, figures and lessons."""

@@ -1,0 +1,1 @@
+"""Serving: the model store, the worker processes that own TensorFlow, hosting, uploads."""

@@ -1,0 +1,1 @@
+"""Building, training, saving and loading the recurrent models."""
