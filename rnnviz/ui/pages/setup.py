@@ -25,7 +25,8 @@ from rnnviz.config import (
     parse_correlated,
     series_preset,
 )
-from rnnviz.data.split import check_balance, datasets, make_split
+from rnnviz.data import datasets
+from rnnviz.data.split import check_balance, make_split
 from rnnviz.report import plots
 from rnnviz.rules import RULE_PRESETS as RULES
 from rnnviz.rules import Rule, get_rule
