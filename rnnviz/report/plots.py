@@ -966,7 +966,7 @@ def group_map(
 ) -> go.Figure:
     """Feature × input step map of a group method (:func:`rnnviz.explain.methods.group_occlusion`):
     each cell carries its group's effect, and the groups are outlined (side by side only: sliding
-    groups overlap), so the scale is on the map. Title and subtitle name the scale and the edit;
+    groups overlap), so the scale is on the map; the title names it, the subtitle the edit;
     ``truth_features`` get TRUTH_MARK. ``narrow`` (a phone): fewer step ticks, a thin colour bar.
     """
     extra = attribution.extra
@@ -1007,7 +1007,7 @@ def group_map(
                 layer="above",
             )
     subtitle = (
-        f"{scale}, {edit}; "
+        f"{edit}; "
         + (
             "each cell = the mean of the groups covering it"
             if sliding
@@ -1059,7 +1059,7 @@ def stepwise_losses(
         go.Bar(
             x=x,
             y=y,
-            name="with this input fixed",
+            name="with it and those before fixed" if cumulative else "with this input fixed",
             marker={
                 **_bar_marker(OTHER_COLOR, ""),
                 "color": colors,
