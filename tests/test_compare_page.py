@@ -248,9 +248,14 @@ def test_all_methods_are_one_click_away(app):
     at.toggle(key="cmp_more").set_value(True).run()
     assert_clean(at)
     labels = list(frame(at)["method"])
-    assert len(labels) == 10  # 8 fast methods, the σ sweep and the random row
+    assert len(labels) == 13  # 11 fast methods, the σ sweep and the random row
     assert "Backward stepwise elimination" not in labels  # opt-in: it retrains
-    assert len(figures(at)) == 4  # multiples, agreement, Lek's profiles and the σ sweep
+    # multiples, agreement, Lek's profiles, the σ sweep, the groups' map and the two
+    # improved stepwise selections' losses, each with its note
+    assert len(figures(at)) == 7
+    markdown = "\n".join(m.value for m in at.markdown)
+    for name in ("group", "iss1", "iss2"):
+        assert text.FIGURE_NOTES[name].strip() in markdown
     at.toggle(key="cmp_more").set_value(False).run()
     assert_clean(at)
     assert len(frame(at)) == 5

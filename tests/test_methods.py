@@ -349,6 +349,9 @@ OUTPUT_METHODS = (
     "sigma_sweep",
     "tsr:ablation",
     "tsr:saliency",
+    "group",
+    "iss1",
+    "iss2",
 )
 
 

@@ -47,13 +47,16 @@ from rnnviz.explain.scoring import (
     DEFAULT_MAX_VALUES,
     batched_copies,
     check_max_values,
+    check_noise,
     check_x,
     copy_effects,
+    copy_jobs,
     output_counts,
     output_mask,
     perturbation_importance,
     predict_rows,
     rms,
+    rms_per_output,
     row_chunks,
 )
 
@@ -72,6 +75,9 @@ __all__ = [
     "ablation",
     "connection_weights",
     "garson",
+    "group_occlusion",
+    "improved_stepwise_1",
+    "improved_stepwise_2",
     "integrated_gradients",
     "lek",
     "permutation",
@@ -822,4 +828,305 @@ def temporal_saliency_rescaling(ctx: Context, *, base: Attribution) -> Attributi
         cell,
         f"{base.note}; rescaled by each step's relevance",
         {"base": base.method, "time_relevance": tau, "kept_steps": keep},
+    )
+
+
+# --------------------------------------------------------------------------- groups of cells
+
+GROUPINGS = ("window", "block", "tile")  # steps (all features), features (all steps), both
+GROUP_EDITS = ("occlude", "noise")
+OVERLAPS = ("none", "sliding")
+
+
+def _spans(length: int, size: int, sliding: bool) -> list[tuple[int, int]]:
+    """[start, stop) spans of ``size`` (at most ``length``) along an axis of ``length``:
+    side by side (the last one may be shorter) or, ``sliding``, one starting at every index."""
+    size = min(size, length)
+    if sliding:
+        return [(a, a + size) for a in range(length - size + 1)]
+    return [(a, min(a + size, length)) for a in range(0, length, size)]
+
+
+def group_spans(
+    seq_len: int,
+    n_features: int,
+    grouping: str = "window",
+    window: int = 5,
+    block: int = 1,
+    overlap: str = "none",
+) -> np.ndarray:
+    """(G, 4) int: each group's [step start, step stop, feature start, feature stop).
+
+    ``window``: ``window`` consecutive steps of every feature; ``block``: ``block``
+    consecutive features at every step; ``tile``: a block of features over a window of steps.
+    A window or block larger than the sample covers all of it. ``overlap`` "none" lays the
+    groups side by side (each cell in one group); "sliding" starts one at every step (and
+    feature), as Captum's ``Occlusion`` with strides of 1.
+    """
+    if grouping not in GROUPINGS:
+        raise ValueError(f"grouping must be one of {', '.join(GROUPINGS)}, got {grouping!r}")
+    if overlap not in OVERLAPS:
+        raise ValueError(f"overlap must be one of {', '.join(OVERLAPS)}, got {overlap!r}")
+    for name, size in (("window", window), ("block", block)):
+        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {size!r}")
+    sliding = overlap == "sliding"
+    steps = _spans(seq_len, window, sliding) if grouping != "block" else [(0, seq_len)]
+    features = _spans(n_features, block, sliding) if grouping != "window" else [(0, n_features)]
+    return np.array([(s0, s1, f0, f1) for f0, f1 in features for s0, s1 in steps], dtype=np.int64)
+
+
+def group_occlusion(
+    ctx: Context,
+    *,
+    grouping: str = "window",
+    window: int = 5,
+    block: int = 1,
+    overlap: str = "none",
+    edit: str = "occlude",
+    baseline: str = "mean",
+    sigma: float = 0.2,
+    n_repeats: int = 5,
+) -> Attribution:
+    """Effects at a coarser scale: edit a whole group of cells at once (:func:`group_spans`).
+
+    Where the evidence is redundant (many cells say the same thing) or the model is sure, one
+    cell changes nothing, while the group that holds the evidence does. ``edit`` "occlude"
+    replaces every cell of the group by ``baseline`` (as :func:`ablation`: "zero", or each
+    feature's mean over ``ctx.x``; R = 1); "noise" adds N(0, ``sigma``) to each of them (as
+    :func:`perturbation`, ``n_repeats`` draws, each from its own (seed, repeat, group)
+    generator, so chunking cannot change them). A group's effect is the RMS change of all
+    counted outputs; ``extra["group_effects"]`` (G, R), ``extra["groups"]`` (G, 4).
+
+    The cell map (F, T, R) spreads each group's effect over its cells: every cell of a group
+    gets the group's effect, and a cell in several (sliding) groups the mean of theirs, as
+    Captum's ``Occlusion`` averages over the windows covering a feature. So it is scored at the
+    (feature, step) grain like any other cell map; ``response`` (F, T_in, T_out, R) spreads the
+    groups' per-output RMS the same way (lags from it), and ``importances`` are the cells'
+    means over steps: under ``window`` every feature gets the same score (they are edited
+    together), so only the step axis says anything there.
+    """
+    n, seq_len, n_features = ctx.x.shape
+    if edit not in GROUP_EDITS:
+        raise ValueError(f"edit must be one of {', '.join(GROUP_EDITS)}, got {edit!r}")
+    if edit == "noise":
+        check_noise(sigma, n_repeats)
+    groups = group_spans(seq_len, n_features, grouping, window, block, overlap)
+    value = np.zeros(n_features, np.float32) if baseline == "zero" else ctx.feature_means
+    base, mask = ctx.base, ctx.output_mask
+    repeats = n_repeats if edit == "noise" else 1
+    effect = np.empty((len(groups), repeats))
+    per_output = np.empty((len(groups), base.shape[1], repeats))
+    jobs = list(range(len(groups)))
+    for r in range(repeats):
+
+        def change(copy: np.ndarray, g: int, r: int = r) -> None:
+            s0, s1, f0, f1 = groups[g]
+            if edit == "occlude":
+                copy[:, s0:s1, f0:f1] = value[f0:f1]
+            else:
+                rng = np.random.default_rng([ctx.seed, r, g])
+                noise = rng.standard_normal((n, s1 - s0, f1 - f0), dtype=np.float32)
+                copy[:, s0:s1, f0:f1] += noise * np.float32(sigma)
+
+        for chunk, out in batched_copies(ctx.predict, ctx.x, jobs, change, ctx.max_values):
+            diff2 = (out - base[None]) ** 2
+            for k, g in enumerate(chunk):
+                effect[g, r] = rms(diff2[k], mask)
+                per_output[g, :, r] = rms_per_output(diff2[k], mask)
+    cover = np.zeros((n_features, seq_len))
+    cell = np.zeros((n_features, seq_len, repeats))
+    response = np.zeros((n_features, seq_len, base.shape[1], repeats))
+    for g, (s0, s1, f0, f1) in enumerate(groups):
+        cover[f0:f1, s0:s1] += 1
+        cell[f0:f1, s0:s1] += effect[g]
+        response[f0:f1, s0:s1] += per_output[g]
+    cell /= cover[..., None]
+    response /= cover[..., None, None]
+    w0, w1 = int(groups[0, 1] - groups[0, 0]), int(groups[0, 3] - groups[0, 2])
+    extra: dict = {
+        "grouping": grouping,
+        "window": w0,  # as used: at most the sequence's length
+        "block": w1,  # at most the number of features
+        "overlap": overlap,
+        "edit": edit,
+        "groups": groups,
+        "group_effects": effect,
+    }
+    if edit == "occlude":
+        extra |= {"baseline": baseline, "baseline_values": value.astype(np.float64)}
+    return Attribution(
+        "group",
+        ctx.names,
+        cell.mean(axis=1),
+        cell,
+        "each cell shows its group's effect: it cannot tell the cells of one group apart",
+        extra,
+        response=response,
+        output_counts=ctx.output_counts,
+        sigma=float(sigma) if edit == "noise" else None,
+    )
+
+
+# --------------------------------------------------------------------------- improved stepwise
+
+LOSSES = ("auto", "cross-entropy", "mse")
+OWN_PREDICTIONS = "mse against the model's own predictions"
+
+
+def _loss_setup(ctx: Context, loss: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """(targets (n, T_out), counted outputs (n, T_out), the loss's name) for the stepwise
+    selections: the labels ``ctx.y`` and cross-entropy (0/1 labels) or mean squared error,
+    or, without labels, the squared distance from the unchanged sample's own predictions."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    base = ctx.base
+    counted = np.ones(base.shape, bool) if ctx.output_mask is None else ctx.output_mask
+    if ctx.y is None:
+        if loss == "cross-entropy":
+            raise ValueError("the cross-entropy loss needs the labels: pass Context(y=...)")
+        return base, counted, OWN_PREDICTIONS
+    if ctx.y.shape != base.shape:
+        raise ValueError(f"y has shape {ctx.y.shape} but predictions have {base.shape}")
+    counted = counted & ctx.valid
+    labels = ctx.y[counted]
+    binary = bool(np.isin(labels, (0.0, 1.0)).all()) and bool(
+        ((base[counted] >= 0) & (base[counted] <= 1)).all()
+    )
+    if loss == "auto":
+        loss = "cross-entropy" if binary else "mse"
+    if loss == "cross-entropy" and not binary:
+        raise ValueError("the cross-entropy loss needs 0/1 labels and probabilities: use mse")
+    return ctx.y, counted, loss
+
+
+def _loss_of(outputs: np.ndarray, targets: np.ndarray, counted: np.ndarray, kind: str):
+    """The loss of outputs (..., n, T_out) over the counted outputs: (...)."""
+    if kind == "cross-entropy":
+        return _bce(outputs, targets, counted)
+    squares = np.where(counted, (outputs - targets) ** 2, 0.0)
+    return squares.sum(axis=(-2, -1)) / max(int(counted.sum()), 1)
+
+
+def _fix_at(values: np.ndarray) -> Callable[[np.ndarray, Any], None]:
+    """An edit fixing features (a job (f, s): feature f at step s, or at every step when s is
+    None; a list of features: those at every step) at ``values`` (F,)."""
+
+    def edit(copy: np.ndarray, job: Any) -> None:
+        if isinstance(job, list):
+            copy[:, :, job] = values[job]
+            return
+        f, s = job
+        if s is None:
+            copy[:, :, f] = values[f]
+        else:
+            copy[:, s, f] = values[f]
+
+    return edit
+
+
+def improved_stepwise_1(ctx: Context, *, per_step: bool = True, loss: str = "auto") -> Attribution:
+    """Improved stepwise selection 1 (Gevrey, Dimopoulos & Lek 2003, Ecological Modelling 160:
+    249-264; compared by Olden, Joy & Death 2004, Ecological Modelling 178: 389-397).
+
+    Definition (Gevrey et al.'s improved stepwise selections, as Olden et al. compare them):
+    the trained network is *not* retrained; each input in turn is fixed at its mean (over the
+    sample) while the others keep their values, and the input's contribution is the increase
+    of the model's error (MSE there) over the error with every input. Here the error is the
+    model's own loss over the counted outputs (``loss`` "auto": cross-entropy for 0/1 labels,
+    MSE otherwise; without labels in ``ctx``, the mean squared change from the model's own
+    predictions, which the note then says), and an input is a feature at every step or, with
+    ``per_step``, one (feature, step) cell (``cell``, F, T, 1). It is :func:`ablation` with
+    the mean baseline scored by the loss instead of the RMS change. Deterministic, R = 1;
+    ``extra``: ``base_loss``, ``fixed_losses`` (F,) the loss with each feature fixed, ``loss``.
+    """
+    n, seq_len, n_features = ctx.x.shape
+    targets, counted, kind = _loss_setup(ctx, loss)
+    base_loss = float(_loss_of(ctx.base, targets, counted, kind))
+    fixed = np.empty(n_features)
+    cell = np.empty((n_features, seq_len)) if per_step else None
+    jobs = copy_jobs(n_features, seq_len, per_step)
+    edit = _fix_at(ctx.feature_means)
+    for chunk, out in batched_copies(ctx.predict, ctx.x, jobs, edit, ctx.max_values):
+        values = _loss_of(out, targets[None], counted[None], kind)
+        for k, (f, s) in enumerate(chunk):
+            if s is None:
+                fixed[f] = values[k]
+            else:
+                cell[f, s] = values[k] - base_loss
+    note = "one input fixed at its mean: redundant inputs hide each other"
+    if kind == OWN_PREDICTIONS:
+        note += "; no labels here, so the loss is the squared change of the predictions"
+    return Attribution(
+        "iss1",
+        ctx.names,
+        (fixed - base_loss)[:, None],
+        None if cell is None else cell[..., None],
+        note,
+        {"base_loss": base_loss, "fixed_losses": fixed, "loss": kind},
+    )
+
+
+def improved_stepwise_2(ctx: Context, *, loss: str = "auto") -> Attribution:
+    """Improved stepwise selection 2 (Gevrey, Dimopoulos & Lek 2003, Ecological Modelling 160:
+    249-264; compared by Olden, Joy & Death 2004, Ecological Modelling 178: 389-397).
+
+    Definition: :func:`improved_stepwise_1` repeated cumulatively, without retraining: each
+    remaining input is fixed at its mean in turn (the inputs eliminated before stay fixed),
+    the one whose fixing raises the error least is eliminated for good, and the rest are
+    ranked again, until every input is fixed; the order of elimination ranks the inputs.
+    Here inputs are features (at every step: F rounds of at most F copies; the cell grain
+    would take (F x T)^2 / 2 copies) and the error is the model's loss as in ISS1. A
+    feature's score keeps that order and has the loss's units: the rise in loss over the
+    loss with every input once it and every feature eliminated before it are fixed (the
+    largest rise up to its step, so that a later feature never scores below an earlier one;
+    equal scores: the method could not tell them apart). Ties in the choice go to the lower
+    feature index. ``extra``: ``order`` (F,) the features in the order eliminated, ``rank``
+    (F,) each one's place (1 = first eliminated, least important), ``losses`` (F + 1,) the
+    loss with none, then 1, 2, ... features fixed (a deletion curve in the model's own
+    order), ``step_increase`` (F,) each feature's rise in loss when it was eliminated,
+    ``base_loss``, ``loss``.
+    """
+    n_features = ctx.n_features
+    targets, counted, kind = _loss_setup(ctx, loss)
+    current = float(_loss_of(ctx.base, targets, counted, kind))
+    losses, order = [current], []
+    step_increase = np.empty(n_features)
+    rank = np.empty(n_features)
+    edit = _fix_at(ctx.feature_means)
+    remaining = list(range(n_features))
+    while remaining:
+        jobs = [[*order, f] for f in remaining]
+        candidate = {}
+        for chunk, out in batched_copies(ctx.predict, ctx.x, jobs, edit, ctx.max_values):
+            values = _loss_of(out, targets[None], counted[None], kind)
+            for k, job in enumerate(chunk):
+                candidate[job[-1]] = float(values[k])
+        least = min(remaining, key=lambda f: (candidate[f], f))
+        step_increase[least] = candidate[least] - current
+        current = candidate[least]
+        losses.append(current)
+        order.append(least)
+        rank[least] = len(order)
+        remaining.remove(least)
+    note = "the order in which fixing inputs at their means costs least"
+    if kind == OWN_PREDICTIONS:
+        note += "; no labels here, so the loss is the squared change of the predictions"
+    reached = np.maximum.accumulate(np.array(losses[1:])) - losses[0]  # in the order eliminated
+    score = np.empty(n_features)
+    score[order] = reached
+    return Attribution(
+        "iss2",
+        ctx.names,
+        score[:, None],
+        None,
+        note,
+        {
+            "order": np.array(order),
+            "rank": rank,
+            "losses": np.array(losses),
+            "step_increase": step_increase,
+            "base_loss": losses[0],
+            "loss": kind,
+        },
     )

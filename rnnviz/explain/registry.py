@@ -40,6 +40,8 @@ RANDOM = "random"  # the chance row every comparison adds
 SIGMA_STEPS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 QUANTILE_STEPS = (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 1.0)
 BASELINES = ("zero", "mean")  # ablation and integrated gradients: zero, or each feature's mean
+MAX_WINDOW = DEFAULT_BOUNDS.seq_len[1]  # a group's steps: capped by the sequence length in force
+MAX_BLOCK = DEFAULT_BOUNDS.n_features[1]  # a group's features
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,6 +178,14 @@ _REPEATS = _int(
 )
 _PER_STEP = _bool(
     "per_step", "Also score each (feature, step)", "also score each (feature, step) cell"
+)
+_LOSS = Param(
+    name="loss",
+    kind="choice",
+    default="auto",
+    label="Loss",
+    choices=m.LOSSES,
+    help="the model's loss: auto = cross-entropy for 0/1 labels, mean squared error otherwise",
 )
 
 
@@ -320,6 +330,99 @@ METHODS: dict[str, MethodSpec] = {
             fast=False,
             by_default=False,
             validate=m.check_stepwise,
+        ),
+        MethodSpec(
+            name="group",
+            label="Group occlusion / perturbation (windows, blocks, tiles)",
+            fn=m.group_occlusion,
+            description="Edit a window of steps, a block of features or a tile of both at once: "
+            "finds evidence spread over many cells, which no single cell shows.",
+            params=(
+                Param(
+                    name="grouping",
+                    kind="choice",
+                    default="window",
+                    label="Scale: group",
+                    choices=m.GROUPINGS,
+                    help="window: w consecutive steps of every feature; block: b consecutive "
+                    "features at every step; tile: b features over w steps",
+                ),
+                _int(
+                    "window",
+                    5,
+                    "Window w (steps)",
+                    1,
+                    MAX_WINDOW,
+                    help="steps per window (a window longer than the sequence covers all of it)",
+                    bound="seq_len",
+                ),
+                _int(
+                    "block",
+                    1,
+                    "Block b (features)",
+                    1,
+                    MAX_BLOCK,
+                    help="features per block (more than there are covers all of them)",
+                    bound="n_features",
+                ),
+                Param(
+                    name="overlap",
+                    kind="choice",
+                    default="none",
+                    label="Groups",
+                    choices=m.OVERLAPS,
+                    help="none: side by side, each cell in one group; sliding: one group "
+                    "starting at every step, each cell gets the mean of the groups covering it",
+                ),
+                Param(
+                    name="edit",
+                    kind="choice",
+                    default="occlude",
+                    label="Edit",
+                    choices=m.GROUP_EDITS,
+                    help="occlude: replace the group by the baseline (like ablation); noise: add "
+                    "N(0, σ) to it (like input perturbation)",
+                ),
+                Param(
+                    name="baseline",
+                    kind="choice",
+                    default="mean",
+                    label="Baseline (occlude)",
+                    choices=BASELINES,
+                    help="what an occluded cell becomes: zero, or its feature's mean",
+                ),
+                _SIGMA,
+                _REPEATS,
+            ),
+            by_default=False,
+            cell=True,
+            figure="group_map",
+            figure_title="Effects at a coarser scale: groups of cells",
+            from_config=lambda config: {"sigma": config.sigma, "n_repeats": config.n_repeats},
+        ),
+        MethodSpec(
+            name="iss1",
+            label="Improved stepwise selection 1 (fix one input at its mean)",
+            fn=m.improved_stepwise_1,
+            description="Fix one input at its mean (no retraining) and measure the rise in the "
+            "model's loss: ablation with the mean, scored by the loss (Gevrey et al. 2003).",
+            params=(_PER_STEP, _LOSS),
+            by_default=False,
+            cell=True,
+            figure="stepwise_losses",
+            figure_title="Improved stepwise selection 1: the loss with one input fixed",
+        ),
+        MethodSpec(
+            name="iss2",
+            label="Improved stepwise selection 2 (fix inputs one after another)",
+            fn=m.improved_stepwise_2,
+            description="Fix inputs at their means one after another, each time the one that "
+            "costs least (no retraining): a deletion curve in the model's own order (Gevrey "
+            "et al. 2003).",
+            params=(_LOSS,),
+            by_default=False,
+            figure="stepwise_losses",
+            figure_title="Improved stepwise selection 2: inputs fixed one after another",
         ),
         MethodSpec(
             name="tsr",

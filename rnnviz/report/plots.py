@@ -606,6 +606,8 @@ WIDE_FROM_PX = {
     "agreement_heatmap": 560,
     "lek_profiles": 560,
     "sigma_sweep_curves": 560,
+    "group_map": 560,
+    "stepwise_losses": 560,
 }
 
 
@@ -944,6 +946,149 @@ def sigma_sweep_curves(
         xaxis={"type": "log", "tickvals": sigmas.tolist(), "ticktext": [f"{s:g}" for s in sigmas]},
         yaxis={"rangemode": "tozero"},
         **({"legend": LEGEND_BELOW} if narrow else {}),
+    )
+
+
+def _group_scale(extra: Mapping) -> str:
+    """The scale of a group method in words: "windows of 5 steps", "blocks of 2 features"..."""
+    w, b = int(extra["window"]), int(extra["block"])
+    steps = f"{w} step{'s' if w != 1 else ''}"
+    features = f"{b} feature{'s' if b != 1 else ''}"
+    return {
+        "window": f"windows of {steps}",
+        "block": f"blocks of {features}",
+        "tile": f"tiles of {features} × {steps}",
+    }[extra["grouping"]]
+
+
+def group_map(
+    attribution: Attribution, truth_features: Iterable[int] | None = None, narrow: bool = False
+) -> go.Figure:
+    """Feature × input step map of a group method (:func:`rnnviz.explain.methods.group_occlusion`):
+    each cell carries its group's effect, and the groups are outlined (side by side only: sliding
+    groups overlap), so the scale is on the map; the title names it, the subtitle the edit;
+    ``truth_features`` get TRUTH_MARK. ``narrow`` (a phone): fewer step ticks, a thin colour bar.
+    """
+    extra = attribution.extra
+    cell = attribution.cell_mean
+    n_features, n_steps = cell.shape
+    used = set(truth_features) if truth_features is not None else None
+    rows = _truth_rows(attribution.feature_names, used)
+    scale = _group_scale(extra)
+    edit = (
+        f"occluded with the {extra.get('baseline', 'mean')}"
+        if extra["edit"] == "occlude"
+        else f"N(0, {attribution.sigma:g}) noise, {attribution.n_repeats} repeats"
+    )
+    sliding = extra["overlap"] == "sliding"
+    fig = go.Figure(
+        go.Heatmap(
+            z=cell,
+            x=list(range(n_steps)),
+            y=rows,
+            colorscale=HEATMAP_SCALE,
+            zmin=0.0,
+            colorbar={"title": {"text": "RMS<br>effect"}, "thickness": 10 if narrow else 16},
+            hovertemplate=(
+                "<b>%{y}</b> at input step %{x}<br>its group's RMS change of the counted "
+                "outputs %{z:.4g}<extra></extra>"
+            ),
+        )
+    )
+    if not sliding:
+        for s0, s1, f0, f1 in np.asarray(extra["groups"], dtype=np.int64):
+            fig.add_shape(
+                type="rect",
+                x0=s0 - 0.5,
+                x1=s1 - 0.5,
+                y0=f0 - 0.5,
+                y1=f1 - 0.5,
+                line={"color": "white", "width": 1.5},
+                layer="above",
+            )
+    subtitle = (
+        f"{edit}; "
+        + (
+            "each cell = the mean of the groups covering it"
+            if sliding
+            else "each cell = its group's effect"
+        )
+        + (f"; {TRUTH_MARK} = used by the rule" if used else "")
+    )
+    return _layout(
+        fig,
+        f"Group effects: {scale}",
+        "input step",
+        "feature",
+        subtitle=subtitle,
+        yaxis={"autorange": "reversed", "type": "category"},
+        xaxis=step_ticks(0, n_steps - 1, most=5 if narrow else MAX_TICKS),
+        height=max(360, 220 + 22 * n_features),
+    )
+
+
+def stepwise_losses(
+    attribution: Attribution, truth_features: Iterable[int] | None = None, narrow: bool = False
+) -> go.Figure:
+    """The losses behind the improved stepwise selections, the loss with every input kept
+    dotted: ISS1 (``extra["fixed_losses"]``) one bar per feature fixed at its mean alone; ISS2
+    (``extra["order"]`` and ``extra["losses"]``) the loss as features are fixed one after
+    another, in the order eliminated (a deletion curve in the model's own order). Features the
+    rule reads are orange and hatched (TRUTH_MARK). ``narrow`` (a phone): the legend below."""
+    extra = attribution.extra
+    names = list(attribution.feature_names)
+    used = set(truth_features) if truth_features is not None else None
+    labels = _truth_rows(names, used)
+    base = float(extra["base_loss"])
+    cumulative = "order" in extra
+    if cumulative:
+        order = [int(f) for f in extra["order"]]
+        x = [f"+{labels[f]}" for f in order]
+        y = [float(v) for v in np.asarray(extra["losses"])[1:]]
+        title = "Loss as inputs are fixed at their means, one after another"
+        x_title = "input fixed next (those before stay fixed)"
+    else:
+        order = list(range(len(names)))
+        x = labels
+        y = [float(v) for v in extra["fixed_losses"]]
+        title = "Loss with one input fixed at its mean"
+        x_title = "input fixed at its mean (the others as they are)"
+    colors = [USED_COLOR if used and f in used else OTHER_COLOR for f in order]
+    patterns = ["/" if used and f in used else "" for f in order]
+    fig = go.Figure(
+        go.Bar(
+            x=x,
+            y=y,
+            name="with it and those before fixed" if cumulative else "with this input fixed",
+            marker={
+                **_bar_marker(OTHER_COLOR, ""),
+                "color": colors,
+                "pattern": {**_bar_marker(OTHER_COLOR, "")["pattern"], "shape": patterns},
+            },
+            hovertemplate="<b>%{x}</b><br>loss %{y:.4g}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[x[0], x[-1]],
+            y=[base, base],
+            mode="lines",
+            name=f"every input kept: {base:.3g}",
+            line={"color": ERROR_COLOR, "dash": "dot", "width": 2},
+            hoverinfo="skip",
+        )
+    )
+    loss = str(extra.get("loss", "loss"))
+    return _layout(
+        fig,
+        title,
+        x_title,
+        loss if len(loss) <= 14 else "loss",
+        subtitle=f"loss: {loss}; no retraining"
+        + (f"; orange hatched {TRUTH_MARK} = used by the rule" if used else ""),
+        xaxis={"categoryorder": "array", "categoryarray": x, **UPRIGHT_WHEN_LONG},
+        yaxis={"rangemode": "tozero"},
+        legend=LEGEND_BELOW if narrow else {"yanchor": "top", "y": 1.0},
     )
 
 

@@ -280,8 +280,38 @@ slope; large σ pushes the inputs far outside [0, 1). If the lines cross, the ra
 verdict, depends on the σ you picked.
 """
 
+READ_GROUP = """
+**Groups of cells.** Every other map edits one cell at a time. Where the evidence is spread
+over many cells that say the same thing, or the model is sure of its answer, removing one cell
+changes nothing and the one-cell maps point anywhere. Here a whole window of steps (every
+feature), block of features (every step) or tile of both is occluded or nudged at once, and
+every cell of the group shows the group's effect. Change the scale under *Method settings*: a
+group as large as the evidence lights up where one cell does not. The price is resolution: the
+cells of one group cannot be told apart.
+"""
+
+READ_ISS1 = """
+**Improved stepwise selection 1** (Gevrey, Dimopoulos & Lek 2003). Unlike backward stepwise
+elimination, nothing is retrained: each input in turn is fixed at its mean and the rise of the
+model's loss is its importance. It is ablation with the mean as the baseline, scored by the
+loss instead of the RMS change of the predictions. The dotted line is the loss with every input.
+"""
+
+READ_ISS2 = """
+**Improved stepwise selection 2** (Gevrey, Dimopoulos & Lek 2003). Inputs are fixed at their
+means one after another, each time the one whose fixing raises the loss least, and they rank by
+when they went (the last one matters most). The bars are a deletion curve in the model's own
+order: the loss after each removal, least important first, with nothing retrained.
+"""
+
 # The note beside each method's own figure on the Compare page (see MethodSpec.figure).
-FIGURE_NOTES = {"lek": READ_LEK, "sigma_sweep": READ_SWEEP}
+FIGURE_NOTES = {
+    "lek": READ_LEK,
+    "sigma_sweep": READ_SWEEP,
+    "group": READ_GROUP,
+    "iss1": READ_ISS1,
+    "iss2": READ_ISS2,
+}
 
 
 # --------------------------------------------------------------------------- cells and correlation
