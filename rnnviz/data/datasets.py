@@ -30,6 +30,10 @@ Tomorrow's max temperature: R² 0.871-0.876 against the training mean, MSE 7.2-7
 The day of year as sin/cos (``n_features=6``) made both worse on 2015 (rain 70.6%, R² 0.862,
 no longer better than persistence), a warmer year than the training ones, so the default is
 the four measurements alone. Precipitation is kept in mm (log1p did not change the accuracy).
+
+This module gives the numbers (the splits, the baselines' scores, the reach of a lag profile)
+and the series' labels; ``rnnviz.data.source.SeriesSource`` serves them to the rest of rnnviz
+and ``rnnviz.report.readings`` (``judge``, ``series_reading``) makes their sentences.
 """
 
 from __future__ import annotations
@@ -342,7 +346,7 @@ def training_correlations(config: Config) -> dict[tuple[str, str], float]:
     )
 
 
-# --------------------------------------------------------------------------- verdict, reading
+# --------------------------------------------------------------------------- the verdict's numbers
 
 
 def forecast_scores(predict: Any, split: SeriesSplit) -> dict[str, float]:
@@ -401,8 +405,8 @@ FORECAST_KEYS = {
 
 def check_forecast(scores: Mapping[str, Any], config: Config) -> None:
     """ValueError unless ``scores`` can be :func:`forecast_scores`' numbers for a model of
-    ``config``: finite numbers in their ranges, for a real series exactly its task's numbers
-    over its scored windows, and the sums that tie them together (e.g. accuracy minus
+    ``config``'s series: finite numbers in their ranges, exactly its task's numbers over its
+    scored windows, and the sums that tie them together (e.g. accuracy minus
     persistence's = (days only the model gets right - days only persistence does) / days),
     so numbers written by hand or damaged are not believed."""
     for key, value in scores.items():
@@ -465,7 +469,7 @@ def reach(profile: np.ndarray, lags: np.ndarray, share: float = 0.5) -> list[int
     ]
 
 
-# --------------------------------------------------------------------------- end to end
+# --------------------------------------------------------------------------- labels
 
 
 def describe(config: Config) -> str:
