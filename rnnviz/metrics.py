@@ -1,11 +1,8 @@
-"""Numbers-only measures of a model's predictions: accuracy, cross-entropy, MSE, R², the grades
-and the paired tests against a baseline.
+"""Numbers only: accuracy, losses, R², the verdict's grades, paired tests and small array helpers.
 
-This module imports nothing from rnnviz, so every room (the data's baselines, the training's
-verdict, the readings) can use it without climbing up the layers. A real target has no ground
-truth and no known ceiling, so a model on a real series is judged against simple forecasts on
-the same steps: always the more common class and persistence ("tomorrow like today") for a 0/1
-target; the training mean (R²) and persistence for a number.
+This module imports nothing from rnnviz, so every room (data, training, explain, report, serve)
+can use it without climbing back up. Sentences made from these numbers live in
+:mod:`rnnviz.report.readings`.
 """
 
 from __future__ import annotations
@@ -13,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from typing import Literal
+
+import numpy as np
 
 # The verdict grades a model by its error ratio: its validation error rate divided by the error
 # rate of always guessing the majority class (the baseline). Both ends are inclusive.
@@ -26,7 +25,7 @@ from typing import Literal
 #   did not learn   error ratio > 0.7: barely (or not) better than always guessing.
 LEARNED_ERROR_RATIO = 0.2
 PARTLY_ERROR_RATIO = 0.7
-_EPS = 1e-9  # a number exactly on a boundary (up to float rounding) counts as inside it
+EPS = 1e-9  # a number exactly on a boundary (up to float rounding) counts as inside it
 
 Grade = Literal["learned", "partly learned", "did not learn"]
 GRADES: tuple[Grade, ...] = ("learned", "partly learned", "did not learn")
@@ -45,11 +44,26 @@ def grade_of(accuracy: float, baseline_accuracy: float) -> Grade:
     <= 70% of the baseline's error; did not learn: otherwise. Boundaries are inclusive.
     """
     err, base_err = 1.0 - accuracy, 1.0 - baseline_accuracy
-    if err <= LEARNED_ERROR_RATIO * base_err + _EPS:
+    if err <= LEARNED_ERROR_RATIO * base_err + EPS:
         return "learned"
-    if err <= PARTLY_ERROR_RATIO * base_err + _EPS:
+    if err <= PARTLY_ERROR_RATIO * base_err + EPS:
         return "partly learned"
     return "did not learn"
+
+
+def regression_grade(r2: float) -> Grade:
+    """The grade of an R² against the training mean, by the same error ratios as an accuracy
+    against the majority class: learned at R² >= 0.8, partly learned at R² >= 0.3."""
+    return grade_of(r2, 0.0)
+
+
+def skill(error: float, baseline_error: float) -> float | None:
+    """1 - error / baseline_error: the share of a baseline's error a model removes (0: none,
+    1: all, negative: worse). None when the baseline makes no error."""
+    return None if baseline_error <= 0 else 1.0 - error / baseline_error
+
+
+# --------------------------------------------------------------------------- scores
 
 
 def accuracy(prob: Sequence[float], y: Sequence[float]) -> float:
@@ -73,8 +87,6 @@ def persistence_accuracy(y: Sequence[float], today: Sequence[float]) -> float:
 def cross_entropy(prob: Sequence[float], y: Sequence[float]) -> float:
     """Mean binary cross-entropy of probabilities ``prob`` (clipped to 1e-7 … 1 - 1e-7) against
     0/1 ``y``: the training loss, computed in numpy (validation, snapshots)."""
-    import numpy as np
-
     p, t = _arrays(prob, y)
     p = np.clip(p, 1e-7, 1 - 1e-7)
     return float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean())
@@ -99,16 +111,7 @@ def r2_against(y: Sequence[float], pred: Sequence[float], mean: float) -> float:
     return 1.0 - float(((p - t) ** 2).sum()) / base
 
 
-def skill(error: float, baseline_error: float) -> float | None:
-    """1 - error / baseline_error: the share of a baseline's error a model removes (0: none,
-    1: all, negative: worse). None when the baseline makes no error."""
-    return None if baseline_error <= 0 else 1.0 - error / baseline_error
-
-
-def regression_grade(r2: float) -> Grade:
-    """The grade of an R² against the training mean, by the same error ratios as an accuracy
-    against the majority class: learned at R² >= 0.8, partly learned at R² >= 0.3."""
-    return grade_of(r2, 0.0)
+# --------------------------------------------------------------------------- paired tests
 
 
 def paired_counts(
@@ -137,10 +140,55 @@ def clearly_lower(errors_a: Sequence[float], errors_b: Sequence[float], z: float
     return float(d.mean()) > z * float(d.std(ddof=1)) / math.sqrt(len(d))
 
 
-def _arrays(*values: Sequence[float]) -> list:
-    import numpy as np
-
+def _arrays(*values: Sequence[float]) -> list[np.ndarray]:
     out = [np.asarray(v, dtype=np.float64).ravel() for v in values]
     if any(len(a) != len(out[0]) for a in out) or not len(out[0]):
         raise ValueError(f"need equally long, non-empty arrays, got {[len(a) for a in out]}")
     return out
+
+
+# --------------------------------------------------------------------------- array helpers
+
+
+def output_mask(valid: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
+    """``valid`` checked against the outputs' shape (n, T_out); None when every output counts.
+
+    A (T_out,) mask applies to every sequence. Raises ValueError when no output counts.
+    """
+    if valid is None:
+        return None
+    mask = np.asarray(valid)
+    if mask.dtype != bool:
+        if not np.isin(mask, (0, 1)).all():
+            raise ValueError("valid must hold true/false (or 0/1) for each output")
+        mask = mask.astype(bool)
+    if mask.shape == shape[1:]:
+        mask = np.broadcast_to(mask, shape)
+    if mask.shape != tuple(shape):
+        raise ValueError(
+            f"valid must mark each output: shape {tuple(shape)} (sequences, output steps), "
+            f"got {mask.shape}"
+        )
+    if not mask.any():
+        raise ValueError("no output has a defined target (valid is all false): nothing to score")
+    return None if mask.all() else mask
+
+
+def rms(diff2: np.ndarray, mask: np.ndarray | None) -> float:
+    """RMS over the counted entries of squared changes (n, T_out)."""
+    if mask is None:
+        return float(np.sqrt(diff2.mean()))
+    return float(np.sqrt(np.where(mask, diff2, 0.0).sum() / mask.sum()))
+
+
+def lag_values(seq_len: int) -> np.ndarray:
+    """(2T-1,) lags -(T-1) .. T-1: lag = output step - input step."""
+    return np.arange(1 - seq_len, seq_len)
+
+
+def json_list(a: np.ndarray) -> list:
+    """Nested lists of floats, with None where ``a`` is NaN (JSON has no NaN)."""
+    a = np.asarray(a, dtype=np.float64)
+    obj = a.astype(object)
+    obj[~np.isfinite(a)] = None
+    return obj.tolist()
