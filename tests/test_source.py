@@ -13,6 +13,7 @@ import pytest
 
 from rnnviz.config import DATA_KINDS, PRESETS, Config, DataKind
 from rnnviz.data.base import DataError, Dataset
+from rnnviz.data.datasets import check_forecast
 from rnnviz.data.source import SOURCES, SeriesSource, Source, SyntheticSource, source_of
 from rnnviz.data.split import make_split, target_scale
 
@@ -147,7 +148,7 @@ def test_series_forecast_numbers_against_a_perfect_and_a_persistence_model():
     assert numbers["accuracy"] == 1.0 and numbers["days"] == len(score.data.y)
     wrong_today = numbers["days"] * (1 - numbers["persistence_accuracy"])
     assert numbers["model_only"] == pytest.approx(wrong_today) and numbers["persistence_only"] == 0
-    source.check_forecast(numbers)  # the sums that tie them together hold
+    check_forecast(numbers, source.config)  # the sums that tie them together hold
     today = source.forecast(lambda x: by_x[id(x)].persistence)
     assert today["accuracy"] == today["persistence_accuracy"] and not today["beats_persistence"]
 
@@ -196,3 +197,15 @@ def test_a_new_family_is_one_class_and_one_entry(monkeypatch):
     assert make_split(config, "val").x.shape == (60, 6, 3)
     assert feature_names(config) == ("f0", "f1", "f2") and ground_truth(config) is None
     assert target_scale(config) is None
+
+
+def test_kept_forecast_numbers_of_a_series_must_be_its_tasks_over_every_scored_window():
+    config = PRESETS["seattle-weather"]
+    with pytest.raises(ValueError, match="classification forecast"):
+        check_forecast({"days": 337.0, "accuracy": 0.7}, config)
+    temp = PRESETS["seattle-temp"]
+    numbers = {"days": 300.0, "mse": 4.0, "persistence_mse": 8.0, "r2": 0.9, "beats_persistence": 1}
+    numbers["persistence_r2"] = 0.8  # (1 - 0.9) x 8 = (1 - 0.8) x 4: the two R² agree
+    with pytest.raises(ValueError, match="300.0 days, not the 337 scored"):
+        check_forecast(numbers, temp)
+    check_forecast({**numbers, "days": 337.0}, temp)

@@ -405,8 +405,8 @@ FORECAST_KEYS = {
 
 def check_forecast(scores: Mapping[str, Any], config: Config) -> None:
     """ValueError unless ``scores`` can be :func:`forecast_scores`' numbers for a model of
-    ``config``'s series: finite numbers in their ranges, exactly its task's numbers over its
-    scored windows, and the sums that tie them together (e.g. accuracy minus
+    ``config``: finite numbers in their ranges, for a real series exactly its task's numbers
+    over its scored windows, and the sums that tie them together (e.g. accuracy minus
     persistence's = (days only the model gets right - days only persistence does) / days),
     so numbers written by hand or damaged are not believed."""
     for key, value in scores.items():
@@ -414,10 +414,11 @@ def check_forecast(scores: Mapping[str, Any], config: Config) -> None:
             continue
         if not isinstance(value, int | float) or not math.isfinite(value):
             raise ValueError(f"{key} = {value!r} is not a finite number")
-    if sorted(scores) != sorted(FORECAST_KEYS[config.task]):
-        raise ValueError(f"not the numbers of a {config.task} forecast")
-    if scores["days"] != config.n_score:
-        raise ValueError(f"{scores['days']} days, not the {config.n_score} scored")
+    if config.data_kind.real:  # a recorded series scores every window of its scored split
+        if sorted(scores) != sorted(FORECAST_KEYS[config.task]):
+            raise ValueError(f"not the numbers of a {config.task} forecast")
+        if scores["days"] != config.n_score:
+            raise ValueError(f"{scores['days']} days, not the {config.n_score} scored")
     days = scores.get("days")
     if days is None or days < 1 or days != round(days):
         raise ValueError("days is not a number of days")

@@ -19,7 +19,7 @@ the foundation needs to check its knobs). Sentences made from these numbers live
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -101,10 +101,6 @@ class Source(ABC):
             f"dataset {self.config.dataset} has no forecasts to score: its verdict is the "
             "validation accuracy against the majority class"
         )
-
-    def check_forecast(self, scores: Mapping[str, object]) -> None:
-        """ValueError unless ``scores`` can be :meth:`forecast`'s numbers for this config."""
-        raise ValueError(f"dataset {self.config.dataset} keeps no forecasts")
 
     def correlations(self) -> dict[tuple[str, str], float]:
         """ρ of feature pairs (by name) measured on the training data, where the source
@@ -210,9 +206,6 @@ class SeriesSource(Source):
     def forecast(self, predict: Predict) -> dict[str, float]:
         """:func:`rnnviz.data.datasets.forecast_scores` on the scored split."""
         return datasets.forecast_scores(predict, self.series("score"))
-
-    def check_forecast(self, scores: Mapping[str, object]) -> None:
-        datasets.check_forecast(scores, self.config)
 
     def correlations(self) -> dict[tuple[str, str], float]:
         """ρ of each pair of features on the training days (they share credit)."""
