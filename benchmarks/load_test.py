@@ -297,15 +297,15 @@ def series_work(query: str) -> tuple[int, int] | str:
     refuse it is for the app to say: that is what the series class measures.)"""
     from urllib.parse import parse_qsl
 
-    from rnnviz.data.datasets import load_split
+    from rnnviz.data.source import source_of
 
     try:
         config = Config.from_dict(dict(parse_qsl(query)))
     except ValueError as exc:
         return f"the link is refused as written: {exc}"
-    if config.dataset == "synthetic":
+    if not config.data_kind.real:
         return "not a real series"
-    windows = len(load_split(config, "score").data.x)
+    windows = len(source_of(config).split("score").x)
     return config.replace(n_score=windows).score_values(), HOSTED_BOUNDS.max_score_values
 
 

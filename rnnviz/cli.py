@@ -22,6 +22,7 @@ from rnnviz.config import (
     DATASETS,
     OUTCOMES,
     PRESETS,
+    REAL_SERIES,
     Config,
     describe_budget,
     describe_model,
@@ -131,7 +132,7 @@ def make_config(args: argparse.Namespace) -> Config:
     data, flags = _settings(args)
     config = PRESETS[args.preset or "default"]
     dataset = flags.get("dataset", data.get("dataset", config.dataset))
-    if dataset != "synthetic" and config.dataset != dataset:
+    if dataset in REAL_SERIES and dataset != config.dataset:
         outcome = flags.get("outcome", data.get("outcome", "rain"))
         known = isinstance(outcome, str) and outcome in OUTCOMES  # else from_dict names it
         config = series_preset(dataset, outcome if known else "rain")
@@ -252,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --methods: {exc}", file=sys.stderr)
         return 2
 
+    from rnnviz.data.source import source_of
     from rnnviz.data.split import DataError
     from rnnviz.experiment import compare_methods, explain, interactions_json
     from rnnviz.training.model import save, train
@@ -265,8 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         end = "\n" if p.step == p.steps else "\r"
         print(f"  training: {p.fraction:5.0%}  {p}", file=sys.stderr, end=end, flush=True)
 
-    real = config.dataset != "synthetic"
-    rule = None if real else config.target()  # a real series has no rule and no ground truth
+    source = source_of(config)
+    real = source.has_forecast  # judged against its baselines: a real series
+    rule = source.rule  # None: no rule and no ground truth
     if not args.quiet:
         if rule is None:
             print(f"data: {config.dataset}, outcome {config.outcome}", file=sys.stderr)
@@ -331,13 +334,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def series_results(config: Config, result: TrainResult, scores: Attribution) -> dict:
     """A real series' extra results: its feature names, the verdict against the baselines on
     the scored year (text and numbers) and the reading with its caveats."""
-    from rnnviz.data import datasets
+    from rnnviz.data.source import source_of
+    from rnnviz.report.readings import judge, series_reading
 
-    forecast, verdict = datasets.judge(config, result.predict)
+    forecast, verdict = judge(config, result.predict)
     return {
-        "feature_names": list(datasets.feature_names(config.n_features)),
+        "feature_names": list(source_of(config).feature_names),
         "verdict": {"text": verdict, **forecast},
-        "reading": datasets.read(config, scores),
+        "reading": series_reading(config, scores),
     }
 
 

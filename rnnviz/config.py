@@ -31,27 +31,115 @@ CELL_NAMES = {
 }
 HEAD_NAMES = {"dense": "dense head", "lstm": "1-unit LSTM head"}
 
-# Where the sequences come from: seeded synthetic data labelled by ``rule``, or a real series
-# built in (rnnviz.data.datasets). What a real series predicts (``outcome``) and the task it makes:
-# classification (sigmoid head, cross-entropy) or regression (linear head, mean squared error).
-DATASETS = ("synthetic", "seattle-weather")
+# What a real series predicts (``outcome``) and the task it makes: classification (sigmoid head,
+# cross-entropy) or regression (linear head, mean squared error). Rule-made data predicts the
+# rule's 0/1 label: its outcome stays at the default, "rain", a classification.
 OUTCOMES = {"rain": "classification", "temp_max": "regression"}
-# Real series: features are the 4 measurements, or 6 with the day of year as sin/cos; a window
-# (seq_len, in days) short enough that every split keeps hundreds of windows.
+# The Seattle series: features are the 4 measurements, or 6 with the day of year as sin/cos; a
+# window (seq_len, in days) short enough that every split keeps hundreds of windows.
 REAL_FEATURES = (4, 6)
 REAL_WINDOW = (7, 90)
-# Knobs a real series does not read (its rows come from the table, not from a rule).
-REAL_IGNORES = frozenset({"rule", "n_train", "n_val"})
-# A real series' time-ordered splits (inclusive dates): earlier years train, later ones judge.
-SERIES_SPLITS: dict[str, dict[str, tuple[str, str]]] = {
-    "seattle-weather": {
-        "train": ("2012-01-01", "2013-12-31"),
-        "val": ("2014-01-01", "2014-12-31"),
-        "score": ("2015-01-01", "2015-12-31"),
-    },
-}
 # The sizes a real series takes from its splits, not from the config: each split's windows.
 SERIES_COUNTS = {"n_train": "train", "n_val": "val", "n_score": "score"}
+
+
+@dataclass(frozen=True, eq=False)
+class DataKind:
+    """What the foundation knows of one family of data (a value of ``Config.dataset``): enough
+    to check and key the knobs without importing the data room, which builds the data
+    (``rnnviz.data.source.source_of``). A new family is one entry in :data:`DATA_KINDS` here and
+    one class there.
+
+    ``rule_made``: sequences drawn from the seed and labelled by ``Config.rule`` (the rule knob
+    applies). ``outcomes``: what it predicts (:data:`OUTCOMES` gives each one's task).
+    ``splits``: a recorded series' inclusive date ranges per split; it trains on, validates on
+    and scores every window of them, so n_train, n_val and n_score are counted, not knobs.
+    ``n_features`` / ``window``: the feature counts and window lengths it allows (None: the
+    bounds), ``n_features_text`` says what they are. ``standardised``: its features are
+    standardised already (input scaling must be off). ``presets``: the preset a config of this
+    data starts from, per outcome. ``step``: what one time step is, in words.
+    """
+
+    name: str
+    rule_made: bool = False
+    outcomes: tuple[str, ...] = ("rain",)
+    splits: Mapping[str, tuple[str, str]] | None = None
+    n_features: tuple[int, ...] | None = None
+    n_features_text: str = ""
+    window: tuple[int, int] | None = None
+    standardised: bool = False
+    presets: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    step: str = "step"
+
+    @property
+    def real(self) -> bool:
+        """A recorded series: no rule, no ground truth, fixed time-ordered splits."""
+        return self.splits is not None
+
+    @property
+    def counted(self) -> frozenset[str]:
+        """The size knobs counted from the data's splits (not knobs there)."""
+        return frozenset(SERIES_COUNTS) if self.real else frozenset()
+
+    @property
+    def ignores(self) -> frozenset[str]:
+        """Knobs this data does not read: the rule without one, the training and validation
+        sizes where its splits fix them."""
+        return frozenset(() if self.rule_made else ("rule",)) | (self.counted - {"n_score"})
+
+    @property
+    def scoring_knobs(self) -> tuple[str, ...]:
+        """The knobs that change a trained model's scores: σ, repeats and the sequences
+        scored, unless the data scores every window of its scored split (not a knob then)."""
+        return ("sigma", "n_repeats") + (() if "n_score" in self.counted else ("n_score",))
+
+    def outcome_allowed(self) -> str:
+        """The outcomes this data predicts, for the error message."""
+        if self.rule_made:
+            return f"{', '.join(self.outcomes)} (the {self.name} data is labelled by its rule)"
+        return f"one of {', '.join(self.outcomes)}"
+
+    def years(self, split: str) -> str:
+        """The years of a recorded series' ``split`` ("2012-2013"); "" without date splits."""
+        if self.splits is None:
+            return ""
+        return "-".join(sorted({d[:4] for d in self.splits[split]}))
+
+
+# Where the sequences come from: seeded synthetic data labelled by ``rule``, or a real series
+# built in (rnnviz.data.datasets).
+DATA_KINDS: dict[str, DataKind] = {
+    "synthetic": DataKind("synthetic", rule_made=True),
+    "seattle-weather": DataKind(
+        "seattle-weather",
+        outcomes=tuple(OUTCOMES),
+        # time-ordered splits (inclusive dates): earlier years train, later ones judge
+        splits={
+            "train": ("2012-01-01", "2013-12-31"),
+            "val": ("2014-01-01", "2014-12-31"),
+            "score": ("2015-01-01", "2015-12-31"),
+        },
+        n_features=REAL_FEATURES,
+        n_features_text=f"{REAL_FEATURES[0]} (the measurements) or {REAL_FEATURES[1]} (and the "
+        "day of year as sin/cos)",
+        window=REAL_WINDOW,
+        standardised=True,
+        presets={"rain": "seattle-weather", "temp_max": "seattle-temp"},
+        step="day",
+    ),
+}
+DATASETS = tuple(DATA_KINDS)
+# The recorded series (a --dataset or a data choice of these starts from its preset).
+REAL_SERIES = tuple(name for name, kind in DATA_KINDS.items() if kind.real)
+# The real series' time-ordered splits, by name (rnnviz.data.datasets reads its own).
+SERIES_SPLITS = {name: kind.splits for name, kind in DATA_KINDS.items() if kind.splits}
+
+
+def kind_of(dataset: Any) -> DataKind | None:
+    """The :class:`DataKind` of ``dataset`` (a ``Config.dataset`` value); None for an unknown one
+    (validation then names the datasets there are)."""
+    return DATA_KINDS.get(dataset) if isinstance(dataset, str) else None
+
 
 # Bumped whenever the training code makes different weights from the same config, so that cache
 # entries written by older code are never served as this code's result. 2: every initialiser and
@@ -231,7 +319,8 @@ class Config:
                 f"(now {steps:,}); use a larger batch, fewer epochs or fewer sequences",
             )
         score = self.score_values()
-        if score > bounds.max_score_values and self.dataset != "synthetic":
+        fixed = kind_of(self.dataset)
+        if score > bounds.max_score_values and fixed is not None and "n_score" in fixed.counted:
             raise ConfigError(
                 "n_repeats",
                 self.n_repeats,
@@ -255,29 +344,27 @@ class Config:
         return self
 
     def _validate_dataset(self) -> None:
-        if self.dataset not in DATASETS:
+        kind = kind_of(self.dataset)
+        if kind is None:
             raise ConfigError("dataset", self.dataset, f"one of {', '.join(DATASETS)}")
         if self.outcome not in OUTCOMES:
             raise ConfigError("outcome", self.outcome, f"one of {', '.join(OUTCOMES)}")
-        if self.dataset == "synthetic":
-            if self.outcome != LATER_KNOBS["outcome"]:
-                raise ConfigError(
-                    "outcome", self.outcome, "rain (the synthetic data is labelled by its rule)"
-                )
-            return
-        if self.n_features not in REAL_FEATURES:
+        if self.outcome not in kind.outcomes:
+            raise ConfigError("outcome", self.outcome, kind.outcome_allowed())
+        if kind.n_features is not None and self.n_features not in kind.n_features:
             raise ConfigError(
                 "n_features",
                 self.n_features,
-                f"{REAL_FEATURES[0]} (the measurements) or {REAL_FEATURES[1]} (and the day of "
-                f"year as sin/cos) for dataset {self.dataset}",
+                f"{kind.n_features_text} for dataset {self.dataset}",
             )
-        lo, hi = REAL_WINDOW
-        if not lo <= self.seq_len <= hi:
+        if kind.window is not None and not kind.window[0] <= self.seq_len <= kind.window[1]:
+            lo, hi = kind.window
             raise ConfigError(
-                "seq_len", self.seq_len, f"a window of {lo} to {hi} days for dataset {self.dataset}"
+                "seq_len",
+                self.seq_len,
+                f"a window of {lo} to {hi} {kind.step}s for dataset {self.dataset}",
             )
-        if self.input_scaling:
+        if kind.standardised and self.input_scaling:
             raise ConfigError(
                 "input_scaling",
                 True,
@@ -285,10 +372,16 @@ class Config:
             )
 
     @property
+    def data_kind(self) -> DataKind:
+        """What family of data this config reads (:data:`DATA_KINDS`): which knobs apply, how
+        its sizes are counted, what it can predict."""
+        return DATA_KINDS[self.dataset]
+
+    @property
     def task(self) -> str:
         """The task: "classification" (0/1 per step, sigmoid head, cross-entropy) or
         "regression" (a number per step, linear head, mean squared error)."""
-        return OUTCOMES[self.outcome] if self.dataset != "synthetic" else "classification"
+        return OUTCOMES[self.outcome]
 
     def score_values(self) -> int:
         """Input numbers one full perturbation scoring pushes through the model."""
@@ -307,20 +400,19 @@ class Config:
 
     def training_key(self) -> tuple:
         """Hashable key of the knobs that affect training (scoring knobs excluded)."""
-        real = self.dataset != "synthetic"
+        ignores = self.data_kind.ignores
         return tuple(
             (f.name, getattr(self, f.name))
             for f in fields(self)
             if f.name not in SCORING_KNOBS
-            and not (real and f.name in REAL_IGNORES)
+            and f.name not in ignores
             and not (f.name in LATER_KNOBS and getattr(self, f.name) == LATER_KNOBS[f.name])
         )
 
     def scoring_key(self) -> tuple:
         """The knobs that change a trained model's scores: σ, repeats and, for synthetic data,
         the sequences scored (a real series scores every window of its year: not a knob)."""
-        knobs = ("sigma", "n_repeats") + (("n_score",) if self.dataset == "synthetic" else ())
-        return tuple((name, getattr(self, name)) for name in knobs)
+        return tuple((name, getattr(self, name)) for name in self.data_kind.scoring_knobs)
 
     def training_id(self) -> str:
         """Short stable hex id of :meth:`training_key`, for cache file names."""
@@ -479,7 +571,7 @@ def _knob_text(config: Config, knob: str) -> str:
     value = getattr(config, knob)
     if knob == "cell":
         return CELL_NAMES[value]
-    if knob == "rule" and config.dataset == "synthetic":
+    if knob == "rule" and config.data_kind.rule_made:
         try:
             return config.target().expression
         except ValueError:
@@ -501,7 +593,7 @@ def describe_changes(old: Config, new: Config) -> str:
     are left out: they do not change the model."""
     before, after = dict(old.training_key()), dict(new.training_key())
     knobs = [k for k in KNOB_NAMES if before.get(k) != after.get(k)]
-    if old.dataset != new.dataset:  # another source of data: its other knobs do not compare
+    if old.data_kind is not new.data_kind:  # another source of data: its knobs do not compare
         knobs = ["dataset"]
     return "; ".join(f"{KNOB_NAMES[k]} {_knob_text(old, k)} → {_knob_text(new, k)}" for k in knobs)
 
@@ -724,15 +816,15 @@ def series_windows(dataset: Any, seq_len: Any) -> dict[str, int] | None:
     """``{"n_train": .., "n_val": .., "n_score": ..}``: the windows of ``seq_len`` days (each
     with a next day) in each split of the real series ``dataset``; None for synthetic data or
     a window the series does not allow (validation then says what to change)."""
-    splits = SERIES_SPLITS.get(dataset) if isinstance(dataset, str) else None
-    lo, hi = REAL_WINDOW
-    if splits is None or isinstance(seq_len, bool) or not isinstance(seq_len, int):
+    kind = kind_of(dataset)
+    if kind is None or kind.splits is None or kind.window is None:
         return None
-    if not lo <= seq_len <= hi:
+    lo, hi = kind.window
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or not lo <= seq_len <= hi:
         return None
     out = {}
     for knob, split in SERIES_COUNTS.items():
-        first, last = (_date(d) for d in splits[split])
+        first, last = (_date(d) for d in kind.splits[split])
         out[knob] = (last - first).days + 1 - seq_len
     return out
 
@@ -802,10 +894,13 @@ def not_applied(given: Mapping[str, Any], config: Config) -> str | None:
     """What to tell someone whose settings ``given`` (a link, a file, flags) set a count that
     ``config``'s real series does not read (n_train, n_val, n_score) to another value than the
     one it uses; None when there is nothing to tell."""
-    if config.dataset == "synthetic":
+    kind = config.data_kind
+    if not kind.counted:
         return None
     ignored = []
     for knob in SERIES_COUNTS:
+        if knob not in kind.counted:
+            continue
         if knob not in given:
             continue
         try:
@@ -816,10 +911,7 @@ def not_applied(given: Mapping[str, Any], config: Config) -> str | None:
             ignored.append(f"{knob} = {_short(given[knob]) if value is None else value}")
     if not ignored:
         return None
-    years = {
-        split: "-".join(sorted({d[:4] for d in SERIES_SPLITS[config.dataset][split]}))
-        for split in ("train", "val", "score")
-    }
+    years = {split: kind.years(split) for split in ("train", "val", "score")}
     return (
         f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to "
         f"{config.dataset} and {'was' if len(ignored) == 1 else 'were'} ignored: a real series "
@@ -831,18 +923,18 @@ def not_applied(given: Mapping[str, Any], config: Config) -> str | None:
 
 # The preset a real series starts from, per outcome: it sets what the series needs (its
 # features, no input scaling, its window) and a recipe that learns it in seconds.
-SERIES_PRESETS = {"rain": "seattle-weather", "temp_max": "seattle-temp"}
+SERIES_PRESETS = dict(DATA_KINDS["seattle-weather"].presets)
 
 
 def series_preset(dataset: str, outcome: str = "rain") -> Config:
     """The starting config of a real series ``dataset`` predicting ``outcome``; ConfigError
     naming the knob when either is not a real series' (the CLI and the setup page start here)."""
-    if dataset not in DATASETS or dataset == "synthetic":
-        real = [d for d in DATASETS if d != "synthetic"]
-        raise ConfigError("dataset", dataset, f"a real series: {', '.join(real)}")
-    if outcome not in SERIES_PRESETS:
-        raise ConfigError("outcome", outcome, f"one of {', '.join(SERIES_PRESETS)}")
-    return PRESETS[SERIES_PRESETS[outcome]]
+    kind = kind_of(dataset)
+    if kind is None or not kind.real:
+        raise ConfigError("dataset", dataset, f"a real series: {', '.join(REAL_SERIES)}")
+    if outcome not in kind.presets:
+        raise ConfigError("outcome", outcome, f"one of {', '.join(kind.presets)}")
+    return PRESETS[kind.presets[outcome]]
 
 
 __all__ = [
@@ -850,22 +942,26 @@ __all__ = [
     "CELLS",
     "CELL_NAMES",
     "DATASETS",
+    "DATA_KINDS",
     "DEFAULT_BOUNDS",
     "HEADS",
     "LATER_KNOBS",
     "OUTCOMES",
     "PRESETS",
+    "REAL_SERIES",
     "SERIES_COUNTS",
     "SERIES_PRESETS",
     "SERIES_SPLITS",
     "Bounds",
     "Config",
     "ConfigError",
+    "DataKind",
     "correlated_problem",
     "describe_budget",
     "describe_changes",
     "describe_model",
     "format_correlated",
+    "kind_of",
     "not_applied",
     "parse_correlated",
     "parse_settings",

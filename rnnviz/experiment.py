@@ -11,7 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rnnviz.config import Config
-from rnnviz.data.split import Dataset, make_split, target_scale
+from rnnviz.data.base import Dataset
+from rnnviz.data.source import source_of
+from rnnviz.data.split import make_split
 from rnnviz.explain.scoring import PerturbationResult, perturbation_importance
 from rnnviz.training.result import ProgressFn, TrainResult
 
@@ -92,17 +94,13 @@ def interactions_json(result: TrainResult, config: Config | None = None) -> dict
 
 def feature_names(config: Config) -> tuple[str, ...]:
     """The names of ``config``'s input features: a real series' measurements, else x1..xF."""
-    if config.dataset != "synthetic":
-        from rnnviz.data.datasets import feature_names as series_names
-
-        return series_names(config.n_features)
-    return tuple(f"x{i + 1}" for i in range(config.n_features))
+    return source_of(config).feature_names
 
 
 def ground_truth(config: Config) -> Any:
     """The rule of a synthetic experiment (its ground truth); None for a real series, which
     has none (nobody knows what tomorrow's weather depends on)."""
-    return config.target() if config.dataset == "synthetic" else None
+    return source_of(config).truth
 
 
 def run(
@@ -200,11 +198,12 @@ def make_stepwise_trainer(
 
     if full is not None and full.config.training_key() != config.training_key():
         raise ValueError("the full model was trained with another training config than this one")
-    train_data, val_data = make_split(config, "train"), make_split(config, "val")
-    # A real series' features are standardised: their training mean, 0, is the neutral value
-    # (0.5 is the middle of a synthetic feature's [0, 1)); a regression's loss is its MSE.
-    fill = 0.5 if config.dataset == "synthetic" else 0.0
-    scale = target_scale(config)
+    source = source_of(config)
+    train_data, val_data = source.split("train"), source.split("val")
+    # The source's neutral value of a feature: 0.5, the middle of a synthetic feature's [0, 1);
+    # 0, the training mean, of a real series' standardised ones. A regression's loss is its MSE.
+    fill = source.fill
+    scale = source.target_scale()
     regression_mean = None if scale is None else scale[1]
     cache: dict[tuple[int, ...], float] = {}
 

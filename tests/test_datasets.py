@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnnviz import metrics
 from rnnviz.config import PRESETS, Config, ConfigError
 from rnnviz.data import datasets as ds
+from rnnviz.data.source import source_of
 from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.report import readings
 from rnnviz.training import result
 
 FIXTURE = Path(__file__).parent / "fixtures" / "seattle-weather-excerpt.csv"
@@ -146,7 +149,7 @@ def test_splits_are_time_ordered_and_never_share_a_day(table):
 def test_real_splits_train_2012_13_validate_2014_score_2015():
     pytest.importorskip("vega_datasets")
     config = PRESETS["seattle-weather"]
-    train, val, score = (ds.load_split(config, s) for s in ("train", "val", "score"))
+    train, val, score = (source_of(config).series(s) for s in ("train", "val", "score"))
     assert (train.days + 1).max() == np.datetime64("2013-12-31")
     assert val.days.min() == np.datetime64("2014-01-01")
     assert (val.days + 1).max() == np.datetime64("2014-12-31")
@@ -232,7 +235,7 @@ def test_a_series_counts_its_real_windows_whatever_n_score_and_n_train_say():
     base = PRESETS["seattle-weather"]
     for seq_len in (7, 28, 50, 90):
         config = base.replace(seq_len=seq_len, n_train=60, n_val=70, n_score=10)
-        counts = [len(ds.load_split(config, s).data.x) for s in ("train", "val", "score")]
+        counts = [len(source_of(config).series(s).data.x) for s in ("train", "val", "score")]
         assert [config.n_train, config.n_val, config.n_score] == counts
     assert base.replace(seq_len=50).n_score == 315  # 365 days of 2015 less the window
     # what a link or a file says about them changes nothing: the same experiment, the same key
@@ -272,7 +275,9 @@ def test_make_split_dispatches_to_the_real_series():
 
     config = PRESETS["seattle-temp"]
     data = make_split(config, "val")
-    np.testing.assert_array_equal(data.y, ds.load_split(config, "val").data.y)
+    direct = ds.build_split(ds.seattle_weather(), "val", outcome="temp_max", window=28)
+    np.testing.assert_array_equal(data.y, direct.data.y)
+    np.testing.assert_array_equal(data.x, direct.data.x)
     std, mean = target_scale(config)
     assert 14 < mean < 18 and 5 < std < 10  # °C of max temperature, 2012-2013
     assert target_scale(PRESETS["seattle-weather"]) is None
@@ -284,35 +289,35 @@ def test_make_split_dispatches_to_the_real_series():
 def test_persistence_and_majority_by_hand():
     y = [1, 0, 1, 1, 0]
     today = [1, 1, 0, 1, 0]  # right on days 1, 4, 5
-    assert result.persistence_accuracy(y, today) == pytest.approx(0.6)
-    assert result.majority_accuracy(y) == pytest.approx(0.6)  # always 1: 3 of 5
-    assert result.accuracy([0.9, 0.2, 0.4, 0.5, 0.49], y) == pytest.approx(0.8)
+    assert metrics.persistence_accuracy(y, today) == pytest.approx(0.6)
+    assert metrics.majority_accuracy(y) == pytest.approx(0.6)  # always 1: 3 of 5
+    assert metrics.accuracy([0.9, 0.2, 0.4, 0.5, 0.49], y) == pytest.approx(0.8)
     # model right where persistence is wrong on days 2, 3 (and the other way on none)
     model = [1, 0, 1, 1, 0]
-    assert result.paired_counts(y, model, today) == (2, 0)
-    assert not result.clearly_better(2, 0)  # 2 > 2 x sqrt(2) = 2.83: no
-    assert result.clearly_better(30, 10)  # 20 > 2 x sqrt(40) = 12.6
-    assert not result.clearly_better(32, 31)
+    assert metrics.paired_counts(y, model, today) == (2, 0)
+    assert not metrics.clearly_better(2, 0)  # 2 > 2 x sqrt(2) = 2.83: no
+    assert metrics.clearly_better(30, 10)  # 20 > 2 x sqrt(40) = 12.6
+    assert not metrics.clearly_better(32, 31)
 
 
 def test_r2_against_the_training_mean_by_hand():
     y, pred = [1.0, 2.0, 3.0], [1.0, 2.0, 2.0]
     # model SSE = 1; training mean 2 has SSE 1 + 0 + 1 = 2; R² = 1 - 1/2
-    assert result.r2_against(y, pred, 2.0) == pytest.approx(0.5)
+    assert metrics.r2_against(y, pred, 2.0) == pytest.approx(0.5)
     # a training mean of 1 (the later data shifted up): SSE 0 + 1 + 4 = 5, R² = 0.8
-    assert result.r2_against(y, pred, 1.0) == pytest.approx(0.8)
-    assert result.r2_against(y, [2.0, 2.0, 2.0], 2.0) == pytest.approx(0.0)
-    assert result.mse(y, pred) == pytest.approx(1 / 3)
-    assert result.skill(1.0, 4.0) == pytest.approx(0.75)
-    assert result.skill(1.0, 0.0) is None
-    assert result.regression_grade(0.8) == "learned"
-    assert result.regression_grade(0.5) == "partly learned"
-    assert result.regression_grade(0.29) == "did not learn"
+    assert metrics.r2_against(y, pred, 1.0) == pytest.approx(0.8)
+    assert metrics.r2_against(y, [2.0, 2.0, 2.0], 2.0) == pytest.approx(0.0)
+    assert metrics.mse(y, pred) == pytest.approx(1 / 3)
+    assert metrics.skill(1.0, 4.0) == pytest.approx(0.75)
+    assert metrics.skill(1.0, 0.0) is None
+    assert metrics.regression_grade(0.8) == "learned"
+    assert metrics.regression_grade(0.5) == "partly learned"
+    assert metrics.regression_grade(0.29) == "did not learn"
     with pytest.raises(ValueError, match="every target equals the mean"):
-        result.r2_against([2.0, 2.0], [1.0, 3.0], 2.0)
+        metrics.r2_against([2.0, 2.0], [1.0, 3.0], 2.0)
     # paired squared errors: differences 3, 3, 3, 5 → mean 3.5 > 2 x 1 / 2 (se = 1/2)
-    assert result.clearly_lower([1, 1, 1, 1], [4, 4, 4, 6])
-    assert not result.clearly_lower([1, 1, 1, 1], [1, 1, 1, 2])
+    assert metrics.clearly_lower([1, 1, 1, 1], [4, 4, 4, 6])
+    assert not metrics.clearly_lower([1, 1, 1, 1], [1, 1, 1, 2])
 
 
 def test_verdicts_name_both_baselines():
@@ -352,7 +357,7 @@ def test_forecast_scores_of_persistence_itself(table):
     temp = split(table, "score", outcome="temp_max")
     scores = ds.forecast_scores(lambda x: np.asarray(temp.persistence), temp)
     assert scores["mse"] == scores["persistence_mse"] and scores["r2"] == scores["persistence_r2"]
-    assert "does not clearly beat persistence" in ds.forecast_verdict(scores, "temp_max")
+    assert "does not clearly beat persistence" in readings.forecast_verdict(scores, "temp_max")
 
 
 # --------------------------------------------------------------------------- the reading
@@ -387,7 +392,7 @@ def test_reading_from_constructed_numbers():
         [[0.04, 0.025, 0.01, 0.005], [0.01] * 4, [0.01] * 4, [0.02] * 4],
     )
     np.testing.assert_allclose(scores.by_lag()[0][3:], [0.04, 0.025, 0.01, 0.005])
-    text = ds.weather_reading(scores, RHO, outcome="rain", target_means=(0.45, 0.39))
+    text = readings.weather_reading(scores, RHO, outcome="rain", target_means=(0.45, 0.39))
     reading, caveats = text.split("\n\n")
     assert reading.startswith("Precipitation of the last 2 days matters most")
     assert "moves the forecast probability of rain by 0.050 (RMS, on 0 to 1)" in reading
@@ -404,14 +409,14 @@ def test_reading_of_a_regression_with_a_tie_and_no_correlation():
         [0.3, 1.0, 0.2, 0.9],
         [[0.1] * 3, [1.0, 0.2, 0.1], [0.1] * 3, [0.5, 0.1, 0.1]],
     )
-    text = ds.weather_reading(scores, {}, outcome="temp_max", target_means=(15.7, 18.0))
+    text = readings.weather_reading(scores, {}, outcome="temp_max", target_means=(15.7, 18.0))
     reading, caveats = text.split("\n\n")
     assert reading.startswith(
         "Max temperature (of today (the last day the model sees)) and wind matter about equally"
     )
     assert "moves the forecast by 1.00 °C (RMS)" in reading
     assert "share credit" not in reading
-    assert ds.CAVEATS["correlated"] in caveats
+    assert readings.SERIES_CAVEATS["correlated"] in caveats
     assert "averaged 15.7 °C on the training days and 18.0 °C" in caveats
 
 
@@ -437,12 +442,12 @@ def test_regression_model_has_a_linear_head_in_the_targets_units():
     model = build_model(config)
     assert model.get_layer("head").get_config()["activation"] == "linear"
     scale = model.get_layer("to_target_units").get_config()
-    std, mean = ds.target_scale(config)
+    std, mean = source_of(config).target_scale()
     assert scale["scale"] == pytest.approx(std) and scale["offset"] == pytest.approx(mean)
     assert build_model(PRESETS["seattle-weather"]).get_layer("head").get_config()["activation"] == (
         "sigmoid"
     )
-    part = ds.load_split(config, "val")
+    part = source_of(config).series("val")
     loss, r2 = evaluate(lambda x: np.full(part.data.y.shape, mean), part.data, mean)
     assert r2 == pytest.approx(0.0) and loss == pytest.approx(
         float(((part.data.y - mean) ** 2).mean()), rel=1e-5
@@ -455,8 +460,11 @@ def test_end_to_end_run_on_the_real_series():
 
     config = PRESETS["seattle-temp"].replace(epochs=2, n_repeats=1)
     trained, scores = run(config)  # what the CLI and the pages call
-    forecast, verdict = ds.judge(config, trained.predict)
-    correlations, reading = ds.training_correlations(config), ds.read(config, scores)
+    forecast, verdict = readings.judge(config, trained.predict)
+    correlations, reading = (
+        ds.training_correlations(config),
+        readings.series_reading(config, scores),
+    )
     assert scores.feature_names == ds.MEASUREMENTS
     assert scores.importances.shape == (4, 1) and scores.by_lag().shape == (4, 55)
     assert forecast["days"] == 365 - 28

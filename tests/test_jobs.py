@@ -192,7 +192,7 @@ def test_a_warmed_model_equals_a_fresh_training_and_keeps_what_its_pages_read(wo
 def test_warming_a_real_series_keeps_its_forecast_scores(tmp_path):
     pytest.importorskip("vega_datasets")
     from rnnviz.config import PRESETS
-    from rnnviz.data.datasets import judge
+    from rnnviz.report.readings import judge
     from rnnviz.serve.tasks import warm_one
 
     config = PRESETS["seattle-weather"].replace(epochs=1, n_repeats=1)

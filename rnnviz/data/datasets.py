@@ -30,6 +30,10 @@ Tomorrow's max temperature: R² 0.871-0.876 against the training mean, MSE 7.2-7
 The day of year as sin/cos (``n_features=6``) made both worse on 2015 (rain 70.6%, R² 0.862,
 no longer better than persistence), a warmer year than the training ones, so the default is
 the four measurements alone. Precipitation is kept in mm (log1p did not change the accuracy).
+
+This module gives the numbers (the splits, the baselines' scores, the reach of a lag profile)
+and the series' labels; ``rnnviz.data.source.SeriesSource`` serves them to the rest of rnnviz
+and ``rnnviz.report.readings`` (``judge``, ``series_reading``) makes their sentences.
 """
 
 from __future__ import annotations
@@ -46,9 +50,9 @@ from typing import Any
 
 import numpy as np
 
-from rnnviz.config import SERIES_SPLITS, Config
-from rnnviz.data.split import DataError, Dataset
-from rnnviz.training import result
+from rnnviz import metrics
+from rnnviz.config import DATA_KINDS, Config
+from rnnviz.data.base import DataError, Dataset
 
 NAME = "seattle-weather"
 PACKAGE = "vega_datasets"
@@ -72,7 +76,7 @@ EFFECT_AXIS = {
 }
 
 # Inclusive date ranges of the time-ordered splits: earlier years train, later years judge.
-SPLITS: dict[str, tuple[str, str]] = SERIES_SPLITS[NAME]  # in config: the bounds count them
+SPLITS: Mapping[str, tuple[str, str]] = DATA_KINDS[NAME].splits or {}  # config counts them
 DEFAULT_WINDOW = 28
 
 # The teaching sentence for the σ slider on a real series (the synthetic features are uniform on
@@ -82,20 +86,6 @@ SIGMA_MEANING = (
     "is a share of a feature's spread: σ = 0.2 adds noise of a fifth of a standard deviation "
     "of that measurement (for max temperature about 1.5 °C)."
 )
-
-# What a reading of real data must say, whatever the numbers (the reading fills in its own).
-CAVEATS = {
-    "correlated": "Correlated features: features that move together share credit. The model "
-    "can lean on either, and noise on one alone makes days that never occur, so their effects "
-    "split or blur the credit of what they measure together.",
-    "shift": "Distribution shift: the model is scored on a later year than it was trained on; "
-    "effects and accuracy describe that year.",
-    "seasonality": "Seasonality: one scoring year holds each season once, and much of what the "
-    "inputs tell is the season itself.",
-    "truth": "No ground truth: nobody knows what tomorrow's weather depends on. The effects say "
-    "what this model relies on, not what causes the weather; another seed may share credit "
-    "differently.",
-}
 
 # Two features move together (and share credit) when |ρ| on the training days reaches this.
 CORRELATED = 0.7
@@ -340,26 +330,6 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def load_split(config: Config, split: str) -> SeriesSplit:
-    """The ``split`` (train, val or score) of ``config``'s real series."""
-    if config.dataset != NAME:
-        raise DatasetError(f"dataset {config.dataset!r} is not a real series; use {NAME}")
-    return build_split(
-        seattle_weather(),
-        split,
-        outcome=config.outcome,
-        window=config.seq_len,
-        n_features=config.n_features,
-    )
-
-
-def target_scale(config: Config) -> tuple[float, float]:
-    """(std, mean) of the outcome on the training days: the regression head maps its
-    standardised output back to the outcome's units with them."""
-    s = load_split(config, "train")
-    return s.target_std, s.target_mean
-
-
 def correlations(table: Table, names: Sequence[str] = MEASUREMENTS) -> dict[tuple[str, str], float]:
     """Pearson ρ of each pair of features over ``table``'s days (pass the training range)."""
     values = raw_features(table, names)
@@ -376,7 +346,7 @@ def training_correlations(config: Config) -> dict[tuple[str, str], float]:
     )
 
 
-# --------------------------------------------------------------------------- verdict, reading
+# --------------------------------------------------------------------------- the verdict's numbers
 
 
 def forecast_scores(predict: Any, split: SeriesSplit) -> dict[str, float]:
@@ -395,24 +365,24 @@ def forecast_scores(predict: Any, split: SeriesSplit) -> dict[str, float]:
     out: dict[str, float] = {"days": float(len(y))}
     if split.task == "classification":
         common = np.full_like(y, float(y.mean() >= 0.5))
-        model_only, persistence_only = result.paired_counts(y, pred, today)
-        over_majority, majority_only = result.paired_counts(y, pred, common)
+        model_only, persistence_only = metrics.paired_counts(y, pred, today)
+        over_majority, majority_only = metrics.paired_counts(y, pred, common)
         out.update(
-            accuracy=result.accuracy(pred, y),
-            majority_accuracy=result.majority_accuracy(y),
-            persistence_accuracy=result.persistence_accuracy(y, today),
+            accuracy=metrics.accuracy(pred, y),
+            majority_accuracy=metrics.majority_accuracy(y),
+            persistence_accuracy=metrics.persistence_accuracy(y, today),
             model_only=float(model_only),
             persistence_only=float(persistence_only),
-            beats_majority=float(result.clearly_better(over_majority, majority_only)),
-            beats_persistence=float(result.clearly_better(model_only, persistence_only)),
+            beats_majority=float(metrics.clearly_better(over_majority, majority_only)),
+            beats_persistence=float(metrics.clearly_better(model_only, persistence_only)),
         )
     else:
         out.update(
-            mse=result.mse(y, pred),
-            persistence_mse=result.mse(y, today),
-            r2=result.r2_against(y, pred, split.target_mean),
-            persistence_r2=result.r2_against(y, today, split.target_mean),
-            beats_persistence=float(result.clearly_lower((pred - y) ** 2, (today - y) ** 2)),
+            mse=metrics.mse(y, pred),
+            persistence_mse=metrics.mse(y, today),
+            r2=metrics.r2_against(y, pred, split.target_mean),
+            persistence_r2=metrics.r2_against(y, today, split.target_mean),
+            beats_persistence=float(metrics.clearly_lower((pred - y) ** 2, (today - y) ** 2)),
         )
     return out
 
@@ -444,7 +414,7 @@ def check_forecast(scores: Mapping[str, Any], config: Config) -> None:
             continue
         if not isinstance(value, int | float) or not math.isfinite(value):
             raise ValueError(f"{key} = {value!r} is not a finite number")
-    if config.dataset != "synthetic":
+    if config.data_kind.real:  # a recorded series scores every window of its scored split
         if sorted(scores) != sorted(FORECAST_KEYS[config.task]):
             raise ValueError(f"not the numbers of a {config.task} forecast")
         if scores["days"] != config.n_score:
@@ -485,31 +455,8 @@ def forecast_standing(scores: Mapping[str, float]) -> str:
     if "beats_majority" in scores:
         simple = bool(scores["beats_majority"])
     else:
-        simple = result.regression_grade(scores["r2"]) != "did not learn"
+        simple = metrics.regression_grade(scores["r2"]) != "did not learn"
     return "simple" if simple else "none"
-
-
-def forecast_verdict(scores: Mapping[str, float], outcome: str, year: str = "2015") -> str:
-    """The verdict sentence for :func:`forecast_scores`' numbers."""
-    what = OUTCOME_TEXT.get(outcome, outcome)
-    if "accuracy" in scores:
-        return result.classification_verdict(
-            scores["accuracy"],
-            scores["majority_accuracy"],
-            scores["persistence_accuracy"],
-            beats_majority=bool(scores["beats_majority"]),
-            beats_persistence=bool(scores["beats_persistence"]),
-            what=what,
-            when=f"the {scores['days']:.0f} forecast days of {year}",
-        )
-    return result.regression_verdict(
-        scores["r2"],
-        scores["mse"],
-        scores["persistence_mse"],
-        beats_persistence=bool(scores["beats_persistence"]),
-        unit=UNITS["temp_max"],
-        what=what,
-    )
 
 
 def reach(profile: np.ndarray, lags: np.ndarray, share: float = 0.5) -> list[int]:
@@ -523,117 +470,7 @@ def reach(profile: np.ndarray, lags: np.ndarray, share: float = 0.5) -> list[int
     ]
 
 
-def _days_back(lags: list[int]) -> str:
-    if lags == [0]:
-        return "of today (the last day the model sees)"
-    if lags == list(range(len(lags))):
-        return f"of the last {len(lags)} days"
-    return "of " + ", ".join(str(lag) for lag in lags) + " days back"
-
-
-def _effect(value: float, outcome: str) -> str:
-    if outcome == "temp_max":
-        return f"{value:.2f} {UNITS['temp_max']}"
-    return f"{value:.3f}"
-
-
-def weather_reading(
-    scores: Any,
-    correlations: Mapping[tuple[str, str], float],
-    *,
-    outcome: str = "rain",
-    target_means: tuple[float, float] | None = None,
-    correlated: float = CORRELATED,
-) -> str:
-    """What the model relies on, in words built from its numbers, then the caveats.
-
-    ``scores``: a ``PerturbationResult`` with per-step effects (feature names set);
-    ``correlations``: ρ of feature pairs on the training days; ``target_means``: the outcome's
-    mean on the training days and on the scored days (for the distribution-shift caveat).
-    """
-    names = list(scores.feature_names)
-    label = [DESCRIPTIONS.get(n, n) for n in names]
-    imp = np.asarray(scores.importances_mean, dtype=np.float64)
-    order = [int(i) for i in np.argsort(-imp, kind="stable")]
-    top = order[0]
-    unit = "the forecast" if outcome == "temp_max" else "the forecast probability of rain"
-    days = _days_back(reach(scores.by_lag()[top], scores.lags))
-    lead = f"{label[top].capitalize()} {days} matters most"
-    if len(order) > 1 and imp[order[1]] >= 0.8 * imp[top]:
-        lead = f"{label[top].capitalize()} ({days}) and {label[order[1]]} matter about equally"
-    parts = [
-        f"{lead}: noise of σ = {scores.sigma:g} on it moves {unit} by "
-        f"{_effect(imp[top], outcome)} (RMS{'' if outcome == 'temp_max' else ', on 0 to 1'})."
-    ]
-    rest = [f"{label[i]} {_effect(imp[i], outcome)}" for i in order[1:]]
-    if rest:
-        parts.append("Then " + ", ".join(rest) + ".")
-    pairs = sorted(
-        ((a, b, rho) for (a, b), rho in correlations.items() if a in names and b in names),
-        key=lambda p: -abs(p[2]),
-    )
-    together = [(a, b, rho) for a, b, rho in pairs if abs(rho) >= correlated]
-    for a, b, rho in together:
-        parts.append(
-            f"{DESCRIPTIONS.get(a, a).capitalize()} and {DESCRIPTIONS.get(b, b)} share credit "
-            f"because they move together (ρ = {rho:.2f} on the training days)."
-        )
-    caveats = ["Caveats (real data):"]
-    if together:
-        a, b, rho = together[0]
-        caveats.append(
-            f"- Correlated features: {DESCRIPTIONS.get(a, a)} and {DESCRIPTIONS.get(b, b)} "
-            f"move together (ρ = {rho:.2f}), so the model can lean on either, and noise on one "
-            "alone makes days that never occur: their effects split or blur the credit of what "
-            "they measure together."
-        )
-    else:
-        caveats.append("- " + CAVEATS["correlated"])
-    if target_means is not None:
-        train_mean, score_mean = target_means
-        if outcome == "temp_max":
-            shift = (
-                f"tomorrow's max averaged {train_mean:.1f} °C on the training days and "
-                f"{score_mean:.1f} °C on the scored days"
-            )
-        else:
-            shift = (
-                f"it rained on {train_mean:.0%} of the training days and {score_mean:.0%} of "
-                "the scored days"
-            )
-        caveats.append(f"- Distribution shift: {shift}; effects and accuracy describe that year.")
-    else:
-        caveats.append("- " + CAVEATS["shift"])
-    caveats += ["- " + CAVEATS["seasonality"], "- " + CAVEATS["truth"]]
-    return " ".join(parts) + "\n\n" + "\n".join(caveats)
-
-
-# --------------------------------------------------------------------------- end to end
-
-
-def judge(config: Config, predict: Any) -> tuple[dict[str, float], str]:
-    """(:func:`forecast_scores`, :func:`forecast_verdict`) of a model of ``config``'s series
-    on its score split: what the CLI prints and the pages show instead of "learned the rule"."""
-    forecast = forecast_scores(predict, load_split(config, "score"))
-    return forecast, forecast_verdict(forecast, config.outcome)
-
-
-def read(config: Config, scores: Any) -> str:
-    """:func:`weather_reading` of ``scores`` (a ``PerturbationResult`` of ``config``'s model)
-    with the training days' correlations and the outcome's mean on the training and scored
-    days (the distribution-shift caveat)."""
-    from rnnviz.explain.scoring import PerturbationResult
-
-    names = feature_names(config.n_features)
-    if tuple(scores.feature_names) != names:  # e.g. scores saved before they carried names
-        scores = PerturbationResult(
-            scores.sigma, names, scores.importances, scores.response, scores.output_counts
-        )
-    score_split = load_split(config, "score")
-    means = (score_split.target_mean, float(score_split.data.y[:, -1].mean()))
-    return weather_reading(
-        scores, training_correlations(config), outcome=config.outcome, target_means=means
-    )
+# --------------------------------------------------------------------------- labels
 
 
 def describe(config: Config) -> str:

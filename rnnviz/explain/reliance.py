@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnviz.data.source import source_of
+
 NOISE_FACTOR = 2.0  # relied on / combines: more than this many times the noise floor
 SPREAD = 2.0  # a noise cell counts as its mean plus this many std over the repeats
 MIN_SHARE = 0.01  # the floor is never below this share of the largest single effect
@@ -92,9 +94,10 @@ def noise_features(
 
 def noise_of(config) -> tuple[int, ...] | None:
     """:func:`noise_features` of a :class:`rnnviz.config.Config` (None for a real series)."""
-    if config.dataset != "synthetic":
+    rule = source_of(config).truth
+    if rule is None:
         return None
-    return noise_features(config.n_features, config.target().features, config.correlated)
+    return noise_features(config.n_features, rule.features, config.correlated)
 
 
 def _noise(noise: Iterable[int] | None) -> tuple[int, ...] | None:

@@ -8,11 +8,15 @@ scores show. Teaching prose that holds no numbers lives in :mod:`rnnviz.ui.text`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from math import comb
+from typing import Any
 
 import numpy as np
 
+from rnnviz.config import Config
+from rnnviz.data import datasets
+from rnnviz.data.source import source_of
 from rnnviz.explain.registry import RANDOM, method_label, spec_of
 from rnnviz.explain.reliance import (
     MIN_SHARE,
@@ -22,6 +26,8 @@ from rnnviz.explain.reliance import (
     feature_floor,
     pair_floor,
 )
+from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.training.result import classification_verdict, regression_verdict
 
 RECURRENCE = "it reads only input weights: it cannot see the recurrence"
 
@@ -627,3 +633,159 @@ def replay_reading(
         used = ", ".join(names[f] for f in sorted(truth_features) if f < len(names))
         parts.append(f"The rule reads {used}.")
     return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- real series
+# A real series has no rule: its verdict is its forecasts against the baselines, its reading
+# says what the model relies on and what real data leaves open. The numbers come from the
+# data's source (rnnviz.data.source); the words are made here.
+
+# What a reading of real data must say, whatever the numbers (the reading fills in its own).
+SERIES_CAVEATS = {
+    "correlated": "Correlated features: features that move together share credit. The model "
+    "can lean on either, and noise on one alone makes days that never occur, so their effects "
+    "split or blur the credit of what they measure together.",
+    "shift": "Distribution shift: the model is scored on a later year than it was trained on; "
+    "effects and accuracy describe that year.",
+    "seasonality": "Seasonality: one scoring year holds each season once, and much of what the "
+    "inputs tell is the season itself.",
+    "truth": "No ground truth: nobody knows what tomorrow's weather depends on. The effects say "
+    "what this model relies on, not what causes the weather; another seed may share credit "
+    "differently.",
+}
+
+
+def forecast_verdict(scores: Mapping[str, float], outcome: str, year: str = "2015") -> str:
+    """The verdict sentence for the numbers of a real series' forecasts
+    (``rnnviz.data.datasets.forecast_scores``) against its baselines."""
+    what = datasets.OUTCOME_TEXT.get(outcome, outcome)
+    if "accuracy" in scores:
+        return classification_verdict(
+            scores["accuracy"],
+            scores["majority_accuracy"],
+            scores["persistence_accuracy"],
+            beats_majority=bool(scores["beats_majority"]),
+            beats_persistence=bool(scores["beats_persistence"]),
+            what=what,
+            when=f"the {scores['days']:.0f} forecast days of {year}",
+        )
+    return regression_verdict(
+        scores["r2"],
+        scores["mse"],
+        scores["persistence_mse"],
+        beats_persistence=bool(scores["beats_persistence"]),
+        unit=datasets.UNITS["temp_max"],
+        what=what,
+    )
+
+
+def _days_back(lags: list[int]) -> str:
+    if lags == [0]:
+        return "of today (the last day the model sees)"
+    if lags == list(range(len(lags))):
+        return f"of the last {len(lags)} days"
+    return "of " + ", ".join(str(lag) for lag in lags) + " days back"
+
+
+def _effect(value: float, outcome: str) -> str:
+    if outcome == "temp_max":
+        return f"{value:.2f} {datasets.UNITS['temp_max']}"
+    return f"{value:.3f}"
+
+
+def weather_reading(
+    scores: Any,
+    correlations: Mapping[tuple[str, str], float],
+    *,
+    outcome: str = "rain",
+    target_means: tuple[float, float] | None = None,
+    correlated: float = datasets.CORRELATED,
+) -> str:
+    """What the model relies on, in words built from its numbers, then the caveats.
+
+    ``scores``: a ``PerturbationResult`` with per-step effects (feature names set);
+    ``correlations``: ρ of feature pairs on the training days; ``target_means``: the outcome's
+    mean on the training days and on the scored days (for the distribution-shift caveat).
+    """
+    words = datasets.DESCRIPTIONS
+    names = list(scores.feature_names)
+    label = [words.get(n, n) for n in names]
+    imp = np.asarray(scores.importances_mean, dtype=np.float64)
+    order = [int(i) for i in np.argsort(-imp, kind="stable")]
+    top = order[0]
+    unit = "the forecast" if outcome == "temp_max" else "the forecast probability of rain"
+    days = _days_back(datasets.reach(scores.by_lag()[top], scores.lags))
+    lead = f"{label[top].capitalize()} {days} matters most"
+    if len(order) > 1 and imp[order[1]] >= 0.8 * imp[top]:
+        lead = f"{label[top].capitalize()} ({days}) and {label[order[1]]} matter about equally"
+    parts = [
+        f"{lead}: noise of σ = {scores.sigma:g} on it moves {unit} by "
+        f"{_effect(imp[top], outcome)} (RMS{'' if outcome == 'temp_max' else ', on 0 to 1'})."
+    ]
+    rest = [f"{label[i]} {_effect(imp[i], outcome)}" for i in order[1:]]
+    if rest:
+        parts.append("Then " + ", ".join(rest) + ".")
+    pairs = sorted(
+        ((a, b, rho) for (a, b), rho in correlations.items() if a in names and b in names),
+        key=lambda p: -abs(p[2]),
+    )
+    together = [(a, b, rho) for a, b, rho in pairs if abs(rho) >= correlated]
+    for a, b, rho in together:
+        parts.append(
+            f"{words.get(a, a).capitalize()} and {words.get(b, b)} share credit "
+            f"because they move together (ρ = {rho:.2f} on the training days)."
+        )
+    caveats = ["Caveats (real data):"]
+    if together:
+        a, b, rho = together[0]
+        caveats.append(
+            f"- Correlated features: {words.get(a, a)} and {words.get(b, b)} "
+            f"move together (ρ = {rho:.2f}), so the model can lean on either, and noise on one "
+            "alone makes days that never occur: their effects split or blur the credit of what "
+            "they measure together."
+        )
+    else:
+        caveats.append("- " + SERIES_CAVEATS["correlated"])
+    if target_means is not None:
+        train_mean, score_mean = target_means
+        if outcome == "temp_max":
+            shift = (
+                f"tomorrow's max averaged {train_mean:.1f} °C on the training days and "
+                f"{score_mean:.1f} °C on the scored days"
+            )
+        else:
+            shift = (
+                f"it rained on {train_mean:.0%} of the training days and {score_mean:.0%} of "
+                "the scored days"
+            )
+        caveats.append(f"- Distribution shift: {shift}; effects and accuracy describe that year.")
+    else:
+        caveats.append("- " + SERIES_CAVEATS["shift"])
+    caveats += ["- " + SERIES_CAVEATS["seasonality"], "- " + SERIES_CAVEATS["truth"]]
+    return " ".join(parts) + "\n\n" + "\n".join(caveats)
+
+
+def judge(config: Config, predict: Any) -> tuple[dict[str, float], str]:
+    """(the forecast numbers, :func:`forecast_verdict`) of a model of ``config``'s real series
+    on its scored split: what the CLI prints and the pages show instead of "learned the rule"."""
+    source = source_of(config)
+    forecast = source.forecast(predict)
+    return forecast, forecast_verdict(forecast, config.outcome, source.score_period)
+
+
+def series_reading(config: Config, scores: Any) -> str:
+    """:func:`weather_reading` of ``scores`` (a ``PerturbationResult`` of ``config``'s model)
+    with the training days' correlations and the outcome's mean on the training and scored
+    days (the distribution-shift caveat)."""
+    source = source_of(config)
+    names = source.feature_names
+    if tuple(scores.feature_names) != names:  # e.g. scores saved before they carried names
+        scores = PerturbationResult(
+            scores.sigma, names, scores.importances, scores.response, scores.output_counts
+        )
+    return weather_reading(
+        scores,
+        source.correlations(),
+        outcome=config.outcome,
+        target_means=source.target_means(),
+    )

@@ -342,7 +342,7 @@ class ModelStore:
     def get_forecast(self, config: Config) -> dict | None:
         """The numbers of ``rnnviz.data.datasets.forecast_scores`` saved by :meth:`put_forecast`
         for ``config``'s model, or None. Reading them needs no model and no TensorFlow (the
-        verdict is made from them: ``datasets.forecast_verdict``). Numbers that fail their
+        verdict is made from them: ``readings.forecast_verdict``). Numbers that fail their
         checksum or cannot be this model's forecasts (``datasets.check_forecast``) are
         removed: recomputed and rewritten by the caller."""
         path = self._forecast_path(config)

@@ -17,9 +17,10 @@ from typing import Any
 
 import rnnviz.training.model  # noqa: F401  (TensorFlow and Keras, imported once in the forkserver)
 from rnnviz.config import Config
-from rnnviz.data.datasets import judge
+from rnnviz.data.source import source_of
 from rnnviz.experiment import compare_methods, explain, explain_interactions
 from rnnviz.explain.scoring import perturbation_importance
+from rnnviz.report.readings import judge
 from rnnviz.serve.store import ModelStore
 from rnnviz.serve.uploads import Upload, model_from_upload, prepare_upload
 from rnnviz.training.result import ProgressFn, TrainResult
@@ -53,8 +54,9 @@ def warm_one(store: ModelStore, config: Config, progress: ProgressFn | None = No
         store.put_scores(config, explain(result, config))
     if config.n_features >= 2 and store.get_interactions(config) is None:
         store.put_interactions(config, explain_interactions(result, config))
-    if config.dataset != "synthetic" and store.get_forecast(config) is None:
-        store.put_forecast(config, judge(config, result.predict)[0])
+    source = source_of(config)
+    if source.has_forecast and store.get_forecast(config) is None:
+        store.put_forecast(config, source.forecast(result.predict))
 
 
 def train(

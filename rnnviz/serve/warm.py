@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rnnviz.config import PRESETS, SERIES_PRESETS, Config
+from rnnviz.data.source import source_of
 from rnnviz.experiment import DISAGREEMENT_EXAMPLE
 from rnnviz.report.lessons import lesson_experiments
 from rnnviz.rules import RULE_PRESETS
@@ -48,7 +49,7 @@ def complete(store: ModelStore, config: Config) -> bool:
         store.has(config)
         and store.get_scores(config) is not None
         and (config.n_features < 2 or store.get_interactions(config) is not None)
-        and (config.dataset == "synthetic" or store.get_forecast(config) is not None)
+        and (not source_of(config).has_forecast or store.get_forecast(config) is not None)
     )
 
 

@@ -185,13 +185,14 @@ def upload_scores(
 
 @st.cache_data(max_entries=32, show_spinner="Scoring the forecasts of the scored year…")
 def _forecast(_result: TrainResult, training_id: str) -> tuple[dict[str, float], str]:
-    from rnnviz.data.datasets import forecast_verdict
+    from rnnviz.data.source import source_of
+    from rnnviz.report.readings import forecast_verdict
 
     config, store = _result.config, model_store()
     saved = store.get_forecast(config)
     if saved is not None:
         try:
-            return saved, forecast_verdict(saved, config.outcome)
+            return saved, forecast_verdict(saved, config.outcome, source_of(config).score_period)
         except (KeyError, TypeError, ValueError):  # numbers of another shape: made again
             pass
     return worker().run("forecast", training_id, (str(store.folder), config))
@@ -199,8 +200,8 @@ def _forecast(_result: TrainResult, training_id: str) -> tuple[dict[str, float],
 
 def forecast(result: TrainResult) -> tuple[dict[str, float], str]:
     """A real series' model against its baselines on the scored year: (numbers, verdict)
-    (``rnnviz.data.datasets.judge``; cached per process and kept on disk beside the model, so after
-    a restart its pages draw without any job)."""
+    (``rnnviz.report.readings.judge``; cached per process and kept on disk beside the model, so
+    after a restart its pages draw without any job)."""
     return _forecast(result, result.config.training_id())
 
 

@@ -22,9 +22,10 @@ import streamlit as st
 
 from rnnviz.config import Config, ConfigError, describe_model
 from rnnviz.data import datasets
+from rnnviz.data.source import source_of
 from rnnviz.experiment import feature_names, ground_truth
 from rnnviz.explain.scoring import PerturbationResult
-from rnnviz.report.readings import counted_outputs
+from rnnviz.report.readings import counted_outputs, series_reading
 from rnnviz.rules import Rule
 from rnnviz.serve import uploads
 from rnnviz.serve.jobs import BusyError, wait_for
@@ -121,13 +122,21 @@ def error_box(title: str, error: BaseException | str) -> None:
 def describe_rule(config: Config) -> tuple[str, str] | None:
     """(expression, ground truth) of the config's rule, or None if it cannot be parsed (or
     the config is a real series, which has no rule)."""
-    if config.dataset != "synthetic":
-        return None
     try:
-        rule = config.target()
+        rule = source_of(config).rule
     except ValueError:
         return None
-    return rule.expression, rule.describe_truth()
+    return None if rule is None else (rule.expression, rule.describe_truth())
+
+
+def task_markdown(config: Config) -> str:
+    """The experiment's task in Markdown: "$y_t$ = 1 when `expression`" for data labelled by a
+    rule (its text as typed if it cannot be parsed), else the data's own description."""
+    source = source_of(config)
+    if not source.kind.rule_made:
+        return source.description()
+    expression = (describe_rule(config) or (config.rule, ""))[0]
+    return f"$y_t$ = 1 when {md_code(expression)}"
 
 
 def sidebar(config: Config) -> None:
@@ -183,8 +192,9 @@ def _experiment_sidebar(config: Config) -> None:
         f"{config.n_features} features × {config.seq_len} steps, "
         f"{config.n_train:,} training sequences"
     )
-    if config.dataset != "synthetic":
-        data = f"{datasets.describe(config)} (real data: no ground truth)"
+    source = source_of(config)
+    if source.truth is None:
+        data = f"{source.description()} (real data: no ground truth)"
     st.markdown(
         f"**Data:** {data}  \n"
         f"**Model:** {describe_model(config)}  \n"
@@ -212,10 +222,7 @@ def trained_model(config: Config) -> TrainResult | None:
     if job is None:
         return None
     if not job.done.is_set():
-        expression = (describe_rule(config) or (config.rule, ""))[0]
-        task = f"$y_t$ = 1 when {md_code(expression)}"
-        if config.dataset != "synthetic":
-            task = datasets.describe(config)
+        task = task_markdown(config)
         slot = st.empty()
         with slot.container(border=True):
             st.markdown(f"**Training the {texts.CELL_NAMES[config.cell]}** on {task} …")
@@ -290,7 +297,7 @@ def verdict_box(result: TrainResult) -> None:
     """The verdict with its grade's colour: success when learned, a caution when partly
     learned, a warning when it did not learn. A real series has no rule to learn: its verdict
     is the forecast against the baselines (:func:`series_verdict_box`)."""
-    if result.config.dataset != "synthetic":
+    if source_of(result.config).has_forecast:
         series_verdict_box(result)
         return
     if result.grade == "learned":
@@ -324,7 +331,7 @@ def learned_notice(result: TrainResult) -> None:
     """A visible caution when the model only partly learned (its effects describe a model that
     is only partly right) or a warning when it did not learn (they describe a guess). A real
     series' model always shows its verdict against the baselines: there is no grade to pass."""
-    if result.config.dataset != "synthetic":
+    if source_of(result.config).has_forecast:
         series_verdict_box(result)
     elif result.grade != "learned":
         verdict_box(result)
@@ -558,12 +565,13 @@ def subject_scores(subject: Subject, config: Config) -> PerturbationResult | Non
 def scoring_caption(subject: Subject, config: Config, scores: PerturbationResult) -> str:
     """One line saying what was scored: sigma, repeats and which sequences."""
     head = f"Scored with σ = {scores.sigma:g}, {scores.n_repeats} repeats, "
-    if subject.upload is None and config.dataset != "synthetic":
+    source = source_of(config)
+    if subject.upload is None and source.fixed_counts:
         counts = scores.output_counts
         windows = f"{int(counts.max()):,} " if counts is not None and len(counts) else ""
         return head + (
-            f"all {windows}windows of {config.seq_len} days in the scored year 2015; every "
-            "output counts (every day's tomorrow is known)."
+            f"all {windows}windows of {config.seq_len} days in the scored year "
+            f"{source.score_period}; every output counts (every day's tomorrow is known)."
         )
     if subject.upload is None:
         text = head + f"{config.n_score} fresh sequences of the experiment's score split"
@@ -583,10 +591,11 @@ def series_notes(config: Config, scores: PerturbationResult) -> None:
     """What a real series' effects mean: no ground truth, σ as a share of a feature's spread,
     the effects' units, and the reading of what the model relies on with its caveats."""
     st.caption(texts.SERIES_NO_TRUTH)
-    meaning = f"{datasets.SIGMA_MEANING} {datasets.effect_meaning(config.outcome)}"
+    source = source_of(config)
+    meaning = " ".join(m for m in (source.sigma_meaning, source.effect_meaning) if m)
     st.info(meaning, icon=":material/straighten:")
     try:
-        reading = datasets.read(config, scores)
+        reading = series_reading(config, scores)
     except ValueError as exc:
         error_box("The reading could not be made", exc)
         return

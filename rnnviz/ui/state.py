@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from rnnviz.config import DEFAULT_BOUNDS, SERIES_COUNTS, Bounds, Config, ConfigError, not_applied
+from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config, ConfigError, not_applied
 from rnnviz.serve.uploads import Upload
 from rnnviz.ui.cache import bounds
 
@@ -36,7 +36,7 @@ def config_to_params(config: Config) -> dict[str, str]:
     for key, value in config.to_dict().items():
         if value == default[key]:
             continue
-        if config.dataset != "synthetic" and key in SERIES_COUNTS:
+        if key in config.data_kind.counted:
             continue
         params[key] = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
     return params

@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 
 from rnnviz.config import Config, describe_model
+from rnnviz.data.source import source_of
 from rnnviz.experiment import DISAGREEMENT_EXAMPLE
 from rnnviz.explain.comparison import merge_comparisons
 from rnnviz.explain.methods import STEPWISE_MAX_FEATURES
@@ -340,10 +341,10 @@ def _series_results(config: Config, comparison) -> None:
 
 
 def _results(config: Config, result: TrainResult, comparison) -> None:
-    if config.dataset != "synthetic":  # compare_methods ran with truth=None
+    rule = source_of(config).truth
+    if rule is None:  # compare_methods ran with truth=None
         _series_results(config, comparison)
         return
-    rule = config.target()
     used = sorted(rule.features)
     methods = set(comparison.methods)
 
@@ -427,9 +428,10 @@ def main() -> None:
     components.learned_notice(result)
     chosen, tsr = _pick_methods(config)
     params = _knobs(config, chosen, tsr)
-    if config.dataset != "synthetic":
+    source = source_of(config)
+    if source.fixed_counts:
         st.caption(
-            "Every method explains the same windows of the scored year 2015. "
+            f"Every method explains the same windows of the scored year {source.score_period}. "
             + text.SERIES_NO_TRUTH
         )
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz.config import Config
-from rnnviz.data import datasets
+from rnnviz.data.source import source_of
 from rnnviz.explain.registry import SIGMA_STEPS
 from rnnviz.report import plots, readings
 from rnnviz.ui import components, interactions_view, state, tables, text
@@ -45,7 +45,7 @@ def _scoring_controls(config: Config, n_available: int | None = None) -> Config:
         help=text.SIGMA_HELP,
     )
     repeats = c2.slider("Repeats", *b.n_repeats, key="fx_repeats", help=text.REPEATS_HELP)
-    if config.dataset != "synthetic" and n_available is None:  # a real series: its whole year
+    if n_available is None and source_of(config).fixed_counts:  # a real series: its whole year
         sample = config.n_score
         c3.caption("Sequences scored: every window of the scored year.")
     else:
@@ -92,8 +92,9 @@ def main() -> None:
     left, right = st.columns([2.3, 1], gap="large")
     with left:
         bars = plots.feature_bars(scores, subject.truth_features)
-        if config.dataset != "synthetic" and subject.upload is None:  # in the outcome's units
-            bars.update_yaxes(title_text=datasets.EFFECT_AXIS[config.outcome])
+        axis = source_of(config).effect_axis  # a real series' effects: in the outcome's units
+        if axis is not None and subject.upload is None:
+            bars.update_yaxes(title_text=axis)
         st.plotly_chart(bars, theme="streamlit", key="feature_bars")
     with right:
         rule = subject.truth

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz.config import Config
-from rnnviz.data import datasets
+from rnnviz.data.source import source_of
 from rnnviz.experiment import ground_truth
 from rnnviz.report import plots, readings
 from rnnviz.serve.warm import preset_experiments
@@ -45,10 +45,11 @@ def main() -> None:
     left, right = st.columns([1.1, 1], gap="large")
     with left:
         st.markdown(text.QUESTION)
-        if config.dataset != "synthetic":
+        if rule is None:
+            source = source_of(config)
             st.markdown(
-                f"The current experiment is real data, {datasets.describe(config)}: "
-                f"{text.SERIES_NO_TRUTH} {datasets.SIGMA_MEANING}"
+                f"The current experiment is real data, {source.description()}: "
+                f"{text.SERIES_NO_TRUTH} {source.sigma_meaning or ''}".rstrip()
             )
         else:
             st.markdown(
@@ -68,8 +69,8 @@ def main() -> None:
         if scores is not None:
             if shown == config:
                 st.caption("The plots on this page are those of the current experiment.")
-            elif shown.dataset != "synthetic":
-                st.caption(f"The plots on this page are those of {datasets.describe(shown)}.")
+            elif ground_truth(shown) is None:
+                st.caption(f"The plots on this page are those of {source_of(shown).description()}.")
             else:
                 st.caption(
                     "The current experiment is not trained yet, so the plots on this page are "

@@ -9,12 +9,12 @@ import streamlit as st
 from rnnviz.config import (
     ACTIVATIONS,
     CELLS,
+    DATA_KINDS,
     DATASETS,
     HEADS,
     OUTCOMES,
     PRESETS,
-    REAL_FEATURES,
-    REAL_WINDOW,
+    REAL_SERIES,
     SCORING_KNOBS,
     Config,
     correlated_problem,
@@ -25,7 +25,7 @@ from rnnviz.config import (
     parse_correlated,
     series_preset,
 )
-from rnnviz.data import datasets
+from rnnviz.data.source import source_of
 from rnnviz.data.split import check_balance, make_split
 from rnnviz.report import plots
 from rnnviz.rules import RULE_PRESETS as RULES
@@ -83,8 +83,7 @@ def _init_drafts(config: Config) -> None:
             if f.name != "rule" and f.name not in SCORING_KNOBS
         },
     }
-    real = config.dataset != "synthetic"
-    start = config if real else series_preset(datasets.NAME)
+    start = config if config.data_kind.real else series_preset(REAL_SERIES[0])
     values.update({w: getattr(start, knob) for knob, w in SERIES_WIDGETS.items()})
     if K + "custom" not in ss:
         last = ss.get(K + "last_preset", "reference")
@@ -106,12 +105,12 @@ def _switch_data() -> None:
     and recipe), or back from the default experiment's recipe for a synthetic rule."""
     ss = st.session_state
     dataset = ss[K + "dataset"]
-    if dataset == "synthetic":
-        start, ss[K + "recipe"] = PRESETS["default"], "fast"
-    else:
+    if DATA_KINDS[dataset].real:
         start = series_preset(dataset, ss.get(K + "outcome", "rain"))
         for knob, widget in SERIES_WIDGETS.items():
             ss[K + widget] = getattr(start, knob)
+    else:
+        start, ss[K + "recipe"] = PRESETS["default"], "fast"
     for f in fields(Config):
         if f.name not in ("rule", "dataset") and f.name not in SCORING_KNOBS:
             ss[K + f.name] = _widget_value(f.name, getattr(start, f.name))
@@ -123,11 +122,12 @@ def _series_section(config: Config) -> Config:
     ss = st.session_state
     st.radio("Outcome", list(OUTCOMES), key=K + "outcome", format_func=texts.OUTCOME_NAMES.get)
     c1, c2 = st.columns(2)
-    lo, hi = REAL_WINDOW
+    kind = DATA_KINDS[ss[K + "dataset"]]
+    lo, hi = kind.window  # a real series' windows and feature counts: its own
     c1.number_input("Window (days)", lo, min(hi, bounds().seq_len[1]), key=K + "series_window")
     c2.selectbox(
         "Features",
-        REAL_FEATURES,
+        kind.n_features,
         key=K + "series_features",
         format_func=texts.SERIES_FEATURES.get,
     )
@@ -217,7 +217,7 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
         horizontal=True,
         on_change=_switch_data,
     )
-    real = ss[K + "dataset"] != "synthetic"
+    real = DATA_KINDS[ss[K + "dataset"]].real
     if real:  # no rule, no sizes, no correlated pairs and no two-class check: the data is real
         series = _series_section(config)
     else:
@@ -330,11 +330,8 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
 def _title(config: Config) -> str:
     """The experiment in a few words: its rule (or real series), its model with the cell named,
     epochs and seed (Markdown)."""
-    expression = (components.describe_rule(config) or (config.rule, ""))[0]
     model = f"{describe_model(config)} · {describe_budget(config)}, seed {config.seed}"
-    if config.dataset != "synthetic":
-        return f"{datasets.describe(config)} · {model}"
-    return f"$y_t$ = 1 when {md_code(expression)} · {model}"
+    return f"{components.task_markdown(config)} · {model}"
 
 
 def _train_longer(new: Config) -> None:
@@ -399,7 +396,7 @@ def _result_body(config: Config, current: bool) -> None:
                 args=(more,),
                 icon=":material/fast_forward:",
             )
-    if config.dataset != "synthetic":
+    if source_of(config).has_forecast:
         _series_metrics(result)
     else:
         _metrics(result)
