@@ -249,3 +249,65 @@ def test_comparison_of_a_regression_takes_labels_apart_from_the_context():
     c = compare(ctx, ["ablation"], curves=True, labels=linear_model(x), task="regression")
     curves = c.curves["ablation"]
     assert curves.metric == "r2" and curves.full == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def _series_comparison():
+    """A comparison as a real series makes it: no rule, curves against labels."""
+    x, y = _one_cell_data()
+    ctx = Context(predict=one_cell_model, x=x, y=y, seed=0, feature_names=("rain", "wind"))
+    return compare(ctx, ["ablation"], curves=True)
+
+
+def test_cli_prints_a_series_comparison_without_a_rule():
+    """A real series has no rule (None): its --methods output must not need one."""
+    from rnnviz.cli import format_comparison
+
+    out = format_comparison(_series_comparison(), None)
+    assert "Truth scores" not in out
+    assert "Ablation (occlusion): deletion +" in out
+    assert "drops accuracy from 100% to 50%" in out
+
+
+def test_cli_json_has_a_faithfulness_entry():
+    import json
+
+    from rnnviz.cli import comparison_json
+
+    out = json.loads(json.dumps(comparison_json(_series_comparison())))
+    assert set(out["faithfulness"]) == {"ablation", "random"}
+    entry = out["faithfulness"]["ablation"]
+    assert entry["metric"] == "accuracy" and entry["grain"] == "cell"
+    assert entry["deletion"][0] == 1.0 and entry["deletion"][1] == 0.5
+
+
+def test_the_reading_takes_the_point_nearest_its_share():
+    x, y = _one_cell_data()
+    curves = deletion_insertion(one_cell_model, x, y, None, _cell_map((0, STEP)))
+    assert curves.shares[curves.at(0.1)] == pytest.approx(0.1)  # 1 cell of 10
+    assert curves.at(0.0) == 1  # never the unchanged sample
+    assert curves.shares[curves.at(0.74)] == pytest.approx(0.7)
+
+
+def test_reading_names_the_most_and_least_faithful_from_the_numbers():
+    from rnnviz.explain.comparison import Comparison
+    from rnnviz.report import readings
+
+    x, y = _one_cell_data()
+    cell = np.arange(F * T, dtype=np.float64).reshape(F, T, 1)
+    cell[0, STEP] = -1.0
+    attrs = {
+        "right": _cell_map((0, STEP)),
+        "wrong": Attribution("wrong", ("x1", "x2"), cell.mean(axis=1), cell),
+    }
+    curves = curve_scores(one_cell_model, x, y, None, attrs)
+    c = Comparison(tuple(attrs), attrs, {}, np.eye(2), dict.fromkeys(attrs, 0.1), None, curves)
+    text = readings.faithfulness_reading(c)
+    assert text.startswith("Most faithful to this model by deletion: **right** (score +")
+    assert "removing right's top 10% of cells (1 of 10) drops accuracy from 100% to 50%" in text
+    assert "Least: **wrong** (-" in text and "leaves accuracy at 100%" in text
+    table = readings.faithfulness_table(c)
+    assert table["method"] == ["right", "wrong"]
+    assert table["deletion"][0].startswith("+") and table["deletion"][1].startswith("-")

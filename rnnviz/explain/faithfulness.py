@@ -172,10 +172,10 @@ class Curves:
         return self.score("insertion")
 
     def at(self, share: float) -> int:
-        """Index of the first point that removes at least ``share`` of the units (the last
-        point when none does), never the first point (nothing removed) when there are more."""
-        index = int(np.searchsorted(self.shares, share - 1e-12))
-        return min(max(index, 1 if len(self.shares) > 1 else 0), len(self.shares) - 1)
+        """Index of the point nearest to ``share`` of the units removed (the smaller one of
+        two as near), never the first point (nothing removed) when there are more."""
+        first = 1 if len(self.shares) > 1 else 0
+        return first + int(np.argmin(np.abs(self.shares[first:] - share)))
 
     def to_frame(self) -> pd.DataFrame:
         """A tidy table: one row per curve (deletion, insertion), order (the method, random:

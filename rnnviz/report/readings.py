@@ -674,17 +674,6 @@ def removal_sentence(curves, label: str | None = None) -> str:
     )
 
 
-def faithfulness_line(curves) -> str:
-    """One method's scores in words: both areas against random's and whether they clear the
-    spread of single random orders."""
-    parts = []
-    for kind in ("deletion", "insertion"):
-        score, spread = curves.score(kind), curves.random_spread(kind)
-        chance = abs(score) <= CHANCE_SPREADS * spread
-        parts.append(f"{kind} {score:+.3f}" + (" (within chance)" if chance else ""))
-    return f"{', '.join(parts)}: {removal_sentence(curves)}."
-
-
 def faithfulness_reading(comparison) -> str | None:
     """The most and least faithful methods by their deletion score (the area between their
     curve and random's), with what removing the best one's top cells does; None without
@@ -713,3 +702,25 @@ def faithfulness_reading(comparison) -> str | None:
             "feature; each is scored against random orders of its own grain."
         )
     return " ".join(lines)
+
+
+def faithfulness_table(comparison) -> dict[str, list[str]]:
+    """Display columns of the curves' scores: one row per method with curves (random last),
+    its grain, both scores (signed, higher = more faithful) and what removing its top cells
+    does."""
+    out: dict[str, list[str]] = {
+        c: [] for c in ("method", "removed by", "deletion", "insertion", "reading")
+    }
+    for name in comparison.methods:
+        curves = (comparison.curves or {}).get(name)
+        if curves is None:
+            continue
+        out["method"].append(method_label(name))
+        out["removed by"].append("cell" if curves.grain == "cell" else "feature")
+        for kind in ("deletion", "insertion"):
+            score, spread = curves.score(kind), curves.random_spread(kind)
+            chance = " (chance)" if abs(score) <= CHANCE_SPREADS * spread else ""
+            out[kind].append(f"{score:+.3f}{chance}")
+        line = removal_sentence(curves)
+        out["reading"].append(f"{line[0].upper()}{line[1:]}.")
+    return out
