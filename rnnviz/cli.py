@@ -197,9 +197,10 @@ def method_names(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def format_comparison(comparison: Comparison, rule: Rule) -> str:
+def format_comparison(comparison: Comparison, rule: Rule | None) -> str:
     """Each method's per-feature table (from its ``to_frame()``), then the truth scores and the
-    verdict where the rule has ground truth."""
+    verdict where the rule has ground truth (a real series has no rule: None), then the
+    deletion and insertion scores where the comparison has curves."""
     lines = []
     for name in comparison.methods:
         attr = comparison.attributions[name]
@@ -212,13 +213,34 @@ def format_comparison(comparison: Comparison, rule: Rule) -> str:
         if attr.note:
             lines.append(f"  caveat: {attr.note}")
         lines.append("")
-    if rule.ground_truth:
+    if rule is not None and rule.ground_truth:
         truth = comparison.to_frame()[["method", *METRICS]]
         lines += [
             "Truth scores (how well each method's scores find the rule's inputs; - = no grain):",
             truth.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"),
             "",
             verdict(comparison, rule.features),
+        ]
+    if comparison.curves:
+        from rnnviz.report.readings import faithfulness_reading, faithfulness_table
+
+        table = faithfulness_table(comparison)
+        metric = next(iter(comparison.curves.values())).metric_label
+        lines += [
+            "",
+            f"Deletion and insertion ({metric} as each method's top cells are replaced by the "
+            "feature's mean; area against random orders, higher = more faithful):",
+            *(
+                f"  {m}: deletion {d}, insertion {i}; {r}"
+                for m, d, i, r in zip(
+                    table["method"],
+                    table["deletion"],
+                    table["insertion"],
+                    table["reading"],
+                    strict=True,
+                )
+            ),
+            faithfulness_reading(comparison).replace("**", ""),
         ]
     return "\n".join(lines).rstrip()
 
@@ -232,6 +254,7 @@ def comparison_json(comparison: Comparison) -> dict:
             "methods": list(comparison.methods),
             "rho": json_list(comparison.rank_agreement),
         },
+        "faithfulness": {m: c.to_dict() for m, c in (comparison.curves or {}).items()},
     }
 
 

@@ -146,10 +146,14 @@ def compare_methods(
     methods: Sequence[str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     progress: ProgressFn | None = None,
+    curves: bool = True,
 ) -> Comparison:
     """Run ``methods`` (default: the registry's default set, every fast method) on one trained
     model and score them against the rule's ground truth (a real series has none: no truth
-    scores, only the attributions and their agreement).
+    scores, only the attributions and their agreement). ``curves``: each method's deletion and
+    insertion curves too (:mod:`rnnviz.explain.faithfulness`: accuracy, or R² for a
+    regression, on the score split as the method's most important cells are removed), which
+    need no ground truth.
 
     Parameters a method takes from the experiment (``MethodSpec.from_config``: perturbation's
     sigma and repeats) come from ``config`` unless ``params`` says otherwise; a parameter of
@@ -174,7 +178,19 @@ def compare_methods(
                 given[p.name] = make_stepwise_trainer(config, progress, full=result)
         if not given:
             del params[name]
-    return compare(method_context(result, config), methods, params, truth=ground_truth(config))
+    ctx = method_context(result, config)
+    labels = None
+    if curves and ctx.y is None:  # a regression's context carries no labels: the split has them
+        labels = make_split(config, "score").y
+    return compare(
+        ctx,
+        methods,
+        params,
+        truth=ground_truth(config),
+        curves=curves,
+        labels=labels,
+        task=config.task,
+    )
 
 
 def make_stepwise_trainer(

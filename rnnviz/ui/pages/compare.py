@@ -298,6 +298,23 @@ def _agreement(comparison) -> None:
         st.markdown(text.READ_AGREEMENT)
 
 
+def _faithfulness(comparison) -> None:
+    """Deletion and insertion curves: whether each method's order is the model's (no ground
+    truth needed), the figure, how to read it and the numbers in words."""
+    reading = readings.faithfulness_reading(comparison)
+    if reading is None:
+        return
+    st.subheader("Does the model agree with each order?")
+    charts.by_width(plots.faithfulness_curves, "cmp_curves", comparison)
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown(f"**Here:** {reading}")
+    with right:
+        st.markdown(text.READ_CURVES)
+    with st.expander("Deletion and insertion scores of every method", icon=":material/table:"):
+        st.table(readings.faithfulness_table(comparison), hide_index=True, border="horizontal")
+
+
 def _method_figures(comparison, used: list[int], with_notes: bool) -> None:
     """Each method's own figure, where it has one (``used``: the rule's features, starred);
     ``with_notes``: beside it, its note and the reading of its numbers (they speak of a rule)."""
@@ -329,6 +346,7 @@ def _series_results(config: Config, comparison) -> None:
     # no truth: no bar is "used"
     charts.by_width(plots.method_multiples, "cmp_multiples", comparison, None)
     _agreement(comparison)
+    _faithfulness(comparison)
     _method_figures(comparison, [], with_notes=False)
     components.downloads(
         (
@@ -384,6 +402,7 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
         )
 
     _agreement(comparison)
+    _faithfulness(comparison)
 
     _method_figures(comparison, used, with_notes=True)
     if "sigma_sweep" not in methods:
