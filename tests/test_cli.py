@@ -160,9 +160,9 @@ def test_tables_say_which_outputs_counted_and_lags_start_at_0():
 def graded(monkeypatch):
     """Real training whose verdict numbers are then set by hand: 75% against a 50% baseline
     (partly learned), with a validation loss that fell 20% over its last epoch."""
-    import rnnviz.training.model
+    import rnnviz.training.fit
 
-    real = rnnviz.training.model.train
+    real = rnnviz.training.fit.train
 
     def train(config, progress=None):
         result = real(config, progress)
@@ -170,7 +170,7 @@ def graded(monkeypatch):
         result.history = {"loss": [0.6, 0.5], "val_loss": [0.5, 0.4]}
         return result
 
-    monkeypatch.setattr(rnnviz.training.model, "train", train)
+    monkeypatch.setattr(rnnviz.training.fit, "train", train)
 
 
 def test_text_says_the_grade_and_offers_more_epochs(capsys, graded):

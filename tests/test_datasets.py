@@ -431,7 +431,8 @@ def test_sigma_meaning_is_a_sentence_about_spread():
 
 def test_regression_model_has_a_linear_head_in_the_targets_units():
     pytest.importorskip("vega_datasets")
-    from rnnviz.training.model import build_model, evaluate
+    from rnnviz.training.fit import evaluate
+    from rnnviz.training.model import build_model
 
     config = PRESETS["seattle-temp"]
     model = build_model(config)
@@ -452,6 +453,7 @@ def test_regression_model_has_a_linear_head_in_the_targets_units():
 def test_end_to_end_run_on_the_real_series():
     pytest.importorskip("vega_datasets")
     from rnnviz.experiment import run
+    from rnnviz.report.readings import training_verdict
 
     config = PRESETS["seattle-temp"].replace(epochs=2, n_repeats=1)
     trained, scores = run(config)  # what the CLI and the pages call
@@ -464,8 +466,8 @@ def test_end_to_end_run_on_the_real_series():
     assert correlations[("temp_max", "temp_min")] == pytest.approx(0.87, abs=0.01)
     assert "persistence" in verdict and "Caveats (real data):" in reading
     assert trained.baseline_accuracy == 0.0  # R² of the training mean
-    assert trained.verdict().startswith("Validation R² = ")
-    assert "no rule to learn" in trained.verdict()
+    assert training_verdict(trained).startswith("Validation R² = ")
+    assert "no rule to learn" in training_verdict(trained)
 
 
 @pytest.mark.parametrize(

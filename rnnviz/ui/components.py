@@ -24,9 +24,8 @@ from rnnviz.config import Config, ConfigError, describe_model
 from rnnviz.data import datasets
 from rnnviz.experiment import feature_names, ground_truth
 from rnnviz.explain.scoring import PerturbationResult
-from rnnviz.report.readings import counted_outputs
+from rnnviz.report.readings import counted_outputs, training_verdict, upload_regression_verdict
 from rnnviz.rules import Rule
-from rnnviz.serve import uploads
 from rnnviz.serve.jobs import BusyError, wait_for
 from rnnviz.serve.uploads import Upload
 from rnnviz.training.result import TrainResult
@@ -294,11 +293,11 @@ def verdict_box(result: TrainResult) -> None:
         series_verdict_box(result)
         return
     if result.grade == "learned":
-        st.success(result.verdict(), icon=":material/check_circle:")
+        st.success(training_verdict(result), icon=":material/check_circle:")
     elif result.grade == "partly learned":
-        st.warning(result.verdict(), icon=":material/error:")
+        st.warning(training_verdict(result), icon=":material/error:")
     else:
-        st.warning(result.verdict(), icon=":material/warning:")
+        st.warning(training_verdict(result), icon=":material/warning:")
 
 
 def series_verdict_box(result: TrainResult) -> None:
@@ -515,7 +514,7 @@ def _regression_notice(upload: Upload) -> None:
             icon=":material/help:",
         )
         return
-    verdict = f"{uploads.regression_verdict(upload.regression)} {units}"
+    verdict = f"{upload_regression_verdict(upload.regression)} {units}"
     if upload.grade == "learned":
         st.success(verdict, icon=":material/check_circle:")
     else:
