@@ -1,5 +1,6 @@
 """The command line: tables in the thread's format, JSON, and clear errors with exit status 2."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -165,10 +166,12 @@ def graded(monkeypatch):
     real = rnnviz.training.fit.train
 
     def train(config, progress=None):
-        result = real(config, progress)
-        result.val_accuracy, result.baseline_accuracy = 0.75, 0.5
-        result.history = {"loss": [0.6, 0.5], "val_loss": [0.5, 0.4]}
-        return result
+        return dataclasses.replace(
+            real(config, progress),
+            val_accuracy=0.75,
+            baseline_accuracy=0.5,
+            history={"loss": [0.6, 0.5], "val_loss": [0.5, 0.4]},
+        )
 
     monkeypatch.setattr(rnnviz.training.fit, "train", train)
 
