@@ -71,8 +71,8 @@ def train(
     Steps where the rule is undefined (``valid`` false) carry zero weight in the loss.
     Raises DataError when the labels are (almost) one class (classification only). With
     ``snapshots`` the result carries what the network relied on at evenly spaced steps
-    (``rnnviz.training.snapshots``; the weights are the same either way) and each progress report
-    the newest one.
+    (``rnnviz.training.snapshots``; the weights are the same either way) and each progress
+    report the newest one.
     """
     train_data = train_data or make_split(config, "train")
     val_data = val_data or make_split(config, "val")

@@ -73,7 +73,8 @@ def classification_verdict(
     when: str = "the scored steps",
 ) -> str:
     """The model's accuracy against always guessing the more common class and persistence;
-    ``beats_*`` say whether it is better by more than chance (:func:`clearly_better`)."""
+    ``beats_*`` say whether it is better by more than chance
+    (:func:`rnnviz.metrics.clearly_better`)."""
     text = (
         f"The model forecasts {what} correctly on {accuracy:.1%} of {when}, against "
         f"{majority:.1%} for always guessing the more common outcome and {persistence:.1%} for "
@@ -107,7 +108,8 @@ def regression_verdict(
     what: str = "the target",
 ) -> str:
     """R² against the training mean, RMSE in the target's units and the skill over persistence
-    (``beats_persistence``: lower error by more than chance, :func:`clearly_lower`)."""
+    (``beats_persistence``: lower error by more than chance,
+    :func:`rnnviz.metrics.clearly_lower`)."""
     u = f" {unit}" if unit else ""
     text = (
         f"The model forecasts {what} with R² = {r2:.2f} against predicting the training mean "
