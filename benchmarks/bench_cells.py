@@ -30,8 +30,8 @@ import numpy as np  # noqa: E402
 
 from rnnviz.config import CELLS, PRESETS, Config  # noqa: E402
 from rnnviz.experiment import explain  # noqa: E402
-from rnnviz.rules import PRESETS as RULES  # noqa: E402
-from rnnviz.training.model import train  # noqa: E402
+from rnnviz.rules import RULE_PRESETS as RULES  # noqa: E402
+from rnnviz.training.fit import train  # noqa: E402
 
 GRADES = ("learned", "partly learned", "did not learn")
 

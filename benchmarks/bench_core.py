@@ -34,7 +34,7 @@ from rnnviz.config import PRESETS, Config
 from rnnviz.data.split import make_split
 from rnnviz.experiment import explain
 from rnnviz.explain.scoring import perturbation_importance
-from rnnviz.training.model import train
+from rnnviz.training.fit import train
 
 
 def best_of(fn, n: int = 3) -> float:

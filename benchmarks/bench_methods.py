@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 from rnnviz.config import Config  # noqa: E402
 from rnnviz.experiment import compare_methods  # noqa: E402
 from rnnviz.explain.registry import default_methods  # noqa: E402
-from rnnviz.training.model import train  # noqa: E402
+from rnnviz.training.fit import train  # noqa: E402
 
 
 def fmt(values: list) -> str:

@@ -30,13 +30,14 @@ from rnnviz.config import (
     parse_settings,
     series_preset,
 )
-from rnnviz.explain.attribution import Attribution, drawn_lags, json_list
+from rnnviz.explain.attribution import Attribution, drawn_lags
 from rnnviz.explain.comparison import METRICS
 from rnnviz.explain.registry import METHODS, check_name, default_methods, method_label
-from rnnviz.report.readings import counted_outputs, thread_lines, verdict
+from rnnviz.metrics import json_list
+from rnnviz.report.readings import counted_outputs, thread_lines, training_verdict, verdict
+from rnnviz.report.readings import improving_note as result_improving_note
 from rnnviz.rules import RULE_PRESETS
 from rnnviz.training.result import TrainResult, longer
-from rnnviz.training.result import improving_note as result_improving_note
 
 if TYPE_CHECKING:
     from rnnviz.explain.comparison import Comparison
@@ -279,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rnnviz.data.source import source_of
     from rnnviz.data.split import DataError
     from rnnviz.experiment import compare_methods, explain, interactions_json
-    from rnnviz.training.model import save, train
+    from rnnviz.training.fit import train
+    from rnnviz.training.saving import save
 
     live = sys.stderr.isatty()
 
@@ -331,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.update(series or {})
         print(json.dumps(out, indent=2))
     else:
-        print(result.verdict())
+        print(training_verdict(result))
         if series is not None:
             print(series["verdict"]["text"])
         print(f"trained {result.epochs_run} epochs in {result.seconds:.1f} s; sigma={config.sigma}")

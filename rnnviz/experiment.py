@@ -107,7 +107,7 @@ def run(
     config: Config, progress: ProgressFn | None = None
 ) -> tuple[TrainResult, PerturbationResult]:
     """Train the model of ``config`` and score it."""
-    from rnnviz.training.model import train  # TensorFlow: imported when a training is asked for
+    from rnnviz.training.fit import train  # TensorFlow: imported when a training is asked for
 
     result = train(config, progress)
     return result, explain(result, config)
@@ -210,7 +210,7 @@ def make_stepwise_trainer(
     cross-entropy (mean squared error for a regression) over the valid steps of the same
     validation split.
     """
-    from rnnviz.training.model import evaluate, train
+    from rnnviz.training.fit import evaluate, train
 
     if full is not None and full.config.training_key() != config.training_key():
         raise ValueError("the full model was trained with another training config than this one")

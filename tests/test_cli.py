@@ -1,5 +1,6 @@
 """The command line: tables in the thread's format, JSON, and clear errors with exit status 2."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -160,17 +161,19 @@ def test_tables_say_which_outputs_counted_and_lags_start_at_0():
 def graded(monkeypatch):
     """Real training whose verdict numbers are then set by hand: 75% against a 50% baseline
     (partly learned), with a validation loss that fell 20% over its last epoch."""
-    import rnnviz.training.model
+    import rnnviz.training.fit
 
-    real = rnnviz.training.model.train
+    real = rnnviz.training.fit.train
 
     def train(config, progress=None):
-        result = real(config, progress)
-        result.val_accuracy, result.baseline_accuracy = 0.75, 0.5
-        result.history = {"loss": [0.6, 0.5], "val_loss": [0.5, 0.4]}
-        return result
+        return dataclasses.replace(
+            real(config, progress),
+            val_accuracy=0.75,
+            baseline_accuracy=0.5,
+            history={"loss": [0.6, 0.5], "val_loss": [0.5, 0.4]},
+        )
 
-    monkeypatch.setattr(rnnviz.training.model, "train", train)
+    monkeypatch.setattr(rnnviz.training.fit, "train", train)
 
 
 def test_text_says_the_grade_and_offers_more_epochs(capsys, graded):

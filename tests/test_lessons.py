@@ -378,12 +378,13 @@ def test_the_memory_lessons_next_step_is_learned_and_its_peak_follows():
     """The suggested change, trained with its real recipe (about 3 s): it must grade learned,
     and the lag profile must peak at the new lag."""
     from rnnviz.experiment import explain
-    from rnnviz.training.model import train
+    from rnnviz.report.readings import training_verdict
+    from rnnviz.training.fit import train
 
     config = {lesson.slug: lesson for lesson in lessons._lessons()}["memory"].try_config
     assert config.rule == "x1[t-4] > 0.5"
     result = train(config)
-    assert result.grade == "learned", result.verdict()
+    assert result.grade == "learned", training_verdict(result)
     # what the suggestion says of the default budget holds too
     assert train(config.replace(epochs=3)).grade == "partly learned"
     assert lessons.peak_lag(explain(result, config.replace(n_score=60, n_repeats=2)), 0)[0] == 4

@@ -11,7 +11,7 @@ import pytest
 
 from rnnviz.explain.scoring import perturbation_importance, trim_lags
 from rnnviz.report import plots
-from rnnviz.training.model import Predictor
+from rnnviz.training.predictor import Predictor
 
 T, F, N = 6, 2, 64
 

@@ -63,7 +63,7 @@ def compute() -> dict:
     from rnnviz.explain.comparison import compare
     from rnnviz.explain.methods import Context
     from rnnviz.explain.scoring import perturbation_importance
-    from rnnviz.training.model import Predictor
+    from rnnviz.training.predictor import Predictor
 
     x, y, valid = _inputs()
 

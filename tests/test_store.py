@@ -13,7 +13,7 @@ import rnnviz.serve.store
 from rnnviz.config import Config
 from rnnviz.data.split import make_split
 from rnnviz.serve.store import ModelStore
-from rnnviz.training.model import train
+from rnnviz.training.fit import train
 
 CFG = Config(n_train=300, n_val=100, n_score=40, epochs=1, seq_len=6)
 

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnnviz.metrics import json_list, lag_values
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -255,14 +257,6 @@ class PerturbationResult(Attribution):
         )
 
 
-def json_list(a: np.ndarray) -> list:
-    """Nested lists of floats, with None where ``a`` is NaN (JSON has no NaN)."""
-    a = np.asarray(a, dtype=np.float64)
-    obj = a.astype(object)
-    obj[~np.isfinite(a)] = None
-    return obj.tolist()
-
-
 def pool_outputs(response: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
     """RMS over output steps (axis 2) of per-output RMS values, each weighted by its count.
 
@@ -285,18 +279,14 @@ def _all_equal(counts: np.ndarray) -> bool:
     return bool(counts.size and counts[0] > 0 and (counts == counts[0]).all())
 
 
-def lag_values(seq_len: int) -> np.ndarray:
-    """(2T-1,) lags -(T-1) .. T-1: the columns of :func:`diagonal_means`."""
-    return np.arange(1 - seq_len, seq_len)
-
-
 def diagonal_means(response: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     """(F, 2T-1) from a response tensor (F, T, T): mean over t of response[f, t - lag, t].
 
     lag = output step - input step runs from -(T-1) to T-1 (column j is lag j - (T - 1), see
-    :func:`lag_values`); negative lags are effects of later inputs on earlier outputs, exactly
-    zero for a causal model. The mean runs over the output steps t that counted, weighted by
-    ``counts`` (T_out,) (None: all outputs, equally); NaN where no output at that lag counted.
+    :func:`rnnviz.metrics.lag_values`); negative lags are effects of later inputs on earlier
+    outputs, exactly zero for a causal model. The mean runs over the output steps t that
+    counted, weighted by ``counts`` (T_out,) (None: all outputs, equally); NaN where no output
+    at that lag counted.
     """
     n_in, n_out = response.shape[1:3]
     if n_in != n_out:

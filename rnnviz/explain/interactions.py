@@ -39,7 +39,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnviz.explain.attribution import json_list
 from rnnviz.explain.scoring import (
     DEFAULT_MAX_VALUES,
     PredictFn,
@@ -49,9 +48,8 @@ from rnnviz.explain.scoring import (
     check_noise,
     check_x,
     output_counts,
-    output_mask,
-    rms,
 )
+from rnnviz.metrics import json_list, output_mask, rms
 
 
 @dataclass(frozen=True)

@@ -52,13 +52,12 @@ from rnnviz.explain.scoring import (
     copy_effects,
     copy_jobs,
     output_counts,
-    output_mask,
     perturbation_importance,
     predict_rows,
-    rms,
     rms_per_output,
     row_chunks,
 )
+from rnnviz.metrics import output_mask, rms
 
 if TYPE_CHECKING:
     import keras
@@ -213,18 +212,19 @@ class _GradFns:
     """Traced gradient functions of one architecture, bound to one model's weights.
 
     The traced functions take the weights as arguments (``keras.Model.stateless_call``) and
-    are shared by every model of the architecture (:func:`rnnviz.training.model.shared_trace`): one
-    trace serves every model and every batch size, and a new model is never a retrace.
+    are shared by every model of the architecture
+    (:func:`rnnviz.training.predictor.shared_trace`): one trace serves every model and every batch
+    size, and a new model is never a retrace.
     """
 
     def __init__(self, model: keras.Model) -> None:
-        from rnnviz.training.model import inference_key, shared_trace
+        from rnnviz.training.predictor import inference_key, shared_trace
 
         self.model = model
         self._traced = shared_trace(("gradients", inference_key(model)), model, _trace_gradients)
 
     def _call(self, name: str, *args: Any) -> Any:
-        from rnnviz.training.model import weights
+        from rnnviz.training.predictor import weights
 
         return getattr(self._traced, name)(*args, *weights(self.model))
 
@@ -248,7 +248,7 @@ def _trace_gradients(template: keras.Model) -> Any:
 
     import tensorflow as tf
 
-    from rnnviz.training.model import traced, weight_specs
+    from rnnviz.training.predictor import traced, weight_specs
 
     _, seq_len, n_features = template.input_shape
     x_spec = tf.TensorSpec((None, seq_len, n_features), tf.float32)

@@ -24,7 +24,7 @@ unperturbed sample rides in the first of them (:func:`base_and_copies`).
 
 Lags: with input and output steps aligned (T_out == T_in = T), ``by_lag()`` averages the
 response along its diagonals, lag = t_out - s_in from -(T-1) to T-1 (column j is lag
-j - (T - 1); :func:`rnnviz.explain.attribution.lag_values` gives the lags). A causal model has
+j - (T - 1); :func:`rnnviz.metrics.lag_values` gives the lags). A causal model has
 exactly zero effect at every negative lag; a bidirectional one does not. The result type,
 :class:`rnnviz.explain.attribution.PerturbationResult`, is the one every method returns.
 """
@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnviz.explain.attribution import PerturbationResult, lag_values, trim_lags
+from rnnviz.explain.attribution import PerturbationResult, trim_lags
+from rnnviz.metrics import output_mask, rms
 
 __all__ = [
     "DEFAULT_MAX_VALUES",
@@ -47,8 +48,6 @@ __all__ = [
     "check_x",
     "copy_effects",
     "copy_jobs",
-    "lag_values",
-    "output_mask",
     "perturbation_importance",
     "predict_rows",
     "row_chunks",
@@ -174,42 +173,11 @@ def _tally_effects(
     return feature, response
 
 
-def output_mask(valid: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
-    """``valid`` checked against the outputs' shape (n, T_out); None when every output counts.
-
-    A (T_out,) mask applies to every sequence. Raises ValueError when no output counts.
-    """
-    if valid is None:
-        return None
-    mask = np.asarray(valid)
-    if mask.dtype != bool:
-        if not np.isin(mask, (0, 1)).all():
-            raise ValueError("valid must hold true/false (or 0/1) for each output")
-        mask = mask.astype(bool)
-    if mask.shape == shape[1:]:
-        mask = np.broadcast_to(mask, shape)
-    if mask.shape != tuple(shape):
-        raise ValueError(
-            f"valid must mark each output: shape {tuple(shape)} (sequences, output steps), "
-            f"got {mask.shape}"
-        )
-    if not mask.any():
-        raise ValueError("no output has a defined target (valid is all false): nothing to score")
-    return None if mask.all() else mask
-
-
 def output_counts(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
     """(T_out,) sequences counted at each output step."""
     if mask is None:
         return np.full(shape[1], shape[0], dtype=np.int64)
     return mask.sum(axis=0).astype(np.int64)
-
-
-def rms(diff2: np.ndarray, mask: np.ndarray | None) -> float:
-    """RMS over the counted entries of squared changes (n, T_out)."""
-    if mask is None:
-        return float(np.sqrt(diff2.mean()))
-    return float(np.sqrt(np.where(mask, diff2, 0.0).sum() / mask.sum()))
 
 
 def rms_per_output(diff2: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -301,10 +269,10 @@ def base_and_copies(
     """(outputs of ``x`` itself (n, T_out), :func:`batched_copies` of ``jobs``), the unedited
     ``x`` riding in the first call as one more copy.
 
-    A model fed fixed-shape batches (:class:`rnnviz.training.model.Predictor`) pads every call to
-    its
-    batch size, so a call of the n originals alone costs as much as a full one: sharing the
-    first call saves it. The originals are predicted at once; the copies as the iterator runs.
+    A model fed fixed-shape batches (:class:`rnnviz.training.predictor.Predictor`) pads every
+    call to its batch size, so a call of the n originals alone costs as much as a full one: sharing
+    the first call saves it. The originals are predicted at once; the copies as the iterator
+    runs.
     """
 
     def edit_or_not(copy: np.ndarray, job: Any) -> None:

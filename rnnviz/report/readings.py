@@ -8,13 +8,14 @@ scores show. Teaching prose that holds no numbers lives in :mod:`rnnviz.ui.text`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from math import comb
 from typing import Any
 
 import numpy as np
 
-from rnnviz.config import Config
+from rnnviz.config import CELL_NAMES, Config
 from rnnviz.data import datasets
 from rnnviz.data.source import source_of
 from rnnviz.explain.registry import RANDOM, method_label, spec_of
@@ -27,7 +28,12 @@ from rnnviz.explain.reliance import (
     pair_floor,
 )
 from rnnviz.explain.scoring import PerturbationResult
-from rnnviz.training.result import classification_verdict, regression_verdict
+from rnnviz.metrics import LEARNED_ERROR_RATIO, error_ratio, regression_grade, skill
+from rnnviz.training.result import (
+    UNTRAINED_LOSS,
+    TrainResult,
+    still_improving,
+)
 
 RECURRENCE = "it reads only input weights: it cannot see the recurrence"
 
@@ -886,3 +892,160 @@ def faithfulness_table(comparison) -> dict[str, list[str]]:
         line = removal_sentence(curves)
         out["reading"].append(f"{line[0].upper()}{line[1:]}.")
     return out
+
+
+# --------------------------------------------------------------------------- training verdicts
+
+
+def classification_verdict(
+    accuracy: float,
+    majority: float,
+    persistence: float,
+    *,
+    beats_majority: bool,
+    beats_persistence: bool,
+    what: str = "the target",
+    when: str = "the scored steps",
+) -> str:
+    """The model's accuracy against always guessing the more common class and persistence;
+    ``beats_*`` say whether it is better by more than chance
+    (:func:`rnnviz.metrics.clearly_better`)."""
+    text = (
+        f"The model forecasts {what} correctly on {accuracy:.1%} of {when}, against "
+        f"{majority:.1%} for always guessing the more common outcome and {persistence:.1%} for "
+        'persistence ("tomorrow like today").'
+    )
+    if beats_majority and beats_persistence:
+        share = error_ratio(accuracy, persistence)
+        text += " It beats both" + (
+            f": it makes {share:.0%} of persistence's errors." if share is not None else "."
+        )
+    elif beats_majority:
+        text += (
+            " It beats the more common outcome but not clearly persistence: it adds little to "
+            "repeating today, so read its effects as those of a persistence-like model."
+        )
+    else:
+        text += (
+            " It does not clearly beat always guessing the more common outcome: its effects "
+            "describe a model that learned (almost) nothing."
+        )
+    return text + " There is no ground truth to reach: part of tomorrow cannot be told."
+
+
+def regression_verdict(
+    r2: float,
+    model_mse: float,
+    persistence_mse: float,
+    *,
+    beats_persistence: bool,
+    unit: str = "",
+    what: str = "the target",
+) -> str:
+    """R² against the training mean, RMSE in the target's units and the skill over persistence
+    (``beats_persistence``: lower error by more than chance,
+    :func:`rnnviz.metrics.clearly_lower`)."""
+    u = f" {unit}" if unit else ""
+    text = (
+        f"The model forecasts {what} with R² = {r2:.2f} against predicting the training mean "
+        f"(grade: {regression_grade(r2)}); its typical error (RMSE) is "
+        f"{math.sqrt(model_mse):.2f}{u}, against {math.sqrt(persistence_mse):.2f}{u} for "
+        'persistence ("tomorrow like today").'
+    )
+    gain = skill(model_mse, persistence_mse)
+    if beats_persistence and gain is not None:
+        text += f" It removes {gain:.0%} of persistence's squared error."
+    else:
+        text += " It does not clearly beat persistence: it adds little to repeating today."
+    return text
+
+
+def training_verdict(result: TrainResult) -> str:
+    """The grade in one to three sentences, with the accuracy, the baseline and their ratio;
+    it names the cell ("The GRU learned the rule"), so a verdict shown beside another
+    model's says which model it is about."""
+    acc, base = result.val_accuracy, result.baseline_accuracy
+    if not result.config.data_kind.rule_made:  # no rule to learn: its forecasts are judged
+        return real_series_verdict(result.config.task, acc, base)
+    ratio = error_ratio(acc, base)
+    share = "" if ratio is None else f" It makes {ratio:.0%} of the baseline's errors"
+    model = f"The {CELL_NAMES[result.config.cell]}"
+    if result.grade == "learned":
+        return (
+            f"{model} learned the rule: validation accuracy {acc:.1%} against {base:.1%} "
+            f"for always guessing the majority class.{share}{share and '.'}"
+        )
+    if result.grade == "partly learned":
+        return (
+            f"{model} only PARTLY learned the rule: validation accuracy {acc:.1%} against "
+            f"{base:.1%} for always guessing the majority class.{share} (learned means at "
+            f"most {LEARNED_ERROR_RATIO:.0%}). Its effects describe a model that is only "
+            "partly right; train longer or change the recipe."
+        )
+    return (
+        f"{model} did NOT learn the rule: validation accuracy {acc:.1%} is not clearly "
+        f"above the {base:.1%} of always guessing the majority class.{share}{share and '.'} "
+        "Its effects describe an untrained model; train longer or change the recipe."
+    )
+
+
+def real_series_verdict(task: str, val_score: float, baseline: float) -> str:
+    """The validation numbers of a model of a real series, without the synthetic verdict's
+    "learned the rule" (there is none): ``val_score`` is the accuracy (classification) or R²
+    against the training mean (regression). The comparison with persistence on the score
+    split is ``rnnviz.data.datasets.forecast_verdict``."""
+    if task == "regression":
+        text = f"Validation R² = {val_score:.2f} against predicting the training mean"
+    else:
+        text = (
+            f"Validation accuracy {val_score:.1%} against {baseline:.1%} for always guessing "
+            "the more common outcome"
+        )
+    return (
+        f"{text}. A real series has no rule to learn and no known ceiling: judge the model "
+        'against persistence ("tomorrow like today") on the scored year.'
+    )
+
+
+def improving_note(history: Mapping[str, Sequence[float]]) -> str | None:
+    """A sentence saying that validation loss was still falling, with its numbers; None when
+    :func:`rnnviz.training.result.still_improving` is false."""
+    if not still_improving(history):
+        return None
+    losses = history["val_loss"]
+    if len(losses) == 1:
+        return (
+            f"Validation loss was still falling: after the only epoch it was {losses[0]:.4f}, "
+            f"below the {UNTRAINED_LOSS:.4f} (ln 2) of an untrained model."
+        )
+    return (
+        f"Validation loss was still falling at the last epoch: {losses[-2]:.4f} → "
+        f"{losses[-1]:.4f} (epoch {len(losses) - 1} → {len(losses)}), its lowest."
+    )
+
+
+def upload_regression_verdict(scores: dict[str, float]) -> str:
+    """The regression verdict against the uploaded targets: R², MSE against the targets' mean,
+    and against persistence where there is a previous step (the numbers of
+    ``rnnviz.serve.uploads.regression_scores``)."""
+    text = (
+        f"Against your targets: R² = {scores['r2']:.3f} against always predicting their mean "
+        f"({scores['target_mean']:.4g}); MSE {scores['mse']:.4g} against {scores['mean_mse']:.4g} "
+        f"for the mean (grade: {regression_grade(scores['r2'])})."
+    )
+    if "persistence_mse" in scores:
+        model, base = scores["model_mse_after_first"], scores["persistence_mse"]
+        text += (
+            f" From step 1 on, persistence (the previous step's target as the forecast) has "
+            f"MSE {base:.4g}, the model {model:.4g}"
+        )
+        gain = skill(model, base)
+        if gain is not None:
+            text += (
+                f": it removes {gain:.0%} of persistence's squared error."
+                if gain > 0
+                else ": it does not beat persistence."
+            )
+        else:
+            text += "."
+    return text

@@ -41,19 +41,20 @@ from rnnviz.config import Config
 from rnnviz.data.datasets import check_forecast
 from rnnviz.explain.scoring import PerturbationResult
 from rnnviz.serve.hosting import release_free_memory
-from rnnviz.training.result import ProgressFn, TrainResult, load
+from rnnviz.training.result import ProgressFn, TrainResult
+from rnnviz.training.saving import load
 
 
 def train(config: Config, progress: ProgressFn | None = None) -> TrainResult:
-    """``rnnviz.training.model.train``, imported on first use: TensorFlow loads only when a training
+    """``rnnviz.training.fit.train``, imported on first use: TensorFlow loads only when a training
     (or a model) is needed, never to serve a cached experiment's pages."""
-    from rnnviz.training.model import train as train_model
+    from rnnviz.training.fit import train as train_model
 
     return train_model(config, progress)
 
 
 def save(result: TrainResult, folder: Path) -> Path:
-    from rnnviz.training.model import save as save_model
+    from rnnviz.training.saving import save as save_model
 
     return save_model(result, folder)
 

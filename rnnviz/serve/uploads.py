@@ -70,8 +70,7 @@ from typing import Any
 import numpy as np
 
 from rnnviz.config import DEFAULT_BOUNDS, Bounds, Config, describe_model
-from rnnviz.serve.hosting import Settings
-from rnnviz.training.result import (
+from rnnviz.metrics import (
     Grade,
     accuracy,
     grade_of,
@@ -80,6 +79,7 @@ from rnnviz.training.result import (
     regression_grade,
     skill,
 )
+from rnnviz.serve.hosting import Settings
 
 MAX_SEQUENCES = 20_000
 MAX_NPZ_MEMBERS = 16  # files in an .npz archive (np.savez writes one per array)
@@ -912,10 +912,10 @@ class Upload:
 
     @property
     def grade(self) -> Grade | None:
-        """The experiments' verdict grade (``rnnviz.training.result.grade_of``) on the uploaded
+        """The experiments' verdict grade (``rnnviz.metrics.grade_of``) on the uploaded
         labels:
         learned / partly learned / did not learn; None without labels. A regression is graded
-        by its R² against the targets' mean (``rnnviz.training.result.regression_grade``)."""
+        by its R² against the targets' mean (``rnnviz.metrics.regression_grade``)."""
         if self.regression is not None:
             return regression_grade(self.regression["r2"])
         if self.accuracy is None or self.baseline_accuracy is None:
@@ -984,36 +984,11 @@ def regression_scores(predict, x: np.ndarray, y: np.ndarray) -> dict[str, float]
     return {k: float(v) for k, v in out.items()}
 
 
-def regression_verdict(scores: dict[str, float]) -> str:
-    """The regression verdict against the uploaded targets: R², MSE against the targets' mean,
-    and against persistence where there is a previous step (:func:`regression_scores`)."""
-    text = (
-        f"Against your targets: R² = {scores['r2']:.3f} against always predicting their mean "
-        f"({scores['target_mean']:.4g}); MSE {scores['mse']:.4g} against {scores['mean_mse']:.4g} "
-        f"for the mean (grade: {regression_grade(scores['r2'])})."
-    )
-    if "persistence_mse" in scores:
-        model, base = scores["model_mse_after_first"], scores["persistence_mse"]
-        text += (
-            f" From step 1 on, persistence (the previous step's target as the forecast) has "
-            f"MSE {base:.4g}, the model {model:.4g}"
-        )
-        gain = skill(model, base)
-        if gain is not None:
-            text += (
-                f": it removes {gain:.0%} of persistence's squared error."
-                if gain > 0
-                else ": it does not beat persistence."
-            )
-        else:
-            text += "."
-    return text
-
-
 def model_from_upload(upload: Upload, max_mb: float = 200.0):
-    """A ``rnnviz.training.model.Predictor`` of an upload's model, loaded again from its bytes (in a
-    worker process: an ``Upload`` carries no model). It was checked when it was uploaded."""
-    from rnnviz.training.model import Predictor
+    """A ``rnnviz.training.predictor.Predictor`` of an upload's model, loaded again from its
+    bytes (in a worker process: an ``Upload`` carries no model). It was checked when it was
+    uploaded."""
+    from rnnviz.training.predictor import Predictor
 
     if upload.kind == "keras":
         model = load_whole_model(upload.model_bytes, True, max_mb)
@@ -1041,7 +1016,7 @@ def prepare_upload(
     ``settings.whole_model_uploads``), ``.h5`` is weights for the architecture ``arch_values``
     (units, activations, head, input_scaling) built for the data's steps and features.
     """
-    from rnnviz.training.model import Predictor
+    from rnnviz.training.predictor import Predictor
 
     data = read_data(data_name, data_bytes, settings.max_upload_mb, settings.bounds, task)
     _, steps, feats = data.shape

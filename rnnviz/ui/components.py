@@ -25,9 +25,13 @@ from rnnviz.data import datasets
 from rnnviz.data.source import source_of
 from rnnviz.experiment import feature_names, ground_truth
 from rnnviz.explain.scoring import PerturbationResult
-from rnnviz.report.readings import counted_outputs, series_reading
+from rnnviz.report.readings import (
+    counted_outputs,
+    series_reading,
+    training_verdict,
+    upload_regression_verdict,
+)
 from rnnviz.rules import Rule
-from rnnviz.serve import uploads
 from rnnviz.serve.jobs import BusyError, wait_for
 from rnnviz.serve.uploads import Upload
 from rnnviz.training.result import TrainResult
@@ -301,11 +305,11 @@ def verdict_box(result: TrainResult) -> None:
         series_verdict_box(result)
         return
     if result.grade == "learned":
-        st.success(result.verdict(), icon=":material/check_circle:")
+        st.success(training_verdict(result), icon=":material/check_circle:")
     elif result.grade == "partly learned":
-        st.warning(result.verdict(), icon=":material/error:")
+        st.warning(training_verdict(result), icon=":material/error:")
     else:
-        st.warning(result.verdict(), icon=":material/warning:")
+        st.warning(training_verdict(result), icon=":material/warning:")
 
 
 def series_verdict_box(result: TrainResult) -> None:
@@ -522,7 +526,7 @@ def _regression_notice(upload: Upload) -> None:
             icon=":material/help:",
         )
         return
-    verdict = f"{uploads.regression_verdict(upload.regression)} {units}"
+    verdict = f"{upload_regression_verdict(upload.regression)} {units}"
     if upload.grade == "learned":
         st.success(verdict, icon=":material/check_circle:")
     else:
