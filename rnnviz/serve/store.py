@@ -328,7 +328,7 @@ class ModelStore:
         """Save ``scores`` (of ``config``'s scoring knobs) beside the model, atomically."""
         self._put_kept(config, "scores", scores)
 
-    # -- interactions kept with their model (issue 11): like the scores, per scoring knobs --
+    # -- interactions kept with their model: like the scores, per scoring knobs --
     def get_interactions(self, config: Config):
         """The InteractionResult saved by :meth:`put_interactions` for these knobs, or None."""
         from rnnviz.explain.interactions import InteractionResult
@@ -339,7 +339,7 @@ class ModelStore:
         """Save an InteractionResult of ``config``'s scoring knobs beside the model."""
         self._put_kept(config, "interactions", result)
 
-    # -- a real series' forecast scores (issue 12), kept with the model ------------------
+    # -- a real series' forecast scores, kept with the model ---------------------------
     def get_forecast(self, config: Config) -> dict | None:
         """The numbers of ``rnnviz.data.datasets.forecast_scores`` saved by :meth:`put_forecast`
         for ``config``'s model, or None. Reading them needs no model and no TensorFlow (the

@@ -231,7 +231,7 @@ def trained_model(config: Config) -> TrainResult | None:
         with slot.container(border=True):
             st.markdown(f"**Training the {texts.CELL_NAMES[config.cell]}** on {task} …")
             bar = st.progress(job.fraction, text=job.status())
-            now = training_view.live(  # issue 11: what the network relies on now
+            now = training_view.live(  # what the network relies on now
                 st.empty(), config, key=f"live_{config.training_id()}"
             )
 

@@ -1,4 +1,4 @@
-"""The "Do features combine?" section of the per-feature page (issue 11, part 3).
+"""The "Do features combine?" section of the per-feature page.
 
 Draws the interaction heatmap of the trained experiment with the rule's pairs starred and a
 reading built from its numbers; the computation is cached by ``rnnviz.ui.cache.interactions``.
