@@ -75,6 +75,7 @@ FILES = [
     b"sequence,step,x1\n0,0,abc\n",
     b"sequence,step,x1\n0,0,1\n0,2,1\n",
     b"sequence,step,x1\n0,0,1,5\n",
+    b"sequence,step,x1,x2\n0,0,0,0,0\n",  # pandas would read the extra cell as an index
     b"sequence,step,x1\n0,0,1\n0,1\n",
     b"sequence,step,x1\n0,0,\n",
     b"sequence,step,x1\n0,0,1\n0,1.9,2\n",

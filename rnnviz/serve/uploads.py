@@ -520,7 +520,7 @@ def _parse_csv_fast(data: bytes, bounds: Bounds) -> tuple[np.ndarray, np.ndarray
         return None
     body = memoryview(data)[end + 1 :]
     raw = np.frombuffer(body, dtype=np.uint8)
-    if not _PLAIN_CSV[raw].all():
+    if not raw.size or not _PLAIN_CSV[raw].all():
         return None
     newlines = np.flatnonzero(raw == ord("\n"))
     returns = np.count_nonzero(raw == ord("\r"))
@@ -529,8 +529,20 @@ def _parse_csv_fast(data: bytes, bounds: Bounds) -> tuple[np.ndarray, np.ndarray
     max_steps = bounds.seq_len[1]
     if newlines.size + 1 > MAX_SEQUENCES * max_steps:
         return None  # possibly too many rows: the csv module counts them and says so
-    if int(np.diff(newlines, prepend=-1, append=raw.size).max()) > MAX_CSV_LINE:
+    lengths = np.diff(newlines, prepend=-1, append=raw.size) - 1  # each line, its \n left out
+    if int(lengths.max()) > MAX_CSV_LINE:
         return None  # a line too long (its end counted): the csv module says which
+    # every line holds the header's number of cells, or nothing (a blank line): pandas would
+    # take extra leading cells as an index, and fill missing ones
+    ends = np.append(newlines, raw.size)
+    cells = np.diff(np.searchsorted(np.flatnonzero(raw == ord(",")), ends), prepend=0) + 1
+    odd = np.flatnonzero(cells != len(header))
+    starts = ends[odd] - lengths[odd]
+    blank = (lengths[odd] == 0) | (
+        (lengths[odd] == 1) & (raw[np.minimum(starts, raw.size - 1)] == 13)
+    )
+    if not blank.all():
+        return None
     names = list(range(len(header)))
     dtypes = {0: np.int64, 1: np.int64, **{j: np.float64 for j in names[2:]}}
     try:
