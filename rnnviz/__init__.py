@@ -20,7 +20,6 @@ imported only when a model is trained or a :class:`Predictor` is made.
 from __future__ import annotations
 
 import importlib
-import sys
 import tomllib
 import types
 from importlib import metadata
@@ -91,7 +90,7 @@ class _CallableExplain(types.ModuleType):
 
 
 _explain_package.__class__ = _CallableExplain
-explain = sys.modules["rnnviz.explain"]
+explain = _explain_package
 
 
 def __getattr__(name: str) -> Any:

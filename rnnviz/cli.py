@@ -19,7 +19,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
@@ -465,7 +465,7 @@ def app_main(argv: Sequence[str], prog: str = f"{PROG} app") -> int:
     return _run_command([sys.executable, "-m", "streamlit", "run", spec.origin, *argv])
 
 
-def _run_command(cmd: list[str]) -> Any:
+def _run_command(cmd: list[str]) -> int:
     """Run ``cmd`` in place of this process where the system can (signals and the exit status
     go straight to Streamlit, and no idle Python process waits for it), else as a child."""
     sys.stdout.flush()

@@ -1,22 +1,18 @@
 """The dashboard's navigation: every page of :data:`rnnviz.ui.components.PAGES` under one top bar.
 
-Streamlit runs a script, not a module: ``rnnviz app`` runs :data:`SCRIPT` (a folder of its own,
-shipped in the package, beside the Streamlit settings it reads) and a checkout's ``app.py`` does
-the same two lines, so ``streamlit run app.py`` still works. Page paths come from the installed
-files (``__file__``), never from the working directory.
+Streamlit runs a script, not a module: ``rnnviz app`` runs ``rnnviz/ui/script/app.py``, shipped
+in the package beside the Streamlit settings it reads, and a checkout's ``app.py`` does the same
+two lines, so ``streamlit run app.py`` still works. The script has a folder of its own: Streamlit
+runs a main script with a pages/ folder beside it as an old-style multipage app on its first
+run, and puts the script's folder on sys.path. Page paths come from the installed files
+(``__file__``), never from the working directory.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from rnnviz.ui.components import PAGES
-
-# Not next to pages/: Streamlit runs a main script with a pages/ folder beside it as an old-style
-# multipage app on its first run, and puts the script's folder on sys.path.
-SCRIPT = Path(__file__).resolve().parent / "script" / "app.py"
 
 
 def main() -> None:
