@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # Imported here, once, before any page draws: plotly imports pandas lazily and looks in
@@ -41,13 +42,16 @@ from rnnviz.ui.text import md_code, md_escape, md_fence
 
 log = logging.getLogger(__name__)
 
-SETUP_PAGE = "rnnviz/ui/pages/setup.py"
-FEATURES_PAGE = "rnnviz/ui/pages/features.py"
-TIMESTEPS_PAGE = "rnnviz/ui/pages/timesteps.py"
-LEARN_PAGE = "rnnviz/ui/pages/learn.py"
-COMPARE_PAGE = "rnnviz/ui/pages/compare.py"
-UPLOAD_PAGE = "rnnviz/ui/pages/upload.py"
-LESSONS_PAGE = "rnnviz/ui/pages/lessons.py"
+# Absolute paths from this file: the pages are found wherever rnnviz is installed, whatever the
+# working directory and wherever the app script is (Streamlit resolves relative ones from it).
+_PAGES_DIR = Path(__file__).resolve().parent / "pages"
+SETUP_PAGE = str(_PAGES_DIR / "setup.py")
+FEATURES_PAGE = str(_PAGES_DIR / "features.py")
+TIMESTEPS_PAGE = str(_PAGES_DIR / "timesteps.py")
+LEARN_PAGE = str(_PAGES_DIR / "learn.py")
+COMPARE_PAGE = str(_PAGES_DIR / "compare.py")
+UPLOAD_PAGE = str(_PAGES_DIR / "upload.py")
+LESSONS_PAGE = str(_PAGES_DIR / "lessons.py")
 # The app's pages in navigation order: (script, title, icon, url path). Titles are short, so
 # that all seven fit the top bar beside the sidebar on a laptop (else some fold into "more").
 # Setup is the default page, served at the app's root; app.py builds st.navigation from this.
