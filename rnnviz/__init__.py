@@ -21,29 +21,28 @@ from __future__ import annotations
 
 import importlib
 import tomllib
-import types
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import rnnviz.explain as _explain_package  # the room of methods: a docstring, nothing heavy
-
 if TYPE_CHECKING:
+    from rnnviz.attr.attribution import Attribution
+    from rnnviz.attr.scoring import perturbation_importance
     from rnnviz.config import Config
-    from rnnviz.experiment import compare_methods, run
-    from rnnviz.explain.attribution import Attribution
-    from rnnviz.explain.scoring import perturbation_importance
-    from rnnviz.training.model import Predictor, train
+    from rnnviz.experiment import compare_methods, explain, run
+    from rnnviz.training.fit import train
+    from rnnviz.training.predictor import Predictor
 
 # public name -> the module that defines it (imported when the name is first read)
 _API = {
     "Config": "rnnviz.config",
     "run": "rnnviz.experiment",
-    "train": "rnnviz.training.model",
+    "train": "rnnviz.training.fit",
+    "explain": "rnnviz.experiment",
     "compare_methods": "rnnviz.experiment",
-    "perturbation_importance": "rnnviz.explain.scoring",
-    "Predictor": "rnnviz.training.model",
-    "Attribution": "rnnviz.explain.attribution",
+    "perturbation_importance": "rnnviz.attr.scoring",
+    "Predictor": "rnnviz.training.predictor",
+    "Attribution": "rnnviz.attr.attribution",
 }
 
 __all__ = [
@@ -74,23 +73,6 @@ def _version() -> str:
 
 
 __version__ = _version()
-
-
-class _CallableExplain(types.ModuleType):
-    """``rnnviz.explain`` is both the room of methods (``rnnviz.explain.scoring``, ...) and the
-    API's :func:`rnnviz.experiment.explain`: a module attribute set by the import system cannot
-    be replaced by a function for good (importing a submodule first would set it back), so the
-    package itself is callable."""
-
-    def __call__(self, result: Any, config: Config | None = None) -> Any:
-        """Perturbation scores of a trained model: :func:`rnnviz.experiment.explain`."""
-        from rnnviz.experiment import explain as explain_fn
-
-        return explain_fn(result, config)
-
-
-_explain_package.__class__ = _CallableExplain
-explain = _explain_package
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,7 @@
 """Command line: train on a config and print the thread's per-feature table and per-step tables.
 
 ``python -m rnnviz --preset reference`` reproduces the Cross Validated experiment;
-``--methods saliency,garson`` runs registered methods side by side (:mod:`rnnviz.explain.registry`)
+``--methods saliency,garson`` runs registered methods side by side (:mod:`rnnviz.attr.registry`)
 and scores them against the rule; ``python -m rnnviz --dataset seattle-weather`` (``--outcome
 temp_max``) runs the real series: its verdict against the baselines, the tables with the
 measurements' names and a reading; ``--json`` prints machine-readable results; bad input exits
@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from rnnviz import __version__
+from rnnviz.attr.attribution import Attribution, drawn_lags
+from rnnviz.attr.comparison import METRICS
+from rnnviz.attr.registry import METHODS, check_name, default_methods, method_label
 from rnnviz.config import (
     CELLS,
     DATASETS,
@@ -38,9 +41,6 @@ from rnnviz.config import (
     parse_settings,
     series_preset,
 )
-from rnnviz.explain.attribution import Attribution, drawn_lags
-from rnnviz.explain.comparison import METRICS
-from rnnviz.explain.registry import METHODS, check_name, default_methods, method_label
 from rnnviz.metrics import json_list
 from rnnviz.report.readings import counted_outputs, thread_lines, training_verdict, verdict
 from rnnviz.report.readings import improving_note as result_improving_note
@@ -48,7 +48,7 @@ from rnnviz.rules import RULE_PRESETS
 from rnnviz.training.result import Progress, ProgressFn, TrainResult, longer
 
 if TYPE_CHECKING:
-    from rnnviz.explain.comparison import Comparison
+    from rnnviz.attr.comparison import Comparison
     from rnnviz.rules import Rule
 
 # flag -> Config field, for the knobs exposed on the command line

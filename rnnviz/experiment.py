@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rnnviz.attr.scoring import PerturbationResult, perturbation_importance
 from rnnviz.config import Config
 from rnnviz.data.base import Dataset
 from rnnviz.data.source import source_of
 from rnnviz.data.split import make_split
-from rnnviz.explain.scoring import PerturbationResult, perturbation_importance
 from rnnviz.training.result import ProgressFn, TrainResult
 
 if TYPE_CHECKING:
-    from rnnviz.explain.comparison import Comparison
-    from rnnviz.explain.interactions import InteractionResult
-    from rnnviz.explain.methods import Context
+    from rnnviz.attr.comparison import Comparison
+    from rnnviz.attr.interactions import InteractionResult
+    from rnnviz.attr.methods import Context
 
 TrainFn = Callable[[tuple[int, ...]], float]
 
@@ -63,13 +63,13 @@ def _on_score_split(measure, result: TrainResult, config: Config | None, names_a
 
 
 def explain_interactions(result: TrainResult, config: Config | None = None) -> InteractionResult:
-    """Pairwise interactions (:mod:`rnnviz.explain.interactions`) of a trained model on its score
+    """Pairwise interactions (:mod:`rnnviz.attr.interactions`) of a trained model on its score
     split.
 
     Same seed, σ, repeats, sequences and counted outputs as :func:`explain`, so the singles
     equal the per-feature bars.
     """
-    from rnnviz.explain.interactions import interaction_importance
+    from rnnviz.attr.interactions import interaction_importance
 
     return _on_score_split(interaction_importance, result, config, names_arg="names")
 
@@ -115,7 +115,7 @@ def run(
 
 def method_context(result: TrainResult, config: Config | None = None) -> Context:
     """The methods' Context for a trained model: its predictor, model and score split."""
-    from rnnviz.explain.methods import Context
+    from rnnviz.attr.methods import Context
 
     config = config or result.config
     data = make_split(config, "score")
@@ -151,7 +151,7 @@ def compare_methods(
     """Run ``methods`` (default: the registry's default set, every fast method) on one trained
     model and score them against the rule's ground truth (a real series has none: no truth
     scores, only the attributions and their agreement). ``curves``: each method's deletion and
-    insertion curves too (:mod:`rnnviz.explain.faithfulness`: accuracy, or R² for a
+    insertion curves too (:mod:`rnnviz.attr.faithfulness`: accuracy, or R² for a
     regression, on the score split as the method's most important cells are removed), which
     need no ground truth.
 
@@ -160,8 +160,8 @@ def compare_methods(
     kind ``trainer`` (stepwise) gets a trainer for this config (with ``progress``) that takes
     ``result`` as the training with all features, so it trains F models, not F + 1.
     """
-    from rnnviz.explain.comparison import compare
-    from rnnviz.explain.registry import default_methods, spec_of
+    from rnnviz.attr.comparison import compare
+    from rnnviz.attr.registry import default_methods, spec_of
 
     config = config or result.config
     methods = default_methods() if methods is None else tuple(methods)
@@ -196,7 +196,7 @@ def compare_methods(
 def make_stepwise_trainer(
     config: Config, progress: ProgressFn | None = None, full: TrainResult | None = None
 ) -> TrainFn:
-    """``train_fn(kept) -> validation loss`` for :func:`rnnviz.explain.methods.stepwise`, training
+    """``train_fn(kept) -> validation loss`` for :func:`rnnviz.attr.methods.stepwise`, training
     ``config``'s model.
 
     Dropped features are overwritten with the constant 0.5 (0, the training mean, for a real

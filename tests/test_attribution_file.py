@@ -8,8 +8,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from rnnviz.explain.attribution import Attribution, PerturbationResult
-from rnnviz.explain.scoring import perturbation_importance
+from rnnviz.attr.attribution import Attribution, PerturbationResult
+from rnnviz.attr.scoring import perturbation_importance
 
 FIELDS = ("importances", "cell", "response", "output_counts", "lag_scores")
 

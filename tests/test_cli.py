@@ -138,8 +138,8 @@ def test_module_entry_point_runs():
 def test_tables_say_which_outputs_counted_and_lags_start_at_0():
     import numpy as np
 
+    from rnnviz.attr.scoring import perturbation_importance
     from rnnviz.cli import format_tables
-    from rnnviz.explain.scoring import perturbation_importance
 
     x = np.random.default_rng(0).random((20, 5, 2), dtype=np.float32)
 
@@ -197,7 +197,7 @@ def test_json_has_the_grade(capsys, graded):
 
 
 def test_help_lists_the_registry_s_methods(capsys):
-    from rnnviz.explain.registry import METHODS, default_methods
+    from rnnviz.attr.registry import METHODS, default_methods
 
     with pytest.raises(SystemExit):
         main(["--help"])
@@ -222,7 +222,7 @@ def test_methods_run_through_the_comparison(capsys):
 def test_methods_in_json(capsys):
     assert main([*TINY, "--json", "--quiet", "--methods", "default,tsr:perturbation"]) == 0
     data = json.loads(capsys.readouterr().out)
-    from rnnviz.explain.registry import default_methods
+    from rnnviz.attr.registry import default_methods
 
     names = [*default_methods(), "tsr:perturbation", "random"]
     assert list(data["methods"]) == names

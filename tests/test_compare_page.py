@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.comparison import Comparison
 from rnnviz.data.truth import chance_auc_sd, score_method
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.comparison import Comparison
 from rnnviz.report import readings
 from rnnviz.serve.jobs import stepwise_index
 from rnnviz.ui import cache, tables, text
@@ -162,8 +162,8 @@ def test_sweep_reading_tells_noise_from_a_real_swap():
 
 
 def test_random_row_reading_gives_the_spread_of_its_lag_auc():
-    from rnnviz.explain.comparison import compare
-    from rnnviz.explain.methods import Context
+    from rnnviz.attr.comparison import compare
+    from rnnviz.attr.methods import Context
 
     x = np.random.default_rng(0).random((300, 6, 3), dtype=np.float32)
     ctx = Context(lambda z: z[:, :, 0] + z[:, :, 1], x, seed=7)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from rnnviz import metrics
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.config import PRESETS, Config, ConfigError
 from rnnviz.data import datasets as ds
 from rnnviz.data.source import source_of
-from rnnviz.explain.scoring import PerturbationResult
 from rnnviz.report import readings
 
 FIXTURE = Path(__file__).parent / "fixtures" / "seattle-weather-excerpt.csv"

@@ -7,10 +7,10 @@ import pickle
 import numpy as np
 import pytest
 
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.comparison import compare, merge_comparisons
-from rnnviz.explain.faithfulness import curve_scores, deletion_insertion, quality
-from rnnviz.explain.methods import Context
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.comparison import compare, merge_comparisons
+from rnnviz.attr.faithfulness import curve_scores, deletion_insertion, quality
+from rnnviz.attr.methods import Context
 
 N, T, F = 64, 5, 2
 STEP = 3  # the one input step the "one cell" model reads
@@ -292,7 +292,7 @@ def test_the_reading_takes_the_point_nearest_its_share():
 
 
 def test_reading_names_the_most_and_least_faithful_from_the_numbers():
-    from rnnviz.explain.comparison import Comparison
+    from rnnviz.attr.comparison import Comparison
     from rnnviz.report import readings
 
     x, y = _one_cell_data()

@@ -19,10 +19,10 @@ import numpy as np
 import plotly
 import pytest
 
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.comparison import Comparison
-from rnnviz.explain.interactions import InteractionResult
-from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.comparison import Comparison
+from rnnviz.attr.interactions import InteractionResult
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.report import plots, plots_training
 from rnnviz.training.snapshots import Snapshot
 
@@ -173,7 +173,7 @@ ALL = (
 
 def _with_curves(methods: tuple[str, ...], metric: str = "accuracy") -> Comparison:
     """A comparison whose methods carry deletion and insertion curves (weights: feature grain)."""
-    from rnnviz.explain.faithfulness import Curves
+    from rnnviz.attr.faithfulness import Curves
 
     base = _comparison(methods)
     rng = np.random.default_rng(3)

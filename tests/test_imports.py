@@ -19,7 +19,7 @@ ROOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("rnnviz.config", "rnnviz.rules", "rnnviz.metrics")),
     ("data", ("rnnviz.data",)),
     ("training", ("rnnviz.training",)),
-    ("explain", ("rnnviz.explain",)),
+    ("attr", ("rnnviz.attr",)),
     ("experiment", ("rnnviz.experiment",)),
     ("report", ("rnnviz.report",)),
     ("serve", ("rnnviz.serve",)),

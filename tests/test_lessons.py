@@ -7,11 +7,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from rnnviz.attr.attribution import Attribution, PerturbationResult
+from rnnviz.attr.comparison import Comparison
+from rnnviz.attr.reliance import noise_of
 from rnnviz.config import Config
 from rnnviz.data.truth import score_method
-from rnnviz.explain.attribution import Attribution, PerturbationResult
-from rnnviz.explain.comparison import Comparison
-from rnnviz.explain.reliance import noise_of
 from rnnviz.report import lessons
 from rnnviz.serve.hosting import HOSTED_BOUNDS
 from rnnviz.serve.jobs import preset_experiments
@@ -197,7 +197,7 @@ def tiny_lessons(tmp_path_factory):
 
 def expected_reveal(lesson) -> lessons.Reveal:
     """The reveal recomputed from the cached experiments, outside the page."""
-    from rnnviz.explain.registry import first_methods
+    from rnnviz.attr.registry import first_methods
     from rnnviz.ui import cache
 
     store = cache.model_store()

@@ -1,4 +1,4 @@
-"""Tests for rnnviz.explain.methods, the registry and the comparison: hand-computable attributions
+"""Tests for rnnviz.attr.methods, the registry and the comparison: hand-computable attributions
 on
 linear functions, then a tiny LSTM."""
 
@@ -10,15 +10,15 @@ import logging
 import numpy as np
 import pytest
 
+from rnnviz.attr import comparison as C
+from rnnviz.attr import methods as M
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.comparison import compare
+from rnnviz.attr.methods import Context
+from rnnviz.attr.registry import METHODS, run_method
 from rnnviz.config import Config
 from rnnviz.data.split import make_split
 from rnnviz.experiment import make_stepwise_trainer
-from rnnviz.explain import comparison as C
-from rnnviz.explain import methods as M
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.comparison import compare
-from rnnviz.explain.methods import Context
-from rnnviz.explain.registry import METHODS, run_method
 
 W = np.array([2.0, -1.0, 0.0], dtype=np.float32)  # f(x)_t = 2 x1_t - x2_t (x3 unused)
 N, T, F = 30, 5, 3
@@ -656,8 +656,8 @@ def test_lstm_compare_scores_against_the_rule(ctx) -> None:
 
 def test_compare_methods_on_a_bidirectional_lstm() -> None:
     """Every default method, the weight methods included, runs on a bidirectional LSTM."""
+    from rnnviz.attr.registry import default_methods
     from rnnviz.experiment import compare_methods
-    from rnnviz.explain.registry import default_methods
     from rnnviz.training.fit import train
 
     config = Config(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnviz.explain.scoring import perturbation_importance, trim_lags
+from rnnviz.attr.scoring import perturbation_importance, trim_lags
 from rnnviz.report import plots
 from rnnviz.training.predictor import Predictor
 

@@ -51,9 +51,9 @@ def test_import_loads_no_tensorflow(tmp_path):
 
 def test_the_api_is_listed_and_each_name_resolves():
     from rnnviz import experiment
+    from rnnviz.attr.attribution import Attribution
+    from rnnviz.attr.scoring import perturbation_importance
     from rnnviz.config import Config
-    from rnnviz.explain.attribution import Attribution
-    from rnnviz.explain.scoring import perturbation_importance
 
     assert set(dir(rnnviz)) == API == set(rnnviz.__all__)
     assert rnnviz.Config is Config and rnnviz.Attribution is Attribution
@@ -63,13 +63,12 @@ def test_the_api_is_listed_and_each_name_resolves():
         rnnviz.nope  # noqa: B018
 
 
-def test_explain_is_the_function_and_still_the_room_of_methods(monkeypatch):
-    import rnnviz.explain.scoring
+def test_explain_is_the_pipeline_s_function_and_the_methods_room_is_attr():
+    import rnnviz.attr.scoring
     from rnnviz import experiment
 
-    assert rnnviz.explain.scoring.perturbation_importance is rnnviz.perturbation_importance
-    monkeypatch.setattr(experiment, "explain", lambda result, config=None: (result, config))
-    assert rnnviz.explain("model", "config") == ("model", "config")
+    assert rnnviz.attr.scoring.perturbation_importance is rnnviz.perturbation_importance
+    assert rnnviz.explain is experiment.explain
 
 
 def test_the_version_is_the_package_s():
@@ -78,7 +77,7 @@ def test_the_version_is_the_package_s():
 
 
 def test_the_doctest_of_perturbation_importance_runs():
-    import rnnviz.explain.scoring as scoring
+    import rnnviz.attr.scoring as scoring
 
     finder = doctest.DocTestFinder()
     (test,) = [t for t in finder.find(scoring) if t.name.endswith(".perturbation_importance")]

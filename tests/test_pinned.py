@@ -60,9 +60,9 @@ def _plain(a) -> list | float | None:
 
 def compute() -> dict:
     """Today's numbers: perturbation_importance on a function, then every fast method."""
-    from rnnviz.explain.comparison import compare
-    from rnnviz.explain.methods import Context
-    from rnnviz.explain.scoring import perturbation_importance
+    from rnnviz.attr.comparison import compare
+    from rnnviz.attr.methods import Context
+    from rnnviz.attr.scoring import perturbation_importance
     from rnnviz.training.predictor import Predictor
 
     x, y, valid = _inputs()

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.config import Config
-from rnnviz.explain.scoring import PerturbationResult
 from rnnviz.training.snapshots import (
     SNAPSHOT_TARGET,
     Snapshot,

@@ -302,7 +302,7 @@ def test_kept_scores_edited_by_hand_are_removed_and_recomputed(tmp_path, kept):
 def test_kept_scores_are_checked_against_their_config_even_with_a_good_checksum(tmp_path, kept):
     """What the store wrote itself is checked too: a result that cannot be this config's (a
     text σ, the wrong features, not finite) is never served."""
-    from rnnviz.explain.scoring import PerturbationResult
+    from rnnviz.attr.scoring import PerturbationResult
 
     store, scores = kept
     F, T, R = TINY.n_features, TINY.seq_len, TINY.n_repeats

@@ -195,8 +195,8 @@ def test_score_method_without_lag_scores() -> None:
 
 
 def test_chance_spread_of_the_auc_matches_random_scores_over_seeds():
+    from rnnviz.attr.methods import random_baseline
     from rnnviz.data.truth import chance_auc_sd, score_method
-    from rnnviz.explain.methods import random_baseline
 
     assert chance_auc_sd(1, 29) == pytest.approx(np.sqrt(31 / (12 * 29)))  # ≈ 0.30
     assert chance_auc_sd(0, 5) is None

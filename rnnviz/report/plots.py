@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from rnnviz.explain.attribution import Attribution, PerturbationResult, drawn_lags
-from rnnviz.explain.comparison import normalised_scores
-from rnnviz.explain.interactions import InteractionResult
-from rnnviz.explain.registry import RANDOM, method_label
+from rnnviz.attr.attribution import Attribution, PerturbationResult, drawn_lags
+from rnnviz.attr.comparison import normalised_scores
+from rnnviz.attr.interactions import InteractionResult
+from rnnviz.attr.registry import RANDOM, method_label
 from rnnviz.report.readings import step_ranges
 
 USED_COLOR = "#F28E2B"  # features / lags the rule really reads
@@ -620,7 +620,7 @@ def method_multiples(
 ) -> go.Figure:
     """Small multiples: one panel per method, per-feature scores divided by that method's max.
 
-    ``comparison`` is a :class:`rnnviz.explain.comparison.Comparison`. Whiskers are ±1 std over
+    ``comparison`` is a :class:`rnnviz.attr.comparison.Comparison`. Whiskers are ±1 std over
     repeats
     (same scale) for methods with repeats. With ``truth_features`` the bars are coloured (and
     hatched) like :func:`feature_bars`; the features the rule reads carry TRUTH_MARK.
@@ -794,7 +794,7 @@ def lek_profiles(
 ) -> go.Figure:
     """Lek's sensitivity curves: one panel per feature, one line per held quantile.
 
-    ``attribution`` is the :func:`rnnviz.explain.methods.lek` Attribution: ``extra["grid"]`` (F, P)
+    ``attribution`` is the :func:`rnnviz.attr.methods.lek` Attribution: ``extra["grid"]`` (F, P)
     swept values, ``extra["curves"]`` (F, Q, P) mean predictions, ``extra["quantiles"]``.
     Four panels a row, NARROW_COLUMNS with ``narrow`` (a phone); the legend below.
     """
@@ -885,7 +885,7 @@ def sigma_sweep_curves(
 ) -> go.Figure:
     """Perturbation effect against σ, one line per feature, ±1 std whiskers, log σ axis.
 
-    ``attribution`` is the :func:`rnnviz.explain.methods.sigma_sweep` Attribution
+    ``attribution`` is the :func:`rnnviz.attr.methods.sigma_sweep` Attribution
     (``extra["sigmas"]``
     (S,), ``extra["curves"]`` / ``extra["curves_std"]`` (F, S), ``extra["sigma"]`` the σ of
     its per-feature scores, marked by a dotted line). Features the rule reads are solid and
@@ -965,7 +965,7 @@ def _group_scale(extra: Mapping) -> str:
 def group_map(
     attribution: Attribution, truth_features: Iterable[int] | None = None, narrow: bool = False
 ) -> go.Figure:
-    """Feature × input step map of a group method (:func:`rnnviz.explain.methods.group_occlusion`):
+    """Feature × input step map of a group method (:func:`rnnviz.attr.methods.group_occlusion`):
     each cell carries its group's effect, and the groups are outlined (side by side only: sliding
     groups overlap), so the scale is on the map; the title names it, the subtitle the edit;
     ``truth_features`` get TRUTH_MARK. ``narrow`` (a phone): fewer step ticks, a thin colour bar.
@@ -1109,8 +1109,8 @@ def faithfulness_curves(comparison, narrow: bool = False) -> go.Figure:
     (accuracy, R² or loss) against the share of cells removed (put back), one line per method
     and one grey dashed line per grain of the random reference.
 
-    ``comparison`` is a :class:`rnnviz.explain.comparison.Comparison` with ``curves``
-    (:mod:`rnnviz.explain.faithfulness`); the random method's own curve is left out (the
+    ``comparison`` is a :class:`rnnviz.attr.comparison.Comparison` with ``curves``
+    (:mod:`rnnviz.attr.faithfulness`); the random method's own curve is left out (the
     reference is the mean of several random orders). Wide: the two panels side by side;
     ``narrow`` (a phone): one above the other. The legend sits below.
     """

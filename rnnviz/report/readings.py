@@ -1,7 +1,7 @@
 """Readings: the sentences that turn a result's numbers into words (pure, no Streamlit).
 
 Every reading is derived from the numbers passed in (a
-:class:`rnnviz.explain.comparison.Comparison`,
+:class:`rnnviz.attr.comparison.Comparison`,
 an Attribution, a rule's ground truth), so the pages and the command line say only what the
 scores show. Teaching prose that holds no numbers lives in :mod:`rnnviz.ui.text`.
 """
@@ -15,11 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnviz.config import CELL_NAMES, Config
-from rnnviz.data import datasets
-from rnnviz.data.source import source_of
-from rnnviz.explain.registry import RANDOM, method_label, spec_of
-from rnnviz.explain.reliance import (
+from rnnviz.attr.registry import RANDOM, method_label, spec_of
+from rnnviz.attr.reliance import (
     MIN_SHARE,
     NOISE_FACTOR,
     SPREAD,
@@ -27,7 +24,10 @@ from rnnviz.explain.reliance import (
     feature_floor,
     pair_floor,
 )
-from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.attr.scoring import PerturbationResult
+from rnnviz.config import CELL_NAMES, Config
+from rnnviz.data import datasets
+from rnnviz.data.source import source_of
 from rnnviz.metrics import LEARNED_ERROR_RATIO, error_ratio, regression_grade, skill
 from rnnviz.training.result import (
     UNTRAINED_LOSS,
@@ -190,7 +190,7 @@ def _lag_clause(scores: dict) -> str:
 
 def _chance_lag(comparison, lag_auc: float) -> str:
     """The random row's lag AUC with how widely it strays from seed to seed (from the number
-    of true (feature, lag) cells: :meth:`rnnviz.explain.comparison.Comparison.chance_spread`)."""
+    of true (feature, lag) cells: :meth:`rnnviz.attr.comparison.Comparison.chance_spread`)."""
     text = f"lag AUC {lag_auc:.2f}"
     spread = comparison.chance_spread()
     if spread is None:
@@ -492,7 +492,7 @@ def correlated_credit(pairs: tuple[tuple[int, int, float], ...], used: frozenset
 def noise_floor_text(
     floor: NoiseFloor, names: Sequence[str], *, pairs: bool = False, digits: int = 3
 ) -> str:
-    """The noise floor (:mod:`rnnviz.explain.reliance`) in words, and the test it sets: what set it,
+    """The noise floor (:mod:`rnnviz.attr.reliance`) in words, and the test it sets: what set it,
     its value, and the bar a feature (``pairs``: a pair's interaction) must clear. Two
     sentences; the second has no closing period, so a verdict can follow ("…: x1 is.")."""
     v, bar = f"{floor.value:.{digits}f}", f"{floor.bar:.{digits}f}"
@@ -536,8 +536,8 @@ def interaction_reading(
     noise: Sequence[int] | None = None,
 ) -> str:
     """A few sentences from the numbers of ``result`` (an InteractionResult): whether any pair
-    stands clear of the noise floor (:func:`rnnviz.explain.reliance.pair_floor`; ``noise``: the
-    features that set it, :func:`rnnviz.explain.reliance.noise_of`, None without a rule), and for
+    stands clear of the noise floor (:func:`rnnviz.attr.reliance.pair_floor`; ``noise``: the
+    features that set it, :func:`rnnviz.attr.reliance.noise_of`, None without a rule), and for
     the
     strongest pair that does: its joint change against the single ones, what its interaction
     measures, and whether and where the rule combines it (``rule_pairs`` from
@@ -603,10 +603,10 @@ def replay_reading(
     noise: Sequence[int] | None = None,
 ) -> str:
     """When each feature reached half its final effect, and which never stood clear of the
-    noise floor (:mod:`rnnviz.explain.reliance`, on the last snapshot), from the numbers of
+    noise floor (:mod:`rnnviz.attr.reliance`, on the last snapshot), from the numbers of
     ``snapshots`` (``rnnviz.training.snapshots.Snapshot``, in step order). ``names``: the features'
     names (default x1..xF); ``truth_features``: the rule's, None without a rule; ``noise``: the
-    features that set the floor (:func:`rnnviz.explain.reliance.noise_of`; default: those the rule
+    features that set the floor (:func:`rnnviz.attr.reliance.noise_of`; default: those the rule
     does
     not read)."""
     effects = np.stack([s.effects for s in snapshots])  # (K, F)
@@ -821,7 +821,7 @@ def _moves(before: float, after: float, metric: str) -> str:
 def removal_sentence(curves, label: str | None = None) -> str:
     """What removing a method's top cells (about READ_SHARE of them) or top feature does to
     the model's quality, beside as many random ones, from the
-    :class:`rnnviz.explain.faithfulness.Curves`: "removing perturbation's top 10% of cells
+    :class:`rnnviz.attr.faithfulness.Curves`: "removing perturbation's top 10% of cells
     (6 of 60) drops accuracy from 97% to 61%; random cells: to 95% (mean of 3 orders)"."""
     label = label or method_label(curves.method)
     k = curves.at(READ_SHARE)

@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.config import Config
 from rnnviz.data.datasets import check_forecast
-from rnnviz.explain.scoring import PerturbationResult
 from rnnviz.serve.hosting import release_free_memory
 from rnnviz.training.result import ProgressFn, TrainResult
 from rnnviz.training.saving import load
@@ -331,7 +331,7 @@ class ModelStore:
     # -- interactions kept with their model: like the scores, per scoring knobs --
     def get_interactions(self, config: Config):
         """The InteractionResult saved by :meth:`put_interactions` for these knobs, or None."""
-        from rnnviz.explain.interactions import InteractionResult
+        from rnnviz.attr.interactions import InteractionResult
 
         return self._get_kept(config, "interactions", InteractionResult)
 

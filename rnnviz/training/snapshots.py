@@ -7,7 +7,7 @@ small perturbation scoring on at most ``SNAPSHOT_SEQUENCES`` held-out sequences 
 many features, :func:`snapshot_rows`) in ONE call of the model:
 
 * per-feature effect: feature f nudged by N(0, σ) at every step, RMS change of the counted
-  outputs (the thread's method, as :func:`rnnviz.explain.scoring.perturbation_importance`, 1
+  outputs (the thread's method, as :func:`rnnviz.attr.scoring.perturbation_importance`, 1
   repeat);
 * lag profile: in one more copy per feature, sequence k is nudged at input step s_k = k mod T
   only, so the copy covers every input step across the sequences; the profile at lag L is the

@@ -21,11 +21,11 @@ from typing import Any
 import pandas  # noqa: F401
 import streamlit as st
 
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.config import Config, ConfigError, describe_model
 from rnnviz.data import datasets
 from rnnviz.data.source import source_of
 from rnnviz.experiment import feature_names, ground_truth
-from rnnviz.explain.scoring import PerturbationResult
 from rnnviz.report.readings import (
     counted_outputs,
     series_reading,

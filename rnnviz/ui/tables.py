@@ -8,9 +8,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from rnnviz.attr.attribution import PerturbationResult, drawn_lags
+from rnnviz.attr.comparison import Comparison
 from rnnviz.config import Config
-from rnnviz.explain.attribution import PerturbationResult, drawn_lags
-from rnnviz.explain.comparison import Comparison
 from rnnviz.metrics import json_list
 from rnnviz.report.readings import reading, step_ranges
 

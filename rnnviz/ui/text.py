@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 import string
 
+from rnnviz.attr.comparison import TIE_FLOOR
 from rnnviz.config import CELL_NAMES as CORE_CELL_NAMES
-from rnnviz.explain.comparison import TIE_FLOOR
 
 # --------------------------------------------------------------------------- user text in Markdown
 

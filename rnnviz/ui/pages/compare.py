@@ -1,7 +1,7 @@
 """Compare methods: the thread's MLP methods (and newer ones) on one trained network, vs the truth.
 
 Layout only: the methods, their knobs and figures come from the registry
-(:mod:`rnnviz.explain.registry`); their scores against the rule's ground truth and the rank
+(:mod:`rnnviz.attr.registry`); their scores against the rule's ground truth and the rank
 agreement
 from :func:`rnnviz.experiment.compare_methods` (through ``cache``); the plots from
 :mod:`rnnviz.report.plots`; the sentences from :mod:`rnnviz.report.readings`; the teaching texts
@@ -16,12 +16,12 @@ from typing import Any
 
 import streamlit as st
 
+from rnnviz.attr.comparison import merge_comparisons
+from rnnviz.attr.methods import STEPWISE_MAX_FEATURES
+from rnnviz.attr.registry import METHODS, RANDOM, Param, first_methods, method_label, spec_of
 from rnnviz.config import Config, describe_model
 from rnnviz.data.source import source_of
 from rnnviz.experiment import DISAGREEMENT_EXAMPLE
-from rnnviz.explain.comparison import merge_comparisons
-from rnnviz.explain.methods import STEPWISE_MAX_FEATURES
-from rnnviz.explain.registry import METHODS, RANDOM, Param, first_methods, method_label, spec_of
 from rnnviz.report import plots, readings
 from rnnviz.serve.jobs import stepwise_fraction, wait_for
 from rnnviz.training.result import TrainResult

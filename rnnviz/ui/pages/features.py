@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rnnviz.attr.registry import SIGMA_STEPS
 from rnnviz.config import Config
 from rnnviz.data.source import source_of
-from rnnviz.explain.registry import SIGMA_STEPS
 from rnnviz.report import plots, readings
 from rnnviz.ui import components, interactions_view, state, tables, text
 from rnnviz.ui.cache import bounds

@@ -27,7 +27,7 @@ Grain: a method with a per-step map (``Attribution.cell``) is followed cell by c
 at input step s, in every sequence at once); a method with per-feature scores only, feature by
 feature (all steps of the feature). Its random reference has the same grain. A removed cell
 gets the baseline, the feature's mean over the explained sample (the value
-:func:`rnnviz.explain.methods.ablation` puts in with its "mean" baseline).
+:func:`rnnviz.attr.methods.ablation` puts in with its "mean" baseline).
 
 Quality is measured on the outputs that count (``mask``): accuracy (share of outputs whose
 0.5-thresholded prediction matches the 0/1 label), R² = 1 - MSE / variance of the counted
@@ -36,8 +36,8 @@ targets, or the loss (cross-entropy, mean squared error). Without labels (an upl
 say how far the model's answers move away from what it said (``agreement`` for classes).
 
 Cost: every point of every curve is one edited copy of the sample; copies go through
-``predict`` in a few large calls (:func:`rnnviz.explain.scoring.batched_copies`, chunked by
-:func:`rnnviz.explain.scoring.row_chunks` so that no call holds more than ``max_values`` input
+``predict`` in a few large calls (:func:`rnnviz.attr.scoring.batched_copies`, chunked by
+:func:`rnnviz.attr.scoring.row_chunks` so that no call holds more than ``max_values`` input
 numbers). Shares that round to the same number of cells are one point: at most
 ``2 * len(shares) - 2`` copies per order (both ends are shared by the two curves).
 """
@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.scoring import (
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.scoring import (
     DEFAULT_MAX_VALUES,
     batched_copies,
     check_max_values,

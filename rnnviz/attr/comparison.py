@@ -1,12 +1,12 @@
 """Several methods on one model, side by side: attributions, truth scores and rank agreement.
 
-:func:`compare` runs registered methods (:mod:`rnnviz.explain.registry`) on one
-:class:`rnnviz.explain.methods.Context`, always with the random row as chance, scores each against
+:func:`compare` runs registered methods (:mod:`rnnviz.attr.registry`) on one
+:class:`rnnviz.attr.methods.Context`, always with the random row as chance, scores each against
 the
 rule's ground truth (:func:`rnnviz.data.truth.score_method`) and measures how alike the methods rank
 the features (:func:`spearman`, with swaps inside the error bars as ties: :func:`noise_ties`).
 Asked to (``curves=True``), it also measures each method's deletion and insertion curves
-(:mod:`rnnviz.explain.faithfulness`): faithfulness to the model, which needs no ground truth.
+(:mod:`rnnviz.attr.faithfulness`): faithfulness to the model, which needs no ground truth.
 A :class:`Comparison` turns into tidy tables with :meth:`Comparison.to_frame`,
 :meth:`Comparison.scores_frame` and :meth:`Comparison.curves_frame`.
 """
@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.faithfulness import Curves, curve_scores
-from rnnviz.explain.registry import RANDOM, method_label, resolve
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.faithfulness import Curves, curve_scores
+from rnnviz.attr.registry import RANDOM, method_label, resolve
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from rnnviz.explain.methods import Context
+    from rnnviz.attr.methods import Context
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +40,7 @@ class Comparison:
     rank_agreement: np.ndarray  # (M, M) Spearman rho of per-feature means, noise ties tied
     seconds: dict[str, float]
     truth: frozenset[tuple[int, int]] | None = None  # the (feature, lag) pairs scored against
-    # per method: its deletion and insertion curves (rnnviz.explain.faithfulness), when asked
+    # per method: its deletion and insertion curves (rnnviz.attr.faithfulness), when asked
     curves: dict[str, Curves] | None = None
 
     def chance_spread(self) -> tuple[int, int, float] | None:
@@ -100,7 +100,7 @@ class Comparison:
 
     def curves_frame(self) -> pd.DataFrame:
         """Every method's deletion and insertion curves beside random's, one row per point
-        (:meth:`rnnviz.explain.faithfulness.Curves.to_frame`); empty without curves."""
+        (:meth:`rnnviz.attr.faithfulness.Curves.to_frame`); empty without curves."""
         import pandas as pd
 
         frames = [self.curves[m].to_frame() for m in self.methods if m in (self.curves or {})]
@@ -207,7 +207,7 @@ def compare(
     lag scores. Every call is checked before any runs.
 
     ``curves``: also each method's deletion and insertion curves on ``ctx``'s sample
-    (:func:`rnnviz.explain.faithfulness.curve_scores`, cells replaced by ``ctx.feature_means``
+    (:func:`rnnviz.attr.faithfulness.curve_scores`, cells replaced by ``ctx.feature_means``
     like ablation's "mean" baseline), against ``labels`` (n, T_out) (None: ``ctx.y``; without
     either, the model's own answers) with the quality of ``task``: accuracy for a
     "classification", R² for a "regression".

@@ -14,19 +14,19 @@ Shape of the API (after Captum's ``attr`` package and scikit-learn's permutation
   the sample ``x`` to explain, the mask ``valid`` of outputs whose target is defined (only
   those count, in every method that looks at outputs) and, for gradient and weight methods
   only, the Keras model;
-* :class:`rnnviz.explain.attribution.Attribution` is the one result shape: ``importances`` (F, R),
+* :class:`rnnviz.attr.attribution.Attribution` is the one result shape: ``importances`` (F, R),
 and
   where the method has that grain ``cell`` (F, T, R) and a ``response`` (F, T_in, T_out, R)
   from which ``by_lag()`` derives. Perturbation, ablation and permutation get their response
-  from one perturbed input step at a time (:func:`rnnviz.explain.scoring.copy_effects`), saliency
+  from one perturbed input step at a time (:func:`rnnviz.attr.scoring.copy_effects`), saliency
   from
   per-output gradients ``|d y_t / d x_s|``.
-* :mod:`rnnviz.explain.registry` says what each method needs and takes;
-:mod:`rnnviz.explain.comparison` runs
+* :mod:`rnnviz.attr.registry` says what each method needs and takes;
+:mod:`rnnviz.attr.comparison` runs
   several and scores them.
 
 Cost: predictions go through ``ctx.predict`` in a few large batched calls, chunked (like
-:mod:`rnnviz.explain.scoring`) so that no call holds more than ``ctx.max_values`` input numbers;
+:mod:`rnnviz.attr.scoring`) so that no call holds more than ``ctx.max_values`` input numbers;
 gradients go through one ``tf.GradientTape`` per chunk of the same size. Random methods draw
 their noise or permutations from ``ctx.seed`` in a fixed order, so the numbers do not depend
 on the chunk size.
@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.scoring import (
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.scoring import (
     DEFAULT_MAX_VALUES,
     batched_copies,
     check_max_values,
@@ -184,7 +184,7 @@ class Context:
 
 
 def _copy_effects(ctx: Context, edit, per_step: bool, on_feature=None):
-    """:func:`rnnviz.explain.scoring.copy_effects` on the context's sample, outputs and mask."""
+    """:func:`rnnviz.attr.scoring.copy_effects` on the context's sample, outputs and mask."""
     return copy_effects(
         ctx.predict, ctx.x, ctx.base, ctx.output_mask, edit, per_step, ctx.max_values, on_feature
     )
@@ -311,7 +311,7 @@ def perturbation(
 ) -> Attribution:
     """The thread's method: RMS change of predictions under N(0, sigma) noise on one feature.
 
-    :func:`rnnviz.explain.scoring.perturbation_importance` on the context (counted outputs only).
+    :func:`rnnviz.attr.scoring.perturbation_importance` on the context (counted outputs only).
     """
     return perturbation_importance(
         ctx.predict,

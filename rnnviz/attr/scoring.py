@@ -26,7 +26,7 @@ Lags: with input and output steps aligned (T_out == T_in = T), ``by_lag()`` aver
 response along its diagonals, lag = t_out - s_in from -(T-1) to T-1 (column j is lag
 j - (T - 1); :func:`rnnviz.metrics.lag_values` gives the lags). A causal model has
 exactly zero effect at every negative lag; a bidirectional one does not. The result type,
-:class:`rnnviz.explain.attribution.PerturbationResult`, is the one every method returns.
+:class:`rnnviz.attr.attribution.PerturbationResult`, is the one every method returns.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnviz.explain.attribution import PerturbationResult, trim_lags
+from rnnviz.attr.attribution import PerturbationResult, trim_lags
 from rnnviz.metrics import output_mask, rms
 
 __all__ = [
@@ -131,7 +131,7 @@ def perturbation_importance(
 
     By lag (output step minus input step), x2 acts one step later, and only then:
 
-    >>> from rnnviz.explain.attribution import drawn_lags
+    >>> from rnnviz.attr.attribution import drawn_lags
     >>> lags, profile = drawn_lags(scores)
     >>> lags.tolist(), [bool(v > 0) for v in profile[1]]
     ([0, 1, 2, 3], [False, True, False, False])
