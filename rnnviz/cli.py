@@ -15,8 +15,10 @@ import contextlib
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -310,14 +312,52 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["app"]:
         return app_main(argv[1:], prog=f"{prog} app")
+    with _remembered_ctrl_c() as interrupted:
+        try:
+            return _run(build_parser(prog).parse_args(argv), interrupted)
+        except KeyboardInterrupt:
+            pass
+        except Exception:
+            if not interrupted.is_set():
+                raise  # an interrupt TensorFlow re-wrapped ends here as another error
+    print("interrupted", file=sys.stderr)
+    return 130
+
+
+@contextlib.contextmanager
+def _remembered_ctrl_c() -> Iterator[threading.Event]:
+    """Ctrl-C raises KeyboardInterrupt as usual and is also remembered: TensorFlow can catch
+    an exception raised while it traces a function (a Ctrl-C in the first second of a training
+    was lost, and the run went on), so the training checks the flag at each progress report."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted  # signal handlers belong to the main thread
+        return
+
+    def on_ctrl_c(signum, frame):
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
-        return _run(build_parser(prog).parse_args(argv))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _stopping(progress: ProgressFn | None, interrupted: threading.Event) -> ProgressFn:
+    """``progress`` (or nothing) after a check that Ctrl-C was not pressed and lost."""
+
+    def report(p: Progress) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        if progress is not None:
+            progress(p)
+
+    return report
+
+
+def _run(args: argparse.Namespace, interrupted: threading.Event | None = None) -> int:
     try:
         config = make_config(args)
         ignored = ignored_note(args, config)
@@ -352,7 +392,8 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(f"rule: {rule.expression}  (depends on {rule.describe_truth()})", file=sys.stderr)
         print(f"model: {describe_model(config)}, {describe_budget(config)}", file=sys.stderr)
-    with training_progress(sys.stderr, live=sys.stderr.isatty(), quiet=args.quiet) as progress:
+    with training_progress(sys.stderr, live=sys.stderr.isatty(), quiet=args.quiet) as shown:
+        progress = _stopping(shown, interrupted or threading.Event())
         try:
             result = train(config, progress)
         except DataError as exc:

@@ -379,6 +379,34 @@ def test_ctrl_c_exits_130_with_one_line(capsys, monkeypatch):
     assert capsys.readouterr().err == "interrupted\n"
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+def test_ctrl_c_that_tensorflow_swallows_still_stops_the_training(capsys, monkeypatch, quiet):
+    """TensorFlow can catch a KeyboardInterrupt raised while it traces a function (seen: a
+    Ctrl-C in the first second of training was lost and the run went on to exit 0). The
+    interrupt is remembered and stops the training at its next progress report."""
+    import signal
+
+    import rnnviz.training.fit
+    from rnnviz.training.result import Progress
+
+    reports = []
+
+    def train(config, progress=None, **kwargs):
+        try:  # what TensorFlow's tracing does to an exception raised inside it
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass
+        for step in range(1, 4):
+            reports.append(step)
+            progress(Progress(epoch=1, epochs=1, step=step, steps=3, loss=0.5))
+        raise AssertionError("the training went on after Ctrl-C")
+
+    monkeypatch.setattr(rnnviz.training.fit, "train", train)
+    assert main([*TINY] + (["--quiet"] if quiet else [])) == 130
+    assert reports == [1]
+    assert capsys.readouterr().err.splitlines()[-1] == "interrupted"
+
+
 def test_ctrl_c_during_training_in_a_real_process():
     import signal
     import time
