@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone: rnnviz is here
 
+from rnnviz.attr.saturation import largest_effect  # noqa: E402
 from rnnviz.config import PRESETS  # noqa: E402
 from rnnviz.experiment import explain, saturation  # noqa: E402
-from rnnviz.explain.saturation import largest_effect  # noqa: E402
 from rnnviz.training.fit import train  # noqa: E402
 
 

@@ -41,7 +41,7 @@ REAL_FEATURES = (4, 6)
 REAL_WINDOW = (7, 90)
 # The sizes a real series takes from its splits, not from the config: each split's windows.
 SERIES_COUNTS = {"n_train": "train", "n_val": "val", "n_score": "score"}
-# What the output-based methods measure the change of (rnnviz.explain.saturation): the
+# What the output-based methods measure the change of (rnnviz.attr.saturation): the
 # probability, or its log-odds, where a sure classifier's changes are not flattened to rounding.
 # A regression's outputs are numbers: the knob does not apply there (kept at the first).
 EFFECTS_ON = ("probability", "log-odds")

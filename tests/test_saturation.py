@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnviz.config import LATER_SCORING_KNOBS, PRESETS, Config, ConfigError, not_applied
-from rnnviz.explain import methods
-from rnnviz.explain.methods import Context
-from rnnviz.explain.saturation import (
+from rnnviz.attr import methods
+from rnnviz.attr.methods import Context
+from rnnviz.attr.saturation import (
     CLIP,
     NEAR,
     PRECISION_FLOOR,
@@ -23,7 +22,8 @@ from rnnviz.explain.saturation import (
     saturation_check,
     to_log_odds,
 )
-from rnnviz.explain.scoring import perturbation_importance
+from rnnviz.attr.scoring import perturbation_importance
+from rnnviz.config import LATER_SCORING_KNOBS, PRESETS, Config, ConfigError, not_applied
 from rnnviz.report.readings import REMEDY_CLI, saturation_warning
 
 N, T, F = 40, 4, 3
@@ -168,3 +168,122 @@ def test_effect_on_does_not_apply_to_a_regression():
     note = not_applied({"effect_on": "log-odds"}, temp)
     assert note.startswith("effect_on = 'log-odds' does not apply to a regression (temp_max)")
     assert not_applied({"effect_on": "log-odds"}, Config(effect_on="log-odds")) is None
+
+
+# --------------------------------------------------------------------------- on a trained model
+
+TINY = Config(n_train=300, n_val=100, n_score=40, epochs=1, seq_len=6, n_repeats=2)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from rnnviz.training.fit import train
+
+    return train(TINY)
+
+
+def test_scores_carry_their_outputs_share_and_the_check_is_the_same_from_them(trained):
+    from rnnviz.attr.saturation import saturation_of
+    from rnnviz.data.split import make_split
+    from rnnviz.experiment import explain, saturation
+
+    scores = explain(trained, TINY)
+    data = make_split(TINY, "score")
+    p = trained.predict(data.x)
+    share, n = near_share(p, data.valid)
+    assert scores.extra["outputs_near"] == {"share": share, "n_outputs": n}
+    assert n == int(data.valid.sum())
+    direct = saturation(trained, TINY, scores)
+    assert saturation_of(scores, TINY.task) == direct
+    assert direct.largest_effect == float(scores.cell_mean.max())
+
+
+def test_log_odds_effects_are_at_least_four_times_the_probability_ones(trained):
+    """logit'(p) = 1 / (p (1 - p)) >= 4: every change of the log-odds is at least four times
+    the change of the probability it comes from (same noise draws), so every RMS is too."""
+    from rnnviz.experiment import explain, explain_interactions, method_context
+
+    logit = TINY.replace(effect_on="log-odds")
+    prob, odds = explain(trained, TINY), explain(trained, logit)
+    assert np.all(odds.importances >= 4 * prob.importances - 1e-12)
+    assert np.all(odds.cell >= 4 * prob.cell - 1e-12)
+    assert odds.extra["outputs_near"] == prob.extra["outputs_near"]  # the model's own outputs
+    pairs = explain_interactions(trained, logit)
+    assert pairs.single == pytest.approx(odds.importances.T)  # singles = the bars, on log-odds
+    ctx = method_context(trained, logit)
+    assert ctx.effect_on == "log-odds"
+    assert ctx.base == pytest.approx(to_log_odds(ctx.probabilities))
+
+
+def test_the_store_keeps_the_share_and_recomputes_scores_kept_without_it(tmp_path, trained):
+    import dataclasses
+
+    from rnnviz.attr.saturation import saturation_of
+    from rnnviz.experiment import explain
+    from rnnviz.serve.store import ModelStore
+
+    store = ModelStore(tmp_path)
+    store._remember(TINY.training_id(), trained)
+    store._write(TINY.training_id(), trained)
+    scores = explain(trained, TINY)
+    store.put_scores(TINY, scores)
+    back = ModelStore(tmp_path).get_scores(TINY)
+    assert saturation_of(back, TINY.task) == saturation_of(scores, TINY.task)
+    older = dataclasses.replace(scores, extra={})  # what code before the check kept
+    store.put_scores(TINY, older)
+    assert ModelStore(tmp_path).get_scores(TINY) is None  # recomputed, not served without it
+    # effects on the log-odds are kept apart; the probability's file keeps its older name
+    logit = TINY.replace(effect_on="log-odds")
+    store.put_scores(TINY, scores)
+    store.put_scores(logit, explain(trained, logit))
+    names = sorted(p.name for p in (tmp_path / TINY.training_id()).glob("scores-*.npz"))
+    assert len(names) == 2
+    assert ModelStore(tmp_path).get_scores(TINY).importances == pytest.approx(scores.importances)
+
+
+# --------------------------------------------------------------------------- the command line
+
+CLI_TINY = ["--n-train", "300", "--n-val", "100", "--n-score", "30", "--epochs", "1"]
+CLI_TINY += ["--seq-len", "5", "--n-repeats", "2", "--quiet"]
+
+
+def test_the_cli_reports_the_check_in_json_and_takes_effect_on(capsys):
+    import json
+
+    from rnnviz.cli import main
+
+    assert main([*CLI_TINY, "--json"]) == 0
+    check = json.loads(capsys.readouterr().out)["saturation"]
+    assert check["applies"] and check["effect_on"] == "probability"
+    assert 0.0 <= check["share"] <= 1.0 and check["n_outputs"] == 30 * 5
+    assert check["saturated"] == (check["share"] >= 0.5 or check["at_precision"])
+    assert (check["warning"] is None) == (not check["warn"])
+    assert main([*CLI_TINY, "--effect-on", "log-odds"]) == 0
+    out = capsys.readouterr().out
+    assert "Effects are on the log-odds of the model's probability" in out
+    assert "warning: " not in out  # on the log-odds there is nothing to remedy
+    with pytest.raises(SystemExit) as stop:  # argparse offers and checks the two values
+        main([*CLI_TINY, "--effect-on", "logit"])
+    assert stop.value.code == 2
+    assert "--effect-on: invalid choice: 'logit'" in capsys.readouterr().err
+
+
+def test_the_cli_warns_of_a_saturated_model_and_names_the_flag(capsys, monkeypatch):
+    """The wiring: a check that finds the model saturated (as the sure sigmoid above) reaches
+    the text and the JSON, and the remedy names the flag."""
+    import json
+
+    import rnnviz.experiment
+    from rnnviz.cli import main
+
+    def sure(result, config=None, effects=None):
+        return saturation_check(np.array([[1 - 1e-5, 1e-6, 0.5]]), effects=2e-6)
+
+    monkeypatch.setattr(rnnviz.experiment, "saturation", sure)
+    assert main(CLI_TINY) == 0
+    out = capsys.readouterr().out
+    assert "\nwarning: 67% of this model's outputs are within 0.001 of 0 or 1" in out
+    assert out.rstrip().endswith("rerun with --effect-on log-odds.")
+    assert main([*CLI_TINY, "--json"]) == 0
+    check = json.loads(capsys.readouterr().out)["saturation"]
+    assert check["warn"] and check["at_precision"] and "--effect-on log-odds" in check["warning"]

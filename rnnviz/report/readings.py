@@ -1058,7 +1058,7 @@ REMEDY_CLI = "rerun with --effect-on log-odds"
 
 
 def saturation_warning(saturation, remedy: str = REMEDY_PAGE) -> str | None:
-    """The warning of a saturation check (:class:`rnnviz.explain.saturation.Saturation`) whose
+    """The warning of a saturation check (:class:`rnnviz.attr.saturation.Saturation`) whose
     effects are on the probability, from its numbers, ending in ``remedy``; None when there is
     nothing to warn of (not saturated, a regression, or the effects are on log-odds already)."""
     if saturation is None or not saturation.warn:
