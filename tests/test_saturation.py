@@ -287,3 +287,21 @@ def test_the_cli_warns_of_a_saturated_model_and_names_the_flag(capsys, monkeypat
     assert main([*CLI_TINY, "--json"]) == 0
     check = json.loads(capsys.readouterr().out)["saturation"]
     assert check["warn"] and check["at_precision"] and "--effect-on log-odds" in check["warning"]
+
+
+def test_deletion_curves_judge_the_models_probabilities_whatever_effects_are_on():
+    """A curve's accuracy thresholds the model's probability at 0.5; thresholding its log-odds
+    there would call the outputs with 0 < 50 (x1 - 0.2) < 0.5 class 0."""
+    from rnnviz.explain.comparison import compare
+
+    def centred(x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-SLOPE * (x[:, :, 0].astype(np.float64) - 0.2)))
+
+    x = _sample(0.05, 0.35)
+    y = (x[:, :, 0] > 0.2).astype(np.float64)  # the model is right on every output
+    assert ((x[:, :, 0] > 0.2) & (x[:, :, 0] < 0.21)).any()  # where the two would differ
+    prob = compare(Context(centred, x, y=y), ["ablation"], curves=True)
+    logit = compare(Context(centred, x, y=y, effect_on="log-odds"), ["ablation"], curves=True)
+    a, b = prob.curves["ablation"], logit.curves["ablation"]
+    assert a.deletion[0] == pytest.approx(1.0)
+    assert b.deletion == pytest.approx(a.deletion) and b.insertion == pytest.approx(a.insertion)
