@@ -292,7 +292,7 @@ def test_the_cli_warns_of_a_saturated_model_and_names_the_flag(capsys, monkeypat
 def test_deletion_curves_judge_the_models_probabilities_whatever_effects_are_on():
     """A curve's accuracy thresholds the model's probability at 0.5; thresholding its log-odds
     there would call the outputs with 0 < 50 (x1 - 0.2) < 0.5 class 0."""
-    from rnnviz.explain.comparison import compare
+    from rnnviz.attr.comparison import compare
 
     def centred(x: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-SLOPE * (x[:, :, 0].astype(np.float64) - 0.2)))
