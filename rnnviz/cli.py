@@ -32,6 +32,7 @@ from rnnviz.attr.registry import METHODS, check_name, default_methods, method_la
 from rnnviz.config import (
     CELLS,
     DATASETS,
+    EFFECTS_ON,
     HEADS,
     OUTCOMES,
     PRESETS,
@@ -44,7 +45,15 @@ from rnnviz.config import (
     series_preset,
 )
 from rnnviz.metrics import json_list
-from rnnviz.report.readings import counted_outputs, thread_lines, training_verdict, verdict
+from rnnviz.report.readings import (
+    REMEDY_CLI,
+    counted_outputs,
+    effect_scale_note,
+    saturation_warning,
+    thread_lines,
+    training_verdict,
+    verdict,
+)
 from rnnviz.report.readings import improving_note as result_improving_note
 from rnnviz.rules import RULE_PRESETS
 from rnnviz.training.result import Progress, ProgressFn, TrainResult, longer
@@ -68,6 +77,9 @@ _FLAGS = {
     "n_train": "training sequences",
     "n_val": "validation sequences",
     "n_score": "sequences used for scoring",
+    "effect_on": "what the output-based methods measure the change of: probability or log-odds"
+    " (for a sure classifier, whose probabilities sit next to 0 or 1); a regression's "
+    "outputs are numbers: not applied there",
     "cell": "recurrent cell (bilstm: a bidirectional LSTM)",
     "units": "LSTM layer sizes, e.g. 10,5",
     "activations": "LSTM activations, e.g. tanh,tanh",
@@ -87,6 +99,7 @@ _CHOICES: dict[str, Sequence[str]] = {
     "head": HEADS,
     "dataset": DATASETS,
     "outcome": tuple(OUTCOMES),
+    "effect_on": EFFECTS_ON,
 }
 PROG = "rnnviz"  # the installed script; ``python -m rnnviz`` passes its own
 
@@ -379,7 +392,7 @@ def _run(args: argparse.Namespace, interrupted: threading.Event | None = None) -
 
     from rnnviz.data.source import source_of
     from rnnviz.data.split import DataError
-    from rnnviz.experiment import compare_methods, explain, interactions_json
+    from rnnviz.experiment import compare_methods, explain, interactions_json, saturation
     from rnnviz.training.fit import train
     from rnnviz.training.saving import save
 
@@ -404,6 +417,10 @@ def _run(args: argparse.Namespace, interrupted: threading.Event | None = None) -
             comparison = compare_methods(result, config, methods, progress=progress)
     scores = explain(result, config) if methods is None or real else None
     series = series_results(config, result, scores) if real else None
+    # the check's largest effect: the perturbation scores, when there are any
+    effects = scores if comparison is None else comparison.attributions.get("perturbation", scores)
+    check = saturation(result, config, effects)
+    warning = saturation_warning(check, REMEDY_CLI)
     if args.save:
         save(result, args.save)
     if args.json:
@@ -424,6 +441,7 @@ def _run(args: argparse.Namespace, interrupted: threading.Event | None = None) -
         else:
             out |= comparison_json(comparison)
         out.update(series or {})
+        out["saturation"] = {**check.to_dict(), "warning": warning}
         print(json.dumps(out, indent=2))
     else:
         print(training_verdict(result))
@@ -436,6 +454,11 @@ def _run(args: argparse.Namespace, interrupted: threading.Event | None = None) -
         print(format_tables(scores) if comparison is None else format_comparison(comparison, rule))
         if series is not None:
             print(f"\n{series['reading']}")
+        note = effect_scale_note(config)
+        if note is not None:
+            print(f"\n{note}")
+        if warning is not None:
+            print(f"\nwarning: {warning}")
     if real:  # judged against its baselines above, not graded as a rule learned
         return 0
     if result.grade == "partly learned":

@@ -41,6 +41,10 @@ REAL_FEATURES = (4, 6)
 REAL_WINDOW = (7, 90)
 # The sizes a real series takes from its splits, not from the config: each split's windows.
 SERIES_COUNTS = {"n_train": "train", "n_val": "val", "n_score": "score"}
+# What the output-based methods measure the change of (rnnviz.attr.saturation): the
+# probability, or its log-odds, where a sure classifier's changes are not flattened to rounding.
+# A regression's outputs are numbers: the knob does not apply there (kept at the first).
+EFFECTS_ON = ("probability", "log-odds")
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,7 +151,10 @@ def kind_of(dataset: Any) -> DataKind | None:
 TRAINING_VERSION = 2
 
 # Knobs that change the trained model; the rest (sigma, n_repeats, n_score) only change scoring.
-SCORING_KNOBS = frozenset({"sigma", "n_repeats", "n_score"})
+SCORING_KNOBS = frozenset({"sigma", "n_repeats", "n_score", "effect_on"})
+# Scoring knobs added after scores were kept: at these values they stay out of scoring_key, so
+# the scores kept for older configs (and their links) are still found.
+LATER_SCORING_KNOBS: dict[str, Any] = {"effect_on": "probability"}
 
 # Knobs added after models were cached: at these values a config trains exactly as before they
 # existed, so they stay out of training_key (and training_id) there and cached entries of older
@@ -250,6 +257,9 @@ class Config:
     sigma: float = 0.2
     n_repeats: int = 5
     n_score: int = 250
+    # what the output-based methods measure: one of EFFECTS_ON (a regression: "probability",
+    # its raw output, whatever was given: see not_applied)
+    effect_on: str = "probability"
 
     def __post_init__(self) -> None:
         # A real series trains on, validates on and scores every window of its splits: those
@@ -258,6 +268,8 @@ class Config:
         windows = series_windows(self.dataset, self.seq_len)
         for knob, count in (windows or {}).items():
             object.__setattr__(self, knob, count)
+        if OUTCOMES.get(self.outcome) == "regression" and self.effect_on in EFFECTS_ON:
+            object.__setattr__(self, "effect_on", EFFECTS_ON[0])  # no log-odds of a number
         self.validate(DEFAULT_BOUNDS)
         # One order for equal pair lists (a < b, pairs sorted, rho a float): one cache key.
         pairs = tuple(sorted((min(a, b), max(a, b), float(r)) for a, b, r in self.correlated))
@@ -338,6 +350,8 @@ class Config:
                 f"{bounds.max_score_values:,}); use fewer repeats, sequences, steps or features",
             )
         self._validate_dataset()
+        if not isinstance(self.effect_on, str) or self.effect_on not in EFFECTS_ON:
+            raise ConfigError("effect_on", self.effect_on, f"one of {', '.join(EFFECTS_ON)}")
         if not isinstance(self.rule, str):
             raise ConfigError("rule", self.rule, "a preset name or an expression")
         self.target()  # raises RuleError (a ValueError) pointing at the bad part
@@ -411,8 +425,15 @@ class Config:
 
     def scoring_key(self) -> tuple:
         """The knobs that change a trained model's scores: σ, repeats and, for synthetic data,
-        the sequences scored (a real series scores every window of its year: not a knob)."""
-        return tuple((name, getattr(self, name)) for name in self.data_kind.scoring_knobs)
+        the sequences scored (a real series scores every window of its year: not a knob), and
+        ``effect_on`` where it is not the probability (so keys kept before it still match)."""
+        key = tuple((name, getattr(self, name)) for name in self.data_kind.scoring_knobs)
+        later = tuple(
+            (name, getattr(self, name))
+            for name, default in LATER_SCORING_KNOBS.items()
+            if getattr(self, name) != default
+        )
+        return key + later
 
     def training_id(self) -> str:
         """Short stable hex id of :meth:`training_key`, for cache file names."""
@@ -893,7 +914,27 @@ PRESETS: dict[str, Config] = {
 def not_applied(given: Mapping[str, Any], config: Config) -> str | None:
     """What to tell someone whose settings ``given`` (a link, a file, flags) set a count that
     ``config``'s real series does not read (n_train, n_val, n_score) to another value than the
-    one it uses; None when there is nothing to tell."""
+    one it uses, or an effect_on a regression does not read; None when there is nothing to
+    tell."""
+    notes = [
+        n for n in (_counts_not_applied(given, config), _effect_not_applied(given, config)) if n
+    ]
+    return " ".join(notes) or None
+
+
+def _effect_not_applied(given: Mapping[str, Any], config: Config) -> str | None:
+    """The note for an ``effect_on`` that a regression ignores (its outputs are no probability)."""
+    value = given.get("effect_on")
+    if config.task != "regression" or value is None or value == config.effect_on:
+        return None
+    return (
+        f"effect_on = {_short(value)} does not apply to a regression ({config.outcome}) and was "
+        "ignored: its outputs are numbers, not probabilities, so effects are in the outcome's "
+        "units."
+    )
+
+
+def _counts_not_applied(given: Mapping[str, Any], config: Config) -> str | None:
     kind = config.data_kind
     if not kind.counted:
         return None
@@ -944,8 +985,10 @@ __all__ = [
     "DATASETS",
     "DATA_KINDS",
     "DEFAULT_BOUNDS",
+    "EFFECTS_ON",
     "HEADS",
     "LATER_KNOBS",
+    "LATER_SCORING_KNOBS",
     "OUTCOMES",
     "PRESETS",
     "REAL_SERIES",

@@ -7,14 +7,17 @@ shows the same numbers for the same config and seed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rnnviz.attr.scoring import PerturbationResult, perturbation_importance
+from rnnviz.attr.saturation import near_share, on_effect_scale, saturation_check
+from rnnviz.attr.scoring import PerturbationResult, perturbation_importance, predict_rows
 from rnnviz.config import Config
 from rnnviz.data.base import Dataset
 from rnnviz.data.source import source_of
 from rnnviz.data.split import make_split
+from rnnviz.metrics import output_mask
 from rnnviz.training.result import ProgressFn, TrainResult
 
 if TYPE_CHECKING:
@@ -33,8 +36,32 @@ def explain(result: TrainResult, config: Config | None = None) -> PerturbationRe
     score split's ``valid``): where the rule's lag or window reaches before t = 0 the model was
     never trained, and its outputs there are no evidence of anything. A real series' features
     carry their names (precipitation, temp_max, ...), a synthetic one's are x1..xF.
+
+    ``config.effect_on`` says what changes are measured (the probability or its log-odds). A
+    classification's scores carry ``extra["outputs_near"]``: the share of the counted outputs
+    within :data:`rnnviz.attr.saturation.NEAR` of 0 or 1, so the saturation check
+    (:func:`rnnviz.attr.saturation.saturation_of`) can be made from kept scores alone.
     """
-    return _on_score_split(perturbation_importance, result, config, names_arg="feature_names")
+    scores = _on_score_split(perturbation_importance, result, config, names_arg="feature_names")
+    config, data = _score_split(result, config)
+    if config.task != "classification":
+        return scores
+    probabilities = predict_rows(result.predict, data.x, len(data.x))
+    share, n_outputs = near_share(probabilities, output_mask(data.valid, probabilities.shape))
+    near = {"share": share, "n_outputs": n_outputs}
+    return dataclasses.replace(scores, extra={**scores.extra, "outputs_near": near})
+
+
+def saturation(result: TrainResult, config: Config | None = None, effects: Any = None):
+    """The saturation check (:func:`rnnviz.attr.saturation.saturation_check`) of
+    ``result``'s model on the score split of ``config``: its outputs, counted ones only, and
+    the largest of ``effects`` (an attribution, measured with ``config.effect_on``)."""
+    config, data = _score_split(result, config)
+    if config.task != "classification":
+        return saturation_check(None, task=config.task, effect_on=config.effect_on)
+    probabilities = predict_rows(result.predict, data.x, len(data.x))
+    mask = output_mask(data.valid, probabilities.shape)
+    return saturation_check(probabilities, mask, effects, effect_on=config.effect_on)
 
 
 def _score_split(result: TrainResult, config: Config | None) -> tuple[Config, Any]:
@@ -52,7 +79,7 @@ def _on_score_split(measure, result: TrainResult, config: Config | None, names_a
     the features' names passed as ``names_arg``."""
     config, data = _score_split(result, config)
     return measure(
-        result.predict,
+        on_effect_scale(result.predict, config.effect_on),
         data.x,
         sigma=config.sigma,
         n_repeats=config.n_repeats,
@@ -127,6 +154,7 @@ def method_context(result: TrainResult, config: Config | None = None) -> Context
         model=result.model,
         seed=config.seed,
         feature_names=feature_names(config),
+        effect_on=config.effect_on,
     )
 
 

@@ -238,7 +238,7 @@ def compare(
     faithfulness = None
     if curves:
         faithfulness = curve_scores(
-            ctx.predict,
+            ctx.probability_predict,  # accuracy or R² of the model's own outputs (not log-odds)
             ctx.x,
             ctx.y if labels is None else labels,
             ctx.output_mask,

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.saturation import from_log_odds, on_effect_scale
 from rnnviz.attr.scoring import (
     DEFAULT_MAX_VALUES,
     batched_copies,
@@ -100,6 +101,14 @@ class Context:
     outputs whose target is defined: only those count in any score (None: every output);
     ``model`` is needed only by the gradient and weight methods; ``y`` only by the loss part of
     permutation. ``max_values`` bounds the input numbers held by one predict or gradient call.
+
+    ``effect_on`` "log-odds" (:mod:`rnnviz.attr.saturation`): ``predict`` is wrapped here,
+    once, to return the log-odds of the clipped probabilities, so every output-based method
+    (perturbation, ablation, permutation's RMS, groups, Lek, TSR's relevance, ...) measures
+    the change of the log-odds. A loss or an accuracy is a function of the probability: it
+    reads :attr:`probability_predict` and :attr:`probabilities` (permutation's loss part,
+    ISS1, ISS2). The gradient methods read the Keras model's probability output: probability
+    only, whatever ``effect_on`` says.
     """
 
     predict: PredictFn
@@ -110,10 +119,13 @@ class Context:
     seed: int = 0
     feature_names: tuple[str, ...] | None = None
     max_values: int = DEFAULT_MAX_VALUES
+    effect_on: str = "probability"
 
     def __post_init__(self) -> None:
         if not callable(self.predict):
             raise ValueError("predict must be callable: (m, T, F) inputs -> (m, T) outputs")
+        object.__setattr__(self, "_probability_predict", self.predict)
+        object.__setattr__(self, "predict", on_effect_scale(self.predict, self.effect_on))
         x = check_x(self.x)
         object.__setattr__(self, "x", x)
         if self.valid is not None:
@@ -164,6 +176,19 @@ class Context:
         """(n, T_out) predictions on the unchanged sample (computed once)."""
         return predict_rows(self.predict, self.x, self.n)
 
+    @property
+    def probability_predict(self) -> PredictFn:
+        """The model's own predict (probabilities), whatever ``effect_on`` says."""
+        return self._probability_predict
+
+    @cached_property
+    def probabilities(self) -> np.ndarray:
+        """(n, T_out) the model's own outputs on the unchanged sample (:attr:`base` when
+        ``effect_on`` is the probability)."""
+        if self.predict is self._probability_predict:
+            return self.base
+        return predict_rows(self._probability_predict, self.x, self.n)
+
     @cached_property
     def output_mask(self) -> np.ndarray | None:
         """(n, T_out) outputs that count, checked against the predictions; None = all of them."""
@@ -195,6 +220,11 @@ def _bce(p: np.ndarray, y: np.ndarray, valid: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-7, 1 - 1e-7)
     loss = -(y * np.log(p) + (1 - y) * np.log(1 - p))
     return (loss * valid).sum(axis=(-2, -1)) / max(int(valid.sum()), 1)
+
+
+def _probabilities(ctx: Context, out: np.ndarray) -> np.ndarray:
+    """Outputs of ``ctx.predict`` back as probabilities (a loss is one of the probability)."""
+    return out if ctx.effect_on == "probability" else from_log_odds(out)
 
 
 def _need_model(ctx: Context, method: str) -> keras.Model:
@@ -374,7 +404,7 @@ def permutation(ctx: Context, *, n_repeats: int = 5, per_step: bool = True) -> A
     if labelled and ctx.y.shape != base.shape:
         raise ValueError(f"y has shape {ctx.y.shape} but predictions have {base.shape}")
     loss = np.empty((n_features, n_repeats)) if labelled else None
-    base_loss = float(_bce(base, ctx.y, ctx.valid)) if labelled else None
+    base_loss = float(_bce(ctx.probabilities, ctx.y, ctx.valid)) if labelled else None
     for r in range(n_repeats):
 
         def edit(copy: np.ndarray, job: tuple[int, int | None], r: int = r) -> None:
@@ -388,7 +418,7 @@ def permutation(ctx: Context, *, n_repeats: int = 5, per_step: bool = True) -> A
                 copy[:, s, f] = copy[perm, s, f]
 
         def on_feature(f: int, out: np.ndarray, r: int = r) -> None:
-            loss[f, r] = _bce(out, ctx.y, ctx.valid) - base_loss
+            loss[f, r] = _bce(_probabilities(ctx, out), ctx.y, ctx.valid) - base_loss
 
         feature[:, r], cells = _copy_effects(ctx, edit, per_step, on_feature if labelled else None)
         if response is not None:
@@ -970,6 +1000,8 @@ def group_occlusion(
 
 # --------------------------------------------------------------------------- improved stepwise
 
+# The stepwise selections score a loss, a function of the probability: they read the model's own
+# outputs (Context.probability_predict), whatever effect_on says.
 LOSSES = ("auto", "cross-entropy", "mse")
 OWN_PREDICTIONS = "mse against the model's own predictions"
 
@@ -980,7 +1012,7 @@ def _loss_setup(ctx: Context, loss: str) -> tuple[np.ndarray, np.ndarray, str]:
     or, without labels, the squared distance from the unchanged sample's own predictions."""
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
-    base = ctx.base
+    base = ctx.probabilities
     counted = np.ones(base.shape, bool) if ctx.output_mask is None else ctx.output_mask
     if ctx.y is None:
         if loss == "cross-entropy":
@@ -1042,12 +1074,12 @@ def improved_stepwise_1(ctx: Context, *, per_step: bool = True, loss: str = "aut
     """
     n, seq_len, n_features = ctx.x.shape
     targets, counted, kind = _loss_setup(ctx, loss)
-    base_loss = float(_loss_of(ctx.base, targets, counted, kind))
+    base_loss = float(_loss_of(ctx.probabilities, targets, counted, kind))
     fixed = np.empty(n_features)
     cell = np.empty((n_features, seq_len)) if per_step else None
     jobs = copy_jobs(n_features, seq_len, per_step)
     edit = _fix_at(ctx.feature_means)
-    for chunk, out in batched_copies(ctx.predict, ctx.x, jobs, edit, ctx.max_values):
+    for chunk, out in batched_copies(ctx.probability_predict, ctx.x, jobs, edit, ctx.max_values):
         values = _loss_of(out, targets[None], counted[None], kind)
         for k, (f, s) in enumerate(chunk):
             if s is None:
@@ -1089,7 +1121,7 @@ def improved_stepwise_2(ctx: Context, *, loss: str = "auto") -> Attribution:
     """
     n_features = ctx.n_features
     targets, counted, kind = _loss_setup(ctx, loss)
-    current = float(_loss_of(ctx.base, targets, counted, kind))
+    current = float(_loss_of(ctx.probabilities, targets, counted, kind))
     losses, order = [current], []
     step_increase = np.empty(n_features)
     rank = np.empty(n_features)
@@ -1098,7 +1130,9 @@ def improved_stepwise_2(ctx: Context, *, loss: str = "auto") -> Attribution:
     while remaining:
         jobs = [[*order, f] for f in remaining]
         candidate = {}
-        for chunk, out in batched_copies(ctx.predict, ctx.x, jobs, edit, ctx.max_values):
+        for chunk, out in batched_copies(
+            ctx.probability_predict, ctx.x, jobs, edit, ctx.max_values
+        ):
             values = _loss_of(out, targets[None], counted[None], kind)
             for k, job in enumerate(chunk):
                 candidate[job[-1]] = float(values[k])

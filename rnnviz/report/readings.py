@@ -1049,3 +1049,66 @@ def upload_regression_verdict(scores: dict[str, float]) -> str:
         else:
             text += "."
     return text
+
+
+# --------------------------------------------------------------------------- a sure model
+
+REMEDY_PAGE = "switch the effect to log-odds"
+REMEDY_CLI = "rerun with --effect-on log-odds"
+
+
+def saturation_warning(saturation, remedy: str = REMEDY_PAGE) -> str | None:
+    """The warning of a saturation check (:class:`rnnviz.attr.saturation.Saturation`) whose
+    effects are on the probability, from its numbers, ending in ``remedy``; None when there is
+    nothing to warn of (not saturated, a regression, or the effects are on log-odds already)."""
+    if saturation is None or not saturation.warn:
+        return None
+    share = f"{saturation.share:.0%}"
+    if share == "100%" and saturation.share < 1:
+        share = "over 99%"
+    text = (
+        f"{share} of this model's outputs are within {saturation.near:g} of 0 or 1: nudging "
+        "one input barely moves a probability, so these per-step effects can rank noise"
+    )
+    if saturation.at_precision:
+        text += (
+            f" (the largest effect, {saturation.largest_effect:.1e}, is below "
+            f"{saturation.precision_floor:.1e}, a thousand float32 rounding steps of a "
+            "probability: their order is rounding)"
+        )
+    return f"{text}; {remedy}."
+
+
+def effect_scale_note(config: Config) -> str | None:
+    """What the effects are measured on when it is not the probability (a caption), else None."""
+    if config.task != "classification" or config.effect_on == "probability":
+        return None
+    return (
+        "Effects are on the log-odds of the model's probability (effect on: log-odds), clipped "
+        "to [1e-7, 1 − 1e-7]: a change of 1 multiplies the odds by e ≈ 2.7, however sure the "
+        "model is."
+    )
+
+
+def probability_only_note(config: Config, methods: Iterable[str]) -> str | None:
+    """Which of ``methods`` stay on the probability although ``config`` asks for log-odds: the
+    gradient methods (they read the Keras model's probability output) and the stepwise
+    selections (they score a loss, a function of the probability); None when none or when
+    effects are on the probability."""
+    if effect_scale_note(config) is None:
+        return None
+    kept = [method_label(m) for m in methods if _on_probability(m)]
+    if not kept:
+        return None
+    return (
+        f"{_list(kept)} stay on the probability: gradients are taken of the model's probability "
+        "output and a loss is a function of the probability."
+    )
+
+
+def _on_probability(name: str) -> bool:
+    """Whether method ``name`` (or, for "tsr:<base>", its base) measures the probability
+    whatever effect_on says: a gradient method or a stepwise selection (weights read no output)."""
+    base = name.split(":", 1)[-1]
+    spec = spec_of(base)
+    return (spec.needs_model and not spec.reads_weights) or base in ("iss1", "iss2")

@@ -154,6 +154,11 @@ def _check_scores(scores, config: Config) -> None:
         raise ValueError("the response is not finite where outputs count")
     if not np.isfinite(_array(scores.cell, (F, T, R), "cell")).all():
         raise ValueError("the per-step scores are not finite")
+    if config.task == "classification":  # the saturation check is made from what they carry
+        near = scores.extra.get("outputs_near") if isinstance(scores.extra, dict) else None
+        share = near.get("share") if isinstance(near, dict) else None
+        if not (isinstance(share, float) and 0.0 <= share <= 1.0):
+            raise ValueError("kept without the share of sure outputs (older code)")
 
 
 def _check_interactions(found, config: Config) -> None:
@@ -448,7 +453,8 @@ class ModelStore:
         if not _is_own_entry(entry):
             return None
         # σ, repeats and (synthetic data only) the sequences scored: a real series scores
-        # every window of its year, so n_score is no part of its key
+        # every window of its year, so n_score is no part of its key; effect_on only where it
+        # is not the probability (Config.scoring_key), so older files keep their names
         knobs = json.dumps([SCORES_VERSION, *(v for _, v in config.scoring_key())])
         return entry / f"{prefix}-{hashlib.sha256(knobs.encode()).hexdigest()[:16]}.npz"
 

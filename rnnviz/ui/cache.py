@@ -103,16 +103,24 @@ def training_jobs() -> TrainingJobs:
     return TrainingJobs(worker())
 
 
+def _scoring(config: Config) -> tuple:
+    """The scoring knobs of ``config`` as the cached functions take them."""
+    return (config.sigma, config.n_repeats, config.n_score, config.effect_on)
+
+
 def _knobs_key(config: Config, *extra: Any) -> str:
-    knobs = [config.training_id(), config.sigma, config.n_repeats, config.n_score, *extra]
+    knobs = [config.training_id(), *(v for _, v in config.scoring_key()), *extra]
     return hashlib.sha256(json.dumps(knobs, default=str).encode()).hexdigest()[:16]
 
 
-def _kept_or_computed(result: TrainResult, sigma: float, n_repeats: int, n_score: int, kind: str):
-    """The ``kind`` ("scores" or "interactions") of ``result`` for these scoring knobs: read
-    from beside the model when the store kept it, else computed by the worker (which keeps it
-    there)."""
-    config = result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
+def _kept_or_computed(result: TrainResult, scoring: tuple, kind: str):
+    """The ``kind`` ("scores" or "interactions") of ``result`` for these scoring knobs (σ,
+    repeats, sequences scored, effect_on): read from beside the model when the store kept it,
+    else computed by the worker (which keeps it there)."""
+    sigma, n_repeats, n_score, effect_on = scoring
+    config = result.config.replace(
+        sigma=sigma, n_repeats=n_repeats, n_score=n_score, effect_on=effect_on
+    )
     store = model_store()
     saved = getattr(store, f"get_{kind}")(config)
     if saved is not None:
@@ -122,23 +130,19 @@ def _kept_or_computed(result: TrainResult, sigma: float, n_repeats: int, n_score
 
 @st.cache_data(max_entries=64, show_spinner="Scoring the model…")
 def _scores(
-    _result: TrainResult, training_id: str, sigma: float, n_repeats: int, n_score: int, seed: int
+    _result: TrainResult, training_id: str, scoring: tuple, seed: int
 ) -> PerturbationResult:
-    return _kept_or_computed(_result, sigma, n_repeats, n_score, "scores")
+    return _kept_or_computed(_result, scoring, "scores")
 
 
 def scores(result: TrainResult, config: Config) -> PerturbationResult:
     """Perturbation scores of ``result`` with the scoring knobs of ``config`` (cached)."""
-    return _scores(
-        result, config.training_id(), config.sigma, config.n_repeats, config.n_score, config.seed
-    )
+    return _scores(result, config.training_id(), _scoring(config), config.seed)
 
 
 @st.cache_data(max_entries=32, show_spinner="Measuring interactions…")
-def _interactions(
-    _result: TrainResult, training_id: str, sigma: float, n_repeats: int, n_score: int, seed: int
-):
-    return _kept_or_computed(_result, sigma, n_repeats, n_score, "interactions")
+def _interactions(_result: TrainResult, training_id: str, scoring: tuple, seed: int):
+    return _kept_or_computed(_result, scoring, "interactions")
 
 
 def interactions(result: TrainResult, config: Config):
@@ -146,9 +150,7 @@ def interactions(result: TrainResult, config: Config):
     of
     ``config``: cached per process and kept on disk beside the model, so reruns and restarts
     do not recompute them."""
-    return _interactions(
-        result, config.training_id(), config.sigma, config.n_repeats, config.n_score, config.seed
-    )
+    return _interactions(result, config.training_id(), _scoring(config), config.seed)
 
 
 def prepare_upload(*args: Any) -> Upload:
@@ -222,14 +224,15 @@ def _freeze(params) -> tuple:
 def _comparison(
     _result: TrainResult,
     training_id: str,
-    sigma: float,
-    n_repeats: int,
-    n_score: int,
+    scoring: tuple,
     seed: int,
     methods: tuple[str, ...],
     frozen_params: tuple,
 ):
-    config = _result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
+    sigma, n_repeats, n_score, effect_on = scoring
+    config = _result.config.replace(
+        sigma=sigma, n_repeats=n_repeats, n_score=n_score, effect_on=effect_on
+    )
     params = {m: dict(items) for m, items in frozen_params}
     key = _knobs_key(config, methods, frozen_params)
     return worker().run("compare", key, (str(model_store().folder), config, methods, params))
@@ -247,9 +250,7 @@ def comparison(result: TrainResult, config: Config, methods, params=None):
     return _comparison(
         result,
         config.training_id(),
-        config.sigma,
-        config.n_repeats,
-        config.n_score,
+        _scoring(config),
         config.seed,
         methods,
         _freeze(params),

@@ -21,6 +21,7 @@ from typing import Any
 import pandas  # noqa: F401
 import streamlit as st
 
+from rnnviz.attr.saturation import saturation_of
 from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.config import Config, ConfigError, describe_model
 from rnnviz.data import datasets
@@ -28,6 +29,8 @@ from rnnviz.data.source import source_of
 from rnnviz.experiment import feature_names, ground_truth
 from rnnviz.report.readings import (
     counted_outputs,
+    effect_scale_note,
+    saturation_warning,
     series_reading,
     training_verdict,
     upload_regression_verdict,
@@ -593,6 +596,42 @@ def scoring_caption(subject: Subject, config: Config, scores: PerturbationResult
     if used < min(config.n_score, n_total):
         text += " (as many as one scoring may push through the model here)"
     return text + "; every output counts (without a rule, no target is known to be undefined)."
+
+
+EFFECT_KEY = "fx_effect_on"  # the Per-feature page's effect_on control
+
+
+def _to_log_odds(config: Config) -> None:
+    """The remedy button's callback (before the rerun draws): effects on the log-odds, the
+    Per-feature page's control moved along."""
+    st.session_state[EFFECT_KEY] = "log-odds"
+    state.set_config(config.replace(effect_on="log-odds"))
+
+
+def saturation_notice(
+    result: TrainResult | None, config: Config, scores: Any, where: str = "page"
+) -> None:
+    """The saturation warning of a trained experiment's perturbation scores
+    (``rnnviz.attr.saturation``), with the remedy one click away: a button that sets
+    effect_on to log-odds and reruns. A caption says what the effects are on when it is the
+    log-odds. Nothing for an upload (``result`` None: no check made) or a regression.
+    ``where`` names the button's place (its key)."""
+    if result is None:
+        return
+    check = saturation_of(scores, config.task, config.effect_on)
+    warning = saturation_warning(check)
+    if warning is not None:
+        box = st.container(border=True)
+        box.warning(warning, icon=":material/warning:")
+        box.button(
+            texts.TO_LOG_ODDS,
+            key=f"to_log_odds_{where}",
+            on_click=_to_log_odds,
+            args=(config,),
+        )
+    note = effect_scale_note(config)
+    if note is not None:
+        st.caption(note)
 
 
 def series_notes(config: Config, scores: PerturbationResult) -> None:

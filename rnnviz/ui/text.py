@@ -178,6 +178,15 @@ SIGMA_HELP = (
 )
 REPEATS_HELP = "Independent noise draws; the error bars are the spread over these repeats."
 SAMPLE_HELP = "How many fresh sequences (from the score split) are perturbed and predicted."
+EFFECT_ON_LABEL = "Effect on"
+EFFECT_ON_HELP = (
+    "What a nudge is measured on. Probability: the change of the model's output. Log-odds: "
+    "the change of log(p / (1 − p)). A sure model's probabilities sit next to 0 or 1, where "
+    "the sigmoid is flat and a nudge barely moves them: its effects on the probability can "
+    "rank rounding noise, its effects on the log-odds do not. Changing it only re-scores."
+)
+EFFECT_ON_NAMES = {"probability": "probability", "log-odds": "log-odds"}
+TO_LOG_ODDS = "Measure effects on the log-odds"
 
 
 # --------------------------------------------------------------------------- Setup page

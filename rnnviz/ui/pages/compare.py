@@ -51,7 +51,10 @@ def _subject(config: Config) -> Config:
     if config.training_key() != Config().training_key():
         return config
     lead = DISAGREEMENT_EXAMPLE.replace(
-        sigma=config.sigma, n_repeats=config.n_repeats, n_score=config.n_score
+        sigma=config.sigma,
+        n_repeats=config.n_repeats,
+        n_score=config.n_score,
+        effect_on=config.effect_on,
     )
     labels = {
         "lead": text.LEAD_CHOICE,
@@ -467,6 +470,12 @@ def main() -> None:
         step = _stepwise(result, config)
         if step is not None:
             comparison = merge_comparisons(comparison, step)
+    scores = components.scores_or_error(result, config)  # the model's saturation check
+    if scores is not None:
+        components.saturation_notice(result, config, scores, "compare")
+    kept = readings.probability_only_note(config, comparison.methods)
+    if kept is not None:
+        st.caption(kept)
     _results(config, result, comparison)
 
 

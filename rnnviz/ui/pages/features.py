@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnviz.attr.registry import SIGMA_STEPS
-from rnnviz.config import Config
+from rnnviz.config import EFFECTS_ON, Config
 from rnnviz.data.source import source_of
 from rnnviz.report import plots, readings
 from rnnviz.ui import components, interactions_view, state, tables, text
@@ -57,9 +57,22 @@ def _scoring_controls(config: Config, n_available: int | None = None) -> Config:
             key="fx_sample",
             help=text.SAMPLE_HELP,
         )
+    effect_on = config.effect_on
+    if n_available is None and config.task == "classification":  # a regression: raw outputs
+        ss.setdefault(components.EFFECT_KEY, config.effect_on)
+        effect_on = (
+            st.segmented_control(
+                text.EFFECT_ON_LABEL,
+                list(EFFECTS_ON),
+                key=components.EFFECT_KEY,
+                format_func=text.EFFECT_ON_NAMES.get,
+                help=text.EFFECT_ON_HELP,
+            )
+            or config.effect_on
+        )  # a click on the chosen one unselects it: keep it
     try:
         new = config.replace(
-            sigma=float(sigma), n_repeats=int(repeats), n_score=int(sample)
+            sigma=float(sigma), n_repeats=int(repeats), n_score=int(sample), effect_on=effect_on
         ).validate(b)
     except ValueError as exc:
         components.error_box("Change the scoring settings", exc)
@@ -89,6 +102,7 @@ def main() -> None:
     scores = components.subject_scores(subject, config)
     if scores is None:
         return
+    components.saturation_notice(subject.result, config, scores, "features")
     left, right = st.columns([2.3, 1], gap="large")
     with left:
         bars = plots.feature_bars(scores, subject.truth_features)

@@ -23,6 +23,7 @@ def main() -> None:
     scores = components.subject_scores(subject, config)
     if scores is None:
         return
+    components.saturation_notice(subject.result, config, scores, "timesteps")
     rule = subject.truth
     truth = subject.ground_truth
     used = sorted(subject.truth_features or ())
