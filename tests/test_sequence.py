@@ -197,3 +197,21 @@ def test_sequence_scores_rank_by_size_not_sign() -> None:
     assert sequence_scores(np.array([[-0.9, 0.1], [0.2, 0.0]]), mask)["auc"] == 1.0
     assert sequence_scores(np.array([[0.0, 0.1], [0.2, 0.3]]), mask)["auc"] == 0.0
     assert sequence_scores(np.zeros((2, 2)), np.zeros((2, 2), bool))["auc"] is None
+
+
+def test_truth_scores_of_an_exact_map(x) -> None:
+    """Occlusion of f_t = 2 x1[t] - x2[t] is nonzero exactly on the cells the rule
+    x1 - x2 > 0 reads (x1 and x2 at step t), so every output scores AUC 1."""
+    from rnnviz.attr.sequence import sequence_truth, truth_scores
+
+    rule = parse_rule("x1 - x2 > 0", n_features=3)
+    attrs = [sequence_attribution(Context(linear, x), i, "ablation") for i in range(3)]
+    reads, decides = sequence_truth(attrs[0], rule)
+    assert sorted(zip(*np.nonzero(reads), strict=True)) == [(0, T - 1), (1, T - 1)]
+    assert decides is None  # two features meet before the threshold: no one cell decides
+    scores = truth_scores(attrs, rule)
+    assert scores["auc"] == 1.0 and scores["top_on_deciding"] is None
+    one = truth_scores(attrs, parse_rule("x1 > 0.5", n_features=3))
+    # The deciding cell is (x1, t); the largest |effect| is there when 2 x1[t] >= x2[t].
+    wins = (2 * x[:3, :, 0] >= x[:3, :, 1]).mean()
+    assert one["top_on_deciding"] == pytest.approx(wins)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnnviz.attr.scoring import batched_copies, check_noise, row_chunks
+from rnnviz.data.truth import deciding_cells, sequence_scores, sequence_truth_mask
 from rnnviz.metrics import json_list
 
 if TYPE_CHECKING:
@@ -49,8 +50,11 @@ __all__ = [
     "SEQUENCE_METHODS",
     "SequenceAttribution",
     "confident_picks",
+    "params_from_config",
     "sequence_attribution",
     "sequence_attributions",
+    "sequence_truth",
+    "truth_scores",
 ]
 
 NOTES = {
@@ -185,6 +189,19 @@ class SequenceAttribution:
 
 
 # --------------------------------------------------------------------------- computing
+
+
+def params_from_config(config: Any) -> dict[str, dict[str, Any]]:
+    """Each method's parameters in an experiment: perturbation's noise from the config's sigma
+    and repeats; ablation, group and integrated gradients from each feature's mean (the
+    middle of a drawn feature, the training mean of a standardised one: an ordinary value,
+    where zero may be the edge of the range)."""
+    return {
+        "perturbation": {"sigma": config.sigma, "n_repeats": config.n_repeats},
+        "ablation": {"baseline": "mean"},
+        "group": {"baseline": "mean"},
+        "integrated_gradients": {"baseline": "mean"},
+    }
 
 
 def sequence_attributions(
@@ -422,4 +439,40 @@ def mean_scores(scores: Iterable[dict[str, float | None]]) -> dict[str, float | 
     for key in keys:
         values = [s[key] for s in scores if s[key] is not None]
         out[key] = float(np.mean(values)) if values else None
+    return out
+
+
+# --------------------------------------------------------------------------- against a rule
+
+
+def sequence_truth(attr: SequenceAttribution, rule) -> tuple[np.ndarray, np.ndarray | None]:
+    """(cells the rule reads for the explained output (F, T), the cell that decided it (F, T)
+    or None) of ``attr``'s sequence: :mod:`rnnviz.data.truth` at one sequence."""
+    n_features, seq_len = attr.effect.shape
+    t = attr.output_step
+    reads = sequence_truth_mask(rule.ground_truth, seq_len, n_features, t)
+    return reads, deciding_cells(rule, attr.inputs, t)
+
+
+def truth_scores(
+    attrs: Iterable[SequenceAttribution], rule, every_step: bool = True
+) -> dict[str, float | None]:
+    """Per-sequence maps scored against the rule, as the global maps are: ROC AUC and AUPR of
+    |effect| against the cells read, per counted output step of each sequence (``every_step``
+    False: the explained step only), then averaged;
+    ``top_on_deciding``: the share of those outputs with a deciding cell (a window's max, a
+    threshold's one cell) whose largest |effect| sits on it (None: no such output)."""
+    scores, hits = [], []
+    for attr in attrs:
+        for t in range(attr.n_outputs) if every_step else [attr.output_step]:
+            one = attr.at(t)
+            if not one.is_counted:
+                continue
+            reads, decides = sequence_truth(one, rule)
+            scores.append(sequence_scores(one.effect, reads))
+            if decides is not None:
+                top = np.unravel_index(int(np.argmax(np.abs(one.effect))), decides.shape)
+                hits.append(bool(decides[top]))
+    out = mean_scores(scores) if scores else {"auc": None, "aupr": None}
+    out["top_on_deciding"] = float(np.mean(hits)) if hits else None
     return out
