@@ -1117,3 +1117,25 @@ def sequence_reading(attr, step_names: Sequence[str] | None = None) -> str:
     return (
         f"{head}: {where} moved it most, {direction} ({value:+.2f}: {sequence_units(attr.method)})."
     )
+
+
+def sequence_truth_line(scores: Mapping[str, float | None]) -> str:
+    """How a per-sequence map scores against the rule's cells for its output: AUC and AUPR of
+    |effect|, and whether its largest effect sits on the cell that decided the output."""
+    auc, aupr = scores.get("auc"), scores.get("aupr")
+    if auc is None:
+        return (
+            "Against the rule: nothing to score for this output (no cell, or every cell, is read)."
+        )
+    line = (
+        f"Against the cells the rule reads for this output: ROC AUC {auc:.2f}, "
+        f"AUPR {aupr:.2f} (1 = the cells read have the largest effects)"
+    )
+    top = scores.get("top_on_deciding")
+    if top is not None:
+        line += (
+            "; the largest effect sits on the cell that decided it"
+            if top == 1.0
+            else ("; the largest effect is not on the cell that decided it")
+        )
+    return line + "."
