@@ -54,3 +54,23 @@ def test_picks_and_a_bad_link_fall_back_to_defaults() -> None:
         at.selectbox(key="seq_method").set_value(method).run()
         assert_clean(at)
         assert f"Output step {step} (" in _markdown(at)
+
+
+def test_a_series_day_picks_the_window_that_forecasts_it() -> None:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    from rnnviz.config import PRESETS
+    from rnnviz.ui.state import config_to_params
+
+    real = PRESETS["seattle-weather"].replace(epochs=1, n_repeats=1)
+    at.query_params.update(config_to_params(real))
+    at.switch_page(f"{PAGES}/sequence.py")
+    at.run()
+    assert_clean(at)
+    day = at.selectbox(key="seq_day")
+    assert day.options[0] == "2015-01-29"  # the first window of 2015 (28 days) forecasts it
+    at.selectbox(key="seq_day").set_value(10).run()
+    assert_clean(at)
+    assert at.number_input(key="seq_index").value == 10
+    assert at.slider(key="seq_step").value == 27  # its last output forecasts that day
+    assert "Output step 27 (" in _markdown(at)
+    assert not any("ROC AUC" in c.value for c in at.caption)  # no rule: nothing to score
