@@ -146,6 +146,19 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         f"tsr:perturbation); 'default' for {', '.join(default_methods())}. Without it: "
         "perturbation alone, in the thread's format",
     )
+    p.add_argument(
+        "--explain-sequence",
+        type=int,
+        metavar="I",
+        help="explain one scored sequence (0-based): the signed effect of each input cell on "
+        "one output step, for every method with that grain",
+    )
+    p.add_argument(
+        "--output-step",
+        type=int,
+        metavar="T",
+        help="the output step --explain-sequence explains (default: the last)",
+    )
     p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     p.add_argument(
         "--save",
@@ -384,6 +397,10 @@ def _run(args: argparse.Namespace, interrupted: threading.Event | None = None) -
     except ValueError as exc:
         print(f"error: --methods: {exc}", file=sys.stderr)
         return 2
+    problem = sequence_problem(args, config)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if args.save:
         problem = save_problem(Path(args.save))
         if problem:
@@ -442,6 +459,8 @@ def _run(args: argparse.Namespace, interrupted: threading.Event | None = None) -
             out |= comparison_json(comparison)
         out.update(series or {})
         out["saturation"] = {**check.to_dict(), "warning": warning}
+        if args.explain_sequence is not None:
+            out["sequence"] = explain_sequence(result, config, args)[1]
         print(json.dumps(out, indent=2))
     else:
         print(training_verdict(result))
@@ -459,6 +478,8 @@ def _run(args: argparse.Namespace, interrupted: threading.Event | None = None) -
             print(f"\n{note}")
         if warning is not None:
             print(f"\nwarning: {warning}")
+        if args.explain_sequence is not None:
+            print(f"\n{explain_sequence(result, config, args)[0]}")
     if real:  # judged against its baselines above, not graded as a rule learned
         return 0
     if result.grade == "partly learned":
@@ -470,6 +491,53 @@ def _run(args: argparse.Namespace, interrupted: threading.Event | None = None) -
     elif result.grade == "did not learn":
         print("warning: the model did not learn; its importances mean little", file=sys.stderr)
     return 0
+
+
+def sequence_problem(args: argparse.Namespace, config: Config) -> str | None:
+    """What is wrong with --explain-sequence / --output-step for ``config`` (checked before any
+    training), or None."""
+    i, t = args.explain_sequence, args.output_step
+    if i is None:
+        return None if t is None else "--output-step needs --explain-sequence"
+    if not 0 <= i < config.n_score:
+        return f"--explain-sequence: choose a scored sequence from 0 to {config.n_score - 1}"
+    if t is not None and not 0 <= t < config.seq_len:
+        return f"--output-step: choose an output step from 0 to {config.seq_len - 1}"
+    return None
+
+
+def explain_sequence(
+    result: TrainResult, config: Config, args: argparse.Namespace
+) -> tuple[str, dict]:
+    """(text, JSON) of the per-sequence maps of ``--explain-sequence``: per method, the top
+    cells signed and a reading; with a rule, the cells it reads and how each map scores."""
+    from rnnviz.attr.sequence import params_from_config, sequence_attributions, truth_scores
+    from rnnviz.experiment import ground_truth, method_context
+    from rnnviz.report.readings import (
+        sequence_cell_lines,
+        sequence_label,
+        sequence_reading,
+        sequence_units,
+    )
+
+    ctx = method_context(result, config)
+    attrs = sequence_attributions(
+        ctx, args.explain_sequence, output_step=args.output_step, params=params_from_config(config)
+    )
+    rule = ground_truth(config)
+    first = next(iter(attrs.values()))
+    target = "" if first.target is None else f", target {first.target[first.output_step]:g}"
+    lines = [f"Sequence {first.sequence}, output step {first.output_step}: output "
+             f"{first.output:.3f}{target}"]  # fmt: skip
+    data: dict = {"index": first.sequence, "output_step": first.output_step, "methods": {}}
+    for name, attr in attrs.items():
+        lines += [f"{sequence_label(name)} ({sequence_units(name)}):"]
+        lines += [f"  {line}" for line in sequence_cell_lines(attr, digits=4)]
+        lines += [f"  {sequence_reading(attr)}"]
+        data["methods"][name] = attr.to_dict()
+        if rule is not None:
+            data["methods"][name]["truth_scores"] = truth_scores([attr], rule, every_step=False)
+    return "\n".join(lines), data
 
 
 def save_problem(path: Path) -> str | None:

@@ -46,11 +46,14 @@ Truth = Iterable[tuple[int, int]]
 __all__ = [
     "cell_truth_mask",
     "chance_auc_sd",
+    "deciding_cells",
     "feature_auc",
     "interacting_pairs",
     "lag_truth_mask",
     "saliency_precision_recall",
     "score_method",
+    "sequence_scores",
+    "sequence_truth_mask",
 ]
 
 
@@ -270,3 +273,71 @@ def _finite(a: np.ndarray, what: str) -> np.ndarray:
     if not np.isfinite(a).all():
         raise ValueError(f"{what} contains NaN or infinite values")
     return a
+
+
+# --------------------------------------------------------------------------- one sequence
+
+
+def sequence_truth_mask(truth: Truth, seq_len: int, n_features: int, t: int) -> np.ndarray:
+    """(F, T) bool: the cells the rule reads for output ``t``: (f, t - L) for each (f, L) of the
+    rule that stays inside the sequence (a lag reaching before step 0 reads nothing)."""
+    mask = np.zeros((n_features, seq_len), dtype=bool)
+    if not 0 <= t < seq_len:
+        raise ValueError(f"output step {t} is outside 0..{seq_len - 1}")
+    for f, lag in _pairs(truth):
+        if f >= n_features:
+            raise ValueError(f"ground truth names feature {f} but there are {n_features}")
+        if t - lag >= 0:
+            mask[f, t - lag] = True
+    return mask
+
+
+def deciding_cells(rule, x: np.ndarray, t: int) -> np.ndarray | None:
+    """(F, T) bool: the cell that decided output ``t`` of one sequence ``x`` (T, F), where the
+    rule has one; None where it does not (a product, a mean, several conditions).
+
+    Rules with one: a threshold on one cell (``x1[t-2] > 0.5``: that cell) and a threshold on
+    the largest or smallest value of one feature over a window (``wmax(x1, 5) > 0.9``: the step
+    where the maximum sits; the first of them on a tie), also under ``not``.
+    """
+    from rnnviz.rules import Compare, Not, Ref, Window
+
+    x = np.asarray(x, dtype=np.float64)
+    node = getattr(rule, "tree", rule)
+    while isinstance(node, Not):
+        node = node.operand
+    if not isinstance(node, Compare):
+        return None
+    sides = [s for s in (node.left, node.right) if s.truth()]
+    if len(sides) != 1:
+        return None
+    side = sides[0]
+    mask = np.zeros((x.shape[1], x.shape[0]), dtype=bool)
+    if isinstance(side, Ref):
+        s = t - side.lag
+        if s < 0:
+            return None
+        mask[side.feature, s] = True
+        return mask
+    if isinstance(side, Window) and side.func != "mean" and isinstance(side.operand, Ref):
+        ref = side.operand
+        stop = t - ref.lag + 1
+        start = stop - side.k
+        if start < 0:
+            return None
+        values = x[start:stop, ref.feature]
+        pick = np.argmax(values) if side.func == "wmax" else np.argmin(values)
+        mask[ref.feature, start + int(pick)] = True
+        return mask
+    return None
+
+
+def sequence_scores(effect: np.ndarray, mask: np.ndarray) -> dict[str, float | None]:
+    """A per-sequence map (F, T) of signed effects against the cells the rule reads (F, T):
+    ROC AUC and AUPR of |effect|, as the global maps are scored (None without both classes)."""
+    size = np.abs(_finite(effect, "effect"))
+    mask = np.asarray(mask, dtype=bool)
+    if size.shape != mask.shape:
+        raise ValueError(f"effect {size.shape} and mask {mask.shape} differ in shape")
+    pr = saliency_precision_recall(size, mask)
+    return {"auc": _auc(size.ravel(), mask.ravel()), "aupr": pr["aupr"]}

@@ -17,7 +17,7 @@ from rnnviz.attr.attribution import Attribution, PerturbationResult, drawn_lags
 from rnnviz.attr.comparison import normalised_scores
 from rnnviz.attr.interactions import InteractionResult
 from rnnviz.attr.registry import RANDOM, method_label
-from rnnviz.report.readings import step_ranges
+from rnnviz.report.readings import sequence_label, step_ranges
 
 USED_COLOR = "#F28E2B"  # features / lags the rule really reads
 OTHER_COLOR = "#8A94A6"  # everything else
@@ -609,6 +609,7 @@ WIDE_FROM_PX = {
     "group_map": 560,
     "stepwise_losses": 560,
     "faithfulness_curves": 620,
+    "sequence_figure": 560,
 }
 
 
@@ -1287,3 +1288,172 @@ __all__ += [
     "method_multiples",
     "sigma_sweep_curves",
 ]
+
+
+# --------------------------------------------------------------------------- one sequence
+
+SIGNED_SCALE = "RdBu_r"  # blue pulled the output down, red pushed it up, white: no effect
+READ_SYMBOL, DECIDED_SYMBOL = "circle-open", "star"
+
+
+def sequence_figure(
+    attr,
+    reads: np.ndarray | None = None,
+    decides: np.ndarray | None = None,
+    step_names: Sequence[str] | None = None,
+    narrow: bool = False,
+) -> go.Figure:
+    """One sequence explained (a :class:`rnnviz.attr.sequence.SequenceAttribution`): each
+    input feature as a line over the steps, with the signed effect of each of its cells on the
+    explained output as a colour strip behind it (red pushed it up, blue down), then the
+    model's output and the target over time with the explained step marked. ``reads`` (F, T):
+    the cells the rule reads for that output (open circles); ``decides`` (F, T): the cell that
+    decided it (a star). ``narrow`` (a phone): fewer ticks, the legend below, a thin colour bar.
+    """
+    from plotly.subplots import make_subplots
+
+    effect = attr.effect
+    n_features, n_steps = effect.shape
+    t = attr.output_step
+    rows = n_features + 1
+    fig = make_subplots(
+        rows=rows,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.03,
+        row_heights=[1.0] * n_features + [1.3],
+    )
+    steps = np.arange(n_steps)
+    biggest = float(np.abs(effect).max()) or 1.0
+    hover = "step %{x}: %{customdata:+.4g}<extra>%{meta}</extra>"
+    for f, name in enumerate(attr.feature_names):
+        values = attr.inputs[:, f]
+        lo, hi = float(values.min()), float(values.max())
+        pad = max(0.1 * (hi - lo), 0.05)
+        fig.add_trace(
+            go.Heatmap(
+                z=[effect[f]],
+                x=steps,
+                y=[lo - pad, hi + pad],  # one row of cells spanning the panel
+                coloraxis="coloraxis",
+                meta=f"effect of {name}",
+                customdata=[effect[f]],
+                hovertemplate=hover,
+                showlegend=False,
+            ),
+            row=f + 1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=values,
+                mode="lines+markers",
+                line={"color": "#2F2D2B", "width": 1.5},
+                marker={"size": 4},
+                name=name,
+                showlegend=False,
+                hovertemplate=f"{name} at step %{{x}}: %{{y:.3g}}<extra></extra>",
+            ),
+            row=f + 1,
+            col=1,
+        )
+        for mask, symbol, label in (
+            (reads, READ_SYMBOL, "read by the rule"),
+            (decides, DECIDED_SYMBOL, "decided the output"),
+        ):
+            if mask is None or not np.asarray(mask)[f].any():
+                continue
+            at = np.flatnonzero(np.asarray(mask)[f])
+            fig.add_trace(
+                go.Scatter(
+                    x=at,
+                    y=values[at],
+                    mode="markers",
+                    marker={
+                        "symbol": symbol,
+                        "size": 13,
+                        "color": USED_COLOR,
+                        "line": {"width": 2, "color": USED_COLOR},
+                    },  # fmt: skip
+                    name=label,
+                    legendgroup=label,
+                    showlegend=not any(tr.name == label for tr in fig.data),
+                    hovertemplate=f"{name} at step %{{x}}: {label}<extra></extra>",
+                ),
+                row=f + 1,
+                col=1,
+            )
+        fig.update_yaxes(title_text=name, range=[lo - pad, hi + pad], row=f + 1, col=1)
+    counted = np.ones(attr.n_outputs, bool) if attr.counted is None else attr.counted
+    out_steps = np.arange(attr.n_outputs)
+    fig.add_trace(
+        go.Scatter(
+            x=out_steps,
+            y=np.where(counted, attr.prediction, np.nan),
+            mode="lines+markers",
+            line={"color": FEATURE_COLORS[0]},
+            name="output",
+            hovertemplate="output at step %{x}: %{y:.3f}<extra></extra>",
+        ),
+        row=rows,
+        col=1,
+    )
+    if attr.target is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=out_steps[counted],
+                y=np.asarray(attr.target)[counted],
+                mode="markers",
+                marker={"symbol": "square-open", "size": 8, "color": "#2F2D2B"},
+                name="target",
+                hovertemplate="target at step %{x}: %{y:.3g}<extra></extra>",
+            ),
+            row=rows,
+            col=1,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[t],
+            y=[attr.output],
+            mode="markers",
+            marker={"symbol": "diamond", "size": 13, "color": USED_COLOR},
+            name=f"explained: step {t}",
+            hovertemplate="explained output, step %{x}: %{y:.3f}<extra></extra>",
+        ),
+        row=rows,
+        col=1,
+    )
+    fig.update_yaxes(title_text="output", row=rows, col=1)
+    for r in range(1, rows + 1):
+        fig.add_vline(x=t, line={"dash": "dot", "color": "#8A94A6", "width": 1}, row=r, col=1)
+    ticks = step_ticks(0, n_steps - 1, most=5 if narrow else MAX_TICKS)
+    if step_names is not None:
+        shown = list(range(0, n_steps, ticks["dtick"]))
+        ticks = {"tickvals": shown, "ticktext": [str(step_names[s]) for s in shown]}
+    fig.update_xaxes(**ticks)
+    fig.update_xaxes(title_text="step", row=rows, col=1)
+    layout = title_layout(
+        f"Sequence {attr.sequence}: why output {t} is {attr.output:.2f}",
+        f"colour: each cell's signed effect on output {t} ({sequence_label(attr.method)}); "
+        "red pushed it up, blue down",
+    )
+    fig.update_layout(
+        **layout,
+        coloraxis={
+            "colorscale": SIGNED_SCALE,
+            "cmid": 0.0,
+            "cmin": -biggest,
+            "cmax": biggest,
+            "colorbar": {
+                "title": {"text": "effect"},
+                "thickness": 10 if narrow else 16,
+                "len": 0.6,
+                "y": 1.0,
+                "yanchor": "top",
+            },  # fmt: skip
+        },
+        legend=LEGEND_BELOW,
+        height=140 * n_features + 230 + layout["margin"]["t"] + (60 if narrow else 0),
+    )
+    return fig

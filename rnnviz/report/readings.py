@@ -1112,3 +1112,93 @@ def _on_probability(name: str) -> bool:
     base = name.split(":", 1)[-1]
     spec = spec_of(base)
     return (spec.needs_model and not spec.reads_weights) or base in ("iss1", "iss2")
+
+
+# --------------------------------------------------------------------------- one sequence
+
+_SEQUENCE_UNITS = {
+    "perturbation": "change of the output per σ of noise",
+    "ablation": "output minus the output with the cell set to its baseline",
+    "group": "output minus the output with the cell's window set to its baseline",
+    "saliency": "slope of the output per unit of input",
+    "integrated_gradients": "share of output minus output at the baseline",
+}
+
+
+def sequence_label(method: str) -> str:
+    """A per-sequence method's name (group occlusion here edits windows of steps only)."""
+    return f"Window occlusion ({method})" if method == "group" else method_label(method)
+
+
+def sequence_units(method: str) -> str:
+    """What one signed number of a per-sequence map is, for ``method``."""
+    return _SEQUENCE_UNITS.get(method, "signed effect")
+
+
+def _step(s: int, step_names: Sequence[str] | None) -> str:
+    return f"step {s}" if step_names is None else f"{step_names[s]} (step {s})"
+
+
+def sequence_cell_lines(
+    attr, k: int = 5, step_names: Sequence[str] | None = None, digits: int = 2
+) -> list[str]:
+    """The ``k`` cells of largest |effect| of a per-sequence map, signed: "x1 at step 5:
+    +0.79", with "± spread" over repeats where the method repeats."""
+    spread = attr.spread
+    names = list(attr.feature_names)
+    lines = []
+    for name, s, value in attr.top_cells(k):
+        line = f"{name} at {_step(s, step_names)}: {value:+.{digits}f}"
+        if spread is not None:
+            line += f" ± {spread[names.index(name), s]:.{digits}f}"
+        lines.append(line)
+    return lines
+
+
+def sequence_reading(attr, step_names: Sequence[str] | None = None) -> str:
+    """One sentence on the cell that moved the explained output most, from its numbers: for an
+    occlusion, "x1 at step 5 pushed the output from 0.12 to 0.91" (the output without the
+    cell's value, then with it); for the other methods, the signed size in the method's
+    units. Says so when no cell moved it, or when the output's target is undefined."""
+    t = attr.output_step
+    head = f"Output step {t} ({attr.output:.2f})"
+    if not attr.is_counted:
+        head += ", whose target is undefined (the rule reads before step 0),"
+    top = attr.top_cells(1)
+    if not top or top[0][2] == 0.0:
+        return f"{head}: no cell moved it in this {sequence_label(attr.method)} map."
+    name, s, value = top[0]
+    where = f"{name} at {_step(s, step_names)}"
+    if attr.method in ("ablation", "group"):
+        without = attr.output - value
+        verb = "pushed" if value > 0 else "pulled"
+        return (
+            f"{head}: {where} {verb} the output from {without:.2f} to {attr.output:.2f} "
+            "(against the baseline), more than any other cell."
+        )
+    direction = "up" if value > 0 else "down"
+    return (
+        f"{head}: {where} moved it most, {direction} ({value:+.2f}: {sequence_units(attr.method)})."
+    )
+
+
+def sequence_truth_line(scores: Mapping[str, float | None]) -> str:
+    """How a per-sequence map scores against the rule's cells for its output: AUC and AUPR of
+    |effect|, and whether its largest effect sits on the cell that decided the output."""
+    auc, aupr = scores.get("auc"), scores.get("aupr")
+    if auc is None:
+        return (
+            "Against the rule: nothing to score for this output (no cell, or every cell, is read)."
+        )
+    line = (
+        f"Against the cells the rule reads for this output: ROC AUC {auc:.2f}, "
+        f"AUPR {aupr:.2f} (1 = the cells read have the largest effects)"
+    )
+    top = scores.get("top_on_deciding")
+    if top is not None:
+        line += (
+            "; the largest effect sits on the cell that decided it"
+            if top == 1.0
+            else ("; the largest effect is not on the cell that decided it")
+        )
+    return line + "."

@@ -111,6 +111,39 @@ def compare(
     return compare_methods(_model(folder, config), config, methods, params, progress=progress)
 
 
+def sequence(folder: str, config: Config, index: int, progress: ProgressFn | None = None):
+    """Per-sequence signed maps (:mod:`rnnviz.attr.sequence`) of scored sequence ``index`` of
+    ``config``'s model, every method with that grain, every output step: {method: map}."""
+    from rnnviz.attr.sequence import params_from_config, sequence_attributions
+    from rnnviz.experiment import method_context
+
+    ctx = method_context(_model(folder, config), config)
+    return sequence_attributions(ctx, index, params=params_from_config(config))
+
+
+def sequence_picks(folder: str, config: Config, progress: ProgressFn | None = None) -> dict:
+    """What the One sequence page offers to pick from: the number of scored sequences, the
+    (sequence, output step) of the most confident output and of the most confident wrong one
+    (classification only), and for a real series the day each output forecasts (ISO dates,
+    (n, T))."""
+    import numpy as np
+
+    from rnnviz.attr.sequence import confident_picks
+
+    result = _model(folder, config)
+    source = source_of(config)
+    data = source.split("score")
+    prediction = result.predict(data.x)
+    out: dict = {"n": int(data.x.shape[0]), "confident": None, "wrong": None, "days": None}
+    if config.task == "classification":
+        out |= confident_picks(prediction, data.y, data.valid)
+    series = getattr(source, "series", None)
+    if source.has_forecast and series is not None:
+        days = series("score").days + np.timedelta64(1, "D")  # a forecast is for the next day
+        out["days"] = days.astype(str)
+    return out
+
+
 def upload(*args: Any, progress: ProgressFn | None = None, **kwargs: Any) -> Upload:
     """``rnnviz.serve.uploads.prepare_upload``: the files checked, the model loaded and run on the
     data; what comes back holds the files' bytes, not the model."""
@@ -138,5 +171,7 @@ TASKS: dict[str, Callable[..., Any]] = {
     "forecast": forecast,
     "compare": compare,
     "upload": upload,
+    "sequence": sequence,
+    "sequence_picks": sequence_picks,
     "upload_scores": upload_scores,
 }

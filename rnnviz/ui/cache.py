@@ -212,6 +212,38 @@ def model_bytes(result: TrainResult) -> bytes:
     return model_store().model_bytes(result.config)
 
 
+# --------------------------------------------------------------------------- one sequence
+
+
+@st.cache_data(max_entries=64, show_spinner="Explaining this sequence…")
+def _sequence(
+    _result: TrainResult, training_id: str, sigma: float, n_repeats: int, n_score: int, index: int
+) -> dict:
+    config = _result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
+    key = _knobs_key(config, "sequence", index)
+    return worker().run("sequence", key, (str(model_store().folder), config, index))
+
+
+def sequence(result: TrainResult, config: Config, index: int) -> dict:
+    """Per-sequence signed maps of scored sequence ``index`` ({method: SequenceAttribution},
+    every output step; ``rnnviz.attr.sequence``), computed by the worker, cached per process."""
+    return _sequence(
+        result, config.training_id(), config.sigma, config.n_repeats, config.n_score, int(index)
+    )
+
+
+@st.cache_data(max_entries=32, show_spinner="Finding the most confident outputs…")
+def _sequence_picks(_result: TrainResult, training_id: str, n_score: int) -> dict:
+    config = _result.config.replace(n_score=n_score)
+    key = _knobs_key(config, "sequence_picks")
+    return worker().run("sequence_picks", key, (str(model_store().folder), config))
+
+
+def sequence_picks(result: TrainResult, config: Config) -> dict:
+    """What the One sequence page picks from (``rnnviz.serve.tasks.sequence_picks``), cached."""
+    return _sequence_picks(result, config.training_id(), config.n_score)
+
+
 # --------------------------------------------------------------------------- compare methods
 
 

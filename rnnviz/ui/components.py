@@ -55,14 +55,16 @@ LEARN_PAGE = str(_PAGES_DIR / "learn.py")
 COMPARE_PAGE = str(_PAGES_DIR / "compare.py")
 UPLOAD_PAGE = str(_PAGES_DIR / "upload.py")
 LESSONS_PAGE = str(_PAGES_DIR / "lessons.py")
+SEQUENCE_PAGE = str(_PAGES_DIR / "sequence.py")
 # The app's pages in navigation order: (script, title, icon, url path). Titles are short, so
-# that all seven fit the top bar beside the sidebar on a laptop (else some fold into "more").
+# that all eight fit the top bar beside the sidebar on a laptop (else some fold into "more").
 # Setup is the default page, served at the app's root; app.py builds st.navigation from this.
 PAGES = (
     (SETUP_PAGE, "Setup", ":material/tune:", "setup"),
     (FEATURES_PAGE, "Features", ":material/bar_chart:", "features"),
     (TIMESTEPS_PAGE, "Timesteps", ":material/grid_on:", "timesteps"),
     (COMPARE_PAGE, "Compare", ":material/compare_arrows:", "compare"),
+    (SEQUENCE_PAGE, "Sequence", ":material/timeline:", "sequence"),
     (UPLOAD_PAGE, "Your model", ":material/upload_file:", "upload"),
     (LEARN_PAGE, "Learn", ":material/school:", "learn"),
     (LESSONS_PAGE, "Lessons", ":material/cast_for_education:", "lessons"),

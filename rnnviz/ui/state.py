@@ -26,6 +26,9 @@ URL_ERROR_KEY = "rnnviz_url_error"
 URL_NOTICE_KEY = "rnnviz_url_notice"  # what a usable link set that was ignored
 UPLOAD_KEY = "rnnviz_upload"  # the session's uploaded model + data (an uploads.Upload)
 SUBJECT_KEY = "rnnviz_subject"  # "upload" when the results pages explain the upload
+# A page's own place in the URL, kept beside the config's knobs (not knobs themselves): the One
+# sequence page's sequence and output step.
+VIEW_PARAMS = ("seq", "step")
 
 
 def config_to_params(config: Config) -> dict[str, str]:
@@ -46,6 +49,7 @@ def config_from_params(
     params: Mapping[str, Any], bounds: Bounds = DEFAULT_BOUNDS
 ) -> tuple[Config, str | None]:
     """(config, None) for valid parameters, else (the default config, what to change)."""
+    params = {k: v for k, v in params.items() if k not in VIEW_PARAMS}
     if not params:
         return Config(), None
     config = None
@@ -62,7 +66,7 @@ def config_from_params(
 
 def link_notice(params: Mapping[str, Any], config: Config) -> str | None:
     """What a link set that ``config`` does not use (a real series' window counts), or None."""
-    return not_applied(params, config)
+    return not_applied({k: v for k, v in params.items() if k not in VIEW_PARAMS}, config)
 
 
 _INT_KNOBS = frozenset(
@@ -138,7 +142,9 @@ def url_notice() -> str | None:
 
 def sync_url(config: Config) -> None:
     params = config_to_params(config)
-    if st.query_params.to_dict() != params:
+    current = st.query_params.to_dict()
+    params |= {k: v for k, v in current.items() if k in VIEW_PARAMS}
+    if current != params:
         st.query_params.from_dict(params)
 
 
@@ -163,3 +169,22 @@ def shown_upload() -> Upload | None:
     if st.session_state.get(SUBJECT_KEY) == "upload":
         return uploaded()
     return None
+
+
+def view_param(name: str) -> int | None:
+    """A whole number the URL holds for the page's place (``VIEW_PARAMS``), or None when it is
+    missing or not a whole number (the page then starts from its default)."""
+    value = st.query_params.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def set_view_params(**values: int) -> None:
+    """Put the page's place (e.g. seq=12, step=7) in the URL, so that its link reopens it."""
+    for name, value in values.items():
+        if name not in VIEW_PARAMS:
+            raise ValueError(f"{name} is not a view parameter ({', '.join(VIEW_PARAMS)})")
+        if st.query_params.get(name) != str(value):
+            st.query_params[name] = str(value)

@@ -453,3 +453,24 @@ chance. It scores the order, not the size of the scores, and only the cells the 
 the model never saw, so a drop can also mean "surprised", not "relied on" (Petsiuk et al.
 2018; Schlegel et al. 2019).
 """
+
+
+# --------------------------------------------------------------------------- one sequence
+
+SEQUENCE_CAPTION = (
+    "Why did the model predict *this*? For one sequence and one output step, the signed effect "
+    "of each input cell: red pushed the output up, blue pulled it down. The other pages average "
+    "over sequences; here the evidence shows where it sits in this sequence."
+)
+SEQUENCE_UPLOAD = (
+    "The One sequence view explains the trained experiment for now; switch back to it on the "
+    "Your model page to use it."
+)
+READ_SEQUENCE = (
+    "**Reading the figure.** Each feature is a line over the input steps; behind it, each "
+    "step's colour is that cell's signed effect on the explained output (the dotted line). "
+    "A causal model's later inputs have no effect on it. The last panel is the model's output "
+    "over time, the target as squares. Perturbation's numbers are the output's change per σ of "
+    "noise (a local slope, ± its spread over draws); occlusion's are the output minus the "
+    "output with the cell set to the feature's mean."
+)
