@@ -18,7 +18,7 @@ from rnnviz.rules import RULE_PRESETS as RULES
 from rnnviz.serve.jobs import TrainingJobs, wait_for, warm
 from rnnviz.serve.store import ModelStore
 from rnnviz.serve.warm import missing, preset_experiments
-from rnnviz.serve.worker import Worker, WorkerDied, family_of
+from rnnviz.serve.worker import Worker, WorkerDied
 from rnnviz.serve.worker_preload import clean_file_mappings
 from rnnviz.training.model import train
 
@@ -122,42 +122,6 @@ def test_a_worker_over_its_memory_budget_is_replaced_after_its_job(tmp_path):
         assert fresh != big and worker.processes_started == 2
     finally:
         worker.close()
-
-
-def test_a_job_of_an_architecture_new_to_its_process_starts_in_a_fresh_one(tmp_path):
-    task = "worker_tasks:pid_and_running"
-    lstm, gru = TINY, TINY.replace(cell="gru")
-    worker = Worker(slots=1, budget_mb=None, family_mb=0.0)
-    try:
-        first, _ = worker.submit(task, "a", (lstm,)).get(60)
-        same, _ = worker.submit(task, "b", (lstm.replace(seed=5, rule="x1 > 0.5"),)).get(60)
-        assert same == first and worker.refreshed == 0  # one architecture: its traces serve
-        other, first_runs = worker.submit(task, "c", (gru, first)).get(60)
-        assert other != first and not first_runs  # the old process ended first: never two
-        assert worker.refreshed == 1 and worker.processes_started == 2
-        assert worker.submit("worker_tasks:pid", "d", ()).get(60) == other  # no config: stays
-        assert worker.submit(task, "e", (gru.replace(seed=9),)).get(60)[0] == other
-    finally:
-        worker.close()
-    roomy = Worker(slots=1, budget_mb=None, family_mb=10_000.0)  # under it: no fresh process
-    try:
-        first, _ = roomy.submit(task, "a", (lstm,)).get(60)
-        assert roomy.submit(task, "c", (gru,)).get(60)[0] == first and roomy.refreshed == 0
-    finally:
-        roomy.close()
-
-
-def test_a_job_family_is_the_knobs_that_shape_the_model():
-    assert family_of(("folder", TINY)) == family_of((TINY.replace(seed=3, sigma=0.5, n_score=20),))
-    assert family_of((TINY.replace(rule="x1 > 0.5", n_train=500, epochs=2),)) == family_of((TINY,))
-    for other in (
-        TINY.replace(cell="gru"),
-        TINY.replace(units=(10,), activations=("tanh",)),
-        TINY.replace(n_features=4),
-        TINY.replace(seq_len=6),
-    ):
-        assert family_of((other,)) != family_of((TINY,))
-    assert family_of(("folder", 3)) is None
 
 
 SMAPS = """\

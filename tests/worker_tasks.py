@@ -40,12 +40,3 @@ def hold(megabytes: int, progress=None) -> int:
 
 
 _held = None
-
-
-def pid_and_running(config, other: int = 0, progress=None) -> tuple[int, bool]:
-    """This process's id, and whether process ``other`` still runs (not ended, not a zombie)."""
-    try:
-        state = Path(f"/proc/{other}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return os.getpid(), False
-    return os.getpid(), other > 0 and state != "Z"

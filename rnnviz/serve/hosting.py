@@ -36,9 +36,6 @@ HOSTED_BOUNDS = Bounds(
 
 # A worker process (rnnviz.serve.worker) whose own memory passed this after a job is replaced.
 WORKER_BUDGET_MB = 200.0
-# A job of an architecture a worker process has not run yet starts in a fresh process when that
-# one's own memory passed this (a fresh process: ~10 MB; after a job: 60-220 MB).
-FAMILY_MB = 40.0
 
 
 @dataclass(frozen=True)

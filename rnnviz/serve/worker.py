@@ -7,12 +7,7 @@ imported ``rnnviz.serve.tasks`` (and so TensorFlow) once, so a fresh process cos
 3-second import. Why processes: each architecture a process traces keeps 40-130 MB of
 TensorFlow's state for good; a web server that trained what a class of visitors chose grew
 past 1.7 GB. Here memory is bounded by construction: after each job, a process whose own
-memory passed ``budget_mb`` is retired and the next job gets a fresh one. And a job of an
-architecture (:func:`family_of`) that a process has not run yet starts in a fresh process when
-that one already holds more than ``family_mb`` of its own: tracing a second architecture on top
-of the first one's traces is what made a process's peak (a bidirectional LSTM after a GRU: up
-to 330 MB of its own, against at most ~220 MB in a fresh process), while a visitor's scoring
-of the model just trained still runs in the process that holds its traces.
+memory passed ``budget_mb`` is retired and the next job gets a fresh one.
 
 Jobs wait in one queue by priority, then in order of submission: a visitor's short jobs
 (:data:`QUICK`: a scoring, interactions, a comparison; seconds) before visitors' trainings
@@ -37,14 +32,13 @@ import select
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnviz.config import Config
-from rnnviz.serve.hosting import FAMILY_MB, WORKER_BUDGET_MB, release_free_memory
+from rnnviz.serve.hosting import WORKER_BUDGET_MB, release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -132,28 +126,6 @@ def own_memory_mb(pid: int | str = "self") -> float:
                 return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
         except (OSError, ValueError, IndexError):
             return 0.0
-
-
-def family_of(args: tuple) -> Hashable | None:
-    """What a job's TensorFlow traces depend on: the knobs that shape the model and its inputs
-    of the first :class:`~rnnviz.config.Config` among ``args`` (jobs of one family reuse one
-    process's traces); None for a job without one. Only the choice of process depends on it,
-    never a number: a family too fine costs a fresh process, one too coarse a larger peak."""
-    for arg in args:
-        if isinstance(arg, Config):
-            return (
-                arg.dataset,
-                arg.outcome,
-                arg.seq_len,
-                arg.n_features,
-                arg.cell,
-                tuple(arg.units),
-                tuple(arg.activations),
-                arg.head,
-                arg.input_scaling,
-                arg.batch_size,
-            )
-    return None
 
 
 def _task(kind: str) -> Callable[..., Any]:
@@ -304,15 +276,12 @@ class Job:
 
 
 class _Slot:
-    """One worker process (a one-process executor), its give-way flag, the job families it has
-    run and its own memory after its last job."""
+    """One worker process (a one-process executor) and its give-way flag."""
 
     def __init__(self, cancel) -> None:
         self.cancel = cancel
         self.executor: ProcessPoolExecutor | None = None
         self.job: Job | None = None
-        self.families: set[Hashable] = set()
-        self.memory = 0.0
 
 
 def default_context():
@@ -332,10 +301,8 @@ class Worker:
     """Runs jobs in ``slots`` worker processes, in priority then submission order.
 
     ``budget_mb``: a process whose own memory (:func:`own_memory_mb`) passed it after a job is
-    replaced by a fresh one (None: never for memory). ``family_mb``: a job whose family
-    (:func:`family_of`) its process has not run yet gets a fresh process when that one's own
-    memory passed this (None: never). ``context`` is a ``multiprocessing`` context (default
-    :func:`default_context`).
+    replaced by a fresh one (None: never for memory). ``context`` is a ``multiprocessing``
+    context (default :func:`default_context`).
     """
 
     def __init__(
@@ -344,12 +311,10 @@ class Worker:
         budget_mb: float | None = WORKER_BUDGET_MB,
         context: Any = None,
         max_pending: int = MAX_PENDING,
-        family_mb: float | None = FAMILY_MB,
     ) -> None:
         if slots < 1:
             raise ValueError("a worker needs at least one slot")
         self.budget_mb = budget_mb
-        self.family_mb = family_mb
         self.max_pending = max_pending
         self._ctx = context or default_context()
         self._events = self._ctx.Queue()
@@ -363,7 +328,6 @@ class Worker:
         self._started: dict[int, float] = {}
         self.processes_started = 0  # fresh worker processes (a recycle or a death starts one)
         self.recycled = 0  # processes retired for memory
-        self.refreshed = 0  # processes retired before a job of a family they had not run
         self.died = 0  # processes that stopped mid-job
         self.completed: Counter[str] = Counter()  # jobs done, by kind
         self._closed = False
@@ -498,26 +462,10 @@ class Worker:
         )
 
     def _start(self, slot: _Slot, job: Job) -> None:
-        family = family_of(job.args)
         try:
-            with self._lock:
-                old: list[Any] = []
-                if (
-                    slot.executor is not None
-                    and self.family_mb is not None
-                    and family is not None
-                    and family not in slot.families
-                    and slot.memory > self.family_mb
-                ):
-                    self.refreshed += 1
-                    old = self._retire(slot)
-            for process in old:  # it ends before the fresh one starts: never two at once
-                process.join(timeout=30)
             with self._lock:
                 if slot.executor is None:
                     slot.executor = self._executor(slot)
-                if family is not None:
-                    slot.families.add(family)
                 executor = slot.executor
             future = executor.submit(_call, job.id, job.kind, job.args, job.preemptible)
         except (BrokenProcessPool, RuntimeError) as exc:  # a process that died while idle
@@ -538,7 +486,6 @@ class Worker:
                 status, value, memory = "died", None, 0.0
             except BaseException as exc:  # e.g. a value that could not be pickled
                 status, value, memory = "error", (type(exc).__name__, str(exc), False), 0.0
-            slot.memory = memory
             if self.budget_mb is not None and memory > self.budget_mb:
                 self.recycled += 1
                 self._retire(slot)
@@ -572,16 +519,10 @@ class Worker:
             job.error = (TaskValueError if fixable else TaskError)(name, message)
         job._set_done()
 
-    def _retire(self, slot: _Slot) -> list[Any]:
-        """Let the slot's process end (not waiting for it); the next job gets a fresh one.
-        Returns its ``multiprocessing`` process (none if there was none), to join."""
-        old, slot.executor = slot.executor, None
-        slot.families, slot.memory = set(), 0.0
-        if old is None:
-            return []
-        processes = list((getattr(old, "_processes", None) or {}).values())
-        old.shutdown(wait=False, cancel_futures=True)
-        return processes
+    def _retire(self, slot: _Slot) -> None:
+        if slot.executor is not None:
+            slot.executor.shutdown(wait=False, cancel_futures=True)
+            slot.executor = None
 
     def _drain(self) -> None:
         while True:
@@ -636,6 +577,5 @@ __all__ = [
     "Worker",
     "WorkerDied",
     "default_context",
-    "family_of",
     "own_memory_mb",
 ]
