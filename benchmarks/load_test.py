@@ -68,8 +68,10 @@ How it runs, in one process, on this machine, loopback (127.0.0.1) only:
    the server and every descendant (children, grandchildren: a forkserver and its workers, a
    warming process) every 0.5 s. Reported: the peak of that sum and how many samples reached
    1000 MB, the web server process's own PSS (peak and at the end), and for comparison with
-   older figures the peak summed RSS and the server's VmHWM. ``--memory-csv FILE`` keeps every
-   sample.
+   older figures the peak summed RSS and the server's VmHWM; then each process at the peak
+   sample (role, PSS, private, RSS) and each role's largest sum. ``--memory-csv FILE`` keeps every
+   sample (with each role's PSS and private memory) and ``FILE``'s ``.procs.csv`` sibling each
+   process of every sample.
 
 Report: per student the kind (light/browser), experiment, arrival time, seconds from opening to
 results (or why not), the last status text seen; then finished count, median and max time to
@@ -111,7 +113,9 @@ import st_client  # noqa: E402
 from apptools import CHART, CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 from apptools import shown as screen_text  # noqa: E402
 from proctree import (  # noqa: E402
+    ROLES,
     TreeSampler,
+    breakdown,
     descendants,
     end_leftovers,
     peak_rss_mb,
@@ -656,7 +660,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     ap.add_argument(
         "--memory-csv", type=Path, default=None, metavar="FILE",
-        help="write every memory sample (seconds, tree and server PSS and RSS) to FILE",
+        help="write every memory sample (seconds, tree and server PSS and RSS, each role's PSS and "
+        "private memory) to FILE, and each process of every sample to FILE's .procs.csv",
     )  # fmt: skip
     ap.add_argument(
         "--warm", action="store_true",
@@ -779,6 +784,7 @@ class Memory:
     anon_peak: float  # the tree's anonymous PSS (exact on a shared machine)
     alone_peak: float  # estimated tree PSS with no other process sharing its libraries
     alone_over_goal: int
+    at_peak: list[str] = field(default_factory=list)  # each process at the tree's peak sample
 
     @classmethod
     def of(cls, sampler: TreeSampler, end, hwm: float) -> Memory:
@@ -795,6 +801,7 @@ class Memory:
             anon_peak=sampler.peak("tree_pss_anon"),
             alone_peak=sampler.peak("alone"),
             alone_over_goal=sampler.over(MEMORY_GOAL_MB, "alone"),
+            at_peak=at_peak(sampler),
         )
 
     def lines(self) -> list[str]:
@@ -810,6 +817,7 @@ class Memory:
             f"peak ({self.alone_over_goal} samples >= {MEMORY_GOAL_MB:.0f} MB)",
             f"for comparison: summed RSS peak {self.tree_rss_peak:.0f} MB (shared pages counted "
             f"per process); the server's VmHWM {self.server_hwm:.0f} MB",
+            *self.at_peak,
         ]
 
     def caveat(self) -> str | None:
@@ -821,6 +829,23 @@ class Memory:
                 "processes mapping the same libraries (e.g. TensorFlow) lower the tree's PSS"
             )
         return None
+
+
+def at_peak(sampler: TreeSampler) -> list[str]:
+    """Each process of the tree at its PSS peak, and the largest PSS and private memory each
+    role reached over the run."""
+    peak = sampler.peak_sample()
+    if peak is None:
+        return []
+    lines = [f"at the tree's peak ({peak.t:.1f} s after the server answered), each process:"]
+    lines += [f"  {line}" for line in breakdown(peak)]
+    lines.append("each role's largest sum over the run (MB; PSS / private):")
+    for role in ROLES:
+        pss = max(s.role_sum(role) for s in sampler.samples)
+        private = max(s.role_sum(role, "private") for s in sampler.samples)
+        if pss:
+            lines.append(f"  {role:10} {pss:6.0f} / {private:6.0f}")
+    return lines
 
 
 def describe(args) -> str:
@@ -888,8 +913,8 @@ def main(argv=None) -> int:
         print(f"the server left {len(left)} processes running when it stopped (ended now):")
         print("\n".join(f"  {line}" for line in left))
     if args.memory_csv is not None:
-        sampler.write_csv(args.memory_csv)
-        print(f"memory samples written to {args.memory_csv}")
+        procs = sampler.write_csv(args.memory_csv)
+        print(f"memory samples written to {args.memory_csv}, each process's to {procs}")
     if series is not None:
         return report_series(args, series, memory, log)
     checks = []

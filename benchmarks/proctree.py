@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 MB = 1024.0  # the kB that /proc writes per MB
 MAX_PROCESSES = 2000  # a tree larger than this is cut: the sampler stays cheap
+ROLES = ("server", "forkserver", "worker", "tracker", "other")  # see role_of
 
 
 class Usage(NamedTuple):
@@ -39,6 +40,15 @@ class Usage(NamedTuple):
     rss: float = 0.0
     pss_anon: float = 0.0  # Pss_Anon + Pss_Shmem: shared only with the process's own relatives
     file_rss: float = 0.0  # Rss - Anonymous: mapped files (libraries), resident
+    private: float = 0.0  # Private_Clean + Private_Dirty: pages no other process maps
+
+
+class Proc(NamedTuple):
+    """One process of the tree at one sample: its role and memory (MB)."""
+
+    pid: int
+    role: str  # server, forkserver, worker, tracker (multiprocessing's), other
+    usage: Usage
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,11 @@ class Sample:
     processes: int
     tree_pss_anon: float = 0.0
     file_rss_max: float = 0.0  # the largest file-backed RSS of one process of the tree
+    procs: tuple[Proc, ...] = ()  # every process of the tree, the server first
+
+    def role_sum(self, role: str, what: str = "pss") -> float:
+        """The sum of one Usage field (MB) over the processes of one role."""
+        return sum(getattr(p.usage, what) for p in self.procs if p.role == role)
 
     @property
     def alone(self) -> float:
@@ -86,7 +101,10 @@ def memory_mb(pid: int) -> Usage:
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             name, _, rest = line.partition(":")
-            if name in ("Pss", "Rss", "Pss_Anon", "Pss_Shmem", "Anonymous"):
+            if name in (
+                "Pss", "Rss", "Pss_Anon", "Pss_Shmem", "Anonymous", "Private_Clean",
+                "Private_Dirty",
+            ):  # fmt: skip
                 kb[name] = int(rest.split()[0])
     except (OSError, ValueError, IndexError):
         return Usage()
@@ -95,7 +113,31 @@ def memory_mb(pid: int) -> Usage:
         rss=kb.get("Rss", 0) / MB,
         pss_anon=(kb.get("Pss_Anon", 0) + kb.get("Pss_Shmem", 0)) / MB,
         file_rss=max(0, kb.get("Rss", 0) - kb.get("Anonymous", 0)) / MB,
+        private=(kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)) / MB,
     )
+
+
+def role_of(pid: int, server: int) -> str:
+    """What one process of a server's tree is, from its command line and its parent's: the
+    server itself, multiprocessing's forkserver, a worker (a child of the forkserver, whose
+    command line it inherits, or a multiprocessing child of the server), multiprocessing's
+    resource tracker, or other."""
+    if pid == server:
+        return "server"
+    try:
+        ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return "other"
+    cmd = command_line(pid)
+    if ppid != server and "multiprocessing.forkserver" in command_line(ppid):
+        return "worker"
+    if "multiprocessing.forkserver" in cmd:
+        return "forkserver"
+    if "multiprocessing.resource_tracker" in cmd:
+        return "tracker"
+    if "multiprocessing" in cmd:
+        return "worker"
+    return "other"
 
 
 def cpu_seconds(pid: int, reaped: bool = True) -> float:
@@ -163,17 +205,28 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def look(pid: int, t: float = 0.0, seen: dict[int, int] | None = None) -> Sample:
-    """The tree's memory now: the sum over ``pid`` and its descendants, and ``pid`` alone.
-    ``seen`` (if given) collects the descendants (pid -> start time)."""
+def look(
+    pid: int,
+    t: float = 0.0,
+    seen: dict[int, int] | None = None,
+    roles: dict[tuple[int, int | None], str] | None = None,
+) -> Sample:
+    """The tree's memory now: the sum over ``pid`` and its descendants, ``pid`` alone, and
+    every process on its own (``Sample.procs``). ``seen`` (if given) collects the descendants
+    (pid -> start time); ``roles`` (if given) caches each process's role by (pid, start)."""
     server = memory_mb(pid)
     pids = descendants(pid)
-    if seen is not None:
-        for p in pids:
-            t0 = started(p)
-            if t0 is not None:
-                seen.setdefault(p, t0)
-    others = [memory_mb(p) for p in pids]
+    roles = {} if roles is None else roles
+    procs = [Proc(pid, "server", server)]
+    for p in pids:
+        t0 = started(p)
+        if seen is not None and t0 is not None:
+            seen.setdefault(p, t0)
+        role = roles.get((p, t0))
+        if role is None:
+            role = roles[(p, t0)] = role_of(p, pid)
+        procs.append(Proc(p, role, memory_mb(p)))
+    others = [p.usage for p in procs[1:]]
     every = [server, *others]
     return Sample(
         t,
@@ -184,6 +237,7 @@ def look(pid: int, t: float = 0.0, seen: dict[int, int] | None = None) -> Sample
         processes=1 + len(others),
         tree_pss_anon=sum(u.pss_anon for u in every),
         file_rss_max=max(u.file_rss for u in every),
+        procs=tuple(procs),
     )
 
 
@@ -196,6 +250,7 @@ class TreeSampler:
     every: float = 0.5
     samples: list[Sample] = field(default_factory=list)
     seen: dict[int, int] = field(default_factory=dict)  # every descendant seen: pid -> start
+    roles: dict[tuple[int, int | None], str] = field(default_factory=dict, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _t0: float = 0.0
@@ -214,7 +269,7 @@ class TreeSampler:
 
     def now(self) -> Sample:
         """Sample at once (kept with the others) and return it."""
-        sample = look(self.pid, time.monotonic() - self._t0, self.seen)
+        sample = look(self.pid, time.monotonic() - self._t0, self.seen, self.roles)
         if sample.server_pss:  # the server is alive
             self.samples.append(sample)
         return sample
@@ -224,7 +279,7 @@ class TreeSampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        last = look(self.pid, time.monotonic() - self._t0, self.seen)
+        last = look(self.pid, time.monotonic() - self._t0, self.seen, self.roles)
         if last.server_pss:
             self.samples.append(last)
             return last
@@ -244,14 +299,44 @@ class TreeSampler:
         """How many samples had ``what`` (the tree's PSS) at or above ``limit_mb``."""
         return sum(getattr(s, what) >= limit_mb for s in self.samples)
 
-    def write_csv(self, path: Path) -> None:
+    def peak_sample(self, what: str = "tree_pss") -> Sample | None:
+        """The sample with the largest ``what`` (None if there is none)."""
+        return max(self.samples, key=lambda s: getattr(s, what), default=None)
+
+    def write_csv(self, path: Path) -> Path:
+        """Every sample to ``path`` (one row a sample: the tree's sums and each role's PSS and
+        private memory), and every process of every sample to ``<path stem>.procs.csv`` (one
+        row a process a sample); returns the second file's path."""
         lines = [
             "t_s,tree_pss_mb,server_pss_mb,tree_rss_mb,server_rss_mb,processes,"
-            "tree_pss_anon_mb,file_rss_max_mb,alone_estimate_mb"
+            "tree_pss_anon_mb,file_rss_max_mb,alone_estimate_mb,"
+            + ",".join(f"{r}_pss_mb,{r}_private_mb" for r in ROLES[1:])
         ]
         lines += [
             f"{s.t:.2f},{s.tree_pss:.1f},{s.server_pss:.1f},{s.tree_rss:.1f},{s.server_rss:.1f},"
-            f"{s.processes},{s.tree_pss_anon:.1f},{s.file_rss_max:.1f},{s.alone:.1f}"
+            f"{s.processes},{s.tree_pss_anon:.1f},{s.file_rss_max:.1f},{s.alone:.1f},"
+            + ",".join(f"{s.role_sum(r):.1f},{s.role_sum(r, 'private'):.1f}" for r in ROLES[1:])
             for s in self.samples
         ]
         path.write_text("\n".join(lines) + "\n")
+        procs = path.with_name(path.stem + ".procs.csv")
+        rows = ["t_s,pid,role,rss_mb,pss_mb,private_mb,pss_anon_mb,file_rss_mb"]
+        rows += [
+            f"{s.t:.2f},{p.pid},{p.role},{p.usage.rss:.1f},{p.usage.pss:.1f},"
+            f"{p.usage.private:.1f},{p.usage.pss_anon:.1f},{p.usage.file_rss:.1f}"
+            for s in self.samples
+            for p in s.procs
+        ]
+        procs.write_text("\n".join(rows) + "\n")
+        return procs
+
+
+def breakdown(sample: Sample) -> list[str]:
+    """One line per process of ``sample``: role, pid, PSS, private, RSS (MB)."""
+    order = {r: i for i, r in enumerate(ROLES)}
+    return [
+        f"{p.role:10} pid {p.pid:>7}: PSS {p.usage.pss:6.0f}  private {p.usage.private:6.0f}  "
+        f"RSS {p.usage.rss:6.0f}  (anonymous PSS {p.usage.pss_anon:5.0f}, files resident "
+        f"{p.usage.file_rss:5.0f})"
+        for p in sorted(sample.procs, key=lambda p: (order.get(p.role, 9), p.pid))
+    ]

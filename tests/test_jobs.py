@@ -19,6 +19,7 @@ from rnnviz.serve.jobs import TrainingJobs, wait_for, warm
 from rnnviz.serve.store import ModelStore
 from rnnviz.serve.warm import missing, preset_experiments
 from rnnviz.serve.worker import Worker, WorkerDied
+from rnnviz.serve.worker_preload import clean_file_mappings
 from rnnviz.training.fit import train
 
 TINY = Config(seq_len=5, n_train=300, n_val=100, n_score=40, epochs=1)
@@ -121,6 +122,67 @@ def test_a_worker_over_its_memory_budget_is_replaced_after_its_job(tmp_path):
         assert fresh != big and worker.processes_started == 2
     finally:
         worker.close()
+
+
+SMAPS = """\
+55d0a0000000-55d0a0001000 r--p 00000000 08:01 11 /usr/bin/python3.11
+Rss:                   4 kB
+Anonymous:             0 kB
+7f0000000000-7f0000100000 r-xp 00010000 08:01 12 /site-packages/tensorflow/libtf.so.2
+Size:               1024 kB
+Rss:                 800 kB
+Anonymous:             0 kB
+7f0000100000-7f0000200000 r--p 00110000 08:01 12 /site-packages/tensorflow/libtf.so.2
+Rss:                 100 kB
+Anonymous:            40 kB
+7f0000200000-7f0000210000 rw-p 00210000 08:01 12 /site-packages/tensorflow/libtf.so.2
+Rss:                  64 kB
+Anonymous:             0 kB
+7f0000300000-7f0000400000 rw-p 00000000 00:00 0
+Rss:                 900 kB
+Anonymous:           900 kB
+7f0000400000-7f0000401000 r--s 00000000 00:05 13 /dev/shm/segment
+Rss:                   4 kB
+Anonymous:             0 kB
+7f0000500000-7f0000501000 r-xp 00000000 08:01 14 /tmp/old.so (deleted)
+Rss:                   4 kB
+Anonymous:             0 kB
+7f0000600000-7f0000601000 r--p 00000000 08:01 15 /usr/lib/not-read.so
+Rss:                   0 kB
+Anonymous:             0 kB
+7fff00000000-7fff00001000 r-xp 00000000 00:00 0 [vdso]
+Rss:                   4 kB
+Anonymous:             0 kB
+7f0000700000-7f0000702000 r--p 00000000 08:01 16 /usr/lib/last.so
+Rss:                   8 kB
+Anonymous:             0 kB
+"""
+
+
+def test_only_read_only_file_pages_never_copied_may_be_dropped():
+    # dropped: read from a file, private, not writable, no page copied on write, resident
+    assert clean_file_mappings(SMAPS) == [
+        (0x55D0A0000000, 0x55D0A0001000, "/usr/bin/python3.11"),
+        (0x7F0000000000, 0x7F0000100000, "/site-packages/tensorflow/libtf.so.2"),
+        (0x7F0000700000, 0x7F0000702000, "/usr/lib/last.so"),
+    ]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_forkserver_keeps_none_of_the_library_pages_it_read_importing_tensorflow(worker):
+    pid = worker.submit("worker_tasks:pid", "forkserver", ()).get(60)
+    with open(f"/proc/{pid}/stat") as f:
+        forkserver = int(f.read().rsplit(")", 1)[1].split()[1])
+    with open(f"/proc/{forkserver}/cmdline", "rb") as f:
+        assert b"multiprocessing.forkserver" in f.read()
+    kb = {}
+    with open(f"/proc/{forkserver}/smaps_rollup") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if rest.strip().endswith("kB"):
+                kb[name] = int(rest.split()[0])
+    files_mb = (kb["Rss"] - kb["Anonymous"]) / 1024
+    assert files_mb < 60, files_mb  # importing TensorFlow read ~340 MB of its libraries
 
 
 def test_a_warming_training_gives_way_to_a_visitor_and_still_makes_the_same_model(worker, tmp_path):
