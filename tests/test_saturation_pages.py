@@ -67,6 +67,14 @@ def test_the_effects_pages_warn_and_the_button_switches_to_log_odds(sure_scores)
     assert any(w.startswith(WARNING) for w in _warnings(at))
 
 
+def test_the_sequence_page_warns_before_one_sequence_s_map(sure_scores):
+    at = make_app(PARAMS, page="sequence").run()
+    assert_clean(at)
+    (warning,) = [w for w in _warnings(at) if w.startswith(WARNING)]
+    assert warning.endswith("switch the effect to log-odds.")
+    assert [b for b in at.button if b.label == "Measure effects on the log-odds"]
+
+
 def test_a_link_with_log_odds_rescores_without_retraining(sure_scores):
     store = cache.model_store()
     trainings = store.trainings

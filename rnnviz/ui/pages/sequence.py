@@ -75,6 +75,9 @@ def main() -> None:
     except Exception as exc:  # never show a traceback
         components.error_box("This sequence could not be explained", exc)
         return
+    scores = components.subject_scores(subject, config)  # the model's saturation is kept there
+    if scores is not None:  # a sure model: one sequence's effects can be rounding, say so
+        components.saturation_notice(result, config, scores, "sequence")
     method = st.selectbox("Method", list(maps), key=METHOD, format_func=readings.sequence_label)
     attr = maps[method].at(step)
     rule = subject.truth
