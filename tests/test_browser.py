@@ -22,7 +22,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium"),
 ]
-NAV = ("Setup", "Features", "Timesteps", "Compare", "Your model", "Learn", "Lessons")
+NAV = ("Setup", "Features", "Timesteps", "Compare", "Sequence", "Your model", "Learn", "Lessons")
 # url path -> (page title, charts and tables drawn with the tiny experiment; of a chart drawn
 # wide and narrow, only the one that fits its width is shown and counted)
 LAYOUT_PAGES = {
@@ -30,6 +30,7 @@ LAYOUT_PAGES = {
     "features": ("Per-feature effects", 2, 1),  # bars, interaction heatmap
     "timesteps": ("Per-timestep effects", 3, 0),
     "compare": ("Compare methods", 2, 0),  # small multiples, agreement heatmap
+    "sequence": ("One sequence", 1, 0),  # inputs over the signed effect strip, the outputs
     "learn": ("Learn: reading a recurrent network by nudging its inputs", 5, 0),  # and replay
 }
 # Every element drawn: no placeholder left while a lazily loaded element arrives.

@@ -74,3 +74,17 @@ def test_a_series_day_picks_the_window_that_forecasts_it() -> None:
     assert at.slider(key="seq_step").value == 27  # its last output forecasts that day
     assert "Output step 27 (" in _markdown(at)
     assert not any("ROC AUC" in c.value for c in at.caption)  # no rule: nothing to score
+
+
+def test_the_maps_follow_the_effect_scale() -> None:
+    """A link on the log-odds explains the sequence on the log-odds: not the probability's map
+    kept from the same model, sequence and σ."""
+    from rnnviz.ui import cache, state
+
+    at = _open(seq="1", step="3")
+    assert_clean(at)
+    config = at.session_state[state.CONFIG_KEY]
+    result = cache.model_store().get_or_train(config)
+    on_probability = cache.sequence(result, config, 1)["ablation"].at(3).effect
+    on_log_odds = cache.sequence(result, config.replace(effect_on="log-odds"), 1)["ablation"]
+    assert abs(on_log_odds.at(3).effect).max() > abs(on_probability).max()

@@ -216,20 +216,21 @@ def model_bytes(result: TrainResult) -> bytes:
 
 
 @st.cache_data(max_entries=64, show_spinner="Explaining this sequence…")
-def _sequence(
-    _result: TrainResult, training_id: str, sigma: float, n_repeats: int, n_score: int, index: int
-) -> dict:
-    config = _result.config.replace(sigma=sigma, n_repeats=n_repeats, n_score=n_score)
+def _sequence(_result: TrainResult, training_id: str, scoring: tuple, index: int) -> dict:
+    sigma, n_repeats, n_score, effect_on = scoring
+    config = _result.config.replace(
+        sigma=sigma, n_repeats=n_repeats, n_score=n_score, effect_on=effect_on
+    )
     key = _knobs_key(config, "sequence", index)
     return worker().run("sequence", key, (str(model_store().folder), config, index))
 
 
 def sequence(result: TrainResult, config: Config, index: int) -> dict:
     """Per-sequence signed maps of scored sequence ``index`` ({method: SequenceAttribution},
-    every output step; ``rnnviz.attr.sequence``), computed by the worker, cached per process."""
-    return _sequence(
-        result, config.training_id(), config.sigma, config.n_repeats, config.n_score, int(index)
-    )
+    every output step; ``rnnviz.attr.sequence``), computed by the worker, cached per process
+    and per scoring knobs (σ, repeats, sequences scored, the effect's scale)."""
+    scoring = (config.sigma, config.n_repeats, config.n_score, config.effect_on)
+    return _sequence(result, config.training_id(), scoring, int(index))
 
 
 @st.cache_data(max_entries=32, show_spinner="Finding the most confident outputs…")
