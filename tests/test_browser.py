@@ -29,7 +29,7 @@ LAYOUT_PAGES = {
     "setup": ("Setup & train", 1, 0),
     "features": ("Per-feature effects", 2, 1),  # bars, interaction heatmap
     "timesteps": ("Per-timestep effects", 3, 0),
-    "compare": ("Compare methods", 2, 0),  # small multiples, agreement heatmap
+    "compare": ("Compare methods", 3, 0),  # small multiples, agreement heatmap, deletion curves
     "sequence": ("One sequence", 1, 0),  # inputs over the signed effect strip, the outputs
     "learn": ("Learn: reading a recurrent network by nudging its inputs", 5, 0),  # and replay
 }
