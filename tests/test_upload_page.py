@@ -146,6 +146,25 @@ def test_weights_and_data_work_end_to_end(files):
     assert at.session_state[state.SUBJECT_KEY] == "upload"
 
 
+def test_one_sequence_of_an_upload_is_explained(files):
+    at = make_app().run()
+    upload(at, ("xy.npz", files["npz"]), ("w.weights.h5", files["weights"]))
+    assert_clean(at)
+    at = go(at, "sequence")
+    assert_clean(at)
+    assert at.number_input(key="seq_index").label.startswith("Sequence (0 to 29 ")  # all 30
+    methods = at.selectbox(key="seq_method").options
+    assert "(saliency)" in " ".join(methods)  # an rnnviz architecture: gradients too
+    keys = {c.proto.id.rsplit("-", 1)[-1] for c in charts(at)}
+    assert "sequence" in keys
+    assert plots.TRUTH_MARK not in "".join(c.proto.spec for c in charts(at))  # no rule
+    assert not any("ROC AUC" in c.value for c in at.caption)
+    assert {b.label for b in at.button} >= {"Most confident output", "Most confident wrong output"}
+    at.slider(key="seq_step").set_value(2).run()
+    assert_clean(at)
+    assert "Output step 2 (" in "\n".join(m.value for m in at.markdown)
+
+
 def test_labels_give_accuracy_against_the_majority_baseline(files):
     at = make_app().run()
     upload(at, ("xy.npz", files["npz"]), ("w.weights.h5", files["weights"]))

@@ -153,15 +153,61 @@ def upload(*args: Any, progress: ProgressFn | None = None, **kwargs: Any) -> Upl
 _UPLOADED: dict[str, Callable] = {}  # the last uploads' predictors in this worker, by key
 
 
-def upload_scores(upload: Upload, n: int, sigma: float, n_repeats: int, seed: int, progress=None):
-    """Perturbation scores of an uploaded model on its first ``n`` uploaded sequences."""
+def _uploaded_model(upload: Upload):
+    """The upload's model as a ``Predictor``, loaded once per worker process."""
     predict = _UPLOADED.get(upload.key)
     if predict is None:
         predict = model_from_upload(upload)
         _UPLOADED.clear()  # one upload's model at a time: a worker's memory is bounded
         _UPLOADED[upload.key] = predict
+    return predict
+
+
+def upload_scores(upload: Upload, n: int, sigma: float, n_repeats: int, seed: int, progress=None):
+    """Perturbation scores of an uploaded model on its first ``n`` uploaded sequences."""
     x = upload.x[:n]
-    return perturbation_importance(predict, x, sigma=sigma, n_repeats=n_repeats, seed=seed)
+    return perturbation_importance(
+        _uploaded_model(upload), x, sigma=sigma, n_repeats=n_repeats, seed=seed
+    )
+
+
+def upload_sequence(
+    upload: Upload, n: int, index: int, sigma: float, n_repeats: int, seed: int, progress=None
+):
+    """Per-sequence signed maps of uploaded sequence ``index`` (of the first ``n``): the
+    perturbation and occlusion methods, and the gradient ones for an rnnviz architecture (a
+    whole Keras model may hold layers the traced gradients do not take)."""
+    from rnnviz.attr.methods import Context
+    from rnnviz.attr.sequence import SEQUENCE_METHODS, sequence_attributions
+
+    predict = _uploaded_model(upload)
+    y = None if upload.y is None else upload.y[:n]
+    ctx = Context(
+        predict,
+        upload.x[:n],
+        y=y,
+        model=predict.model if upload.kind == "weights" else None,
+        seed=seed,
+        feature_names=upload.feature_names,
+    )
+    params = {
+        "perturbation": {"sigma": sigma, "n_repeats": n_repeats},
+        **{m: {"baseline": "mean"} for m in ("ablation", "group", "integrated_gradients")},
+    }
+    return sequence_attributions(ctx, index, SEQUENCE_METHODS, params=params)
+
+
+def upload_sequence_picks(upload: Upload, n: int, progress=None) -> dict:
+    """What the One sequence page picks from for an upload: its first ``n`` sequences and,
+    for 0/1 labels, the most confident output and the most confident wrong one."""
+    from rnnviz.attr.sequence import confident_picks
+
+    out: dict = {"n": int(n), "confident": None, "wrong": None, "days": None}
+    if upload.task == "classification":
+        prediction = _uploaded_model(upload)(upload.x[:n])
+        y = None if upload.y is None else upload.y[:n]
+        out |= confident_picks(prediction, y, None)
+    return out
 
 
 TASKS: dict[str, Callable[..., Any]] = {
@@ -174,4 +220,6 @@ TASKS: dict[str, Callable[..., Any]] = {
     "sequence": sequence,
     "sequence_picks": sequence_picks,
     "upload_scores": upload_scores,
+    "upload_sequence": upload_sequence,
+    "upload_sequence_picks": upload_sequence_picks,
 }

@@ -245,6 +245,32 @@ def sequence_picks(result: TrainResult, config: Config) -> dict:
     return _sequence_picks(result, config.training_id(), config.n_score)
 
 
+@st.cache_data(max_entries=64, show_spinner="Explaining this sequence…")
+def _upload_sequence(
+    _upload: Upload, upload_key: str, n: int, index: int, sigma: float, n_repeats: int, seed: int
+) -> dict:
+    key = f"{upload_key}-sequence-{n}-{index}-{sigma!r}-{n_repeats}-{seed}"
+    return worker().run("upload_sequence", key, (_upload, n, index, sigma, n_repeats, seed))
+
+
+def upload_sequence(upload: Upload, n: int, config: Config, index: int) -> dict:
+    """Per-sequence signed maps of uploaded sequence ``index`` (of the first ``n``), with the
+    config's noise and seed; cached per process by the upload's bytes (``upload.key``)."""
+    args = (n, int(index), config.sigma, config.n_repeats, config.seed)
+    return _upload_sequence(upload, upload.key, *args)
+
+
+@st.cache_data(max_entries=32, show_spinner="Finding the most confident outputs…")
+def _upload_sequence_picks(_upload: Upload, upload_key: str, n: int) -> dict:
+    key = f"{upload_key}-sequence-picks-{n}"
+    return worker().run("upload_sequence_picks", key, (_upload, n))
+
+
+def upload_sequence_picks(upload: Upload, n: int) -> dict:
+    """What the One sequence page picks from for an upload (its first ``n`` sequences)."""
+    return _upload_sequence_picks(upload, upload.key, n)
+
+
 # --------------------------------------------------------------------------- compare methods
 
 

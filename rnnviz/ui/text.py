@@ -462,10 +462,6 @@ SEQUENCE_CAPTION = (
     "of each input cell: red pushed the output up, blue pulled it down. The other pages average "
     "over sequences; here the evidence shows where it sits in this sequence."
 )
-SEQUENCE_UPLOAD = (
-    "The One sequence view explains the trained experiment for now; switch back to it on the "
-    "Your model page to use it."
-)
 READ_SEQUENCE = (
     "**Reading the figure.** Each feature is a line over the input steps; behind it, each "
     "step's colour is that cell's signed effect on the explained output (the dotted line). "

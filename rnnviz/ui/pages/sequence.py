@@ -31,16 +31,18 @@ def main() -> None:
     if started is None:
         return
     config, subject = started
-    if subject.is_upload:
-        st.info(text.SEQUENCE_UPLOAD, icon=":material/info:")
-        return
-    result = subject.result
+    result, upload = subject.result, subject.upload
+    n_upload = None if upload is None else components.upload_sample_size(upload, config)
     try:
-        picks = cache.sequence_picks(result, config)
+        if upload is None:
+            picks = cache.sequence_picks(result, config)
+        else:
+            picks = cache.upload_sequence_picks(upload, n_upload)
     except Exception as exc:  # never show a traceback
         components.error_box("The scored sequences could not be read", exc)
         return
-    n, last = picks["n"], config.seq_len - 1
+    steps = config.seq_len if upload is None else upload.data.shape[1]
+    n, last = picks["n"], steps - 1
     _start(INDEX, state.view_param("seq"), (picks["confident"] or (0, last))[0], n - 1)
     _start(STEP, state.view_param("step"), last, last)
     days = picks["days"]
@@ -71,7 +73,10 @@ def main() -> None:
     index, step = int(st.session_state[INDEX]), int(st.session_state[STEP])
     state.set_view_params(seq=index, step=step)
     try:
-        maps = cache.sequence(result, config, index)
+        if upload is None:
+            maps = cache.sequence(result, config, index)
+        else:
+            maps = cache.upload_sequence(upload, n_upload, config, index)
     except Exception as exc:  # never show a traceback
         components.error_box("This sequence could not be explained", exc)
         return
