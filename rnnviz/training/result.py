@@ -354,7 +354,7 @@ class TrainResult:
         it names the cell ("The GRU learned the rule"), so a verdict shown beside another
         model's says which model it is about."""
         acc, base = self.val_accuracy, self.baseline_accuracy
-        if not self.config.data_kind.rule_made:  # no rule to learn: its forecasts are judged
+        if self.config.data_kind.real:  # no rule to learn: its forecasts are judged
             return real_series_verdict(self.config.task, acc, base)
         ratio = error_ratio(acc, base)
         share = "" if ratio is None else f" It makes {ratio:.0%} of the baseline's errors"
