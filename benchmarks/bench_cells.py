@@ -7,7 +7,7 @@ The first form trains every preset rule (``rnnviz.rules.PRESETS``) x seeds 0..N-
 the default recipe, in this one process (compiled models of the same shapes are reused, as on
 a server), and prints a table of verdict grades per preset and cell: "L/P/N" = seeds graded
 learned / partly learned / did not learn, plus the median training time per cell.
-Goal (issue 11): >= 9 of 10 learned on every preset with LSTM and GRU.
+Goal: >= 9 of 10 learned on every preset with LSTM and GRU.
 
 ``--memory`` runs the memory lesson pair instead (config presets "memory-simple-rnn" and
 "memory-lstm": ``x1[t-8] > 0.5`` over 20 steps), scores each trained model and prints, per
@@ -30,8 +30,8 @@ import numpy as np  # noqa: E402
 
 from rnnviz.config import CELLS, PRESETS, Config  # noqa: E402
 from rnnviz.experiment import explain  # noqa: E402
-from rnnviz.rules import PRESETS as RULES  # noqa: E402
-from rnnviz.training.model import train  # noqa: E402
+from rnnviz.rules import RULE_PRESETS as RULES  # noqa: E402
+from rnnviz.training.fit import train  # noqa: E402
 
 GRADES = ("learned", "partly learned", "did not learn")
 

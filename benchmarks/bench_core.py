@@ -30,11 +30,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone: rnnviz is here
 
+from rnnviz.attr.scoring import perturbation_importance
 from rnnviz.config import PRESETS, Config
 from rnnviz.data.split import make_split
 from rnnviz.experiment import explain
-from rnnviz.explain.scoring import perturbation_importance
-from rnnviz.training.model import train
+from rnnviz.training.fit import train
 
 
 def best_of(fn, n: int = 3) -> float:

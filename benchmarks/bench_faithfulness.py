@@ -28,12 +28,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
+from rnnviz.attr.methods import Context  # noqa: E402
+from rnnviz.attr.registry import resolve  # noqa: E402
 from rnnviz.config import BOX_NAMES, PRESETS  # noqa: E402
 from rnnviz.data.source import source_of  # noqa: E402
 from rnnviz.data.truth import map_auc  # noqa: E402
-from rnnviz.explain.methods import Context  # noqa: E402
-from rnnviz.explain.registry import resolve  # noqa: E402
-from rnnviz.training.model import train  # noqa: E402
+from rnnviz.training.fit import train  # noqa: E402
 
 
 def methods(window: int, block: int) -> dict[str, tuple[str, dict]]:

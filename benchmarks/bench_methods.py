@@ -36,10 +36,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
+from rnnviz.attr.registry import default_methods  # noqa: E402
 from rnnviz.config import Config  # noqa: E402
 from rnnviz.experiment import compare_methods  # noqa: E402
-from rnnviz.explain.registry import default_methods  # noqa: E402
-from rnnviz.training.model import train  # noqa: E402
+from rnnviz.training.fit import train  # noqa: E402
 
 
 def fmt(values: list) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone: rnnviz is here
 
 from rnnviz.config import Config
-from rnnviz.training.model import train
+from rnnviz.training.fit import train
 
 RULES = ("reference", "threshold", "lagged")
 

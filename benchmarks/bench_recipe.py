@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone: rnnviz is here
 
 from rnnviz.config import Config
+from rnnviz.metrics import error_ratio
 from rnnviz.rules import RULE_PRESETS
-from rnnviz.training.model import train
-from rnnviz.training.result import error_ratio
+from rnnviz.training.fit import train
 
 
 def main() -> None:

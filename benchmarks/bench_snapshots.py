@@ -2,7 +2,7 @@
 
     python benchmarks/bench_snapshots.py --rounds 5
 
-Trains the same configs with and without snapshots (``rnnviz.training.model.train(snapshots=...)``),
+Trains the same configs with and without snapshots (``rnnviz.training.fit.train(snapshots=...)``),
 side by side in rounds over all configs (the order alternating), in this one process as a
 server would: untimed trainings of every config in both modes first warm the compiled
 trainers and traces (the first training of a process traces everything and is not what a
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone
 import numpy as np
 
 from rnnviz.config import Config
-from rnnviz.training.model import train
+from rnnviz.training.fit import train
 
 CONFIGS = {
     "default (reference rule)": Config(),

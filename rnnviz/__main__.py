@@ -1,7 +1,7 @@
-"""``python -m rnnviz``: the command line."""
+"""``python -m rnnviz``: the command line (its help and errors name the command so)."""
 
 import sys
 
 from rnnviz.cli import main
 
-sys.exit(main())
+sys.exit(main(prog="python -m rnnviz"))

@@ -1,7 +1,7 @@
 """Command line: train on a config and print the thread's per-feature table and per-step tables.
 
 ``python -m rnnviz --preset reference`` reproduces the Cross Validated experiment;
-``--methods saliency,garson`` runs registered methods side by side (:mod:`rnnviz.explain.registry`)
+``--methods saliency,garson`` runs registered methods side by side (:mod:`rnnviz.attr.registry`)
 and scores them against the rule; ``python -m rnnviz --dataset seattle-weather`` (``--outcome
 temp_max``) runs the real series: its verdict against the baselines, the tables with the
 measurements' names and a reading; ``--json`` prints machine-readable results; bad input exits
@@ -11,15 +11,26 @@ with status 2 and a message.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import json
+import os
+import subprocess
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
+from rnnviz import __version__
+from rnnviz.attr.attribution import Attribution, drawn_lags
+from rnnviz.attr.comparison import METRICS
+from rnnviz.attr.registry import METHODS, check_name, default_methods, method_label
 from rnnviz.config import (
+    CELLS,
     DATASETS,
+    HEADS,
     OUTCOMES,
     PRESET_DATASETS,
     PRESETS,
@@ -30,26 +41,23 @@ from rnnviz.config import (
     parse_settings,
     series_preset,
 )
-from rnnviz.explain.attribution import Attribution, drawn_lags, json_list
-from rnnviz.explain.comparison import METRICS
-from rnnviz.explain.registry import METHODS, check_name, default_methods, method_label
-from rnnviz.report.readings import counted_outputs, thread_lines, verdict
+from rnnviz.metrics import json_list
+from rnnviz.report.readings import counted_outputs, thread_lines, training_verdict, verdict
+from rnnviz.report.readings import improving_note as result_improving_note
 from rnnviz.rules import RULE_PRESETS
-from rnnviz.training.result import TrainResult, longer
-from rnnviz.training.result import improving_note as result_improving_note
+from rnnviz.training.result import Progress, ProgressFn, TrainResult, longer
 
 if TYPE_CHECKING:
-    from rnnviz.explain.comparison import Comparison
+    from rnnviz.attr.comparison import Comparison
     from rnnviz.rules import Rule
 
 # flag -> Config field, for the knobs exposed on the command line
 _FLAGS = {
     "seq_len": "steps per sequence",
     "n_features": "number of input features",
-    "dataset": f"where the sequences come from: {', '.join(DATASETS)} (a real series starts "
-    "from its preset: seattle-weather, or seattle-temp with --outcome temp_max)",
-    "outcome": f"what a real series predicts: {', '.join(OUTCOMES)} (tomorrow's rain or max "
-    "temperature)",
+    "dataset": "where the sequences come from (a real series starts from its preset: "
+    "seattle-weather, or seattle-temp with --outcome temp_max)",
+    "outcome": "what a real series predicts (tomorrow's rain or max temperature)",
     "correlated": "correlated feature pairs with Spearman rho, e.g. x1~x4:0.95,x2~x3:-0.5",
     "rule": f"target rule: a preset ({', '.join(RULE_PRESETS)}) or an expression like "
     "'x1[t-2] > 0.5'",
@@ -58,10 +66,10 @@ _FLAGS = {
     "n_train": "training sequences",
     "n_val": "validation sequences",
     "n_score": "sequences used for scoring",
-    "cell": "recurrent cell: lstm, gru, simple_rnn or bilstm (bidirectional LSTM)",
+    "cell": "recurrent cell (bilstm: a bidirectional LSTM)",
     "units": "LSTM layer sizes, e.g. 10,5",
     "activations": "LSTM activations, e.g. tanh,tanh",
-    "head": "per-step output layer: dense or lstm",
+    "head": "per-step output layer",
     "input_scaling": "map [0, 1) to [-1, 1) inside the model: true or false",
     "epochs": "training epochs",
     "batch_size": "training batch size",
@@ -71,12 +79,35 @@ _FLAGS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+# knobs with a fixed list of values: argparse offers and checks them (Config checks the rest)
+_CHOICES: dict[str, Sequence[str]] = {
+    "cell": CELLS,
+    "head": HEADS,
+    "dataset": DATASETS,
+    "outcome": tuple(OUTCOMES),
+}
+PROG = "rnnviz"  # the installed script; ``python -m rnnviz`` passes its own
+
+
+def _default_text(name: str) -> str:
+    """The default preset's value of a knob as typed on the command line (10,5; true; none)."""
+    value = PRESETS["default"].to_dict()[name]
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value)) or "none"
+    return str(value) if value != "" else "none"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m rnnviz",
+        prog=prog,
         description="Which inputs does an LSTM rely on? Train on a synthetic rule and measure "
         "the RMS change of its predictions when N(0, sigma) noise is added to one feature.",
+        epilog=f"The dashboard: {prog} app [streamlit options], e.g. {prog} app --server.port "
+        "8502 (see: {prog} app --help). Defaults are the default preset's.".replace("{prog}", prog),
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument(
         "--preset",
         choices=sorted(PRESETS),
@@ -84,7 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", metavar="FILE", help="JSON file of settings (applied after preset)")
     for name, text in _FLAGS.items():
-        p.add_argument("--" + name.replace("_", "-"), dest=name, metavar="V", help=text)
+        choices = _CHOICES.get(name)
+        p.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            choices=choices,
+            metavar=None if choices else "V",
+            help=f"{text} (default: {_default_text(name)})".replace("%", "%%"),
+        )
     p.add_argument(
         "--methods",
         metavar="NAMES",
@@ -94,7 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         "perturbation alone, in the thread's format",
     )
     p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
-    p.add_argument("--save", metavar="DIR", help="save the trained model and its metadata here")
+    p.add_argument(
+        "--save",
+        metavar="DIR",
+        help="save the trained model and its metadata in this folder (created; its parent must "
+        "exist)",
+    )
     p.add_argument("--quiet", action="store_true", help="no training progress on stderr")
     return p
 
@@ -197,9 +240,10 @@ def method_names(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def format_comparison(comparison: Comparison, rule: Rule) -> str:
+def format_comparison(comparison: Comparison, rule: Rule | None) -> str:
     """Each method's per-feature table (from its ``to_frame()``), then the truth scores and the
-    verdict where the rule has ground truth."""
+    verdict where the rule has ground truth (a real series has no rule: None), then the
+    deletion and insertion scores where the comparison has curves."""
     lines = []
     for name in comparison.methods:
         attr = comparison.attributions[name]
@@ -212,13 +256,34 @@ def format_comparison(comparison: Comparison, rule: Rule) -> str:
         if attr.note:
             lines.append(f"  caveat: {attr.note}")
         lines.append("")
-    if rule.ground_truth:
+    if rule is not None and rule.ground_truth:
         truth = comparison.to_frame()[["method", *METRICS]]
         lines += [
             "Truth scores (how well each method's scores find the rule's inputs; - = no grain):",
             truth.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"),
             "",
             verdict(comparison, rule.features),
+        ]
+    if comparison.curves:
+        from rnnviz.report.readings import faithfulness_reading, faithfulness_table
+
+        table = faithfulness_table(comparison)
+        metric = next(iter(comparison.curves.values())).metric_label
+        lines += [
+            "",
+            f"Deletion and insertion ({metric} as each method's top cells are replaced by the "
+            "feature's mean; area against random orders, higher = more faithful):",
+            *(
+                f"  {m}: deletion {d}, insertion {i}; {r}"
+                for m, d, i, r in zip(
+                    table["method"],
+                    table["deletion"],
+                    table["insertion"],
+                    table["reading"],
+                    strict=True,
+                )
+            ),
+            faithfulness_reading(comparison).replace("**", ""),
         ]
     return "\n".join(lines).rstrip()
 
@@ -232,13 +297,27 @@ def comparison_json(comparison: Comparison) -> dict:
             "methods": list(comparison.methods),
             "rho": json_list(comparison.rank_agreement),
         },
+        "faithfulness": {m: c.to_dict() for m, c in (comparison.curves or {}).items()},
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """Entry point; returns the process exit status (130 after Ctrl-C, as shells do).
+
+    ``app`` as the first argument starts the dashboard (:func:`app_main`); any other arguments
+    run one experiment in the terminal.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["app"]:
+        return app_main(argv[1:], prog=f"{prog} app")
+    try:
+        return _run(build_parser(prog).parse_args(argv))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         config = make_config(args)
         ignored = ignored_note(args, config)
@@ -252,20 +331,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: --methods: {exc}", file=sys.stderr)
         return 2
+    if args.save:
+        problem = save_problem(Path(args.save))
+        if problem:
+            print(f"error: --save: {problem}", file=sys.stderr)
+            return 2
 
     from rnnviz.data.source import source_of
     from rnnviz.data.split import DataError
     from rnnviz.experiment import compare_methods, explain, interactions_json
-    from rnnviz.training.model import save, train
-
-    live = sys.stderr.isatty()
-
-    def progress(p) -> None:
-        # On a terminal the line updates in place; in a log, one line per epoch.
-        if args.quiet or (p.step < p.steps and not live):
-            return
-        end = "\n" if p.step == p.steps else "\r"
-        print(f"  training: {p.fraction:5.0%}  {p}", file=sys.stderr, end=end, flush=True)
+    from rnnviz.training.fit import train
+    from rnnviz.training.saving import save
 
     source = source_of(config)
     real = source.has_forecast  # judged against its baselines: a real series
@@ -276,14 +352,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"rule: {rule.expression}  (depends on {rule.describe_truth()})", file=sys.stderr)
         print(f"model: {describe_model(config)}, {describe_budget(config)}", file=sys.stderr)
-    try:
-        result = train(config, progress)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    comparison = None
-    if methods is not None:
-        comparison = compare_methods(result, config, methods, progress=progress)
+    with training_progress(sys.stderr, live=sys.stderr.isatty(), quiet=args.quiet) as progress:
+        try:
+            result = train(config, progress)
+        except DataError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        comparison = None
+        if methods is not None:
+            comparison = compare_methods(result, config, methods, progress=progress)
     scores = explain(result, config) if methods is None or real else None
     series = series_results(config, result, scores) if real else None
     if args.save:
@@ -298,9 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         out["training"] = {
             **result.metrics(),
             "history": result.history,
-            "snapshots": [s.to_dict() for s in result.snapshots],  # issue 11, part 1
+            "snapshots": [s.to_dict() for s in result.snapshots],
         }
-        out["interactions"] = interactions_json(result, config)  # issue 11, part 3
+        out["interactions"] = interactions_json(result, config)
         if comparison is None:
             out["scores"] = scores.to_dict()
         else:
@@ -308,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.update(series or {})
         print(json.dumps(out, indent=2))
     else:
-        print(result.verdict())
+        print(training_verdict(result))
         if series is not None:
             print(series["verdict"]["text"])
         print(f"trained {result.epochs_run} epochs in {result.seconds:.1f} s; sigma={config.sigma}")
@@ -329,6 +406,104 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif result.grade == "did not learn":
         print("warning: the model did not learn; its importances mean little", file=sys.stderr)
     return 0
+
+
+def save_problem(path: Path) -> str | None:
+    """Why ``--save`` could not write its folder at ``path`` (checked before any training, so a
+    typo costs no training), or None: the folder may exist (it is overwritten) or be new in an
+    existing, writable folder."""
+    if path.exists() and not path.is_dir():
+        return f"{path} is a file; name a folder (it is created if it does not exist)"
+    folder = path if path.is_dir() else path.parent
+    if not folder.exists():
+        return f"folder {folder} does not exist: create it first, or save somewhere else"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"folder {folder} is not writable: save somewhere else"
+    return None
+
+
+@contextlib.contextmanager
+def training_progress(
+    stream: TextIO, live: bool, quiet: bool = False, force_terminal: bool | None = None
+) -> Iterator[ProgressFn | None]:
+    """The training's progress report on ``stream``: on a terminal (``live``) a rich progress
+    bar with the time remaining, restarted for each training (stepwise retrains); in a log (CI,
+    a pipe) one plain line per epoch; nothing when ``quiet``."""
+    if quiet:
+        yield None
+        return
+    if not live:
+
+        def plain(p: Progress) -> None:
+            if p.step == p.steps:
+                print(f"  training: {p.fraction:5.0%}  {p}", file=stream, flush=True)
+
+        yield plain
+        return
+
+    from rich import progress as rich_progress
+    from rich.console import Console
+
+    columns = (
+        rich_progress.TextColumn("  training"),
+        rich_progress.BarColumn(),
+        rich_progress.TaskProgressColumn(),
+        rich_progress.TimeRemainingColumn(),
+        rich_progress.TextColumn("{task.fields[status]}"),
+    )
+    console = Console(file=stream, force_terminal=force_terminal)
+    with rich_progress.Progress(*columns, console=console) as bar:
+        task = bar.add_task("training", total=1.0, status="")
+        done = 0.0
+
+        def rich_bar(p: Progress) -> None:
+            nonlocal done, task
+            if p.fraction < done:  # another training started: a bar of its own
+                bar.stop_task(task)
+                task = bar.add_task("training", total=1.0, status="")
+            done = p.fraction
+            bar.update(task, completed=p.fraction, status=str(p))
+
+        yield rich_bar
+
+
+def app_main(argv: Sequence[str], prog: str = f"{PROG} app") -> int:
+    """``rnnviz app [streamlit options]``: the dashboard, served by ``streamlit run`` on the
+    script shipped in the package; every argument goes to Streamlit (e.g. --server.port 8502)."""
+    if argv[:1] in (["-h"], ["--help"]):
+        print(
+            f"usage: {prog} [streamlit options]\n\n"
+            "Start the rnnviz dashboard in a browser tab (stop it with Ctrl-C). Every option is "
+            "passed to\n'streamlit run', e.g. --server.port 8502 --server.headless true; "
+            "'streamlit run --help' lists them."
+        )
+        return 0
+    if importlib.util.find_spec("streamlit") is None:
+        print(
+            "error: the dashboard needs Streamlit and Plotly: pip install 'rnnviz[app]'",
+            file=sys.stderr,
+        )
+        return 2
+    spec = importlib.util.find_spec("rnnviz.ui.script.app")  # found, not run: no streamlit here
+    if spec is None or spec.origin is None:
+        print("error: this rnnviz install has no dashboard script; reinstall it", file=sys.stderr)
+        return 2
+    return _run_command([sys.executable, "-m", "streamlit", "run", spec.origin, *argv])
+
+
+def _run_command(cmd: list[str]) -> int:
+    """Run ``cmd`` in place of this process where the system can (signals and the exit status
+    go straight to Streamlit, and no idle Python process waits for it), else as a child."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execv(cmd[0], cmd)  # does not return
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 130
 
 
 def series_results(config: Config, result: TrainResult, scores: Attribution) -> dict:

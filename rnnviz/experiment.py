@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rnnviz.attr.scoring import PerturbationResult, perturbation_importance
 from rnnviz.config import Config
 from rnnviz.data.base import Dataset
 from rnnviz.data.source import source_of
 from rnnviz.data.split import make_split
-from rnnviz.explain.scoring import PerturbationResult, perturbation_importance
 from rnnviz.training.result import ProgressFn, TrainResult
 
 if TYPE_CHECKING:
-    from rnnviz.explain.comparison import Comparison
-    from rnnviz.explain.interactions import InteractionResult
-    from rnnviz.explain.methods import Context
+    from rnnviz.attr.comparison import Comparison
+    from rnnviz.attr.interactions import InteractionResult
+    from rnnviz.attr.methods import Context
 
 TrainFn = Callable[[tuple[int, ...]], float]
 
@@ -63,13 +63,13 @@ def _on_score_split(measure, result: TrainResult, config: Config | None, names_a
 
 
 def explain_interactions(result: TrainResult, config: Config | None = None) -> InteractionResult:
-    """Pairwise interactions (:mod:`rnnviz.explain.interactions`) of a trained model on its score
+    """Pairwise interactions (:mod:`rnnviz.attr.interactions`) of a trained model on its score
     split.
 
     Same seed, σ, repeats, sequences and counted outputs as :func:`explain`, so the singles
     equal the per-feature bars.
     """
-    from rnnviz.explain.interactions import interaction_importance
+    from rnnviz.attr.interactions import interaction_importance
 
     return _on_score_split(interaction_importance, result, config, names_arg="names")
 
@@ -107,7 +107,7 @@ def run(
     config: Config, progress: ProgressFn | None = None
 ) -> tuple[TrainResult, PerturbationResult]:
     """Train the model of ``config`` and score it."""
-    from rnnviz.training.model import train  # TensorFlow: imported when a training is asked for
+    from rnnviz.training.fit import train  # TensorFlow: imported when a training is asked for
 
     result = train(config, progress)
     return result, explain(result, config)
@@ -115,7 +115,7 @@ def run(
 
 def method_context(result: TrainResult, config: Config | None = None) -> Context:
     """The methods' Context for a trained model: its predictor, model and score split."""
-    from rnnviz.explain.methods import Context
+    from rnnviz.attr.methods import Context
 
     config = config or result.config
     data = make_split(config, "score")
@@ -146,18 +146,22 @@ def compare_methods(
     methods: Sequence[str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     progress: ProgressFn | None = None,
+    curves: bool = True,
 ) -> Comparison:
     """Run ``methods`` (default: the registry's default set, every fast method) on one trained
     model and score them against the rule's ground truth (a real series has none: no truth
-    scores, only the attributions and their agreement).
+    scores, only the attributions and their agreement). ``curves``: each method's deletion and
+    insertion curves too (:mod:`rnnviz.attr.faithfulness`: accuracy, or R² for a
+    regression, on the score split as the method's most important cells are removed), which
+    need no ground truth.
 
     Parameters a method takes from the experiment (``MethodSpec.from_config``: perturbation's
     sigma and repeats) come from ``config`` unless ``params`` says otherwise; a parameter of
     kind ``trainer`` (stepwise) gets a trainer for this config (with ``progress``) that takes
     ``result`` as the training with all features, so it trains F models, not F + 1.
     """
-    from rnnviz.explain.comparison import compare
-    from rnnviz.explain.registry import default_methods, spec_of
+    from rnnviz.attr.comparison import compare
+    from rnnviz.attr.registry import default_methods, spec_of
 
     config = config or result.config
     methods = default_methods() if methods is None else tuple(methods)
@@ -174,13 +178,25 @@ def compare_methods(
                 given[p.name] = make_stepwise_trainer(config, progress, full=result)
         if not given:
             del params[name]
-    return compare(method_context(result, config), methods, params, truth=ground_truth(config))
+    ctx = method_context(result, config)
+    labels = None
+    if curves and ctx.y is None:  # a regression's context carries no labels: the split has them
+        labels = make_split(config, "score").y
+    return compare(
+        ctx,
+        methods,
+        params,
+        truth=ground_truth(config),
+        curves=curves,
+        labels=labels,
+        task=config.task,
+    )
 
 
 def make_stepwise_trainer(
     config: Config, progress: ProgressFn | None = None, full: TrainResult | None = None
 ) -> TrainFn:
-    """``train_fn(kept) -> validation loss`` for :func:`rnnviz.explain.methods.stepwise`, training
+    """``train_fn(kept) -> validation loss`` for :func:`rnnviz.attr.methods.stepwise`, training
     ``config``'s model.
 
     Dropped features are overwritten with the constant 0.5 (0, the training mean, for a real
@@ -194,7 +210,7 @@ def make_stepwise_trainer(
     cross-entropy (mean squared error for a regression) over the valid steps of the same
     validation split.
     """
-    from rnnviz.training.model import evaluate, train
+    from rnnviz.training.fit import evaluate, train
 
     if full is not None and full.config.training_key() != config.training_key():
         raise ValueError("the full model was trained with another training config than this one")

@@ -186,7 +186,7 @@ def test_the_cli_starts_from_the_box_preset():
 
 
 def test_the_box_is_outlined_on_the_feature_by_step_maps():
-    from rnnviz.explain.attribution import Attribution
+    from rnnviz.attr.attribution import Attribution
     from rnnviz.report import plots
 
     truth = source_of(SMALL["raretime"]).truth

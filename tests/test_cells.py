@@ -10,7 +10,9 @@ import pytest
 
 from rnnviz.config import CELLS, PRESETS, Config, ConfigError
 from rnnviz.experiment import explain
-from rnnviz.training.model import build_model, inference_key, train
+from rnnviz.training.fit import train
+from rnnviz.training.model import build_model
+from rnnviz.training.predictor import inference_key
 
 TINY = Config(
     rule="threshold",
@@ -126,7 +128,7 @@ def test_same_config_same_weights(cell):
 
 @pytest.mark.parametrize("cell", ["gru", "bilstm"])
 def test_saved_model_of_each_cell_loads(tmp_path, cell):
-    from rnnviz.training.model import load, save
+    from rnnviz.training.saving import load, save
 
     result = train(TINY.replace(cell=cell))
     back = load(save(result, tmp_path / cell))

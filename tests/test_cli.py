@@ -1,6 +1,8 @@
 """The command line: tables in the thread's format, JSON, and clear errors with exit status 2."""
 
+import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -136,8 +138,8 @@ def test_module_entry_point_runs():
 def test_tables_say_which_outputs_counted_and_lags_start_at_0():
     import numpy as np
 
+    from rnnviz.attr.scoring import perturbation_importance
     from rnnviz.cli import format_tables
-    from rnnviz.explain.scoring import perturbation_importance
 
     x = np.random.default_rng(0).random((20, 5, 2), dtype=np.float32)
 
@@ -160,17 +162,19 @@ def test_tables_say_which_outputs_counted_and_lags_start_at_0():
 def graded(monkeypatch):
     """Real training whose verdict numbers are then set by hand: 75% against a 50% baseline
     (partly learned), with a validation loss that fell 20% over its last epoch."""
-    import rnnviz.training.model
+    import rnnviz.training.fit
 
-    real = rnnviz.training.model.train
+    real = rnnviz.training.fit.train
 
     def train(config, progress=None):
-        result = real(config, progress)
-        result.val_accuracy, result.baseline_accuracy = 0.75, 0.5
-        result.history = {"loss": [0.6, 0.5], "val_loss": [0.5, 0.4]}
-        return result
+        return dataclasses.replace(
+            real(config, progress),
+            val_accuracy=0.75,
+            baseline_accuracy=0.5,
+            history={"loss": [0.6, 0.5], "val_loss": [0.5, 0.4]},
+        )
 
-    monkeypatch.setattr(rnnviz.training.model, "train", train)
+    monkeypatch.setattr(rnnviz.training.fit, "train", train)
 
 
 def test_text_says_the_grade_and_offers_more_epochs(capsys, graded):
@@ -193,7 +197,7 @@ def test_json_has_the_grade(capsys, graded):
 
 
 def test_help_lists_the_registry_s_methods(capsys):
-    from rnnviz.explain.registry import METHODS, default_methods
+    from rnnviz.attr.registry import METHODS, default_methods
 
     with pytest.raises(SystemExit):
         main(["--help"])
@@ -218,7 +222,7 @@ def test_methods_run_through_the_comparison(capsys):
 def test_methods_in_json(capsys):
     assert main([*TINY, "--json", "--quiet", "--methods", "default,tsr:perturbation"]) == 0
     data = json.loads(capsys.readouterr().out)
-    from rnnviz.explain.registry import default_methods
+    from rnnviz.attr.registry import default_methods
 
     names = [*default_methods(), "tsr:perturbation", "random"]
     assert list(data["methods"]) == names
@@ -286,3 +290,172 @@ def test_a_series_says_the_counts_it_does_not_read_were_ignored():
     assert note is not None and "n_score = 10" in note and "337" in note
     plain = build_parser().parse_args(["--dataset", "seattle-weather"])
     assert ignored_note(plain, make_config(plain)) is None
+
+
+# --------------------------------------------------------------------------- as users expect
+
+
+def _help(capsys, argv=("--help",), **kwargs) -> str:
+    with pytest.raises(SystemExit) as done:
+        main(list(argv), **kwargs)
+    assert done.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_prog_is_the_command_that_was_typed(capsys):
+    assert _help(capsys).startswith("usage: rnnviz ")  # the installed script
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnviz", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.startswith("usage: python -m rnnviz ")
+
+
+def test_knobs_with_a_fixed_list_offer_it_as_choices(capsys):
+    from rnnviz.config import CELLS, DATASETS, HEADS, OUTCOMES
+
+    help_text = _help(capsys)
+    for flag, names in [("cell", CELLS), ("head", HEADS), ("dataset", DATASETS)]:
+        assert f"--{flag} {{{','.join(names)}}}" in help_text
+    assert f"--outcome {{{','.join(OUTCOMES)}}}" in help_text
+    with pytest.raises(SystemExit) as done:
+        main([*TINY, "--cell", "transformer"])
+    assert done.value.code == 2
+    assert "invalid choice: 'transformer'" in capsys.readouterr().err
+
+
+def test_help_shows_each_knob_s_default(capsys):
+    from rnnviz.config import PRESETS
+
+    default = PRESETS["default"]
+    help_text = " ".join(_help(capsys).split())  # argparse wraps lines
+    assert f"--seq-len V steps per sequence (default: {default.seq_len})" in help_text
+    assert f"(default: {','.join(map(str, default.units))})" in help_text
+    assert f"Adam learning rate (default: {default.learning_rate})" in help_text
+    assert "--preset" in help_text and "(default: default" in help_text
+
+
+def test_version(capsys):
+    import rnnviz
+
+    assert _help(capsys, ["--version"]).strip() == f"rnnviz {rnnviz.__version__}"
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Training that fails the test if it starts."""
+    import rnnviz.training.model
+
+    def train(*args, **kwargs):
+        raise AssertionError("trained before the arguments were checked")
+
+    monkeypatch.setattr(rnnviz.training.model, "train", train)
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("missing/m", "folder {parent} does not exist"),
+        ("a_file", "{path} is a file"),
+        ("a_file/m", "{parent} is not a folder"),
+    ],
+)
+def test_save_is_checked_before_training(capsys, tmp_path, no_training, where, message):
+    (tmp_path / "a_file").write_text("not a folder")
+    path = tmp_path / where
+    assert main([*TINY, "--save", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --save: ") and "Traceback" not in err
+    assert message.format(path=path, parent=path.parent) in err
+
+
+def test_ctrl_c_exits_130_with_one_line(capsys, monkeypatch):
+    import rnnviz.training.model
+
+    def train(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rnnviz.training.model, "train", train)
+    assert main([*TINY, "--quiet"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_ctrl_c_during_training_in_a_real_process():
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnnviz", "--epochs", "50", "--patience", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []  # up to "rule: ...": the arguments are read, training is next
+        while not (lines and lines[-1].startswith("rule: ")):
+            lines.append(proc.stderr.readline())
+            assert lines[-1] and len(lines) < 50, lines  # TensorFlow logs a few lines first
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and err.splitlines()[-1] == "interrupted"
+
+
+def _progress_reports(epochs: int = 2, steps: int = 3):
+    from rnnviz.training.result import Progress
+
+    for epoch in range(1, epochs + 1):
+        for step in range(1, steps + 1):
+            yield Progress(
+                epoch, epochs, step, steps, loss=0.5, val_loss=0.4 if step == steps else None
+            )
+
+
+def test_progress_in_a_log_is_one_plain_line_per_epoch():
+    import io
+
+    from rnnviz.cli import training_progress
+
+    stream = io.StringIO()
+    with training_progress(stream, live=False) as report:
+        for p in _progress_reports():
+            report(p)
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue() and "\x1b" not in stream.getvalue()
+    assert [line.split("  ")[-1] for line in lines] == [
+        "epoch 1/2, loss 0.5000, val loss 0.4000",
+        "epoch 2/2, loss 0.5000, val loss 0.4000",
+    ]
+
+
+def test_progress_on_a_terminal_is_a_rich_bar_with_an_estimate():
+    import io
+
+    from rnnviz.cli import training_progress
+
+    stream = io.StringIO()
+    with training_progress(stream, live=True, force_terminal=True) as report:
+        for p in _progress_reports():
+            report(p)
+    text = stream.getvalue()
+    assert "\x1b[" in text and "━" in text  # rich's bar, drawn in place
+    assert "epoch 2/2, loss 0.5000, val loss 0.4000" in text
+    assert "0:00:0" in text  # the time-remaining column
+
+
+def test_app_runs_streamlit_on_the_packaged_script(capsys, monkeypatch):
+    import rnnviz.cli
+
+    calls = []
+    monkeypatch.setattr(rnnviz.cli, "_run_command", lambda cmd: calls.append(cmd) or 0)
+    assert main(["app", "--server.port", "8600", "--server.headless", "true"]) == 0
+    (cmd,) = calls
+    assert cmd[:4] == [sys.executable, "-m", "streamlit", "run"]
+    script = cmd[4]
+    assert script.endswith("rnnviz/ui/script/app.py") and os.path.isfile(script)
+    assert cmd[5:] == ["--server.port", "8600", "--server.headless", "true"]
+    capsys.readouterr()
+    assert main(["app", "--help"]) == 0 and not calls[1:]
+    assert capsys.readouterr().out.startswith("usage: rnnviz app [streamlit options]")

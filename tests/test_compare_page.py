@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.comparison import Comparison
 from rnnviz.data.truth import chance_auc_sd, score_method
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.comparison import Comparison
 from rnnviz.report import readings
 from rnnviz.serve.jobs import stepwise_index
 from rnnviz.ui import cache, tables, text
@@ -162,8 +162,8 @@ def test_sweep_reading_tells_noise_from_a_real_swap():
 
 
 def test_random_row_reading_gives_the_spread_of_its_lag_auc():
-    from rnnviz.explain.comparison import compare
-    from rnnviz.explain.methods import Context
+    from rnnviz.attr.comparison import compare
+    from rnnviz.attr.methods import Context
 
     x = np.random.default_rng(0).random((300, 6, 3), dtype=np.float32)
     ctx = Context(lambda z: z[:, :, 0] + z[:, :, 1], x, seed=7)
@@ -199,8 +199,10 @@ def figures(at: AppTest) -> dict[str, tuple[str, str]]:
 
 
 def frame(at: AppTest):
-    (shown,) = at.table
-    return shown.value
+    """The truth table (the deletion and insertion scores' table is the other one)."""
+    shown = [t for t in at.table if "feature AUC" in t.value.columns]
+    assert len(shown) == 1, len(at.table)
+    return shown[0].value
 
 
 def test_page_opens_on_a_few_methods_against_the_truth(app):
@@ -227,8 +229,14 @@ def test_page_opens_on_a_few_methods_against_the_truth(app):
     # gradient-free lag grain for perturbation; none for the weight methods
     row = dict(zip(table["method"], table["lag AUC"], strict=True))
     assert row["Input perturbation (noise)"] != "—" and row["Connection weights (Olden)"] == "—"
-    assert len(figures(at)) == 2  # multiples and agreement: no Lek, no σ sweep
+    # multiples, agreement and the deletion and insertion curves: no Lek, no σ sweep
+    assert len(figures(at)) == 3
+    # the curves: one row per method with both scores, and their reading from the numbers
+    (curves,) = [t.value for t in at.table if "deletion" in t.value.columns]
+    assert list(curves["method"]) == labels
+    assert all(v[0] in "+-" for v in curves["deletion"])
     markdown = "\n".join(m.value for m in at.markdown)
+    assert "Most faithful to this model by deletion: **" in markdown
     assert "**What the methods say here:**" in markdown
     (weights_line,) = [
         line for line in markdown.splitlines() if line.startswith("- **Connection weights")
@@ -250,9 +258,9 @@ def test_all_methods_are_one_click_away(app):
     labels = list(frame(at)["method"])
     assert len(labels) == 13  # 11 fast methods, the σ sweep and the random row
     assert "Backward stepwise elimination" not in labels  # opt-in: it retrains
-    # multiples, agreement, Lek's profiles, the σ sweep, the groups' map and the two
-    # improved stepwise selections' losses, each with its note
-    assert len(figures(at)) == 7
+    # multiples, agreement, the deletion and insertion curves, Lek's profiles, the σ sweep,
+    # the groups' map and the two improved stepwise selections' losses, each with its note
+    assert len(figures(at)) == 8
     markdown = "\n".join(m.value for m in at.markdown)
     for name in ("group", "iss1", "iss2"):
         assert text.FIGURE_NOTES[name].strip() in markdown
@@ -270,7 +278,7 @@ def test_fewer_methods_and_tsr_re_render(app):
         "Garson's algorithm",
         "Random scores (chance)",
     ]
-    assert len(figures(at)) == 2  # no Lek, no σ sweep
+    assert len(figures(at)) == 3  # multiples, agreement and the curves: no Lek, no σ sweep
     at.checkbox(key="cmp_tsr").check().run()
     assert_clean(at)
     assert "TSR on Input perturbation (noise)" in list(frame(at)["method"])

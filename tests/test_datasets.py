@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 
 from rnnviz import metrics
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.config import PRESETS, Config, ConfigError
 from rnnviz.data import datasets as ds
 from rnnviz.data.source import source_of
-from rnnviz.explain.scoring import PerturbationResult
 from rnnviz.report import readings
-from rnnviz.training import result
 
 FIXTURE = Path(__file__).parent / "fixtures" / "seattle-weather-excerpt.csv"
 # The excerpt's 120 days cut like the real splits: earlier days train, later ones judge.
@@ -321,7 +320,7 @@ def test_r2_against_the_training_mean_by_hand():
 
 
 def test_verdicts_name_both_baselines():
-    text = result.classification_verdict(
+    text = readings.classification_verdict(
         0.75,
         0.6,
         0.7,
@@ -334,11 +333,11 @@ def test_verdicts_name_both_baselines():
     assert "60.0%" in text and "70.0%" in text
     assert "83% of persistence's errors" in text  # 0.25 / 0.30
     assert "no ground truth" in text
-    close = result.classification_verdict(
+    close = readings.classification_verdict(
         0.72, 0.6, 0.71, beats_majority=True, beats_persistence=False
     )
     assert "not clearly persistence" in close
-    text = result.regression_verdict(0.9, 4.0, 9.0, beats_persistence=True, unit="°C")
+    text = readings.regression_verdict(0.9, 4.0, 9.0, beats_persistence=True, unit="°C")
     assert "R² = 0.90" in text and "2.00 °C" in text and "3.00 °C" in text
     assert "removes 56% of persistence's squared error" in text  # 1 - 4/9
 
@@ -436,7 +435,8 @@ def test_sigma_meaning_is_a_sentence_about_spread():
 
 def test_regression_model_has_a_linear_head_in_the_targets_units():
     pytest.importorskip("vega_datasets")
-    from rnnviz.training.model import build_model, evaluate
+    from rnnviz.training.fit import evaluate
+    from rnnviz.training.model import build_model
 
     config = PRESETS["seattle-temp"]
     model = build_model(config)
@@ -457,6 +457,7 @@ def test_regression_model_has_a_linear_head_in_the_targets_units():
 def test_end_to_end_run_on_the_real_series():
     pytest.importorskip("vega_datasets")
     from rnnviz.experiment import run
+    from rnnviz.report.readings import training_verdict
 
     config = PRESETS["seattle-temp"].replace(epochs=2, n_repeats=1)
     trained, scores = run(config)  # what the CLI and the pages call
@@ -472,8 +473,8 @@ def test_end_to_end_run_on_the_real_series():
     assert correlations[("temp_max", "temp_min")] == pytest.approx(0.87, abs=0.01)
     assert "persistence" in verdict and "Caveats (real data):" in reading
     assert trained.baseline_accuracy == 0.0  # R² of the training mean
-    assert trained.verdict().startswith("Validation R² = ")
-    assert "no rule to learn" in trained.verdict()
+    assert training_verdict(trained).startswith("Validation R² = ")
+    assert "no rule to learn" in training_verdict(trained)
 
 
 @pytest.mark.parametrize(
@@ -490,6 +491,6 @@ def test_end_to_end_run_on_the_real_series():
 def test_the_verdict_box_colour_agrees_with_the_verdict(scores, standing):
     assert ds.forecast_standing(scores) == standing
     if "r2" in scores and standing == "none":
-        assert "did not learn" in result.regression_verdict(
+        assert "did not learn" in readings.regression_verdict(
             scores["r2"], 1.0, 1.0, beats_persistence=False
         )

@@ -19,10 +19,10 @@ import numpy as np
 import plotly
 import pytest
 
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.comparison import Comparison
-from rnnviz.explain.interactions import InteractionResult
-from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.comparison import Comparison
+from rnnviz.attr.interactions import InteractionResult
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.report import plots, plots_training
 from rnnviz.training.snapshots import Snapshot
 
@@ -171,6 +171,35 @@ ALL = (
 )
 
 
+def _with_curves(methods: tuple[str, ...], metric: str = "accuracy") -> Comparison:
+    """A comparison whose methods carry deletion and insertion curves (weights: feature grain)."""
+    from rnnviz.attr.faithfulness import Curves
+
+    base = _comparison(methods)
+    rng = np.random.default_rng(3)
+    curves = {}
+    for k, m in enumerate(methods):
+        grain = "feature" if m in ("connection_weights", "garson", "lek", "stepwise") else "cell"
+        units = 3 if grain == "feature" else 60
+        shares = np.unique(np.rint(np.linspace(0, 1, 14) * units)) / units
+        drop = np.exp(-shares * (2 + k / 2))
+        full, empty = (0.97, 0.5) if metric == "accuracy" else (0.87, -0.05)
+        line = empty + (full - empty) * drop
+        rise = full - (full - empty) * np.exp(-shares * (1 + k / 3))
+        random = np.stack(
+            [
+                empty + (full - empty) * (1 - shares) + rng.normal(0, 0.01, len(shares))
+                for _ in range(3)
+            ]
+        )
+        curves[m] = Curves(
+            m, grain, metric, units, shares, line, rise, random, full + empty - random
+        )
+    return Comparison(
+        base.methods, base.attributions, {}, base.rank_agreement, base.seconds, None, curves
+    )
+
+
 def _lek(names=NAMES) -> Attribution:
     f = len(names)
     grid = np.tile(np.linspace(0.0002, 0.9996, 20), (f, 1))
@@ -272,6 +301,12 @@ def cases() -> dict[str, tuple]:
         ),
         "agreement_heatmap": twin("agreement_heatmap", _comparison(FIRST), widths=(NOTE_COLUMN,)),
         "agreement_heatmap_all": twin("agreement_heatmap", _comparison(ALL), widths=(NOTE_COLUMN,)),
+        "faithfulness_curves": twin(
+            "faithfulness_curves", _with_curves(FIRST), widths=(NOTE_COLUMN, FULL)
+        ),
+        "faithfulness_curves_all": twin(
+            "faithfulness_curves", _with_curves(ALL, "r2"), widths=(NOTE_COLUMN, FULL)
+        ),
         "lek_profiles": twin("lek_profiles", _lek(), {0}, widths=(NOTE_COLUMN, FULL)),
         "lek_profiles_series": twin("lek_profiles", _lek(SERIES), None, widths=(FULL,)),
         "sigma_sweep_curves": twin("sigma_sweep_curves", _sweep(), {0}, widths=(NOTE_COLUMN, FULL)),

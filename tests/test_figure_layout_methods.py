@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from test_figure_layout import FULL, NOTE_COLUMN, PHONE, SERIES, draw, page  # noqa: F401
 
-from rnnviz.explain.methods import Context
-from rnnviz.explain.registry import run_method
+from rnnviz.attr.methods import Context
+from rnnviz.attr.registry import run_method
 from rnnviz.report import plots
 
 pytestmark = [pytest.mark.browser]

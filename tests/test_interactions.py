@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from rnnviz.attr.interactions import interaction_importance
+from rnnviz.attr.scoring import perturbation_importance
 from rnnviz.data.truth import interacting_pairs
-from rnnviz.explain.interactions import interaction_importance
-from rnnviz.explain.scoring import perturbation_importance
 from rnnviz.rules import parse_rule
 
 SIGMA = 0.2

@@ -19,7 +19,7 @@ from rnnviz.serve.jobs import TrainingJobs, wait_for, warm
 from rnnviz.serve.store import ModelStore
 from rnnviz.serve.warm import missing, preset_experiments
 from rnnviz.serve.worker import Worker, WorkerDied
-from rnnviz.training.model import train
+from rnnviz.training.fit import train
 
 TINY = Config(seq_len=5, n_train=300, n_val=100, n_score=40, epochs=1)
 GATE = "worker_tasks:gate"

@@ -7,11 +7,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from rnnviz.attr.attribution import Attribution, PerturbationResult
+from rnnviz.attr.comparison import Comparison
+from rnnviz.attr.reliance import noise_of
 from rnnviz.config import Config
 from rnnviz.data.truth import score_method
-from rnnviz.explain.attribution import Attribution, PerturbationResult
-from rnnviz.explain.comparison import Comparison
-from rnnviz.explain.reliance import noise_of
 from rnnviz.report import lessons
 from rnnviz.serve.hosting import HOSTED_BOUNDS
 from rnnviz.serve.jobs import preset_experiments
@@ -197,7 +197,7 @@ def tiny_lessons(tmp_path_factory):
 
 def expected_reveal(lesson) -> lessons.Reveal:
     """The reveal recomputed from the cached experiments, outside the page."""
-    from rnnviz.explain.registry import first_methods
+    from rnnviz.attr.registry import first_methods
     from rnnviz.ui import cache
 
     store = cache.model_store()
@@ -378,12 +378,13 @@ def test_the_memory_lessons_next_step_is_learned_and_its_peak_follows():
     """The suggested change, trained with its real recipe (about 3 s): it must grade learned,
     and the lag profile must peak at the new lag."""
     from rnnviz.experiment import explain
-    from rnnviz.training.model import train
+    from rnnviz.report.readings import training_verdict
+    from rnnviz.training.fit import train
 
     config = {lesson.slug: lesson for lesson in lessons._lessons()}["memory"].try_config
     assert config.rule == "x1[t-4] > 0.5"
     result = train(config)
-    assert result.grade == "learned", result.verdict()
+    assert result.grade == "learned", training_verdict(result)
     # what the suggestion says of the default budget holds too
     assert train(config.replace(epochs=3)).grade == "partly learned"
     assert lessons.peak_lag(explain(result, config.replace(n_score=60, n_repeats=2)), 0)[0] == 4

@@ -1,4 +1,4 @@
-"""Tests for rnnviz.explain.methods, the registry and the comparison: hand-computable attributions
+"""Tests for rnnviz.attr.methods, the registry and the comparison: hand-computable attributions
 on
 linear functions, then a tiny LSTM."""
 
@@ -10,15 +10,15 @@ import logging
 import numpy as np
 import pytest
 
+from rnnviz.attr import comparison as C
+from rnnviz.attr import methods as M
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.comparison import compare
+from rnnviz.attr.methods import Context
+from rnnviz.attr.registry import METHODS, run_method
 from rnnviz.config import Config
 from rnnviz.data.split import make_split
 from rnnviz.experiment import make_stepwise_trainer
-from rnnviz.explain import comparison as C
-from rnnviz.explain import methods as M
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.comparison import compare
-from rnnviz.explain.methods import Context
-from rnnviz.explain.registry import METHODS, run_method
 
 W = np.array([2.0, -1.0, 0.0], dtype=np.float32)  # f(x)_t = 2 x1_t - x2_t (x3 unused)
 N, T, F = 30, 5, 3
@@ -232,7 +232,7 @@ def test_stepwise_with_a_given_trainer(x) -> None:
 
 
 def test_stepwise_trainer_overwrites_dropped_columns(monkeypatch) -> None:
-    import rnnviz.training.model
+    import rnnviz.training.fit
 
     seen = []
 
@@ -243,7 +243,7 @@ def test_stepwise_trainer_overwrites_dropped_columns(monkeypatch) -> None:
         seen.append((train_data, val_data))
         return Fake()
 
-    monkeypatch.setattr(rnnviz.training.model, "train", fake_train)
+    monkeypatch.setattr(rnnviz.training.fit, "train", fake_train)
     config = Config(n_train=60, n_val=50, seq_len=4)
     train_fn = make_stepwise_trainer(config)
     assert train_fn((0, 2)) == 0.5
@@ -261,6 +261,7 @@ def test_stepwise_trainer_overwrites_dropped_columns(monkeypatch) -> None:
 
 def _full_model(config: Config):
     """A stand-in for the experiment's trained model: a fixed predictor and its val loss."""
+    from rnnviz.training.handle import ModelHandle
     from rnnviz.training.result import TrainResult
 
     def predict(a: np.ndarray) -> np.ndarray:
@@ -268,19 +269,18 @@ def _full_model(config: Config):
 
     return TrainResult(
         config=config,
-        model=None,
         history={},
         val_loss=float("nan"),  # never read: the loss is computed on the trainer's data
         val_accuracy=0.0,
         baseline_accuracy=0.5,
         seconds=0.0,
         epochs_run=1,
-        _predictor=predict,
+        handle=ModelHandle(predict=predict),
     )
 
 
 def test_stepwise_reuses_the_trained_model_for_all_features(monkeypatch) -> None:
-    import rnnviz.training.model
+    import rnnviz.training.fit
 
     trainings = []
 
@@ -291,7 +291,7 @@ def test_stepwise_reuses_the_trained_model_for_all_features(monkeypatch) -> None
         trainings.append(val_data)
         return Fake()
 
-    monkeypatch.setattr(rnnviz.training.model, "train", fake_train)
+    monkeypatch.setattr(rnnviz.training.fit, "train", fake_train)
     config = Config(n_train=60, n_val=50, seq_len=4)
     full = _full_model(config)
     train_fn = make_stepwise_trainer(config, full=full)
@@ -301,7 +301,7 @@ def test_stepwise_reuses_the_trained_model_for_all_features(monkeypatch) -> None
     # The base loss is the full model's loss on the validation data the drop-one trainings
     # are scored on (the same split, loss and valid steps), so the differences are fair.
     val = make_split(config, "val")
-    expected = rnnviz.training.model.evaluate(full.predict, val)[0]
+    expected = rnnviz.training.fit.evaluate(full.predict, val)[0]
     assert attr.extra["base_loss"] == expected
     for seen in trainings:
         np.testing.assert_array_equal(seen.y, val.y)
@@ -570,7 +570,7 @@ ALL = tuple(
 
 @pytest.fixture(scope="module")
 def trained():
-    from rnnviz.training.model import train
+    from rnnviz.training.fit import train
 
     return train(LSTM_CONFIG)
 
@@ -656,9 +656,9 @@ def test_lstm_compare_scores_against_the_rule(ctx) -> None:
 
 def test_compare_methods_on_a_bidirectional_lstm() -> None:
     """Every default method, the weight methods included, runs on a bidirectional LSTM."""
+    from rnnviz.attr.registry import default_methods
     from rnnviz.experiment import compare_methods
-    from rnnviz.explain.registry import default_methods
-    from rnnviz.training.model import train
+    from rnnviz.training.fit import train
 
     config = Config(
         cell="bilstm", seq_len=5, n_train=300, n_val=100, n_score=40, epochs=1, n_repeats=2
@@ -681,7 +681,8 @@ def test_new_models_of_one_architecture_trigger_no_retracing(caplog) -> None:
     """
     import tensorflow as tf
 
-    from rnnviz.training.model import Predictor, build_model
+    from rnnviz.training.model import build_model
+    from rnnviz.training.predictor import Predictor
 
     config = Config(seq_len=T, n_features=F, units=(7,), activations=("tanh",))
     models = [build_model(config.replace(seed=s)) for s in range(6)]
@@ -731,7 +732,7 @@ def test_real_stepwise_trainer_is_deterministic() -> None:
     again = make_stepwise_trainer(config)((0, 1))
     assert again == attr.extra["base_loss"]
     # The experiment's own model stands in for the all-features training: same loss.
-    from rnnviz.training.model import train
+    from rnnviz.training.fit import train
 
     reused = make_stepwise_trainer(config, full=train(config))((0, 1))
     assert reused == pytest.approx(again, abs=1e-9)

@@ -1,12 +1,17 @@
 """A real stacked LSTM: it learns, its map is causal, and it finds x1 and x2 as the thread did."""
 
+import pickle
+
 import numpy as np
 import pytest
 
 from rnnviz.config import PRESETS, Config
 from rnnviz.data.split import DataError, make_split
 from rnnviz.experiment import explain
-from rnnviz.training.model import build_model, evaluate, load, save, train
+from rnnviz.report.readings import training_verdict
+from rnnviz.training.fit import evaluate, train
+from rnnviz.training.model import build_model
+from rnnviz.training.saving import load, save
 
 SMALL = Config(n_train=400, n_val=100, n_score=50, epochs=1, n_repeats=2)
 
@@ -21,8 +26,8 @@ def trained():
 
 def test_default_recipe_learns_and_says_so(trained):
     result, _ = trained
-    assert result.learned, result.verdict()
-    assert "learned the rule" in result.verdict()
+    assert result.learned, training_verdict(result)
+    assert "learned the rule" in training_verdict(result)
     assert result.val_accuracy > result.baseline_accuracy + 0.2
     assert len(result.history["loss"]) == result.epochs_run
 
@@ -67,11 +72,27 @@ def test_save_and_load_round_trip(tmp_path):
     assert (tmp_path / "m" / "model.keras").stat().st_size > 0
 
 
+def test_a_lazily_loaded_result_loads_on_first_use_and_pickles_without_its_model(tmp_path):
+    a = train(SMALL)
+    save(a, tmp_path / "m")
+    b = load(tmp_path / "m", lazy=True)
+    assert not b.handle.loaded
+    copy = pickle.loads(pickle.dumps(b))  # its loader travels, not a Keras model
+    assert not copy.handle.loaded and copy == b
+    x = make_split(SMALL, "score").x
+    np.testing.assert_array_equal(copy.predict(x), a.predict(x))
+    assert copy.handle.loaded and not b.handle.loaded  # each copy loads its own
+    assert b.model is b.model  # loaded once
+    again = pickle.loads(pickle.dumps(b))  # a loaded copy pickles as its loader again
+    assert not again.handle.loaded
+    np.testing.assert_array_equal(again.predict(x), a.predict(x))
+
+
 def test_untrained_model_is_flagged():
     # one tiny epoch at a negligible learning rate cannot beat the majority class
     result = train(SMALL.replace(learning_rate=1e-5, n_train=100))
     assert not result.learned
-    assert "did NOT learn" in result.verdict()
+    assert "did NOT learn" in training_verdict(result)
 
 
 def test_one_class_rule_refuses_to_train():
@@ -104,7 +125,7 @@ def test_lagged_rule_input_step_0_is_not_lit_by_outputs_without_a_target():
     # against at most 0.135 for steps 1-7 on this model). Only outputs with a target count now.
     cfg = Config(rule="lagged", n_val=500, n_score=100, n_repeats=2)
     result = train(cfg)
-    assert result.learned, result.verdict()
+    assert result.learned, training_verdict(result)
     scores = explain(result)
     assert scores.output_mask.tolist() == [False, False] + [True] * 8
     x1 = scores.cell_mean[0]

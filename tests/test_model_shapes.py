@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnviz.explain.scoring import perturbation_importance, trim_lags
+from rnnviz.attr.scoring import perturbation_importance, trim_lags
 from rnnviz.report import plots
-from rnnviz.training.model import Predictor
+from rnnviz.training.predictor import Predictor
 
 T, F, N = 6, 2, 64
 

@@ -1,10 +1,10 @@
 """Same numbers for the same seeds: a few scores pinned from the code before the refactor.
 
-``pinned_numbers.json`` was written by this file (``python tests/test_pinned.py``) on the code
-of main before issue 10's refactor; the test asserts that today's code reproduces every number
-to 1e-6. The model is a tiny LSTM built here with fixed weights (no training, so nothing but
-the scoring code can move the numbers). Regenerate only on purpose, when scores are meant to
-change.
+``pinned_numbers.json`` was written by this file (``python tests/test_pinned.py``) on the code of
+main before the scoring core was refactored into methods; the test asserts that today's code
+reproduces every number to 1e-6. The model is a tiny LSTM built here with fixed weights (no
+training, so nothing but the scoring code can move the numbers). Regenerate only on purpose, when
+scores are meant to change.
 """
 
 from __future__ import annotations
@@ -60,10 +60,10 @@ def _plain(a) -> list | float | None:
 
 def compute() -> dict:
     """Today's numbers: perturbation_importance on a function, then every fast method."""
-    from rnnviz.explain.comparison import compare
-    from rnnviz.explain.methods import Context
-    from rnnviz.explain.scoring import perturbation_importance
-    from rnnviz.training.model import Predictor
+    from rnnviz.attr.comparison import compare
+    from rnnviz.attr.methods import Context
+    from rnnviz.attr.scoring import perturbation_importance
+    from rnnviz.training.predictor import Predictor
 
     x, y, valid = _inputs()
 

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from rnnviz.explain.scoring import PerturbationResult
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.report import plots
 
 F, T, R = 3, 4, 2

@@ -6,9 +6,9 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.comparison import Comparison, normalised_scores
-from rnnviz.explain.registry import METHODS, method_label
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.comparison import Comparison, normalised_scores
+from rnnviz.attr.registry import METHODS, method_label
 from rnnviz.report import plots
 
 NAMES = ("x1", "x2", "x3")

@@ -1,4 +1,4 @@
-"""The one criterion for "relied on" and "combines" (rnnviz.explain.reliance), and the sentences
+"""The one criterion for "relied on" and "combines" (rnnviz.attr.reliance), and the sentences
 that
 use it, checked on plain functions whose answer is known by hand: a sum (no interaction), a
 product (interaction σ²), a feature the function never reads (exactly 0), a small known weight.
@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnviz.explain import reliance
-from rnnviz.explain.attribution import PerturbationResult
-from rnnviz.explain.interactions import interaction_importance
-from rnnviz.explain.scoring import perturbation_importance
+from rnnviz.attr import reliance
+from rnnviz.attr.attribution import PerturbationResult
+from rnnviz.attr.interactions import interaction_importance
+from rnnviz.attr.scoring import perturbation_importance
 from rnnviz.report import lessons, readings
 from rnnviz.report.plots import interaction_heatmap
 

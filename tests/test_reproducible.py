@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from rnnviz.config import Config
-from rnnviz.training.model import train
+from rnnviz.training.fit import train
 
 CFG = Config(rule="threshold", seed=105, n_train=2000, epochs=4)
 
@@ -80,13 +80,13 @@ def test_two_trainings_at_once_equal_each_trained_alone():
 
 def test_a_reused_compiled_trainer_gives_the_weights_of_a_fresh_one():
     """Trainings borrow compiled models of the same shapes; that must change no number."""
-    from rnnviz.training import model as model_module
+    from rnnviz.training.feeding import TRAINERS
 
     first, second = (
         CFG.replace(n_train=600, epochs=2, seed=7),
         CFG.replace(n_train=600, epochs=3, seed=8, learning_rate=0.01, rule="reference"),
     )
-    model_module._TRAINERS.clear()
+    TRAINERS.clear()
     fresh = train(second)
     train(first)  # leaves a compiled model of these shapes, trained, with its optimiser state
     reused = train(second)
@@ -97,7 +97,7 @@ def test_a_reused_compiled_trainer_gives_the_weights_of_a_fresh_one():
 
 def test_models_of_one_architecture_share_a_trace_and_keep_their_own_predictions():
     from rnnviz.data.split import make_split
-    from rnnviz.training.model import Predictor
+    from rnnviz.training.predictor import Predictor
 
     a, b = (train(CFG.replace(n_train=400, epochs=1, seed=s)) for s in (31, 32))
     x = make_split(CFG.replace(n_score=300), "score").x

@@ -9,10 +9,10 @@ import json
 import numpy as np
 import pytest
 
+from rnnviz.attr.comparison import compare
+from rnnviz.attr.methods import Context, group_spans
+from rnnviz.attr.registry import run_method
 from rnnviz.data.truth import feature_auc, saliency_precision_recall
-from rnnviz.explain.comparison import compare
-from rnnviz.explain.methods import Context, group_spans
-from rnnviz.explain.registry import run_method
 from rnnviz.report import plots
 from rnnviz.ui.text import FIGURE_NOTES
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from rnnviz.explain.scoring import perturbation_importance, trim_lags
+from rnnviz.attr.scoring import perturbation_importance, trim_lags
 
 SIGMA = 0.2
 T, F = 10, 3

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from rnnviz.config import Config
+from rnnviz.report.readings import training_verdict
 from rnnviz.ui import cache, state
 
 from apptools import TINY, assert_clean, charts, make_app, private_cache, shown
@@ -30,7 +31,7 @@ def test_changing_the_form_never_shows_the_old_result_as_current():
     assert_clean(at)
     old = cache.model_store().get(TINY_CONFIG)
     assert old is not None
-    assert old.verdict() in [e.value for e in (*at.success, *at.warning)]
+    assert training_verdict(old) in [e.value for e in (*at.success, *at.warning)]
     assert not any(NOT_TRAINED in i.value for i in at.info)
     # the panel is titled with the rule of the experiment it shows
     assert any("Result of" in m.value and "x1 * x2 < 0.25" in m.value for m in at.markdown)
@@ -46,7 +47,7 @@ def test_changing_the_form_never_shows_the_old_result_as_current():
     assert "x1 * x2 < 0.25" in previous.label
     inside = [e.value for e in (*previous.success, *previous.warning)]
     everywhere = [e.value for e in (*at.success, *at.warning)]
-    assert inside.count(old.verdict()) == 1 == everywhere.count(old.verdict())
+    assert inside.count(training_verdict(old)) == 1 == everywhere.count(training_verdict(old))
     assert len(previous.metric) == len(at.metric) == 4
     assert len(previous.get("plotly_chart")) == len(charts(at)) == 1
 
@@ -54,7 +55,7 @@ def test_changing_the_form_never_shows_the_old_result_as_current():
     at.selectbox(key="setup_preset").set_value("reference").run()
     assert_clean(at)
     assert not any(NOT_TRAINED in i.value for i in at.info) and not previous_panel(at)
-    assert old.verdict() in [e.value for e in (*at.success, *at.warning)]
+    assert training_verdict(old) in [e.value for e in (*at.success, *at.warning)]
 
     # train the lagged rule, then go back in the form: trained before, but not the one shown
     at.selectbox(key="setup_preset").set_value("lagged").run()
@@ -104,7 +105,7 @@ def test_a_short_training_offers_to_train_longer_and_does():
     # the form follows the new experiment, whose result is the one shown
     assert at.number_input(key="setup_epochs").value == 2
     assert not any(NOT_TRAINED in i.value for i in at.info) and not previous_panel(at)
-    assert store.get(longer).verdict() in [e.value for e in (*at.success, *at.warning)]
+    assert training_verdict(store.get(longer)) in [e.value for e in (*at.success, *at.warning)]
     assert any("Result of" in m.value and "· 2 epochs, seed 7" in m.value for m in at.markdown)
 
 
@@ -125,7 +126,7 @@ def _notices(accuracy: float, baseline: float) -> None:
     from rnnviz.ui import components
 
     history = {"loss": [0.5], "val_loss": [0.5]}
-    result = TrainResult(Config(), None, history, 0.5, accuracy, baseline, 1.0, 1)
+    result = TrainResult(Config(), history, 0.5, accuracy, baseline, 1.0, 1)
     components.learned_notice(result)  # what the results pages show above their plots
 
 

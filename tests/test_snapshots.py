@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.config import Config
-from rnnviz.explain.scoring import PerturbationResult
 from rnnviz.training.snapshots import (
     SNAPSHOT_TARGET,
     Snapshot,
@@ -86,7 +86,7 @@ def test_snapshot_steps_are_evenly_spaced_from_zero_to_the_last_step():
 @pytest.fixture(scope="module")
 def default_run():
     """The default recipe, with snapshots and progress reports, and without snapshots."""
-    from rnnviz.training.model import train
+    from rnnviz.training.fit import train
 
     reports = []
     with_snaps = train(Config(), reports.append)
@@ -128,7 +128,7 @@ def test_progress_reports_carry_the_newest_snapshot(default_run):
 def test_final_snapshot_ranks_features_as_the_full_scoring_does():
     """On x1 > 0.5 only x1 matters: the last snapshot and the full scoring agree on that."""
     from rnnviz.experiment import explain
-    from rnnviz.training.model import train
+    from rnnviz.training.fit import train
 
     config = Config(rule="threshold", seed=1)
     result = train(config)
@@ -153,7 +153,7 @@ def test_snapshots_round_trip_through_the_store(tmp_path):
     trained = ModelStore(tmp_path).get_or_train(TINY)
     assert len(trained.snapshots) >= 2
     back = ModelStore(tmp_path).get(TINY)  # a restarted server: read from disk
-    assert back is not None and back._model is None  # lazily: no model read for this
+    assert back is not None and not back.handle.loaded  # lazily: no model read for this
     assert [s.step for s in back.snapshots] == [s.step for s in trained.snapshots]
     for a, b in zip(trained.snapshots, back.snapshots, strict=True):
         np.testing.assert_array_equal(a.effects, b.effects)

@@ -13,7 +13,7 @@ import rnnviz.serve.store
 from rnnviz.config import Config
 from rnnviz.data.split import make_split
 from rnnviz.serve.store import ModelStore
-from rnnviz.training.model import train
+from rnnviz.training.fit import train
 
 CFG = Config(n_train=300, n_val=100, n_score=40, epochs=1, seq_len=6)
 
@@ -302,7 +302,7 @@ def test_kept_scores_edited_by_hand_are_removed_and_recomputed(tmp_path, kept):
 def test_kept_scores_are_checked_against_their_config_even_with_a_good_checksum(tmp_path, kept):
     """What the store wrote itself is checked too: a result that cannot be this config's (a
     text σ, the wrong features, not finite) is never served."""
-    from rnnviz.explain.scoring import PerturbationResult
+    from rnnviz.attr.scoring import PerturbationResult
 
     store, scores = kept
     F, T, R = TINY.n_features, TINY.seq_len, TINY.n_repeats

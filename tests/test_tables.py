@@ -8,8 +8,8 @@ import json
 
 import numpy as np
 
+from rnnviz.attr.scoring import perturbation_importance, trim_lags
 from rnnviz.config import Config
-from rnnviz.explain.scoring import perturbation_importance, trim_lags
 from rnnviz.report import readings
 from rnnviz.ui import tables, text
 

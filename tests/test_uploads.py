@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from rnnviz.config import Bounds, Config
+from rnnviz.report.readings import upload_regression_verdict
 from rnnviz.serve.hosting import HOSTED_BOUNDS, load_settings
 from rnnviz.serve.uploads import (
     UploadError,
@@ -23,9 +24,9 @@ from rnnviz.serve.uploads import (
     prepare_upload,
     read_data,
     regression_scores,
-    regression_verdict,
 )
-from rnnviz.training.model import Predictor, build_model
+from rnnviz.training.model import build_model
+from rnnviz.training.predictor import Predictor
 
 CFG = Config(n_train=100, seq_len=6)
 
@@ -564,7 +565,7 @@ def test_regression_upload_verdict_by_hand(tmp_path):
     assert r["persistence_mse"] == pytest.approx(9 / 4)
     assert r["model_mse_after_first"] == pytest.approx(1 / 2)
     assert upload.grade == "learned" and upload.accuracy is None
-    text = regression_verdict(r)
+    text = upload_regression_verdict(r)
     assert "R² = 0.904" in text and "removes 78% of persistence's squared error" in text
     assert "regression, with targets y" in upload.describe_data()
 

@@ -6,24 +6,18 @@ most 20% of the majority-class error rate, partly learned when at most 70%, else
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import pickle
 
 import pytest
 
 from rnnviz.config import Bounds, Config
+from rnnviz.metrics import GRADES, LEARNED_ERROR_RATIO, PARTLY_ERROR_RATIO, error_ratio, grade_of
+from rnnviz.report.readings import improving_note, training_verdict
 from rnnviz.serve.uploads import Upload
-from rnnviz.training.result import (
-    GRADES,
-    IMPROVING_TOLERANCE,
-    LEARNED_ERROR_RATIO,
-    PARTLY_ERROR_RATIO,
-    TrainResult,
-    error_ratio,
-    grade_of,
-    improving_note,
-    longer,
-    still_improving,
-)
+from rnnviz.training.handle import ModelHandle
+from rnnviz.training.result import IMPROVING_TOLERANCE, TrainResult, longer, still_improving
 
 
 def made(
@@ -36,7 +30,6 @@ def made(
     history = {"loss": list(val_loss), "val_loss": list(val_loss)}
     return TrainResult(
         config=config or Config(),
-        model=None,
         history=history,
         val_loss=val_loss[-1],
         val_accuracy=accuracy,
@@ -94,20 +87,20 @@ def test_a_baseline_without_errors_is_learned_only_when_perfect():
     assert error_ratio(1.0, 1.0) is None
     assert grade_of(1.0, 1.0) == "learned"
     assert grade_of(0.99, 1.0) == "did not learn"
-    assert "baseline's errors" not in made(1.0, 1.0).verdict()
+    assert "baseline's errors" not in training_verdict(made(1.0, 1.0))
 
 
 def test_verdict_says_the_grade_with_the_numbers():
-    text = made(0.992, 0.6).verdict()  # error 0.008 against 0.4: 2%
+    text = training_verdict(made(0.992, 0.6))  # error 0.008 against 0.4: 2%
     assert text.startswith("The LSTM learned the rule: validation accuracy 99.2% against 60.0%")
     assert "It makes 2% of the baseline's errors." in text
 
-    text = made(0.75, 0.5).verdict()  # error 0.25 against 0.5: 50%
+    text = training_verdict(made(0.75, 0.5))  # error 0.25 against 0.5: 50%
     assert text.startswith("The LSTM only PARTLY learned the rule: validation accuracy 75.0%")
     assert "It makes 50% of the baseline's errors (learned means at most 20%)" in text
     assert "only partly right" in text
 
-    text = made(0.55, 0.5).verdict()  # error 0.45 against 0.5: 90%
+    text = training_verdict(made(0.55, 0.5))  # error 0.45 against 0.5: 90%
     assert text.startswith("The LSTM did NOT learn the rule: validation accuracy 55.0%")
     assert "It makes 90% of the baseline's errors." in text
 
@@ -118,7 +111,7 @@ def test_verdict_says_the_grade_with_the_numbers():
 )
 def test_verdict_names_the_cell_it_is_about(cell, name):
     # two verdicts side by side (the cells lesson) must say which model each is about
-    text = made(0.717, 0.512, config=Config(cell=cell)).verdict()
+    text = training_verdict(made(0.717, 0.512, config=Config(cell=cell)))
     assert text.startswith(f"The {name} only PARTLY learned the rule: validation accuracy 71.7%")
     assert "LSTM" not in text.replace("bidirectional LSTM", "")
 
@@ -198,3 +191,15 @@ def test_uploads_are_graded_the_same_way(accuracy, baseline, grade, learned):
         baseline_accuracy=baseline,
     )
     assert upload.grade == grade and upload.learned is learned
+
+
+def test_a_result_is_a_frozen_record_with_its_model_behind_a_handle():
+    result = made(0.9, 0.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.val_accuracy = 1.0  # type: ignore[misc]
+    assert result.model is None  # a hand-made result has no model
+    with pytest.raises(ValueError, match="no model"):
+        result.predict  # noqa: B018
+    stand_in = TrainResult(**{**vars(result), "handle": ModelHandle(predict=len)})
+    assert stand_in.predict is len and stand_in == result  # the handle is no part of equality
+    assert pickle.loads(pickle.dumps(stand_in)).predict is len

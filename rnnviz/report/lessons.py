@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnviz.attr.reliance import feature_floor, pair_floor
 from rnnviz.config import CELL_NAMES, PRESETS, Config, describe_budget
-from rnnviz.explain.reliance import feature_floor, pair_floor
 from rnnviz.report.readings import join, noise_floor_text
 
-# Relied on, combined and "nothing" are decided by one test, rnnviz.explain.reliance: clear of the
+# Relied on, combined and "nothing" are decided by one test, rnnviz.attr.reliance: clear of the
 # noise floor that the features the rule does not read set on the same model. The copy takes as
 # much credit as the original from this share of the original's effect.
 AS_MUCH_SHARE = 0.8
@@ -76,7 +76,7 @@ def reveal_features(
     scores, noise: Sequence[int] | None, options: Mapping[str, tuple[int, ...]] = FEATURE_OPTIONS
 ) -> Reveal:
     """Which features the model relies on: those clear of the noise floor that ``noise`` (the
-    features the rule does not read, :func:`rnnviz.explain.reliance.noise_of`) sets, with the values
+    features the rule does not read, :func:`rnnviz.attr.reliance.noise_of`) sets, with the values
     and the criterion in words."""
     mean, std = scores.importances_mean, scores.importances_std
     names = scores.feature_names
@@ -150,7 +150,7 @@ def reveal_interaction(
 ) -> Reveal:
     """Whether ``pair`` combines: its interaction (the RMS of Δ_ij − Δ_i − Δ_j, not a
     difference of RMS values) against the noise floor that pairs with a feature of ``noise``
-    show (:func:`rnnviz.explain.reliance.pair_floor`)."""
+    show (:func:`rnnviz.attr.reliance.pair_floor`)."""
     names = interactions.feature_names
     i, j = pair
     a, b = names[i], names[j]
@@ -192,7 +192,7 @@ def reveal_correlated(
     """How much credit the near-copy takes, against the original and against the noise floor.
 
     ``unrelated``: features the rule never reads and nothing copies: they set the noise floor
-    (:func:`rnnviz.explain.reliance.feature_floor`), what "nothing" looks like on this model. The
+    (:func:`rnnviz.attr.reliance.feature_floor`), what "nothing" looks like on this model. The
     copy
     shows nothing when it does not clear that floor, as much as the original from
     AS_MUCH_SHARE of the original's effect.
@@ -235,7 +235,7 @@ NOT_ALL = "Not all of them"
 
 def reveal_methods(comparison, truth_features: Iterable[int]) -> Reveal:
     """Whether every method ranks the rule's features first (feature AUC 1), in one sentence."""
-    from rnnviz.explain.registry import RANDOM
+    from rnnviz.attr.registry import RANDOM
     from rnnviz.report.readings import verdict
 
     auc = [
@@ -304,8 +304,8 @@ _COUNT = {2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven", 8: "
 
 
 def _lessons() -> tuple[Lesson, ...]:
+    from rnnviz.attr.registry import first_methods, method_label
     from rnnviz.experiment import DISAGREEMENT_EXAMPLE
-    from rnnviz.explain.registry import first_methods, method_label
 
     methods = first_methods()
     labels = [method_label(m) for m in methods]

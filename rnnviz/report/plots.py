@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from rnnviz.explain.attribution import Attribution, PerturbationResult, drawn_lags
-from rnnviz.explain.comparison import normalised_scores
-from rnnviz.explain.interactions import InteractionResult
-from rnnviz.explain.registry import method_label
+from rnnviz.attr.attribution import Attribution, PerturbationResult, drawn_lags
+from rnnviz.attr.comparison import normalised_scores
+from rnnviz.attr.interactions import InteractionResult
+from rnnviz.attr.registry import RANDOM, method_label
 from rnnviz.report.readings import step_ranges
 
 USED_COLOR = "#F28E2B"  # features / lags the rule really reads
@@ -637,6 +637,7 @@ WIDE_FROM_PX = {
     "sigma_sweep_curves": 560,
     "group_map": 560,
     "stepwise_losses": 560,
+    "faithfulness_curves": 620,
 }
 
 
@@ -648,7 +649,7 @@ def method_multiples(
 ) -> go.Figure:
     """Small multiples: one panel per method, per-feature scores divided by that method's max.
 
-    ``comparison`` is a :class:`rnnviz.explain.comparison.Comparison`. Whiskers are ±1 std over
+    ``comparison`` is a :class:`rnnviz.attr.comparison.Comparison`. Whiskers are ±1 std over
     repeats
     (same scale) for methods with repeats. With ``truth_features`` the bars are coloured (and
     hatched) like :func:`feature_bars`; the features the rule reads carry TRUTH_MARK.
@@ -825,7 +826,7 @@ def lek_profiles(
 ) -> go.Figure:
     """Lek's sensitivity curves: one panel per feature, one line per held quantile.
 
-    ``attribution`` is the :func:`rnnviz.explain.methods.lek` Attribution: ``extra["grid"]`` (F, P)
+    ``attribution`` is the :func:`rnnviz.attr.methods.lek` Attribution: ``extra["grid"]`` (F, P)
     swept values, ``extra["curves"]`` (F, Q, P) mean predictions, ``extra["quantiles"]``.
     Four panels a row, NARROW_COLUMNS with ``narrow`` (a phone); the legend below.
     """
@@ -919,7 +920,7 @@ def sigma_sweep_curves(
 ) -> go.Figure:
     """Perturbation effect against σ, one line per feature, ±1 std whiskers, log σ axis.
 
-    ``attribution`` is the :func:`rnnviz.explain.methods.sigma_sweep` Attribution
+    ``attribution`` is the :func:`rnnviz.attr.methods.sigma_sweep` Attribution
     (``extra["sigmas"]``
     (S,), ``extra["curves"]`` / ``extra["curves_std"]`` (F, S), ``extra["sigma"]`` the σ of
     its per-feature scores, marked by a dotted line). Features the rule reads are solid and
@@ -1002,7 +1003,7 @@ def group_map(
     narrow: bool = False,
     box: Rect | None = None,
 ) -> go.Figure:
-    """Feature × input step map of a group method (:func:`rnnviz.explain.methods.group_occlusion`):
+    """Feature × input step map of a group method (:func:`rnnviz.attr.methods.group_occlusion`):
     each cell carries its group's effect, and the groups are outlined (side by side only: sliding
     groups overlap), so the scale is on the map; the title names it, the subtitle the edit;
     ``truth_features`` get TRUTH_MARK, a planted ``box`` is outlined. ``narrow`` (a phone):
@@ -1179,6 +1180,125 @@ def stepwise_losses(
     )
 
 
+# --------------------------------------------------------------------- deletion and insertion
+
+RANDOM_COLOR = "#8A94A6"  # the random orders' reference, grey like the features not used
+RANDOM_DASH = {"cell": "dash", "feature": "dot"}
+CURVE_TITLES = {
+    "deletion": "Deletion: most important removed first",
+    "insertion": "Insertion: most important put back first",
+}
+CURVE_AXES = {"deletion": "share of cells removed", "insertion": "share of cells put back"}
+
+
+def faithfulness_curves(comparison, narrow: bool = False) -> go.Figure:
+    """Each method's deletion and insertion curves beside random orders': the model's quality
+    (accuracy, R² or loss) against the share of cells removed (put back), one line per method
+    and one grey dashed line per grain of the random reference.
+
+    ``comparison`` is a :class:`rnnviz.attr.comparison.Comparison` with ``curves``
+    (:mod:`rnnviz.attr.faithfulness`); the random method's own curve is left out (the
+    reference is the mean of several random orders). Wide: the two panels side by side;
+    ``narrow`` (a phone): one above the other. The legend sits below.
+    """
+    from plotly.subplots import make_subplots
+
+    curves = {m: c for m, c in (comparison.curves or {}).items() if m != RANDOM}
+    if not curves:
+        raise ValueError("this comparison has no deletion or insertion curves")
+    names = [m for m in comparison.methods if m in curves]
+    first = curves[names[0]]
+    percent = first.metric in ("accuracy", "agreement")
+    kinds = ("deletion", "insertion")
+    titles = [CURVE_TITLES[k] for k in kinds]
+    references = {}
+    for m in names:
+        references.setdefault(curves[m].grain, curves[m])
+    orders = len(first.random_deletion)
+    head = title_layout(
+        f"{first.metric_label[0].upper()}{first.metric_label[1:]} as the top cells go",
+        f"each method's order of importance; grey = random orders (mean of {orders}); "
+        "a deletion curve below grey, an insertion curve above it = faithful",
+        panel_lines=2 if narrow else 1,
+    )
+    legend_rows = -(-(len(names) + len(references)) // (1 if narrow else 3))
+    legend_px = 22 * legend_rows + 10
+    panel_px = 230 if narrow else 300
+    rows, cols = (2, 1) if narrow else (1, 2)
+    gap = 70 + PANEL_LINE_PX * 2  # below a panel: its ticks and axis title, then the next title
+    plot = rows * panel_px + (rows - 1) * gap
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[_two_lines(t, 30) if narrow else t for t in titles],
+        shared_yaxes=not narrow,
+        horizontal_spacing=0.06,
+        vertical_spacing=gap / plot if rows > 1 else 0.0,
+    )
+    hover = "%{y:.1%}" if percent else "%{y:.3f}"
+    for k, kind in enumerate(kinds):
+        row, col = (k + 1, 1) if narrow else (1, k + 1)
+        for grain, ref in references.items():
+            label = "random order" + (f" ({grain}s)" if len(references) > 1 else "")
+            fig.add_trace(
+                go.Scatter(
+                    x=ref.shares,
+                    y=ref.reference(kind),
+                    mode="lines",
+                    name=label,
+                    legendgroup=f"random-{grain}",
+                    showlegend=k == 0,
+                    line={"color": RANDOM_COLOR, "width": 2, "dash": RANDOM_DASH[grain]},
+                    hovertemplate=f"<b>{label}</b><br>%{{x:.0%}}: {hover}<extra></extra>",
+                ),
+                row=row,
+                col=col,
+            )
+        for i, m in enumerate(names):
+            c = curves[m]
+            label = method_label(m) + (" (features)" if c.grain == "feature" else "")
+            fig.add_trace(
+                go.Scatter(
+                    x=c.shares,
+                    y=c.curve(kind),
+                    mode="lines+markers",
+                    name=label,
+                    legendgroup=m,
+                    showlegend=k == 0,
+                    line={"color": feature_color(i), "width": 2},
+                    marker={"size": 5},
+                    hovertemplate=(
+                        f"<b>{label}</b><br>%{{x:.0%}} {CURVE_AXES[kind].split(' of ')[0]}"
+                        f"<br>{first.metric_label} {hover}<br>{kind} score "
+                        f"{c.score(kind):+.3f}<extra></extra>"
+                    ),
+                ),
+                row=row,
+                col=col,
+            )
+        fig.update_xaxes(
+            title_text=CURVE_AXES[kind],
+            tickformat=".0%",
+            range=[-0.02, 1.02],
+            dtick=0.25,
+            title_standoff=6,
+            row=row,
+            col=col,
+        )
+        if narrow or k == 0:
+            fig.update_yaxes(title_text=first.metric_label, row=row, col=col)
+    fig.update_yaxes(tickformat=".0%" if percent else None, automargin=True)
+    fig.update_annotations(font={"size": 13})
+    bottom = 60 + legend_px
+    fig.update_layout(
+        **head,
+        height=head["margin"]["t"] + plot + bottom,
+        legend={**LEGEND_BELOW, "title": {"text": "order of removal", "side": "top"}},
+    )
+    fig.update_layout(margin={"b": bottom})
+    return fig
+
+
 # --------------------------------------------------------------------- pairwise interactions
 
 
@@ -1248,6 +1368,7 @@ def interaction_heatmap(
 
 __all__ += [
     "agreement_heatmap",
+    "faithfulness_curves",
     "interaction_heatmap",
     "lek_profiles",
     "method_multiples",

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rnnviz.explain.attribution import Attribution
+from rnnviz.attr.attribution import Attribution
 from rnnviz.report.plots import (
     LEGEND_BELOW,
     OTHER_COLOR,

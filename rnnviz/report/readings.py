@@ -1,24 +1,22 @@
 """Readings: the sentences that turn a result's numbers into words (pure, no Streamlit).
 
 Every reading is derived from the numbers passed in (a
-:class:`rnnviz.explain.comparison.Comparison`,
+:class:`rnnviz.attr.comparison.Comparison`,
 an Attribution, a rule's ground truth), so the pages and the command line say only what the
 scores show. Teaching prose that holds no numbers lives in :mod:`rnnviz.ui.text`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from math import comb
 from typing import Any
 
 import numpy as np
 
-from rnnviz.config import Config
-from rnnviz.data import datasets
-from rnnviz.data.source import source_of
-from rnnviz.explain.registry import RANDOM, method_label, spec_of
-from rnnviz.explain.reliance import (
+from rnnviz.attr.registry import RANDOM, method_label, spec_of
+from rnnviz.attr.reliance import (
     MIN_SHARE,
     NOISE_FACTOR,
     SPREAD,
@@ -26,8 +24,16 @@ from rnnviz.explain.reliance import (
     feature_floor,
     pair_floor,
 )
-from rnnviz.explain.scoring import PerturbationResult
-from rnnviz.training.result import classification_verdict, regression_verdict
+from rnnviz.attr.scoring import PerturbationResult
+from rnnviz.config import CELL_NAMES, Config
+from rnnviz.data import datasets
+from rnnviz.data.source import source_of
+from rnnviz.metrics import LEARNED_ERROR_RATIO, error_ratio, regression_grade, skill
+from rnnviz.training.result import (
+    UNTRAINED_LOSS,
+    TrainResult,
+    still_improving,
+)
 
 RECURRENCE = "it reads only input weights: it cannot see the recurrence"
 
@@ -184,7 +190,7 @@ def _lag_clause(scores: dict) -> str:
 
 def _chance_lag(comparison, lag_auc: float) -> str:
     """The random row's lag AUC with how widely it strays from seed to seed (from the number
-    of true (feature, lag) cells: :meth:`rnnviz.explain.comparison.Comparison.chance_spread`)."""
+    of true (feature, lag) cells: :meth:`rnnviz.attr.comparison.Comparison.chance_spread`)."""
     text = f"lag AUC {lag_auc:.2f}"
     spread = comparison.chance_spread()
     if spread is None:
@@ -486,7 +492,7 @@ def correlated_credit(pairs: tuple[tuple[int, int, float], ...], used: frozenset
 def noise_floor_text(
     floor: NoiseFloor, names: Sequence[str], *, pairs: bool = False, digits: int = 3
 ) -> str:
-    """The noise floor (:mod:`rnnviz.explain.reliance`) in words, and the test it sets: what set it,
+    """The noise floor (:mod:`rnnviz.attr.reliance`) in words, and the test it sets: what set it,
     its value, and the bar a feature (``pairs``: a pair's interaction) must clear. Two
     sentences; the second has no closing period, so a verdict can follow ("…: x1 is.")."""
     v, bar = f"{floor.value:.{digits}f}", f"{floor.bar:.{digits}f}"
@@ -530,8 +536,8 @@ def interaction_reading(
     noise: Sequence[int] | None = None,
 ) -> str:
     """A few sentences from the numbers of ``result`` (an InteractionResult): whether any pair
-    stands clear of the noise floor (:func:`rnnviz.explain.reliance.pair_floor`; ``noise``: the
-    features that set it, :func:`rnnviz.explain.reliance.noise_of`, None without a rule), and for
+    stands clear of the noise floor (:func:`rnnviz.attr.reliance.pair_floor`; ``noise``: the
+    features that set it, :func:`rnnviz.attr.reliance.noise_of`, None without a rule), and for
     the
     strongest pair that does: its joint change against the single ones, what its interaction
     measures, and whether and where the rule combines it (``rule_pairs`` from
@@ -597,10 +603,10 @@ def replay_reading(
     noise: Sequence[int] | None = None,
 ) -> str:
     """When each feature reached half its final effect, and which never stood clear of the
-    noise floor (:mod:`rnnviz.explain.reliance`, on the last snapshot), from the numbers of
+    noise floor (:mod:`rnnviz.attr.reliance`, on the last snapshot), from the numbers of
     ``snapshots`` (``rnnviz.training.snapshots.Snapshot``, in step order). ``names``: the features'
     names (default x1..xF); ``truth_features``: the rule's, None without a rule; ``noise``: the
-    features that set the floor (:func:`rnnviz.explain.reliance.noise_of`; default: those the rule
+    features that set the floor (:func:`rnnviz.attr.reliance.noise_of`; default: those the rule
     does
     not read)."""
     effects = np.stack([s.effects for s in snapshots])  # (K, F)
@@ -789,3 +795,257 @@ def series_reading(config: Config, scores: Any) -> str:
         outcome=config.outcome,
         target_means=source.target_means(),
     )
+
+
+# --------------------------------------------------------------------------- faithfulness
+
+READ_SHARE = 0.1  # the share of cells the deletion sentence reads off the curves
+CHANCE_SPREADS = 2  # a score within this many random orders' spreads is no better than chance
+
+
+def _quality_value(value: float, metric: str) -> str:
+    return f"{value:.0%}" if metric in ("accuracy", "agreement") else f"{value:.2f}"
+
+
+def _moves(before: float, after: float, metric: str) -> str:
+    """ "drops accuracy from 97% to 61%" (or raises, or leaves it at)."""
+    name = {"accuracy": "accuracy", "agreement": "agreement", "r2": "R²", "loss": "the loss"}[
+        metric
+    ]
+    a, b = _quality_value(before, metric), _quality_value(after, metric)
+    if a == b:
+        return f"leaves {name} at {a}"
+    return f"{'drops' if after < before else 'raises'} {name} from {a} to {b}"
+
+
+def removal_sentence(curves, label: str | None = None) -> str:
+    """What removing a method's top cells (about READ_SHARE of them) or top feature does to
+    the model's quality, beside as many random ones, from the
+    :class:`rnnviz.attr.faithfulness.Curves`: "removing perturbation's top 10% of cells
+    (6 of 60) drops accuracy from 97% to 61%; random cells: to 95% (mean of 3 orders)"."""
+    label = label or method_label(curves.method)
+    k = curves.at(READ_SHARE)
+    count = int(round(curves.shares[k] * curves.units))
+    random = curves.reference("deletion")
+    if curves.grain == "cell":
+        what = f"top {curves.shares[k]:.0%} of cells ({count} of {curves.units})"
+        others = "as many random cells"
+    else:
+        features = "feature" if count == 1 else f"{count} features"
+        what = f"top {features} ({count} of {curves.units}, every step)"
+        others = "as many random features"
+    orders = len(curves.random_deletion)
+    return (
+        f"removing {label}'s {what} {_moves(curves.full, curves.deletion[k], curves.metric)}; "
+        f"{others}: to {_quality_value(random[k], curves.metric)} "
+        f"(mean of {orders} random order{'s' * (orders > 1)})"
+    )
+
+
+def faithfulness_reading(comparison) -> str | None:
+    """The most and least faithful methods by their deletion score (the area between their
+    curve and random's), with what removing the best one's top cells does; None without
+    curves."""
+    curves = {m: c for m, c in (comparison.curves or {}).items() if m != RANDOM}
+    if not curves:
+        return None
+    ranked = sorted(curves, key=lambda m: -curves[m].deletion_score)
+    best = curves[ranked[0]]
+    quality = best.metric_label
+    lines = [
+        f"Most faithful to this model by deletion: **{method_label(ranked[0])}** (score "
+        f"{best.deletion_score:+.3f}, the average gap between random's {quality} curve and its "
+        f"own): {removal_sentence(best)}."
+    ]
+    if len(ranked) > 1:
+        worst = curves[ranked[-1]]
+        lines.append(
+            f"Least: **{method_label(ranked[-1])}** ({worst.deletion_score:+.3f}): "
+            f"{removal_sentence(worst)}."
+        )
+    grains = {c.grain for c in curves.values()}
+    if grains == {"cell", "feature"}:
+        lines.append(
+            "Methods with a per-step map are followed cell by cell, the others feature by "
+            "feature; each is scored against random orders of its own grain."
+        )
+    return " ".join(lines)
+
+
+def faithfulness_table(comparison) -> dict[str, list[str]]:
+    """Display columns of the curves' scores: one row per method with curves (random last),
+    its grain, both scores (signed, higher = more faithful) and what removing its top cells
+    does."""
+    out: dict[str, list[str]] = {
+        c: [] for c in ("method", "removed by", "deletion", "insertion", "reading")
+    }
+    for name in comparison.methods:
+        curves = (comparison.curves or {}).get(name)
+        if curves is None:
+            continue
+        out["method"].append(method_label(name))
+        out["removed by"].append("cell" if curves.grain == "cell" else "feature")
+        for kind in ("deletion", "insertion"):
+            score, spread = curves.score(kind), curves.random_spread(kind)
+            chance = " (chance)" if abs(score) <= CHANCE_SPREADS * spread else ""
+            out[kind].append(f"{score:+.3f}{chance}")
+        line = removal_sentence(curves)
+        out["reading"].append(f"{line[0].upper()}{line[1:]}.")
+    return out
+
+
+# --------------------------------------------------------------------------- training verdicts
+
+
+def classification_verdict(
+    accuracy: float,
+    majority: float,
+    persistence: float,
+    *,
+    beats_majority: bool,
+    beats_persistence: bool,
+    what: str = "the target",
+    when: str = "the scored steps",
+) -> str:
+    """The model's accuracy against always guessing the more common class and persistence;
+    ``beats_*`` say whether it is better by more than chance
+    (:func:`rnnviz.metrics.clearly_better`)."""
+    text = (
+        f"The model forecasts {what} correctly on {accuracy:.1%} of {when}, against "
+        f"{majority:.1%} for always guessing the more common outcome and {persistence:.1%} for "
+        'persistence ("tomorrow like today").'
+    )
+    if beats_majority and beats_persistence:
+        share = error_ratio(accuracy, persistence)
+        text += " It beats both" + (
+            f": it makes {share:.0%} of persistence's errors." if share is not None else "."
+        )
+    elif beats_majority:
+        text += (
+            " It beats the more common outcome but not clearly persistence: it adds little to "
+            "repeating today, so read its effects as those of a persistence-like model."
+        )
+    else:
+        text += (
+            " It does not clearly beat always guessing the more common outcome: its effects "
+            "describe a model that learned (almost) nothing."
+        )
+    return text + " There is no ground truth to reach: part of tomorrow cannot be told."
+
+
+def regression_verdict(
+    r2: float,
+    model_mse: float,
+    persistence_mse: float,
+    *,
+    beats_persistence: bool,
+    unit: str = "",
+    what: str = "the target",
+) -> str:
+    """R² against the training mean, RMSE in the target's units and the skill over persistence
+    (``beats_persistence``: lower error by more than chance,
+    :func:`rnnviz.metrics.clearly_lower`)."""
+    u = f" {unit}" if unit else ""
+    text = (
+        f"The model forecasts {what} with R² = {r2:.2f} against predicting the training mean "
+        f"(grade: {regression_grade(r2)}); its typical error (RMSE) is "
+        f"{math.sqrt(model_mse):.2f}{u}, against {math.sqrt(persistence_mse):.2f}{u} for "
+        'persistence ("tomorrow like today").'
+    )
+    gain = skill(model_mse, persistence_mse)
+    if beats_persistence and gain is not None:
+        text += f" It removes {gain:.0%} of persistence's squared error."
+    else:
+        text += " It does not clearly beat persistence: it adds little to repeating today."
+    return text
+
+
+def training_verdict(result: TrainResult) -> str:
+    """The grade in one to three sentences, with the accuracy, the baseline and their ratio;
+    it names the cell ("The GRU learned the rule"), so a verdict shown beside another
+    model's says which model it is about."""
+    acc, base = result.val_accuracy, result.baseline_accuracy
+    if result.config.data_kind.real:  # no rule to learn: its forecasts are judged
+        return real_series_verdict(result.config.task, acc, base)
+    ratio = error_ratio(acc, base)
+    share = "" if ratio is None else f" It makes {ratio:.0%} of the baseline's errors"
+    model = f"The {CELL_NAMES[result.config.cell]}"
+    if result.grade == "learned":
+        return (
+            f"{model} learned the rule: validation accuracy {acc:.1%} against {base:.1%} "
+            f"for always guessing the majority class.{share}{share and '.'}"
+        )
+    if result.grade == "partly learned":
+        return (
+            f"{model} only PARTLY learned the rule: validation accuracy {acc:.1%} against "
+            f"{base:.1%} for always guessing the majority class.{share} (learned means at "
+            f"most {LEARNED_ERROR_RATIO:.0%}). Its effects describe a model that is only "
+            "partly right; train longer or change the recipe."
+        )
+    return (
+        f"{model} did NOT learn the rule: validation accuracy {acc:.1%} is not clearly "
+        f"above the {base:.1%} of always guessing the majority class.{share}{share and '.'} "
+        "Its effects describe an untrained model; train longer or change the recipe."
+    )
+
+
+def real_series_verdict(task: str, val_score: float, baseline: float) -> str:
+    """The validation numbers of a model of a real series, without the synthetic verdict's
+    "learned the rule" (there is none): ``val_score`` is the accuracy (classification) or R²
+    against the training mean (regression). The comparison with persistence on the score
+    split is ``rnnviz.data.datasets.forecast_verdict``."""
+    if task == "regression":
+        text = f"Validation R² = {val_score:.2f} against predicting the training mean"
+    else:
+        text = (
+            f"Validation accuracy {val_score:.1%} against {baseline:.1%} for always guessing "
+            "the more common outcome"
+        )
+    return (
+        f"{text}. A real series has no rule to learn and no known ceiling: judge the model "
+        'against persistence ("tomorrow like today") on the scored year.'
+    )
+
+
+def improving_note(history: Mapping[str, Sequence[float]]) -> str | None:
+    """A sentence saying that validation loss was still falling, with its numbers; None when
+    :func:`rnnviz.training.result.still_improving` is false."""
+    if not still_improving(history):
+        return None
+    losses = history["val_loss"]
+    if len(losses) == 1:
+        return (
+            f"Validation loss was still falling: after the only epoch it was {losses[0]:.4f}, "
+            f"below the {UNTRAINED_LOSS:.4f} (ln 2) of an untrained model."
+        )
+    return (
+        f"Validation loss was still falling at the last epoch: {losses[-2]:.4f} → "
+        f"{losses[-1]:.4f} (epoch {len(losses) - 1} → {len(losses)}), its lowest."
+    )
+
+
+def upload_regression_verdict(scores: dict[str, float]) -> str:
+    """The regression verdict against the uploaded targets: R², MSE against the targets' mean,
+    and against persistence where there is a previous step (the numbers of
+    ``rnnviz.serve.uploads.regression_scores``)."""
+    text = (
+        f"Against your targets: R² = {scores['r2']:.3f} against always predicting their mean "
+        f"({scores['target_mean']:.4g}); MSE {scores['mse']:.4g} against {scores['mean_mse']:.4g} "
+        f"for the mean (grade: {regression_grade(scores['r2'])})."
+    )
+    if "persistence_mse" in scores:
+        model, base = scores["model_mse_after_first"], scores["persistence_mse"]
+        text += (
+            f" From step 1 on, persistence (the previous step's target as the forecast) has "
+            f"MSE {base:.4g}, the model {model:.4g}"
+        )
+        gain = skill(model, base)
+        if gain is not None:
+            text += (
+                f": it removes {gain:.0%} of persistence's squared error."
+                if gain > 0
+                else ": it does not beat persistence."
+            )
+        else:
+            text += "."
+    return text

@@ -37,23 +37,24 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.config import Config
 from rnnviz.data.datasets import check_forecast
-from rnnviz.explain.scoring import PerturbationResult
 from rnnviz.serve.hosting import release_free_memory
-from rnnviz.training.result import ProgressFn, TrainResult, load
+from rnnviz.training.result import ProgressFn, TrainResult
+from rnnviz.training.saving import load
 
 
 def train(config: Config, progress: ProgressFn | None = None) -> TrainResult:
-    """``rnnviz.training.model.train``, imported on first use: TensorFlow loads only when a training
+    """``rnnviz.training.fit.train``, imported on first use: TensorFlow loads only when a training
     (or a model) is needed, never to serve a cached experiment's pages."""
-    from rnnviz.training.model import train as train_model
+    from rnnviz.training.fit import train as train_model
 
     return train_model(config, progress)
 
 
 def save(result: TrainResult, folder: Path) -> Path:
-    from rnnviz.training.model import save as save_model
+    from rnnviz.training.saving import save as save_model
 
     return save_model(result, folder)
 
@@ -327,10 +328,10 @@ class ModelStore:
         """Save ``scores`` (of ``config``'s scoring knobs) beside the model, atomically."""
         self._put_kept(config, "scores", scores)
 
-    # -- interactions kept with their model (issue 11): like the scores, per scoring knobs --
+    # -- interactions kept with their model: like the scores, per scoring knobs --
     def get_interactions(self, config: Config):
         """The InteractionResult saved by :meth:`put_interactions` for these knobs, or None."""
-        from rnnviz.explain.interactions import InteractionResult
+        from rnnviz.attr.interactions import InteractionResult
 
         return self._get_kept(config, "interactions", InteractionResult)
 
@@ -338,7 +339,7 @@ class ModelStore:
         """Save an InteractionResult of ``config``'s scoring knobs beside the model."""
         self._put_kept(config, "interactions", result)
 
-    # -- a real series' forecast scores (issue 12), kept with the model ------------------
+    # -- a real series' forecast scores, kept with the model ---------------------------
     def get_forecast(self, config: Config) -> dict | None:
         """The numbers of ``rnnviz.data.datasets.forecast_scores`` saved by :meth:`put_forecast`
         for ``config``'s model, or None. Reading them needs no model and no TensorFlow (the

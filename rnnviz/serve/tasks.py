@@ -15,11 +15,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import rnnviz.training.model  # noqa: F401  (TensorFlow and Keras, imported once in the forkserver)
+import rnnviz.training.fit  # noqa: F401  (TensorFlow and Keras, imported once in the forkserver)
+from rnnviz.attr.scoring import perturbation_importance
 from rnnviz.config import Config
 from rnnviz.data.source import source_of
 from rnnviz.experiment import compare_methods, explain, explain_interactions
-from rnnviz.explain.scoring import perturbation_importance
 from rnnviz.report.readings import judge
 from rnnviz.serve.store import ModelStore
 from rnnviz.serve.uploads import Upload, model_from_upload, prepare_upload

@@ -1,13 +1,13 @@
 """Snapshots of reliance while a network trains: per-feature effects and lag profile, step by step.
 
-During a training (``rnnviz.training.model.train``) the weights are captured at ``SNAPSHOT_TARGET``
+During a training (``rnnviz.training.fit.train``) the weights are captured at ``SNAPSHOT_TARGET``
 evenly spaced optimiser steps from 0 (the initial weights) to the last (:func:`snapshot_steps`),
 and each capture is scored here by :func:`snapshot_scores`: a
 small perturbation scoring on at most ``SNAPSHOT_SEQUENCES`` held-out sequences (fewer with
 many features, :func:`snapshot_rows`) in ONE call of the model:
 
 * per-feature effect: feature f nudged by N(0, σ) at every step, RMS change of the counted
-  outputs (the thread's method, as :func:`rnnviz.explain.scoring.perturbation_importance`, 1
+  outputs (the thread's method, as :func:`rnnviz.attr.scoring.perturbation_importance`, 1
   repeat);
 * lag profile: in one more copy per feature, sequence k is nudged at input step s_k = k mod T
   only, so the copy covers every input step across the sequences; the profile at lag L is the
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnviz.explain.attribution import json_list, lag_values
-from rnnviz.explain.scoring import output_mask, rms
+from rnnviz.metrics import accuracy as accuracy_of
+from rnnviz.metrics import cross_entropy, json_list, lag_values, mse, output_mask, rms
 
 SNAPSHOT_TARGET = 20  # at least this many evenly spaced snapshots when a training has the steps
 SNAPSHOT_SEQUENCES = 100  # held-out sequences scored per snapshot (fewer when features are many)
@@ -152,10 +152,7 @@ def _snapshot(
         with np.errstate(invalid="ignore", divide="ignore"):
             by_lag[f] = np.where(counts > 0, np.sqrt(sums / np.maximum(counts, 1)), np.nan)
     loss = accuracy = None
-    if y is not None:  # the same numbers as the validation's (rnnviz.training.model.evaluate)
-        from rnnviz.training.result import accuracy as accuracy_of
-        from rnnviz.training.result import cross_entropy, mse
-
+    if y is not None:  # the same numbers as the validation's (rnnviz.training.fit.evaluate)
         t = np.asarray(y)[counted]
         if regression:  # a continuous target: mean squared error, no accuracy
             loss = mse(t, base[counted])

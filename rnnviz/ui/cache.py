@@ -20,9 +20,9 @@ from typing import Any
 
 import streamlit as st
 
+from rnnviz.attr.registry import METHODS
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.config import Bounds, Config
-from rnnviz.explain.registry import METHODS
-from rnnviz.explain.scoring import PerturbationResult
 from rnnviz.serve.hosting import Settings, load_settings
 from rnnviz.serve.jobs import StepwiseJobs, TrainingJobs, warm
 from rnnviz.serve.store import ModelStore
@@ -142,7 +142,7 @@ def _interactions(
 
 
 def interactions(result: TrainResult, config: Config):
-    """Pairwise interactions (``rnnviz.explain.interactions``) of ``result`` with the scoring knobs
+    """Pairwise interactions (``rnnviz.attr.interactions``) of ``result`` with the scoring knobs
     of
     ``config``: cached per process and kept on disk beside the model, so reruns and restarts
     do not recompute them."""

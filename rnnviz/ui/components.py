@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # Imported here, once, before any page draws: plotly imports pandas lazily and looks in
@@ -20,14 +21,18 @@ from typing import Any
 import pandas  # noqa: F401
 import streamlit as st
 
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.config import Config, ConfigError, describe_model
 from rnnviz.data import datasets
 from rnnviz.data.source import source_of
 from rnnviz.experiment import feature_names, ground_truth
-from rnnviz.explain.scoring import PerturbationResult
-from rnnviz.report.readings import counted_outputs, series_reading
+from rnnviz.report.readings import (
+    counted_outputs,
+    series_reading,
+    training_verdict,
+    upload_regression_verdict,
+)
 from rnnviz.rules import Rule
-from rnnviz.serve import uploads
 from rnnviz.serve.jobs import BusyError, wait_for
 from rnnviz.serve.uploads import Upload
 from rnnviz.training.result import TrainResult
@@ -37,13 +42,16 @@ from rnnviz.ui.text import md_code, md_escape, md_fence
 
 log = logging.getLogger(__name__)
 
-SETUP_PAGE = "rnnviz/ui/pages/setup.py"
-FEATURES_PAGE = "rnnviz/ui/pages/features.py"
-TIMESTEPS_PAGE = "rnnviz/ui/pages/timesteps.py"
-LEARN_PAGE = "rnnviz/ui/pages/learn.py"
-COMPARE_PAGE = "rnnviz/ui/pages/compare.py"
-UPLOAD_PAGE = "rnnviz/ui/pages/upload.py"
-LESSONS_PAGE = "rnnviz/ui/pages/lessons.py"
+# Absolute paths from this file: the pages are found wherever rnnviz is installed, whatever the
+# working directory and wherever the app script is (Streamlit resolves relative ones from it).
+_PAGES_DIR = Path(__file__).resolve().parent / "pages"
+SETUP_PAGE = str(_PAGES_DIR / "setup.py")
+FEATURES_PAGE = str(_PAGES_DIR / "features.py")
+TIMESTEPS_PAGE = str(_PAGES_DIR / "timesteps.py")
+LEARN_PAGE = str(_PAGES_DIR / "learn.py")
+COMPARE_PAGE = str(_PAGES_DIR / "compare.py")
+UPLOAD_PAGE = str(_PAGES_DIR / "upload.py")
+LESSONS_PAGE = str(_PAGES_DIR / "lessons.py")
 # The app's pages in navigation order: (script, title, icon, url path). Titles are short, so
 # that all seven fit the top bar beside the sidebar on a laptop (else some fold into "more").
 # Setup is the default page, served at the app's root; app.py builds st.navigation from this.
@@ -227,7 +235,7 @@ def trained_model(config: Config) -> TrainResult | None:
         with slot.container(border=True):
             st.markdown(f"**Training the {texts.CELL_NAMES[config.cell]}** on {task} …")
             bar = st.progress(job.fraction, text=job.status())
-            now = training_view.live(  # issue 11: what the network relies on now
+            now = training_view.live(  # what the network relies on now
                 st.empty(), config, key=f"live_{config.training_id()}"
             )
 
@@ -301,11 +309,11 @@ def verdict_box(result: TrainResult) -> None:
         series_verdict_box(result)
         return
     if result.grade == "learned":
-        st.success(result.verdict(), icon=":material/check_circle:")
+        st.success(training_verdict(result), icon=":material/check_circle:")
     elif result.grade == "partly learned":
-        st.warning(result.verdict(), icon=":material/error:")
+        st.warning(training_verdict(result), icon=":material/error:")
     else:
-        st.warning(result.verdict(), icon=":material/warning:")
+        st.warning(training_verdict(result), icon=":material/warning:")
 
 
 def series_verdict_box(result: TrainResult) -> None:
@@ -522,7 +530,7 @@ def _regression_notice(upload: Upload) -> None:
             icon=":material/help:",
         )
         return
-    verdict = f"{uploads.regression_verdict(upload.regression)} {units}"
+    verdict = f"{upload_regression_verdict(upload.regression)} {units}"
     if upload.grade == "learned":
         st.success(verdict, icon=":material/check_circle:")
     else:

@@ -1,4 +1,4 @@
-"""The "Do features combine?" section of the per-feature page (issue 11, part 3).
+"""The "Do features combine?" section of the per-feature page.
 
 Draws the interaction heatmap of the trained experiment with the rule's pairs starred and a
 reading built from its numbers; the computation is cached by ``rnnviz.ui.cache.interactions``.
@@ -10,10 +10,10 @@ import logging
 
 import streamlit as st
 
+from rnnviz.attr.reliance import noise_of
 from rnnviz.config import Config
 from rnnviz.data.truth import interacting_pairs
 from rnnviz.experiment import ground_truth
-from rnnviz.explain.reliance import noise_of
 from rnnviz.report import readings
 from rnnviz.report.plots import interaction_heatmap
 from rnnviz.training.result import TrainResult

@@ -8,9 +8,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from rnnviz.attr.attribution import PerturbationResult, drawn_lags
+from rnnviz.attr.comparison import Comparison
 from rnnviz.config import Config
-from rnnviz.explain.attribution import PerturbationResult, drawn_lags, json_list
-from rnnviz.explain.comparison import Comparison
+from rnnviz.metrics import json_list
 from rnnviz.report.readings import reading, step_ranges
 
 FEATURE_COLUMNS = ("variable", "perturbation effect", "± std over repeats", "used by the rule")

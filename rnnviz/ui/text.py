@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 import string
 
+from rnnviz.attr.comparison import TIE_FLOOR
 from rnnviz.config import CELL_NAMES as CORE_CELL_NAMES
-from rnnviz.explain.comparison import TIE_FLOOR
 
 # --------------------------------------------------------------------------- user text in Markdown
 
@@ -431,3 +431,16 @@ look brightest only because every later forecast follows them.)
 READ_LAG_SERIES = READ_LAG_UPLOAD + (
     "Here a lag is a number of days: lag 0 is today's measurement for tomorrow's forecast.\n"
 )
+
+READ_CURVES = """
+**Deletion and insertion.** No ground truth is needed to ask whether a method's order is the
+model's: replace its most important cells by their feature's mean (as ablation does), a few at a
+time, and measure the model again. If the order is right, the accuracy (R² for a number) falls
+at once and then stays low (*deletion*), and putting the cells back in that order into an
+all-mean sample brings it back at once (*insertion*). Grey is the same done in random orders.
+A method's score is the area between its curve and random's: above 0 = more faithful than
+chance. It scores the order, not the size of the scores, and only the cells the method ranks
+(a method without a per-step map is followed feature by feature). Replacing cells makes inputs
+the model never saw, so a drop can also mean "surprised", not "relied on" (Petsiuk et al.
+2018; Schlegel et al. 2019).
+"""

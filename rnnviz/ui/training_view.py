@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from rnnviz.attr.reliance import noise_of
+from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.config import Config
 from rnnviz.experiment import feature_names, ground_truth
-from rnnviz.explain.reliance import noise_of
-from rnnviz.explain.scoring import PerturbationResult
 from rnnviz.report import readings
 from rnnviz.report.plots_training import snapshot_now, snapshot_replay
 from rnnviz.training.result import TrainResult

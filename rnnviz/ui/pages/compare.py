@@ -1,7 +1,7 @@
 """Compare methods: the thread's MLP methods (and newer ones) on one trained network, vs the truth.
 
 Layout only: the methods, their knobs and figures come from the registry
-(:mod:`rnnviz.explain.registry`); their scores against the rule's ground truth and the rank
+(:mod:`rnnviz.attr.registry`); their scores against the rule's ground truth and the rank
 agreement
 from :func:`rnnviz.experiment.compare_methods` (through ``cache``); the plots from
 :mod:`rnnviz.report.plots`; the sentences from :mod:`rnnviz.report.readings`; the teaching texts
@@ -16,12 +16,12 @@ from typing import Any
 
 import streamlit as st
 
+from rnnviz.attr.comparison import merge_comparisons
+from rnnviz.attr.methods import STEPWISE_MAX_FEATURES
+from rnnviz.attr.registry import METHODS, RANDOM, Param, first_methods, method_label, spec_of
 from rnnviz.config import Config, describe_model
 from rnnviz.data.source import source_of
 from rnnviz.experiment import DISAGREEMENT_EXAMPLE
-from rnnviz.explain.comparison import merge_comparisons
-from rnnviz.explain.methods import STEPWISE_MAX_FEATURES
-from rnnviz.explain.registry import METHODS, RANDOM, Param, first_methods, method_label, spec_of
 from rnnviz.report import plots, readings
 from rnnviz.serve.jobs import stepwise_fraction, wait_for
 from rnnviz.training.result import TrainResult
@@ -298,6 +298,23 @@ def _agreement(comparison) -> None:
         st.markdown(text.READ_AGREEMENT)
 
 
+def _faithfulness(comparison) -> None:
+    """Deletion and insertion curves: whether each method's order is the model's (no ground
+    truth needed), the figure, how to read it and the numbers in words."""
+    reading = readings.faithfulness_reading(comparison)
+    if reading is None:
+        return
+    st.subheader("Does the model agree with each order?")
+    charts.by_width(plots.faithfulness_curves, "cmp_curves", comparison)
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown(f"**Here:** {reading}")
+    with right:
+        st.markdown(text.READ_CURVES)
+    with st.expander("Deletion and insertion scores of every method", icon=":material/table:"):
+        st.table(readings.faithfulness_table(comparison), hide_index=True, border="horizontal")
+
+
 def _method_figures(
     comparison, used: list[int], with_notes: bool, box: tuple[int, ...] | None = None
 ) -> None:
@@ -332,6 +349,7 @@ def _series_results(config: Config, comparison) -> None:
     # no truth: no bar is "used"
     charts.by_width(plots.method_multiples, "cmp_multiples", comparison, None)
     _agreement(comparison)
+    _faithfulness(comparison)
     _method_figures(comparison, [], with_notes=False)
     components.downloads(
         (
@@ -387,6 +405,7 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
         )
 
     _agreement(comparison)
+    _faithfulness(comparison)
 
     _method_figures(comparison, used, with_notes=True, box=getattr(rule, "rect", None))
     if "sigma_sweep" not in methods:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rnnviz.attr.registry import SIGMA_STEPS
 from rnnviz.config import Config
 from rnnviz.data.source import source_of
-from rnnviz.explain.registry import SIGMA_STEPS
 from rnnviz.report import plots, readings
 from rnnviz.ui import components, interactions_view, state, tables, text
 from rnnviz.ui.cache import bounds
@@ -132,7 +132,7 @@ def main() -> None:
         if rule is None:  # nothing is known about what the target uses
             table.pop("used by the rule")
         st.table(table, hide_index=True)  # wraps its text at any width (a grid would scroll)
-    if subject.result is not None:  # issue 11: pairs, for a trained experiment
+    if subject.result is not None:  # pairs, for a trained experiment
         interactions_view.section(subject.result, config)
     st.markdown("**Downloads**")
     components.subject_downloads(config, subject, scores)

@@ -121,7 +121,7 @@ def main() -> None:
             with b:
                 st.plotly_chart(_small(fig), theme="streamlit", key=key)
 
-    if scores is not None:  # issue 11: the replay of the example's training
+    if scores is not None:  # the replay of the example's training
         st.divider()
         training_view.replay_section(result, key="learn_replay", final=scores)
 

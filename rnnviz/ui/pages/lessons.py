@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rnnviz.attr.reliance import noise_of
 from rnnviz.config import describe_budget
-from rnnviz.explain.reliance import noise_of
 from rnnviz.report import lessons, plots
 from rnnviz.report.lessons import Lesson
 from rnnviz.ui import cache, charts, components, state, text
@@ -74,7 +74,7 @@ def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
     config = lesson.configs[0]
     rule = config.target()
     if lesson.kind == "methods":
-        from rnnviz.explain.registry import first_methods
+        from rnnviz.attr.registry import first_methods
 
         comparison = cache.comparison(results[0], config, first_methods())
         charts.by_width(plots.method_multiples, "lesson_figure", comparison, rule.features)

@@ -28,9 +28,10 @@ from rnnviz.config import (
 from rnnviz.data.source import source_of
 from rnnviz.data.split import check_balance, make_split
 from rnnviz.report import plots
+from rnnviz.report.readings import improving_note, training_verdict
 from rnnviz.rules import RULE_PRESETS as RULES
 from rnnviz.rules import Rule, get_rule
-from rnnviz.training.result import improving_note, longer
+from rnnviz.training.result import longer
 from rnnviz.ui import cache, components, state
 from rnnviz.ui import text as texts
 from rnnviz.ui.cache import bounds
@@ -436,7 +437,7 @@ def _series_metrics(result) -> None:
             help=f"Typical error of 'tomorrow like today' (R² {forecast['persistence_r2']:.3f})",
         )
     m4.metric("Epochs", f"{result.epochs_run} / {result.config.epochs}", help="Run / budget")
-    st.caption(result.verdict())  # the validation year's numbers
+    st.caption(training_verdict(result))  # the validation year's numbers
 
 
 def _metrics(result) -> None:

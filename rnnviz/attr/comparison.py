@@ -1,12 +1,14 @@
 """Several methods on one model, side by side: attributions, truth scores and rank agreement.
 
-:func:`compare` runs registered methods (:mod:`rnnviz.explain.registry`) on one
-:class:`rnnviz.explain.methods.Context`, always with the random row as chance, scores each against
+:func:`compare` runs registered methods (:mod:`rnnviz.attr.registry`) on one
+:class:`rnnviz.attr.methods.Context`, always with the random row as chance, scores each against
 the
 rule's ground truth (:func:`rnnviz.data.truth.score_method`) and measures how alike the methods rank
 the features (:func:`spearman`, with swaps inside the error bars as ties: :func:`noise_ties`).
-A :class:`Comparison` turns into tidy tables with :meth:`Comparison.to_frame` and
-:meth:`Comparison.scores_frame`.
+Asked to (``curves=True``), it also measures each method's deletion and insertion curves
+(:mod:`rnnviz.attr.faithfulness`): faithfulness to the model, which needs no ground truth.
+A :class:`Comparison` turns into tidy tables with :meth:`Comparison.to_frame`,
+:meth:`Comparison.scores_frame` and :meth:`Comparison.curves_frame`.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.registry import RANDOM, method_label, resolve
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.faithfulness import Curves, curve_scores
+from rnnviz.attr.registry import RANDOM, method_label, resolve
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from rnnviz.explain.methods import Context
+    from rnnviz.attr.methods import Context
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +40,8 @@ class Comparison:
     rank_agreement: np.ndarray  # (M, M) Spearman rho of per-feature means, noise ties tied
     seconds: dict[str, float]
     truth: frozenset[tuple[int, int]] | None = None  # the (feature, lag) pairs scored against
+    # per method: its deletion and insertion curves (rnnviz.attr.faithfulness), when asked
+    curves: dict[str, Curves] | None = None
 
     def chance_spread(self) -> tuple[int, int, float] | None:
         """How widely random scores' lag AUC strays from 0.5, from seed to seed, on this
@@ -67,7 +72,8 @@ class Comparison:
 
     def to_frame(self) -> pd.DataFrame:
         """The truth table: one row per method (random last) with its label, the truth metrics
-        (NaN where the method has no such grain), seconds and caveat."""
+        (NaN where the method has no such grain), seconds and caveat; with curves, also the
+        deletion and insertion scores (:data:`CURVE_COLUMNS`, NaN for a method without)."""
         import pandas as pd
 
         frame = pd.DataFrame(
@@ -76,13 +82,29 @@ class Comparison:
                     "method": name,
                     "label": method_label(name),
                     **{k: self.scores.get(name, {}).get(k) for k in METRICS},
+                    **(self._curve_scores(name) if self.curves is not None else {}),
                     "seconds": self.seconds[name],
                     "caveat": self.attributions[name].note,
                 }
                 for name in self.methods
             ]
         )
-        return frame.astype({k: "float64" for k in METRICS})
+        floats = METRICS + (CURVE_COLUMNS if self.curves is not None else ())
+        return frame.astype({k: "float64" for k in floats})
+
+    def _curve_scores(self, name: str) -> dict[str, float | None]:
+        curves = (self.curves or {}).get(name)
+        if curves is None:
+            return dict.fromkeys(CURVE_COLUMNS)
+        return {"deletion": curves.deletion_score, "insertion": curves.insertion_score}
+
+    def curves_frame(self) -> pd.DataFrame:
+        """Every method's deletion and insertion curves beside random's, one row per point
+        (:meth:`rnnviz.attr.faithfulness.Curves.to_frame`); empty without curves."""
+        import pandas as pd
+
+        frames = [self.curves[m].to_frame() for m in self.methods if m in (self.curves or {})]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def scores_frame(self, truth_features: Sequence[int] = ()) -> pd.DataFrame:
         """Per-feature scores of every method: mean and std over repeats, the number of
@@ -111,6 +133,7 @@ class Comparison:
 
 
 METRICS = ("feature_auc", "lag_auc", "aup", "aur", "aupr")
+CURVE_COLUMNS = ("deletion", "insertion")  # faithfulness scores: area between method and random
 
 
 def normalised_scores(scores: np.ndarray) -> tuple[np.ndarray, float]:
@@ -172,12 +195,22 @@ def compare(
     methods: Sequence[str],
     params: Mapping[str, Mapping[str, Any]] | None = None,
     truth: Any = None,
+    *,
+    curves: bool = False,
+    labels: np.ndarray | None = None,
+    task: str = "classification",
 ) -> Comparison:
     """Run ``methods`` (plus the random baseline) on ``ctx`` and score them.
 
     ``params`` maps method name to its parameters; ``truth`` is ``Rule.ground_truth`` (or a
     Rule), and each method gets :func:`rnnviz.data.truth.score_method` of its per-feature means and
     lag scores. Every call is checked before any runs.
+
+    ``curves``: also each method's deletion and insertion curves on ``ctx``'s sample
+    (:func:`rnnviz.attr.faithfulness.curve_scores`, cells replaced by ``ctx.feature_means``
+    like ablation's "mean" baseline), against ``labels`` (n, T_out) (None: ``ctx.y``; without
+    either, the model's own answers) with the quality of ``task``: accuracy for a
+    "classification", R² for a "regression".
     """
     from rnnviz.data.truth import score_method
 
@@ -202,6 +235,19 @@ def compare(
         if truth_pairs is not None:
             # A rule reads only the past: lags 0 .. T-1 are scored (the random row has no other).
             scores[name] = score_method(attr.importances_mean, attr.past_lags(), truth_pairs)
+    faithfulness = None
+    if curves:
+        faithfulness = curve_scores(
+            ctx.predict,
+            ctx.x,
+            ctx.y if labels is None else labels,
+            ctx.output_mask,
+            attributions,
+            task=task,
+            baseline=ctx.feature_means,
+            seed=ctx.seed,
+            max_values=ctx.max_values,
+        )
     return Comparison(
         tuple(names),
         attributions,
@@ -209,6 +255,7 @@ def compare(
         agreement_matrix(attributions, names),
         seconds,
         truth_pairs,
+        faithfulness,
     )
 
 
@@ -225,6 +272,10 @@ def merge_comparisons(first: Comparison, second: Comparison) -> Comparison:
         return {m: a[m] if m in a else b[m] for m in names if m in a or m in b}
 
     attributions = pick("attributions")
+    curves = None
+    if first.curves is not None or second.curves is not None:
+        a, b = first.curves or {}, second.curves or {}
+        curves = {m: a[m] if m in a else b[m] for m in names if m in a or m in b}
     return Comparison(
         tuple(names),
         attributions,
@@ -232,6 +283,7 @@ def merge_comparisons(first: Comparison, second: Comparison) -> Comparison:
         agreement_matrix(attributions, names),
         pick("seconds"),
         first.truth if first.truth is not None else second.truth,
+        curves,
     )
 
 
@@ -257,6 +309,7 @@ def agreement_matrix(attributions: Mapping[str, Attribution], names: Sequence[st
 
 
 __all__ = [
+    "CURVE_COLUMNS",
     "TIE_FLOOR",
     "Comparison",
     "agreement_matrix",

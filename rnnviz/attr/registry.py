@@ -1,6 +1,6 @@
 """The registry: every method's facts in one :class:`MethodSpec`, the single source of truth.
 
-A method is one function in :mod:`rnnviz.explain.methods` plus one spec here: its label, whether it
+A method is one function in :mod:`rnnviz.attr.methods` plus one spec here: its label, whether it
 is
 fast (no retraining), which parameters it takes (with labels, bounds and the values the page
 offers), what it needs, an optional ``validate`` hook and, where it has one, the figure the
@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnnviz.attr import methods as m
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.methods import Context
 from rnnviz.config import DEFAULT_BOUNDS
-from rnnviz.explain import methods as m
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.methods import Context
 
 if TYPE_CHECKING:
     from rnnviz.config import Config

@@ -12,20 +12,30 @@ deterministic method; larger = more important) with ``importances_mean`` and
 * ``lag_scores`` (F, L): scores per lag 0 .. L-1 given directly (the random row).
 
 A result turns into a tidy table with :meth:`Attribution.to_frame` and into JSON with
-:meth:`Attribution.to_dict`; :mod:`rnnviz.report.plots` draws it.
+:meth:`Attribution.to_dict`; :meth:`Attribution.save` keeps it in a file that
+:meth:`Attribution.load` reads back exactly; :mod:`rnnviz.report.plots` draws it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import zipfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rnnviz.metrics import json_list, lag_values
+
 if TYPE_CHECKING:
     import pandas as pd
 
 NOISE_NOTE = "noise can push inputs outside the range the model was trained on"
+FILE_FORMAT = "rnnviz.attribution"  # the "format" of a saved result's metadata
+FILE_VERSION = 1
+_ARRAYS = ("importances", "cell", "response", "output_counts", "lag_scores")
+_EXTRA = "extra."  # prefix of the extras kept as arrays in a saved file
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,6 +237,81 @@ class Attribution:
         out["extra"] = extra
         return out
 
+    # ----------------------------------------------------------------- files
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Keep this result in ``path`` (an ``.npz`` archive of its arrays and a JSON record of
+        the rest) so that :meth:`load` gives back the same numbers, bit for bit.
+
+        Extras must be arrays, numbers, text or lists of them; ValueError names any other.
+        """
+        arrays = {k: np.asarray(v) for k in _ARRAYS if (v := getattr(self, k)) is not None}
+        extra: dict[str, Any] = {}
+        tuples = []
+        for key, value in self.extra.items():
+            if isinstance(value, np.ndarray):
+                if value.dtype.kind not in "biuf":
+                    raise ValueError(f"extra {key!r}: only arrays of numbers can be saved")
+                arrays[_EXTRA + key] = value
+            elif _plain(value):
+                extra[key] = list(value) if isinstance(value, tuple) else value
+                if isinstance(value, tuple):
+                    tuples.append(key)
+            else:
+                raise ValueError(
+                    f"extra {key!r} is a {type(value).__name__}: only arrays, numbers, text "
+                    "and lists of them can be saved"
+                )
+        meta = {
+            "format": FILE_FORMAT,
+            "version": FILE_VERSION,
+            "kind": "perturbation" if isinstance(self, PerturbationResult) else "attribution",
+            "method": self.method,
+            "feature_names": list(self.feature_names),
+            "note": self.note,
+            "sigma": self.sigma,
+            "extra": extra,
+            "extra_tuples": tuples,
+        }
+        with open(path, "wb") as fh:  # the name as given (np.savez would append .npz)
+            np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Attribution:
+        """A result kept by :meth:`save` (a :class:`PerturbationResult` if it was one).
+
+        ValueError, saying so, for a file that is missing, damaged or not a saved result.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                meta = json.loads(str(archive["meta"][()]))
+                if not isinstance(meta, dict) or meta.get("format") != FILE_FORMAT:
+                    raise ValueError("its record is not an rnnviz result's")
+                if meta.get("version") != FILE_VERSION:
+                    raise ValueError(f"format version {meta.get('version')!r}: not readable here")
+                arrays = {k: archive[k] for k in archive.files if k != "meta"}
+            extra = dict(meta["extra"])
+            for key in meta["extra_tuples"]:
+                extra[key] = tuple(extra[key])
+            extra |= {k[len(_EXTRA) :]: v for k, v in arrays.items() if k.startswith(_EXTRA)}
+            fields = {k: arrays.get(k) for k in _ARRAYS}
+            common = {
+                "feature_names": tuple(meta["feature_names"]),
+                "note": meta["note"],
+                "extra": extra,
+                **fields,
+            }
+            if meta["kind"] == "perturbation":
+                return PerturbationResult(sigma=meta["sigma"], method=meta["method"], **common)
+            return Attribution(method=meta["method"], sigma=meta["sigma"], **common)
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"cannot read a saved result from {path}: {exc}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(
+                f"{path} is not a saved rnnviz result, or it is damaged ({exc}); save it again "
+                "with Attribution.save"
+            ) from None
+
 
 @dataclass(frozen=True, eq=False, init=False)
 class PerturbationResult(Attribution):
@@ -255,12 +340,11 @@ class PerturbationResult(Attribution):
         )
 
 
-def json_list(a: np.ndarray) -> list:
-    """Nested lists of floats, with None where ``a`` is NaN (JSON has no NaN)."""
-    a = np.asarray(a, dtype=np.float64)
-    obj = a.astype(object)
-    obj[~np.isfinite(a)] = None
-    return obj.tolist()
+def _plain(value: Any) -> bool:
+    """A number, text, None, or a list or tuple of them: kept in a saved result's JSON record."""
+    if isinstance(value, tuple | list):
+        return all(isinstance(v, bool | int | float | str) for v in value)
+    return value is None or isinstance(value, bool | int | float | str)
 
 
 def pool_outputs(response: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
@@ -285,18 +369,14 @@ def _all_equal(counts: np.ndarray) -> bool:
     return bool(counts.size and counts[0] > 0 and (counts == counts[0]).all())
 
 
-def lag_values(seq_len: int) -> np.ndarray:
-    """(2T-1,) lags -(T-1) .. T-1: the columns of :func:`diagonal_means`."""
-    return np.arange(1 - seq_len, seq_len)
-
-
 def diagonal_means(response: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     """(F, 2T-1) from a response tensor (F, T, T): mean over t of response[f, t - lag, t].
 
     lag = output step - input step runs from -(T-1) to T-1 (column j is lag j - (T - 1), see
-    :func:`lag_values`); negative lags are effects of later inputs on earlier outputs, exactly
-    zero for a causal model. The mean runs over the output steps t that counted, weighted by
-    ``counts`` (T_out,) (None: all outputs, equally); NaN where no output at that lag counted.
+    :func:`rnnviz.metrics.lag_values`); negative lags are effects of later inputs on earlier
+    outputs, exactly zero for a causal model. The mean runs over the output steps t that
+    counted, weighted by ``counts`` (T_out,) (None: all outputs, equally); NaN where no output
+    at that lag counted.
     """
     n_in, n_out = response.shape[1:3]
     if n_in != n_out:

@@ -14,19 +14,19 @@ Shape of the API (after Captum's ``attr`` package and scikit-learn's permutation
   the sample ``x`` to explain, the mask ``valid`` of outputs whose target is defined (only
   those count, in every method that looks at outputs) and, for gradient and weight methods
   only, the Keras model;
-* :class:`rnnviz.explain.attribution.Attribution` is the one result shape: ``importances`` (F, R),
+* :class:`rnnviz.attr.attribution.Attribution` is the one result shape: ``importances`` (F, R),
 and
   where the method has that grain ``cell`` (F, T, R) and a ``response`` (F, T_in, T_out, R)
   from which ``by_lag()`` derives. Perturbation, ablation and permutation get their response
-  from one perturbed input step at a time (:func:`rnnviz.explain.scoring.copy_effects`), saliency
+  from one perturbed input step at a time (:func:`rnnviz.attr.scoring.copy_effects`), saliency
   from
   per-output gradients ``|d y_t / d x_s|``.
-* :mod:`rnnviz.explain.registry` says what each method needs and takes;
-:mod:`rnnviz.explain.comparison` runs
+* :mod:`rnnviz.attr.registry` says what each method needs and takes;
+:mod:`rnnviz.attr.comparison` runs
   several and scores them.
 
 Cost: predictions go through ``ctx.predict`` in a few large batched calls, chunked (like
-:mod:`rnnviz.explain.scoring`) so that no call holds more than ``ctx.max_values`` input numbers;
+:mod:`rnnviz.attr.scoring`) so that no call holds more than ``ctx.max_values`` input numbers;
 gradients go through one ``tf.GradientTape`` per chunk of the same size. Random methods draw
 their noise or permutations from ``ctx.seed`` in a fixed order, so the numbers do not depend
 on the chunk size.
@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnviz.explain.attribution import Attribution
-from rnnviz.explain.scoring import (
+from rnnviz.attr.attribution import Attribution
+from rnnviz.attr.scoring import (
     DEFAULT_MAX_VALUES,
     batched_copies,
     check_max_values,
@@ -52,13 +52,12 @@ from rnnviz.explain.scoring import (
     copy_effects,
     copy_jobs,
     output_counts,
-    output_mask,
     perturbation_importance,
     predict_rows,
-    rms,
     rms_per_output,
     row_chunks,
 )
+from rnnviz.metrics import output_mask, rms
 
 if TYPE_CHECKING:
     import keras
@@ -185,7 +184,7 @@ class Context:
 
 
 def _copy_effects(ctx: Context, edit, per_step: bool, on_feature=None):
-    """:func:`rnnviz.explain.scoring.copy_effects` on the context's sample, outputs and mask."""
+    """:func:`rnnviz.attr.scoring.copy_effects` on the context's sample, outputs and mask."""
     return copy_effects(
         ctx.predict, ctx.x, ctx.base, ctx.output_mask, edit, per_step, ctx.max_values, on_feature
     )
@@ -213,18 +212,19 @@ class _GradFns:
     """Traced gradient functions of one architecture, bound to one model's weights.
 
     The traced functions take the weights as arguments (``keras.Model.stateless_call``) and
-    are shared by every model of the architecture (:func:`rnnviz.training.model.shared_trace`): one
-    trace serves every model and every batch size, and a new model is never a retrace.
+    are shared by every model of the architecture
+    (:func:`rnnviz.training.predictor.shared_trace`): one trace serves every model and every batch
+    size, and a new model is never a retrace.
     """
 
     def __init__(self, model: keras.Model) -> None:
-        from rnnviz.training.model import inference_key, shared_trace
+        from rnnviz.training.predictor import inference_key, shared_trace
 
         self.model = model
         self._traced = shared_trace(("gradients", inference_key(model)), model, _trace_gradients)
 
     def _call(self, name: str, *args: Any) -> Any:
-        from rnnviz.training.model import weights
+        from rnnviz.training.predictor import weights
 
         return getattr(self._traced, name)(*args, *weights(self.model))
 
@@ -248,7 +248,7 @@ def _trace_gradients(template: keras.Model) -> Any:
 
     import tensorflow as tf
 
-    from rnnviz.training.model import traced, weight_specs
+    from rnnviz.training.predictor import traced, weight_specs
 
     _, seq_len, n_features = template.input_shape
     x_spec = tf.TensorSpec((None, seq_len, n_features), tf.float32)
@@ -311,7 +311,7 @@ def perturbation(
 ) -> Attribution:
     """The thread's method: RMS change of predictions under N(0, sigma) noise on one feature.
 
-    :func:`rnnviz.explain.scoring.perturbation_importance` on the context (counted outputs only).
+    :func:`rnnviz.attr.scoring.perturbation_importance` on the context (counted outputs only).
     """
     return perturbation_importance(
         ctx.predict,

@@ -24,9 +24,9 @@ unperturbed sample rides in the first of them (:func:`base_and_copies`).
 
 Lags: with input and output steps aligned (T_out == T_in = T), ``by_lag()`` averages the
 response along its diagonals, lag = t_out - s_in from -(T-1) to T-1 (column j is lag
-j - (T - 1); :func:`rnnviz.explain.attribution.lag_values` gives the lags). A causal model has
+j - (T - 1); :func:`rnnviz.metrics.lag_values` gives the lags). A causal model has
 exactly zero effect at every negative lag; a bidirectional one does not. The result type,
-:class:`rnnviz.explain.attribution.PerturbationResult`, is the one every method returns.
+:class:`rnnviz.attr.attribution.PerturbationResult`, is the one every method returns.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnviz.explain.attribution import PerturbationResult, lag_values, trim_lags
+from rnnviz.attr.attribution import PerturbationResult, trim_lags
+from rnnviz.metrics import output_mask, rms
 
 __all__ = [
     "DEFAULT_MAX_VALUES",
@@ -47,8 +48,6 @@ __all__ = [
     "check_x",
     "copy_effects",
     "copy_jobs",
-    "lag_values",
-    "output_mask",
     "perturbation_importance",
     "predict_rows",
     "row_chunks",
@@ -75,10 +74,67 @@ def perturbation_importance(
     max_values: int = DEFAULT_MAX_VALUES,
     valid: np.ndarray | None = None,
 ) -> PerturbationResult:
-    """Perturbation sensitivity of ``predict`` on ``x`` (n, T, F); see the module docstring.
+    """Perturbation sensitivity of ``predict`` on ``x``: how much its outputs move when
+    N(0, ``sigma``) noise is added to one feature (see the module docstring).
 
-    ``valid`` (n, T_out) bool: the outputs whose target is defined, the only ones that count
-    (None: all). The same arguments and seed give identical numbers, whatever ``max_values`` is.
+    The same arguments and seed give identical numbers, whatever ``max_values`` is.
+
+    Parameters
+    ----------
+    predict : callable
+        ``predict(x) -> y``: inputs (m, T, F) to outputs (m, T_out), numpy in and out (a
+        :class:`rnnviz.training.model.Predictor` wraps a Keras model so).
+    x : ndarray, shape (n, T, F)
+        The sequences to perturb.
+    sigma : float
+        Standard deviation of the added noise, in the inputs' units.
+    n_repeats : int
+        Independent noise draws; their spread is ``importances_std``.
+    seed : int
+        Seed of the noise.
+    per_step : bool
+        Also perturb each input step alone: the ``response`` tensor, ``cell`` effects and
+        ``by_lag()`` (F x T more calls' worth of copies).
+    feature_names : sequence of str, optional
+        One name per feature (default x1, x2, ...).
+    max_values : int
+        Most input numbers in one call of ``predict`` (memory bound; numbers do not change).
+    valid : ndarray of bool, shape (n, T_out), optional
+        The outputs whose target is defined, the only ones that count (None: all).
+
+    Returns
+    -------
+    PerturbationResult
+        ``importances`` (F, n_repeats): the RMS change of the counted outputs when the feature
+        is perturbed at every step; with ``per_step`` also ``response`` (F, T, T_out, R) and
+        ``cell`` (F, T, R).
+
+    Examples
+    --------
+    An output that reads x1 at the same step and x2 one step back, and never x3:
+
+    >>> import numpy as np
+    >>> def predict(x):
+    ...     y = x[:, :, 0].copy()
+    ...     y[:, 1:] += x[:, :-1, 1]
+    ...     return y
+    >>> x = np.random.default_rng(0).random((50, 4, 3), dtype=np.float32)
+    >>> scores = perturbation_importance(predict, x, sigma=0.1, n_repeats=2)
+    >>> scores.feature_names
+    ('x1', 'x2', 'x3')
+    >>> scores.importances_mean[2]  # x3 is never read: exactly no effect
+    np.float64(0.0)
+    >>> bool(scores.importances_mean[0] > scores.importances_mean[1] > 0)  # x2: 3 of 4 steps
+    True
+    >>> round(float(scores.importances_mean[0]), 1)  # each output moves by x1's noise: sigma
+    0.1
+
+    By lag (output step minus input step), x2 acts one step later, and only then:
+
+    >>> from rnnviz.attr.attribution import drawn_lags
+    >>> lags, profile = drawn_lags(scores)
+    >>> lags.tolist(), [bool(v > 0) for v in profile[1]]
+    ([0, 1, 2, 3], [False, True, False, False])
     """
     x = check_x(x)
     check_max_values(max_values)
@@ -174,42 +230,11 @@ def _tally_effects(
     return feature, response
 
 
-def output_mask(valid: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
-    """``valid`` checked against the outputs' shape (n, T_out); None when every output counts.
-
-    A (T_out,) mask applies to every sequence. Raises ValueError when no output counts.
-    """
-    if valid is None:
-        return None
-    mask = np.asarray(valid)
-    if mask.dtype != bool:
-        if not np.isin(mask, (0, 1)).all():
-            raise ValueError("valid must hold true/false (or 0/1) for each output")
-        mask = mask.astype(bool)
-    if mask.shape == shape[1:]:
-        mask = np.broadcast_to(mask, shape)
-    if mask.shape != tuple(shape):
-        raise ValueError(
-            f"valid must mark each output: shape {tuple(shape)} (sequences, output steps), "
-            f"got {mask.shape}"
-        )
-    if not mask.any():
-        raise ValueError("no output has a defined target (valid is all false): nothing to score")
-    return None if mask.all() else mask
-
-
 def output_counts(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
     """(T_out,) sequences counted at each output step."""
     if mask is None:
         return np.full(shape[1], shape[0], dtype=np.int64)
     return mask.sum(axis=0).astype(np.int64)
-
-
-def rms(diff2: np.ndarray, mask: np.ndarray | None) -> float:
-    """RMS over the counted entries of squared changes (n, T_out)."""
-    if mask is None:
-        return float(np.sqrt(diff2.mean()))
-    return float(np.sqrt(np.where(mask, diff2, 0.0).sum() / mask.sum()))
 
 
 def rms_per_output(diff2: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -301,10 +326,10 @@ def base_and_copies(
     """(outputs of ``x`` itself (n, T_out), :func:`batched_copies` of ``jobs``), the unedited
     ``x`` riding in the first call as one more copy.
 
-    A model fed fixed-shape batches (:class:`rnnviz.training.model.Predictor`) pads every call to
-    its
-    batch size, so a call of the n originals alone costs as much as a full one: sharing the
-    first call saves it. The originals are predicted at once; the copies as the iterator runs.
+    A model fed fixed-shape batches (:class:`rnnviz.training.predictor.Predictor`) pads every
+    call to its batch size, so a call of the n originals alone costs as much as a full one: sharing
+    the first call saves it. The originals are predicted at once; the copies as the iterator
+    runs.
     """
 
     def edit_or_not(copy: np.ndarray, job: Any) -> None:

@@ -15,7 +15,7 @@ that decides whether a feature is relied on, or whether a pair combines, uses th
   feature (so float rounding on a model that ignores a feature exactly is no finding).
 * **Relied on**: a feature whose mean effect is more than ``NOISE_FACTOR`` times that floor.
 * **Noise floor of pairs**: the largest ``mean + SPREAD * std`` among the interactions
-  (:mod:`rnnviz.explain.interactions`) of pairs with at least one noise feature, and at least
+  (:mod:`rnnviz.attr.interactions`) of pairs with at least one noise feature, and at least
   ``MIN_SHARE`` of the largest single effect. **A pair combines** when its mean interaction is
   more than ``NOISE_FACTOR`` times that floor.
 
@@ -139,7 +139,7 @@ def relied_on(mean: np.ndarray, std: np.ndarray | None, noise: Iterable[int] | N
 
 
 def pair_floor(interactions, noise: Iterable[int] | None) -> NoiseFloor:
-    """The noise floor of pairs of an :class:`rnnviz.explain.interactions.InteractionResult`: the
+    """The noise floor of pairs of an :class:`rnnviz.attr.interactions.InteractionResult`: the
     largest mean + SPREAD·std of a pair with a noise feature, at least MIN_SHARE of the largest
     single effect."""
     noise = _noise(noise)

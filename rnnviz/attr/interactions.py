@@ -14,9 +14,9 @@ x2 alone by 0.30, both together by 0.38, and the interaction is 0.27). The joint
 kept too (``joint``), so a reading can quote all three. By hand: f = x1 + x2 gives exactly 0;
 f = x1 · x2 gives the cross term ε_1 ε_2 at every output, whose RMS tends to σ²; f = x1 gives 0
 for every pair. Whether a pair's number is a finding or noise is decided by
-:mod:`rnnviz.explain.reliance` (the noise floor that pairs with an unread feature set).
+:mod:`rnnviz.attr.reliance` (the noise floor that pairs with an unread feature set).
 
-Which outputs count: as in :func:`rnnviz.explain.scoring.perturbation_importance`, only those with
+Which outputs count: as in :func:`rnnviz.attr.scoring.perturbation_importance`, only those with
 ``valid`` true (outputs whose target is defined); ``valid=None`` counts every output.
 
 Noise: repeat r draws its per-feature noise exactly as ``perturbation_importance`` does (the
@@ -27,9 +27,9 @@ The diagonal (a feature with itself) is not a pair: it is NaN in every matrix (`
 JSON), so that no plot or ranking can mistake it for "no interaction".
 
 Batched: per repeat, the F single copies and the F(F−1)/2 pair copies go through the model
-together in as few calls as ``max_values`` allows (:func:`rnnviz.explain.scoring.batched_copies`);
+together in as few calls as ``max_values`` allows (:func:`rnnviz.attr.scoring.batched_copies`);
 the
-unperturbed sample rides in the first of them (:func:`rnnviz.explain.scoring.base_and_copies`).
+unperturbed sample rides in the first of them (:func:`rnnviz.attr.scoring.base_and_copies`).
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnviz.explain.attribution import json_list
-from rnnviz.explain.scoring import (
+from rnnviz.attr.scoring import (
     DEFAULT_MAX_VALUES,
     PredictFn,
     base_and_copies,
@@ -49,9 +48,8 @@ from rnnviz.explain.scoring import (
     check_noise,
     check_x,
     output_counts,
-    output_mask,
-    rms,
 )
+from rnnviz.metrics import json_list, output_mask, rms
 
 
 @dataclass(frozen=True)
