@@ -636,6 +636,7 @@ WIDE_FROM_PX = {
     "lek_profiles": 560,
     "sigma_sweep_curves": 560,
     "group_map": 560,
+    "cell_map": 560,
     "stepwise_losses": 560,
     "faithfulness_curves": 620,
 }

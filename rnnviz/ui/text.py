@@ -187,6 +187,13 @@ SETUP_CAPTION = (
     "synthetic rule, where we know the answer, or on real weather, where nobody does; then open "
     "the effects pages to see what it relies on."
 )
+# A lesson whose experiment is beyond the bounds in force (the planted boxes in hosted mode).
+LESSON_BEYOND_BOUNDS = (
+    "This lesson's experiment (50 steps × 50 features, 1,000 training sequences) is larger "
+    "than this demo can run for a class. Run rnnviz on your own machine to open it "
+    '(`pip install ".[app]"` in a checkout of rnnviz, then `rnnviz app`).'
+)
+
 LESSONS_POINTER = (
     "New here? Start with the guided lessons: guess first, then see what the network does"
 )
