@@ -203,3 +203,60 @@ def test_the_box_is_outlined_on_the_feature_by_step_maps():
     assert "planted box" in fig.layout.title.subtitle.text
     # no box, no outline
     assert not [s for s in plots.cell_map(attribution).layout.shapes if s.name]
+
+
+# --------------------------------------------------------------------------- the pages
+
+
+@pytest.fixture(scope="module")
+def app_cache(tmp_path_factory):
+    from apptools import private_cache
+
+    gen = private_cache(tmp_path_factory)
+    yield next(gen)
+    next(gen, None)
+
+
+def test_the_pages_open_a_box_experiment_and_outline_the_box(app_cache):
+    from rnnviz.report import plots
+    from rnnviz.ui import state
+
+    from apptools import assert_clean, go, make_app
+
+    config = SMALL["raretime"].replace(n_train=100, n_score=10, epochs=1)
+    at = make_app(state.config_to_params(config), page="features").run()
+    assert_clean(at)
+    text = " ".join(m.value for m in (*at.markdown, *at.caption, *at.success, *at.info))
+    assert "box" in text and "steps 22–27" in text
+    verdicts = [e.value for e in (*at.success, *at.info, *at.warning)]
+    assert not any("persistence" in v for v in verdicts)  # not judged like a real series
+
+    at = go(at, "timesteps")
+    assert_clean(at)
+    heatmap = at.get("plotly_chart")[0].proto.spec
+    assert plots.BOX_SHAPE_NAME in heatmap and "planted box" in heatmap
+
+    at = go(at, "compare")
+    assert_clean(at)
+    for page in ("learn", "setup"):
+        at = go(at, page)
+        assert_clean(at)
+
+
+def test_the_setup_page_offers_the_boxes_with_their_shape(app_cache):
+    from rnnviz.ui import text
+
+    from apptools import assert_clean, make_app
+
+    at = make_app({"seq_len": "5", "n_train": "300", "n_val": "100", "epochs": "1"}).run()
+    assert_clean(at)
+    at.radio(key="setup_dataset").set_value("box-rarefeature").run()
+    assert_clean(at)
+    labels = {w.label for w in (*at.number_input, *at.text_input, *at.radio, *at.checkbox)}
+    assert "Target rule" not in labels and "Scale inputs" not in labels  # no rule, N(0, 1)
+    assert "Sequence length (steps)" not in labels  # the benchmark's 50 x 50
+    assert any(text.PLANTED_HELP in i.value for i in at.info)
+    assert any("steps 5–44 of x23–x28" in s.value for s in at.success)  # the ground truth
+    assert at.number_input(key="setup_n_train").value == 1000  # the preset's recipe
+    (button,) = [b for b in at.button if b.label == "Train this experiment"]
+    assert not button.disabled  # a valid draft
