@@ -343,12 +343,12 @@ def test_version(capsys):
 @pytest.fixture
 def no_training(monkeypatch):
     """Training that fails the test if it starts."""
-    import rnnviz.training.model
+    import rnnviz.training.fit
 
     def train(*args, **kwargs):
         raise AssertionError("trained before the arguments were checked")
 
-    monkeypatch.setattr(rnnviz.training.model, "train", train)
+    monkeypatch.setattr(rnnviz.training.fit, "train", train)
 
 
 @pytest.mark.parametrize(
@@ -369,12 +369,12 @@ def test_save_is_checked_before_training(capsys, tmp_path, no_training, where, m
 
 
 def test_ctrl_c_exits_130_with_one_line(capsys, monkeypatch):
-    import rnnviz.training.model
+    import rnnviz.training.fit
 
     def train(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rnnviz.training.model, "train", train)
+    monkeypatch.setattr(rnnviz.training.fit, "train", train)
     assert main([*TINY, "--quiet"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
 

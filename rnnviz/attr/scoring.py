@@ -83,7 +83,7 @@ def perturbation_importance(
     ----------
     predict : callable
         ``predict(x) -> y``: inputs (m, T, F) to outputs (m, T_out), numpy in and out (a
-        :class:`rnnviz.training.model.Predictor` wraps a Keras model so).
+        :class:`rnnviz.training.predictor.Predictor` wraps a Keras model so).
     x : ndarray, shape (n, T, F)
         The sequences to perturb.
     sigma : float
