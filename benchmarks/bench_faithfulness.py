@@ -5,6 +5,11 @@ sequences, and each cell map's ROC AUC against the box (0.5 is chance, 1 every b
 every other cell). Prints a table: per box and method, the median over seeds and the spread
 (lowest-highest), then each box's training time and accuracy.
 
+Then the deletion curves (``rnnviz.attr.faithfulness``, cells removed in each map's order, to
+the feature's mean): the share of cells removed before accuracy falls to within 0.1 of its
+value with every cell removed, as a multiple of the box's share of cells (median over seeds),
+against the same for a random order (the mean of 3).
+
     python benchmarks/bench_faithfulness.py                 # 3 boxes x 3 seeds, 50 sequences
     python benchmarks/bench_faithfulness.py --seeds 1 --n 20 --boxes raretime   # a quick look
 
@@ -28,12 +33,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
+from rnnviz.attr.faithfulness import curve_scores  # noqa: E402
 from rnnviz.attr.methods import Context  # noqa: E402
 from rnnviz.attr.registry import resolve  # noqa: E402
 from rnnviz.config import BOX_NAMES, PRESETS  # noqa: E402
 from rnnviz.data.source import source_of  # noqa: E402
 from rnnviz.data.truth import map_auc  # noqa: E402
 from rnnviz.training.fit import train  # noqa: E402
+
+FOUND_MARGIN = 0.1
 
 
 def methods(window: int, block: int) -> dict[str, tuple[str, dict]]:
@@ -44,6 +52,10 @@ def methods(window: int, block: int) -> dict[str, tuple[str, dict]]:
         "saliency": ("saliency", {}),
         "integrated gradients": ("integrated_gradients", {"baseline": "zero"}),
         f"group: windows of {window}": ("group", {"grouping": "window", "window": window}),
+        f"group: sliding {window + 1}": (
+            "group",
+            {"grouping": "window", "window": window + 1, "overlap": "sliding"},
+        ),
         f"group: tiles {block}x{window}": (
             "group",
             {"grouping": "tile", "window": window, "block": block},
@@ -57,6 +69,7 @@ def run(boxes: list[str], seeds: list[int], n: int, window: int, block: int) -> 
     auc: dict[tuple[str, str], list[float]] = {}
     secs: dict[tuple[str, str], list[float]] = {}
     trained: dict[str, list[str]] = {}
+    found: dict[tuple[str, str], list[float]] = {}  # deletion: share to "found", / box share
     for box in boxes:
         for seed in seeds:
             config = PRESETS[f"box-{box}"].replace(seed=seed)
@@ -75,14 +88,24 @@ def run(boxes: list[str], seeds: list[int], n: int, window: int, block: int) -> 
                 seed=seed,
             )
             mask = source.truth.mask
+            attributions = {}
             for label, (name, params) in rows.items():
                 call = resolve(name, ctx, params)
                 start = time.perf_counter()
                 attribution = call()
                 secs.setdefault((box, label), []).append(time.perf_counter() - start)
+                attributions[label] = attribution
                 value = map_auc(attribution.cell_mean, mask)
                 auc.setdefault((box, label), []).append(np.nan if value is None else value)
                 print(f"  {box:12s} seed {seed}  {label:24s} AUROC {value:.3f}", flush=True)
+            curves = curve_scores(result.predict, ctx.x, ctx.y, ctx.valid, attributions, seed=seed)
+            box_share = float(mask.mean())
+            for label, c in curves.items():
+                reach = _reach(c.deletion, c.shares, c.empty + FOUND_MARGIN)
+                found.setdefault((box, label), []).append(reach / box_share)
+            c = next(iter(curves.values()))  # every map here is per cell: one random reference
+            reach = _reach(c.reference("deletion"), c.shares, c.empty + FOUND_MARGIN)
+            found.setdefault((box, "random order"), []).append(reach / box_share)
     print()
     print(f"AUROC of the feature x step map against the box ({len(seeds)} seeds, {n} sequences)")
     width = max(len(label) for label in rows)
@@ -99,8 +122,30 @@ def run(boxes: list[str], seeds: list[int], n: int, window: int, block: int) -> 
         seconds = np.median([s for box in boxes for s in secs[(box, label)]])
         print(f"{label:{width}s}" + "".join(f" | {c}" for c in cells) + f" | {seconds:7.1f}")
     print()
+    print(
+        f"Deletion: cells removed before accuracy is within {FOUND_MARGIN} of its value with "
+        "every cell removed, in multiples of the box's share (median, range)"
+    )
+    print(header.replace(" | seconds", ""))
+    print("-" * len(header))
+    for label in [*rows, "random order"]:
+        cells = []
+        for box in boxes:
+            values = np.array(found[(box, label)])
+            cells.append(
+                f"{np.median(values):.1f}x ({values.min():.1f}–{values.max():.1f})".rjust(22)
+            )
+        print(f"{label:{width}s}" + "".join(f" | {c}" for c in cells))
+    print()
     for box in boxes:
         print(f"{box}: trained to {', '.join(trained[box])}")
+
+
+def _reach(curve: np.ndarray, shares: np.ndarray, level: float) -> float:
+    """The first share of cells removed at which ``curve`` is at or below ``level`` (1 if
+    never before the end)."""
+    hit = np.flatnonzero(np.asarray(curve) <= level)
+    return float(shares[hit[0]]) if hit.size else 1.0
 
 
 def main(argv: list[str] | None = None) -> int:
