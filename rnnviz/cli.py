@@ -35,8 +35,8 @@ from rnnviz.config import (
     EFFECTS_ON,
     HEADS,
     OUTCOMES,
+    PRESET_DATASETS,
     PRESETS,
-    REAL_SERIES,
     Config,
     describe_budget,
     describe_model,
@@ -203,7 +203,7 @@ def make_config(args: argparse.Namespace) -> Config:
     data, flags = _settings(args)
     config = PRESETS[args.preset or "default"]
     dataset = flags.get("dataset", data.get("dataset", config.dataset))
-    if dataset in REAL_SERIES and dataset != config.dataset:
+    if dataset in PRESET_DATASETS and dataset != config.dataset:
         outcome = flags.get("outcome", data.get("outcome", "rain"))
         known = isinstance(outcome, str) and outcome in OUTCOMES  # else from_dict names it
         config = series_preset(dataset, outcome if known else "rain")

@@ -110,8 +110,12 @@ class DataKind:
         return "-".join(sorted({d[:4] for d in self.splits[split]}))
 
 
-# Where the sequences come from: seeded synthetic data labelled by ``rule``, or a real series
-# built in (rnnviz.data.datasets).
+# The planted-evidence boxes (rnnviz.data.boxes has their cells) and their (steps, features).
+BOX_NAMES = ("middle", "raretime", "rarefeature")
+BOX_SHAPE = (50, 50)
+
+# Where the sequences come from: seeded synthetic data labelled by ``rule``, a real series
+# built in (rnnviz.data.datasets), or planted evidence (rnnviz.data.boxes).
 DATA_KINDS: dict[str, DataKind] = {
     "synthetic": DataKind("synthetic", rule_made=True),
     "seattle-weather": DataKind(
@@ -131,6 +135,20 @@ DATA_KINDS: dict[str, DataKind] = {
         presets={"rain": "seattle-weather", "temp_max": "seattle-temp"},
         step="day",
     ),
+    # Planted evidence (rnnviz.data.boxes): the benchmark's N(0, 1) sequences of 50 steps and
+    # 50 features with the label's evidence in one fixed box; one label per sequence. Its 50
+    # features pass the general cap of 20 (Bounds.family_features allows it; hosted mode not).
+    **{
+        f"box-{box}": DataKind(
+            f"box-{box}",
+            n_features=(BOX_SHAPE[1],),
+            n_features_text=f"{BOX_SHAPE[1]} (the benchmark's features)",
+            window=(BOX_SHAPE[0], BOX_SHAPE[0]),
+            standardised=True,
+            presets={"rain": f"box-{box}"},
+        )
+        for box in BOX_NAMES
+    },
 }
 DATASETS = tuple(DATA_KINDS)
 # The recorded series (a --dataset or a data choice of these starts from its preset).
@@ -218,6 +236,9 @@ class Bounds:
     # model by one scoring (repeats x sequences x copies x steps x features) bound scoring time.
     max_train_steps: int = 500_000
     max_score_values: int = 1_000_000_000
+    # A family of data whose DataKind names larger feature counts (the benchmark's boxes: 50)
+    # may pass n_features' upper bound, up to this many.
+    family_features: int = 64
 
 
 DEFAULT_BOUNDS = Bounds()
@@ -277,8 +298,9 @@ class Config:
 
     def validate(self, bounds: Bounds = DEFAULT_BOUNDS) -> Config:
         """Raise ConfigError naming the first knob outside ``bounds``; return self if all fit."""
-        for name in ("seq_len", "n_features", "n_train", "n_val", "n_score", "n_repeats"):
+        for name in ("seq_len", "n_train", "n_val", "n_score", "n_repeats"):
             _check_int(name, getattr(self, name), getattr(bounds, name))
+        _check_int("n_features", self.n_features, _feature_bounds(self.dataset, bounds))
         for name in ("epochs", "batch_size", "patience", "seed"):
             _check_int(name, getattr(self, name), getattr(bounds, name))
         lo, hi = bounds.sigma
@@ -619,6 +641,16 @@ def describe_changes(old: Config, new: Config) -> str:
     return "; ".join(f"{KNOB_NAMES[k]} {_knob_text(old, k)} → {_knob_text(new, k)}" for k in knobs)
 
 
+def _feature_bounds(dataset: Any, bounds: Bounds) -> tuple[int, int]:
+    """The n_features range for ``dataset``: the bounds', raised for a family of data whose
+    DataKind names more features, up to ``bounds.family_features``."""
+    lo, hi = bounds.n_features
+    kind = kind_of(dataset)
+    if kind is not None and kind.n_features:
+        hi = max(hi, min(max(kind.n_features), bounds.family_features))
+    return lo, hi
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -877,6 +909,27 @@ _SEATTLE = Config(
     patience=3,
 )
 
+# Planted evidence (rnnviz.data.boxes): the benchmark's sizes (50 steps x 50 features, 1,000
+# training and 100 test sequences; 100 more stop early) and its model, an LSTM of 20 units; the
+# data is N(0, 1) already (no input scaling). One perturbation repeat: a full scoring of 100
+# sequences pushes 2,551 copies of 2,500 numbers each through the model (638 M numbers).
+_BOX = Config(
+    dataset="box-raretime",
+    seq_len=BOX_SHAPE[0],
+    n_features=BOX_SHAPE[1],
+    n_train=1000,
+    n_val=100,
+    n_score=100,
+    input_scaling=False,
+    units=(20,),
+    activations=("tanh",),
+    epochs=10,
+    batch_size=32,
+    learning_rate=0.01,
+    patience=2,
+    n_repeats=1,
+)
+
 PRESETS: dict[str, Config] = {
     "default": Config(),
     # The memory lesson: y_t reads x1 eight steps back, over 20 steps; the pair differs in the
@@ -908,6 +961,7 @@ PRESETS: dict[str, Config] = {
     "seattle-weather": _SEATTLE,
     # The same series and recipe, predicting tomorrow's max temperature (°C, regression).
     "seattle-temp": _SEATTLE.replace(outcome="temp_max"),
+    **{f"box-{box}": _BOX.replace(dataset=f"box-{box}") for box in BOX_NAMES},
 }
 
 
@@ -967,12 +1021,18 @@ def _counts_not_applied(given: Mapping[str, Any], config: Config) -> str | None:
 SERIES_PRESETS = dict(DATA_KINDS["seattle-weather"].presets)
 
 
+# The datasets a config starts from a preset of (a real series, the boxes): their shapes and
+# recipes are their own, so a --dataset or a data choice of these starts there.
+PRESET_DATASETS = tuple(name for name, kind in DATA_KINDS.items() if kind.presets)
+
+
 def series_preset(dataset: str, outcome: str = "rain") -> Config:
-    """The starting config of a real series ``dataset`` predicting ``outcome``; ConfigError
-    naming the knob when either is not a real series' (the CLI and the setup page start here)."""
+    """The starting config of ``dataset`` (a real series, a box) predicting ``outcome``;
+    ConfigError naming the knob when the dataset has no preset or the outcome is not its (the
+    CLI and the setup page start here)."""
     kind = kind_of(dataset)
-    if kind is None or not kind.real:
-        raise ConfigError("dataset", dataset, f"a real series: {', '.join(REAL_SERIES)}")
+    if kind is None or not kind.presets:
+        raise ConfigError("dataset", dataset, f"one of {', '.join(PRESET_DATASETS)}")
     if outcome not in kind.presets:
         raise ConfigError("outcome", outcome, f"one of {', '.join(kind.presets)}")
     return PRESETS[kind.presets[outcome]]
@@ -991,6 +1051,7 @@ __all__ = [
     "LATER_SCORING_KNOBS",
     "OUTCOMES",
     "PRESETS",
+    "PRESET_DATASETS",
     "REAL_SERIES",
     "SERIES_COUNTS",
     "SERIES_PRESETS",

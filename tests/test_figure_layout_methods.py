@@ -39,12 +39,12 @@ def _stepwise(name: str, names=None):
 
 
 def cases() -> dict[str, tuple]:
-    def twin(builder, *args, widths=(NOTE_COLUMN, FULL)):
+    def twin(builder, *args, widths=(NOTE_COLUMN, FULL), **kwargs):
         wide_from = plots.WIDE_FROM_PX[builder]
         build = getattr(plots, builder)
         return (
-            lambda: build(*args, narrow=True),
-            lambda: build(*args),
+            lambda: build(*args, narrow=True, **kwargs),
+            lambda: build(*args, **kwargs),
             (PHONE, wide_from - 1),
             (wide_from, *(w for w in widths if w > wide_from)),
         )
@@ -60,6 +60,17 @@ def cases() -> dict[str, tuple]:
         "group_box_sized": twin(
             "group_map", _group(50, 50, grouping="tile", window=6, block=6), {1}
         ),
+        # a planted box outlined (rnnviz.data.boxes: RareTime's steps 22-27 of x6-x45)
+        "group_box_outlined": twin(
+            "group_map", _group(50, 50, window=6, overlap="sliding"), None, box=(22, 28, 5, 45)
+        ),
+        "cell_map_box": twin(
+            "cell_map",
+            _group(50, 50, grouping="tile", window=5, block=5),
+            None,
+            box=(22, 28, 5, 45),
+        ),
+        "cell_map_rule": twin("cell_map", _group(window=3), {0}),
         "iss1": twin("stepwise_losses", _stepwise("iss1"), {0, 1}),
         "iss2_series": twin("stepwise_losses", _stepwise("iss2", SERIES), None),
         "iss2": twin("stepwise_losses", _stepwise("iss2"), {0, 1}),

@@ -252,3 +252,19 @@ def test_hosted_bounds_apply_to_uploaded_data():
     (error,) = at.error
     assert "x has 9 features; allowed 1 to 8" in shown(error.value)
     assert at.button(key="up_go").disabled
+
+
+def test_the_planted_box_lesson_is_beyond_the_hosted_demo_and_says_so():
+    from rnnviz.ui import text
+
+    at = make_app({"lesson": "sure"}, page="lessons").run()
+    assert not at.exception and not at.error
+    assert any(text.LESSON_BEYOND_BOUNDS in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "lesson_button_sure"]  # nothing to train
+    # a shared link to a box experiment is refused with the range in force
+    from rnnviz.config import PRESETS
+
+    at = make_app(state.config_to_params(PRESETS["box-raretime"])).run()
+    assert any("n\\_features" in e.value and "1 to 8" in e.value for e in at.error), [
+        e.value for e in at.error
+    ]

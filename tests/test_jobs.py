@@ -222,15 +222,21 @@ def test_preset_experiments_cover_every_preset_with_the_default_recipe():
     assert [c.rule for c in configs[: len(RULES)]] == list(RULES)
     assert all(c == Config(rule=c.rule) for c in configs[: len(RULES)])
     assert len({c.training_id() for c in configs}) == len(configs)
-    assert {"seattle-weather"} == {c.dataset for c in configs if c.dataset != "synthetic"}
+    # the real series, and the planted box of the "Sure and redundant" lesson
+    others = {c.dataset for c in configs if c.dataset != "synthetic"}
+    assert others == {"seattle-weather", "box-raretime"}
     assert {c.outcome for c in configs} == {"rain", "temp_max"}
 
 
 def test_preset_experiments_fit_the_hosted_bounds():
+    from rnnviz.config import PRESETS
     from rnnviz.serve.hosting import HOSTED_BOUNDS
 
-    for config in preset_experiments():
+    hosted = preset_experiments(HOSTED_BOUNDS)
+    for config in hosted:
         config.validate(HOSTED_BOUNDS)
+    # hosted mode leaves out only what it cannot afford: the planted box (50 x 50)
+    assert [c for c in preset_experiments() if c not in hosted] == [PRESETS["box-raretime"]]
 
 
 def test_a_warmed_model_equals_a_fresh_training_and_keeps_what_its_pages_read(worker, tmp_path):

@@ -25,7 +25,7 @@ from typing import ClassVar
 import numpy as np
 
 from rnnviz.config import Config, DataKind
-from rnnviz.data import datasets, synthetic
+from rnnviz.data import boxes, datasets, synthetic
 from rnnviz.data.base import DataError, Dataset
 from rnnviz.rules import Rule
 
@@ -233,8 +233,56 @@ class SeriesSource(Source):
         return self.kind.years("score")
 
 
-# Each family of data (``Config.dataset``) and the class that builds it: one entry a family.
-SOURCES: dict[str, type[Source]] = {cls.name: cls for cls in (SyntheticSource, SeriesSource)}
+class BoxSource(Source):
+    """Planted evidence (``rnnviz.data.boxes``): N(0, 1) sequences whose one label shifts a
+    fixed box of cells by +-1; the box is the ground truth, the last output the only one that
+    counts. One class serves the three boxes (``box-middle``, ``box-raretime``,
+    ``box-rarefeature``), each through its own subclass (:func:`box_sources`) in
+    :data:`SOURCES`."""
+
+    name = ""  # each box's subclass names its dataset
+    fill = 0.0  # the features' mean (N(0, 1) outside the box)
+    sigma_meaning = "a share of a feature's standard deviation (the data is N(0, 1))"
+
+    @property
+    def box(self) -> boxes.Box:
+        return boxes.DATASETS[self.config.dataset]
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f"x{i + 1}" for i in range(self.config.n_features))
+
+    @property
+    def truth(self) -> boxes.BoxTruth:
+        return boxes.BoxTruth(self.box, self.config.seq_len, self.config.n_features)
+
+    def split(self, name: str) -> Dataset:
+        c = self.config
+        seed = synthetic.split_seed(c.seed, name)  # DataError for an unknown split
+        n = {"train": c.n_train, "val": c.n_val, "score": c.n_score}[name]
+        return boxes.generate(self.box, n, c.seq_len, c.n_features, seed)
+
+    def description(self) -> str:
+        return (
+            f"one label a sequence, planted in the {self.box.label} box ({self.box.describe()}): "
+            "+1 there for label 1, -1 for label 0"
+        )
+
+
+def box_sources() -> list[type[BoxSource]]:
+    """One :class:`BoxSource` subclass per box, named by its dataset (``name``)."""
+    return [
+        type(f"BoxSource_{box.name}", (BoxSource,), {"name": dataset, "__doc__": BoxSource.__doc__})
+        for dataset, box in boxes.DATASETS.items()
+    ]
+
+
+# Each family of data (``Config.dataset``) and the class that builds it: one entry a family
+# (the three boxes share one class).
+SOURCES: dict[str, type[Source]] = {
+    **{cls.name: cls for cls in (SyntheticSource, SeriesSource)},
+    **{cls.name: cls for cls in box_sources()},
+}
 
 
 def source_of(config: Config) -> Source:
@@ -248,6 +296,7 @@ def source_of(config: Config) -> Source:
 
 __all__ = [
     "SOURCES",
+    "BoxSource",
     "SeriesSource",
     "Source",
     "SyntheticSource",

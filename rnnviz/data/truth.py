@@ -50,6 +50,7 @@ __all__ = [
     "feature_auc",
     "interacting_pairs",
     "lag_truth_mask",
+    "map_auc",
     "saliency_precision_recall",
     "score_method",
     "sequence_scores",
@@ -69,6 +70,17 @@ def feature_auc(scores: np.ndarray, true_features: Iterable[int]) -> float | Non
             raise ValueError(f"true feature index {f} is outside 0..{scores.size - 1}")
         true[int(f)] = True
     return _auc(scores, true)
+
+
+def map_auc(scores: np.ndarray, mask: np.ndarray) -> float | None:
+    """ROC AUC of a map of ``scores`` against a same-shaped ``mask`` of true cells (a (F, T)
+    cell map against a planted box, say): P(a true cell outranks another), ties 1/2. None when
+    all or no cells are true."""
+    scores = _finite(scores, "scores")
+    mask = np.asarray(mask, dtype=bool)
+    if scores.shape != mask.shape:
+        raise ValueError(f"scores {scores.shape} and mask {mask.shape} differ in shape")
+    return _auc(scores.ravel(), mask.ravel())
 
 
 def chance_auc_sd(n_true: int, n_false: int) -> float | None:

@@ -300,6 +300,107 @@ def reveal_cells(results: Sequence, scores: Sequence, feature: int = 0) -> Revea
     return Reveal(answer, ". ".join(parts) + ".")
 
 
+IN_BOX = "Where the evidence was planted"
+LAST_STEPS = "At the last steps, just before the answer"
+ELSEWHERE = "Somewhere else"
+# The lesson's per-cell method, its window scale and how close to "everything removed" a
+# deletion curve must come to count as having found the evidence.
+SURE_CELL_METHOD = "perturbation"
+SURE_WINDOW = {"grouping": "window", "window": 6, "overlap": "sliding"}
+LAST = 5  # "the last steps": the last five
+FOUND_MARGIN = 0.1  # within 10 points of the accuracy with every cell removed
+
+
+def _first_share(curve: np.ndarray, shares: np.ndarray, level: float) -> float | None:
+    """The first share of cells removed at which ``curve`` is at or below ``level``."""
+    hit = np.flatnonzero(np.asarray(curve) <= level)
+    return float(shares[hit[0]]) if hit.size else None
+
+
+def reveal_sure(
+    comparison,
+    truth,
+    sure_share: float | None = None,
+    cell_method: str = SURE_CELL_METHOD,
+    window_method: str = "group",
+) -> Reveal:
+    """Where a sure model's per-cell map points, against the planted box (``truth``: its
+    ``mask`` (F, T) and ``rect``), and what the window scale and the deletion curve find.
+
+    The option: where ``cell_method``'s per-step profile (its cell map's mean over features)
+    peaks: inside the box's steps, in the last LAST steps, or elsewhere. The reading quotes
+    the largest one-cell effect and the box's, the map's ROC AUC against the box, the window
+    method's strongest window and its AUC, and the share of cells each order (the window
+    method's, random's) removes before accuracy falls to within FOUND_MARGIN of its value
+    with every cell removed (``comparison.curves``). ``sure_share``: the share of outputs
+    within 1e-3 of 0 or 1, where known."""
+    from rnnviz.data.truth import map_auc
+
+    cell = comparison.attributions[cell_method].cell_mean
+    n_features, seq_len = cell.shape
+    s0, s1, f0, f1 = truth.rect
+    profile = cell.mean(axis=0)
+    peak = int(np.argmax(profile))
+    if s0 <= peak < s1:
+        answer = IN_BOX
+    elif peak >= seq_len - LAST:
+        answer = LAST_STEPS
+    else:
+        answer = ELSEWHERE
+    mask = np.asarray(truth.mask, bool)
+    top_f, top_s = np.unravel_index(int(np.argmax(cell)), cell.shape)
+    auc = map_auc(cell, mask)
+    parts = [
+        f"Nudging one cell moves the output by at most {cell.max():.1e} (x{top_f + 1} at step "
+        f"{top_s}); the box's cells by {cell[mask].mean():.1e} on average, the last {LAST} "
+        f"steps' by {cell[:, -LAST:].mean():.1e}. The per-step effects peak at step {peak}, "
+        f"and the map ranks the box's cells above the others with a ROC AUC of {auc:.2f} "
+        "(0.5 is chance)"
+    ]
+    sure = (
+        f"The model is sure: {sure_share:.0%} of its answers are within 0.001 of 0 or 1, "
+        "where a sigmoid barely moves"
+        if sure_share is not None
+        else "Effects this small are what a sigmoid output pinned near 0 or 1 does"
+    )
+    parts.append(
+        f"{sure}; and the evidence is redundant: {int(mask.sum())} cells say the same thing, "
+        "so taking one away changes nothing"
+    )
+    group = comparison.attributions.get(window_method)
+    if group is not None and "group_effects" in group.extra:
+        effects = np.asarray(group.extra["group_effects"]).mean(axis=1)
+        spans = np.asarray(group.extra["groups"])
+        best = int(np.argmax(effects))
+        inside = (spans[:, 0] < s1) & (spans[:, 1] > s0)  # windows that touch the box
+        outside = effects[~inside]
+        g0, g1 = int(spans[best, 0]), int(spans[best, 1])
+        text = (
+            f"Occlude whole windows of {g1 - g0} steps of every feature instead: steps "
+            f"{g0}–{g1 - 1} move the output by {effects[best]:.2f}"
+        )
+        if outside.size:
+            text += f", no window clear of the box by more than {outside.max():.1e}"
+        text += f"; this map's ROC AUC against the box is {map_auc(group.cell_mean, mask):.2f}"
+        parts.append(text)
+    curves = (comparison.curves or {}).get(window_method)
+    if curves is not None:
+        level = curves.empty + FOUND_MARGIN
+        mine = _first_share(curves.deletion, curves.shares, level)
+        chance = _first_share(curves.reference("deletion"), curves.shares, level)
+        box_share = mask.sum() / mask.size
+        text = (
+            f"Deleting cells in that order, accuracy falls from {curves.full:.0%} to within "
+            f"{FOUND_MARGIN * 100:.0f} points of its {curves.empty:.0%} with every cell removed"
+        )
+        text += f" after {mine:.0%} of the cells" if mine is not None else " only at the very end"
+        text += f" (the box is {box_share:.1%} of them); in a random order after " + (
+            f"{chance:.0%}" if chance is not None else "all of them"
+        )
+        parts.append(text)
+    return Reveal(answer, ". ".join(parts) + ".")
+
+
 _COUNT = {2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven", 8: "Eight"}
 
 
@@ -311,6 +412,9 @@ def _lessons() -> tuple[Lesson, ...]:
     labels = [method_label(m) for m in methods]
     listed = join(labels)
 
+    from rnnviz.data.boxes import BOXES
+
+    raretime, rarefeature = BOXES["raretime"], BOXES["rarefeature"]
     correlated = PRESETS["correlated"]
     memory = (PRESETS["memory-simple-rnn"], PRESETS["memory-lstm"], PRESETS["memory-lstm-16"])
     budget = memory[0].epochs
@@ -378,6 +482,24 @@ def _lessons() -> tuple[Lesson, ...]:
             open_page="compare",
         ),
         Lesson(
+            "sure",
+            "Sure and redundant",
+            "Each sequence is 50 steps of 50 features of pure noise, with one label. The "
+            f"label's evidence is planted in a box: {raretime.describe()}, shifted up by 1 for "
+            "label 1 and down by 1 for label 0; nothing else carries it. An LSTM learns it "
+            "(one answer per sequence, at the last step). Nudge one cell, a feature at one "
+            "step, at a time: where will the largest effects be?",
+            (IN_BOX, LAST_STEPS, ELSEWHERE),
+            (PRESETS["box-raretime"],),
+            "sure",
+            "The box can be narrow in features instead (RareFeature: "
+            f"{rarefeature.describe()}): windows of every feature cannot tell the features "
+            "apart. Compare the methods there, with blocks or tiles for the group method.",
+            PRESETS["box-rarefeature"],
+            try_page="compare",
+            open_page="compare",
+        ),
+        Lesson(
             "cells",
             "Cell memory",
             "The rule reads x1 eight steps back (`x1[t-8] > 0.5`, 20 steps per sequence). Two "
@@ -420,4 +542,5 @@ __all__ = [
     "reveal_interaction",
     "reveal_lag",
     "reveal_methods",
+    "reveal_sure",
 ]

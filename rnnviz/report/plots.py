@@ -39,8 +39,33 @@ HEATMAP_SCALE = "Viridis"
 NO_TARGET_COLOR = "#9E9E9E"  # output steps without a defined target: not counted, greyed out
 NO_TARGET_NOTE = "grey: no target defined (not counted)"
 TRUTH_MARK = "★"
+# Planted evidence (rnnviz.data.boxes): its box outlined on every feature × step map.
+BOX_COLOR = "#FF3B6B"  # reads on Viridis' purple and yellow alike
+BOX_SHAPE_NAME = "planted box"
+BOX_NOTE = "dashed = the planted box (the truth)"
 
 Truth = Iterable[tuple[int, int]]
+Rect = tuple[int, int, int, int]  # [step start, step stop, feature start, feature stop)
+
+
+def outline_box(fig: go.Figure, box: Rect | None) -> go.Figure:
+    """Outline ``box`` (step start, step stop, feature start, feature stop; half-open) on a
+    feature × step heatmap whose rows are features from the top and columns steps; None:
+    nothing to outline."""
+    if box is None:
+        return fig
+    s0, s1, f0, f1 = (int(v) for v in box)
+    fig.add_shape(
+        type="rect",
+        x0=s0 - 0.5,
+        x1=s1 - 0.5,
+        y0=f0 - 0.5,
+        y1=f1 - 0.5,
+        line={"color": BOX_COLOR, "width": 2.5, "dash": "dash"},
+        layer="above",
+        name=BOX_SHAPE_NAME,
+    )
+    return fig
 
 
 def _bar_marker(color: str, pattern: str) -> dict:
@@ -263,9 +288,11 @@ def _counted_note(result: PerturbationResult) -> str:
     return f"; counted: outputs {step_ranges(np.flatnonzero(mask))} (with a target)"
 
 
-def timestep_heatmap(result: PerturbationResult, truth: Truth | None = None) -> go.Figure:
+def timestep_heatmap(
+    result: PerturbationResult, truth: Truth | None = None, box: Rect | None = None
+) -> go.Figure:
     """Feature × input step: RMS change of all counted outputs when one feature is nudged at one
-    step (outputs count where their target is defined)."""
+    step (outputs count where their target is defined); ``box``: planted evidence, outlined."""
     cell, std = result.cell_mean, result.cell_std
     n_features, n_steps = cell.shape
     features = {f for f, _ in truth} if truth is not None else None
@@ -286,13 +313,15 @@ def timestep_heatmap(result: PerturbationResult, truth: Truth | None = None) -> 
             ),
         )
     )
+    outline_box(fig, box)
     return _layout(
         fig,
         "Effect per feature and input step",
         "input step s (where the noise is added)",
         "feature",
         subtitle="one feature nudged at one step"
-        + (f"; {TRUTH_MARK} = used by the rule" if truth is not None else "")
+        + (f"; {TRUTH_MARK} = used by the rule" if truth is not None and box is None else "")
+        + (f"; {BOX_NOTE}" if box is not None else "")
         + _counted_note(result),
         yaxis={"autorange": "reversed", "type": "category"},
         xaxis=step_ticks(0, n_steps - 1),
@@ -607,6 +636,7 @@ WIDE_FROM_PX = {
     "lek_profiles": 560,
     "sigma_sweep_curves": 560,
     "group_map": 560,
+    "cell_map": 560,
     "stepwise_losses": 560,
     "faithfulness_curves": 620,
     "sequence_figure": 560,
@@ -791,7 +821,10 @@ def _quantile_key(level: float) -> str:
 
 
 def lek_profiles(
-    attribution: Attribution, truth_features: Iterable[int] | None = None, narrow: bool = False
+    attribution: Attribution,
+    truth_features: Iterable[int] | None = None,
+    narrow: bool = False,
+    box: Rect | None = None,  # a method figure's signature; no feature × step map to mark
 ) -> go.Figure:
     """Lek's sensitivity curves: one panel per feature, one line per held quantile.
 
@@ -882,7 +915,10 @@ def lek_profiles(
 
 
 def sigma_sweep_curves(
-    attribution: Attribution, truth_features: Iterable[int] | None = None, narrow: bool = False
+    attribution: Attribution,
+    truth_features: Iterable[int] | None = None,
+    narrow: bool = False,
+    box: Rect | None = None,  # a method figure's signature; no feature × step map to mark
 ) -> go.Figure:
     """Perturbation effect against σ, one line per feature, ±1 std whiskers, log σ axis.
 
@@ -964,12 +1000,16 @@ def _group_scale(extra: Mapping) -> str:
 
 
 def group_map(
-    attribution: Attribution, truth_features: Iterable[int] | None = None, narrow: bool = False
+    attribution: Attribution,
+    truth_features: Iterable[int] | None = None,
+    narrow: bool = False,
+    box: Rect | None = None,
 ) -> go.Figure:
     """Feature × input step map of a group method (:func:`rnnviz.attr.methods.group_occlusion`):
     each cell carries its group's effect, and the groups are outlined (side by side only: sliding
     groups overlap), so the scale is on the map; the title names it, the subtitle the edit;
-    ``truth_features`` get TRUTH_MARK. ``narrow`` (a phone): fewer step ticks, a thin colour bar.
+    ``truth_features`` get TRUTH_MARK, a planted ``box`` is outlined. ``narrow`` (a phone):
+    fewer step ticks, a thin colour bar.
     """
     extra = attribution.extra
     cell = attribution.cell_mean
@@ -1015,8 +1055,10 @@ def group_map(
             if sliding
             else "each cell = its group's effect"
         )
-        + (f"; {TRUTH_MARK} = used by the rule" if used else "")
+        + (f"; {TRUTH_MARK} = used by the rule" if used and box is None else "")
+        + (f"; {BOX_NOTE}" if box is not None else "")
     )
+    outline_box(fig, box)
     return _layout(
         fig,
         f"Group effects: {scale}",
@@ -1029,8 +1071,54 @@ def group_map(
     )
 
 
+def cell_map(
+    attribution: Attribution,
+    truth_features: Iterable[int] | None = None,
+    narrow: bool = False,
+    box: Rect | None = None,
+) -> go.Figure:
+    """Any method's feature × input step map (``attribution.cell_mean``), a planted ``box``
+    outlined: where the method puts the evidence, against where it is. ``truth_features``
+    get TRUTH_MARK when there is no box; ``narrow`` (a phone): fewer step ticks, a thin colour
+    bar."""
+    cell = attribution.cell_mean
+    if cell is None:
+        raise ValueError(f"{attribution.method} has no per-step scores to map")
+    n_features, n_steps = cell.shape
+    used = set(truth_features) if truth_features is not None and box is None else None
+    fig = go.Figure(
+        go.Heatmap(
+            z=cell,
+            x=list(range(n_steps)),
+            y=_truth_rows(attribution.feature_names, used),
+            colorscale=HEATMAP_SCALE,
+            colorbar={"title": {"text": "score"}, "thickness": 10 if narrow else 16},
+            hovertemplate="<b>%{y}</b> at input step %{x}<br>score %{z:.4g}<extra></extra>",
+        )
+    )
+    outline_box(fig, box)
+    notes = [attribution.note] if attribution.note else []
+    if used:
+        notes.append(f"{TRUTH_MARK} = used by the rule")
+    if box is not None:
+        notes.append(BOX_NOTE)
+    return _layout(
+        fig,
+        f"{method_label(attribution.method)}: per feature and input step",
+        "input step",
+        "feature",
+        subtitle="; ".join(notes) or None,
+        yaxis={"autorange": "reversed", "type": "category"},
+        xaxis=step_ticks(0, n_steps - 1, most=5 if narrow else MAX_TICKS),
+        height=max(360, 220 + (8 if n_features > 20 else 22) * n_features),
+    )
+
+
 def stepwise_losses(
-    attribution: Attribution, truth_features: Iterable[int] | None = None, narrow: bool = False
+    attribution: Attribution,
+    truth_features: Iterable[int] | None = None,
+    narrow: bool = False,
+    box: Rect | None = None,  # a method figure's signature; no feature × step map to mark
 ) -> go.Figure:
     """The losses behind the improved stepwise selections, the loss with every input kept
     dotted: ISS1 (``extra["fixed_losses"]``) one bar per feature fixed at its mean alone; ISS2

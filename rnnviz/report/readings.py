@@ -965,7 +965,7 @@ def training_verdict(result: TrainResult) -> str:
     it names the cell ("The GRU learned the rule"), so a verdict shown beside another
     model's says which model it is about."""
     acc, base = result.val_accuracy, result.baseline_accuracy
-    if not result.config.data_kind.rule_made:  # no rule to learn: its forecasts are judged
+    if result.config.data_kind.real:  # no rule to learn: its forecasts are judged
         return real_series_verdict(result.config.task, acc, base)
     ratio = error_ratio(acc, base)
     share = "" if ratio is None else f" It makes {ratio:.0%} of the baseline's errors"

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rnnviz.config import PRESETS, SERIES_PRESETS, Config
+from rnnviz.config import PRESETS, SERIES_PRESETS, Bounds, Config
 from rnnviz.data.source import source_of
 from rnnviz.experiment import DISAGREEMENT_EXAMPLE
 from rnnviz.report.lessons import lesson_experiments
@@ -24,15 +24,25 @@ from rnnviz.serve.store import ModelStore
 NICE = 10  # warming before a deploy yields the CPU to anything else on the machine
 
 
-def preset_experiments() -> list[Config]:
+def preset_experiments(bounds: Bounds | None = None) -> list[Config]:
     """The experiments a visitor opens with one click: every preset rule with the default
     recipe, the example the Compare page leads with, the lessons' experiments, the real series
     (rain and max temperature: about 5 s each, within the hosted bounds), then the thread's
-    exact recipe (the slowest, so last). Each once; hosted mode warms exactly these at start."""
+    exact recipe (the slowest, so last). Each once; hosted mode warms exactly these at start,
+    those within its ``bounds`` (the planted boxes' lesson is beyond them: not offered there)."""
     configs = [Config(rule=name) for name in RULE_PRESETS]
     configs += [DISAGREEMENT_EXAMPLE, *lesson_experiments()]
     configs += [*(PRESETS[name] for name in SERIES_PRESETS.values()), PRESETS["reference"]]
-    return list(dict.fromkeys(configs))
+    return [c for c in dict.fromkeys(configs) if bounds is None or within(c, bounds)]
+
+
+def within(config: Config, bounds: Bounds) -> bool:
+    """Whether ``config`` fits ``bounds`` (:meth:`rnnviz.config.Config.validate`)."""
+    try:
+        config.validate(bounds)
+    except ValueError:
+        return False
+    return True
 
 
 def missing(folder: str | Path, configs: Sequence[Config]) -> list[Config]:

@@ -91,7 +91,7 @@ def model_store() -> ModelStore:
             else None
         )
     if s.warm_presets:
-        warm(training_jobs(), store, preset_experiments())
+        warm(training_jobs(), store, preset_experiments(s.bounds))
     elif s.hosted:  # the worker's processes start now: a visitor's job need not wait for them
         worker()
     return store

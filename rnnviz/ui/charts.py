@@ -40,14 +40,16 @@ def _style(wide_from: int) -> str:
     )
 
 
-def by_width(build: Callable[..., go.Figure], key: str, *args) -> None:
-    """``build(*args)`` and ``build(*args, narrow=True)`` drawn as one chart: the page shows
-    the wide figure where the chart is at least ``WIDE_FROM_PX[build.__name__]`` px wide, the
-    narrow one elsewhere. ``key`` is the wide chart's (the narrow one's ends in ``-narrow``)."""
+def by_width(build: Callable[..., go.Figure], key: str, *args, **kwargs) -> None:
+    """``build(*args, **kwargs)`` and ``build(*args, **kwargs, narrow=True)`` drawn as one
+    chart: the page shows the wide figure where the chart is at least
+    ``WIDE_FROM_PX[build.__name__]`` px wide, the narrow one elsewhere. ``key`` is the wide
+    chart's (the narrow one's ends in ``-narrow``)."""
     wide_from = WIDE_FROM_PX[build.__name__]
     st.html(_style(wide_from))  # style only: Streamlit gives it no room on the page
     with st.container(key=_block("twin", key)):
         with st.container(key=_block(f"wide-{wide_from}", key)):
-            st.plotly_chart(build(*args), theme="streamlit", key=key)
+            st.plotly_chart(build(*args, **kwargs), theme="streamlit", key=key)
         with st.container(key=_block(f"narrow-{wide_from}", key)):
-            st.plotly_chart(build(*args, narrow=True), theme="streamlit", key=f"{key}-narrow")
+            narrow = build(*args, **kwargs, narrow=True)
+            st.plotly_chart(narrow, theme="streamlit", key=f"{key}-narrow")

@@ -196,6 +196,13 @@ SETUP_CAPTION = (
     "synthetic rule, where we know the answer, or on real weather, where nobody does; then open "
     "the effects pages to see what it relies on."
 )
+# A lesson whose experiment is beyond the bounds in force (the planted boxes in hosted mode).
+LESSON_BEYOND_BOUNDS = (
+    "This lesson's experiment (50 steps × 50 features, 1,000 training sequences) is larger "
+    "than this demo can run for a class. Run rnnviz on your own machine to open it "
+    '(`pip install ".[app]"` in a checkout of rnnviz, then `rnnviz app`).'
+)
+
 LESSONS_POINTER = (
     "New here? Start with the guided lessons: guess first, then see what the network does"
 )
@@ -408,7 +415,21 @@ NO_SNAPSHOTS = (
 
 # --------------------------------------------------------------------------- real series
 
-DATASET_NAMES = {"synthetic": "Synthetic rule", "seattle-weather": "Seattle weather (real data)"}
+DATASET_NAMES = {
+    "synthetic": "Synthetic rule",
+    "seattle-weather": "Seattle weather (real data)",
+    "box-middle": "Planted box: Middle",
+    "box-raretime": "Planted box: RareTime",
+    "box-rarefeature": "Planted box: RareFeature",
+}
+# Planted evidence (rnnviz.data.boxes), on the setup page.
+PLANTED_HELP = (
+    "The benchmark of Ismail et al. (2020): each sequence is 50 steps of 50 features of "
+    "N(0, 1) noise with one label, and the label is planted in a fixed box of cells, shifted "
+    "by +1 for label 1 and −1 for label 0. Nothing outside the box carries it, so the box is "
+    "the ground truth of every (feature, step) map. One answer per sequence: only the last "
+    "output counts."
+)
 OUTCOME_NAMES = {"rain": "Rain tomorrow", "temp_max": "Tomorrow's max temperature (°C)"}
 SERIES_FEATURES = {
     4: "The 4 measurements",

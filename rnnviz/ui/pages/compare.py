@@ -318,9 +318,12 @@ def _faithfulness(comparison) -> None:
         st.table(readings.faithfulness_table(comparison), hide_index=True, border="horizontal")
 
 
-def _method_figures(comparison, used: list[int], with_notes: bool) -> None:
-    """Each method's own figure, where it has one (``used``: the rule's features, starred);
-    ``with_notes``: beside it, its note and the reading of its numbers (they speak of a rule)."""
+def _method_figures(
+    comparison, used: list[int], with_notes: bool, box: tuple[int, ...] | None = None
+) -> None:
+    """Each method's own figure, where it has one (``used``: the rule's features, starred;
+    ``box``: planted evidence, outlined on a map); ``with_notes``: beside it, its note and the
+    reading of its numbers (they speak of a rule)."""
     for name in comparison.methods:
         spec = METHODS.get(name)
         if spec is None or spec.figure is None:
@@ -329,11 +332,11 @@ def _method_figures(comparison, used: list[int], with_notes: bool) -> None:
         st.subheader(spec.figure_title)
         build = getattr(plots, spec.figure)
         if not with_notes:
-            charts.by_width(build, f"cmp_{name}", attribution, used)
+            charts.by_width(build, f"cmp_{name}", attribution, used, box=box)
             continue
         left, right = st.columns([2.3, 1], gap="large")
         with left:
-            charts.by_width(build, f"cmp_{name}", attribution, used)
+            charts.by_width(build, f"cmp_{name}", attribution, used, box=box)
         with right:
             st.markdown(text.FIGURE_NOTES[name])
             if spec.figure_reading is not None:
@@ -407,7 +410,7 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
     _agreement(comparison)
     _faithfulness(comparison)
 
-    _method_figures(comparison, used, with_notes=True)
+    _method_figures(comparison, used, with_notes=True, box=getattr(rule, "rect", None))
     if "sigma_sweep" not in methods:
         st.caption(
             "Add *Perturbation across noise scales* to the methods to see how the ranking "

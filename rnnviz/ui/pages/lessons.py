@@ -13,6 +13,7 @@ from rnnviz.attr.reliance import noise_of
 from rnnviz.config import describe_budget
 from rnnviz.report import lessons, plots
 from rnnviz.report.lessons import Lesson
+from rnnviz.serve.warm import within
 from rnnviz.ui import cache, charts, components, state, text
 
 QUERY_KEY = "lesson"
@@ -72,6 +73,8 @@ def _scores(results: list, lesson: Lesson) -> list | None:
 def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
     """Draw the lesson's figure(s) and return what the numbers say."""
     config = lesson.configs[0]
+    if lesson.kind == "sure":
+        return _reveal_sure(results[0], config)
     rule = config.target()
     if lesson.kind == "methods":
         from rnnviz.attr.registry import first_methods
@@ -115,17 +118,35 @@ def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
     raise ValueError(f"unknown lesson kind {lesson.kind!r}")
 
 
+def _reveal_sure(result, config) -> lessons.Reveal:
+    """The planted box: one method's per-cell map, the window scale's map (the box outlined on
+    both) and the deletion curves; the reveal reads all three."""
+    from rnnviz.data.source import source_of
+
+    truth = source_of(config).truth
+    methods = [lessons.SURE_CELL_METHOD, "group"]
+    comparison = cache.comparison(result, config, methods, {"group": lessons.SURE_WINDOW})
+    for name, build in zip(methods, (plots.cell_map, plots.group_map), strict=True):
+        attribution = comparison.attributions[name]
+        charts.by_width(build, f"lesson_figure_{name}", attribution, None, box=truth.rect)
+    charts.by_width(plots.faithfulness_curves, "lesson_curves", comparison)
+    return lessons.reveal_sure(comparison, truth)
+
+
 def main() -> None:
     components.page_links()
     st.title("Lessons")
     st.caption(
-        "Six short lessons a class can run together: read the question, commit to a guess, "
+        "Seven short lessons a class can run together: read the question, commit to a guess, "
         "then open the prepared experiment and see what the network really does. Each lesson "
         "has its own link to share."
     )
     lesson = _current()
     st.subheader(lesson.title)
     st.markdown(lesson.question)
+    if not all(within(c, cache.settings().bounds) for c in lesson.configs):
+        st.info(text.LESSON_BEYOND_BOUNDS, icon=":material/computer:")
+        return
     ss = st.session_state
     opened = ss.get(f"lesson_open_{lesson.slug}", False)
     locked = f"lesson_locked_{lesson.slug}"

@@ -106,10 +106,12 @@ def _switch_data() -> None:
     and recipe), or back from the default experiment's recipe for a synthetic rule."""
     ss = st.session_state
     dataset = ss[K + "dataset"]
-    if DATA_KINDS[dataset].real:
-        start = series_preset(dataset, ss.get(K + "outcome", "rain"))
-        for knob, widget in SERIES_WIDGETS.items():
-            ss[K + widget] = getattr(start, knob)
+    kind = DATA_KINDS[dataset]
+    if kind.presets:  # a real series, planted evidence: its own shape and recipe
+        start = series_preset(dataset, ss.get(K + "outcome", "rain") if kind.real else "rain")
+        if kind.real:
+            for knob, widget in SERIES_WIDGETS.items():
+                ss[K + widget] = getattr(start, knob)
     else:
         start, ss[K + "recipe"] = PRESETS["default"], "fast"
     for f in fields(Config):
@@ -134,6 +136,29 @@ def _series_section(config: Config) -> Config:
     )
     st.info(f"{texts.SERIES_HELP} {texts.SERIES_NO_TRUTH}", icon=":material/partly_cloudy_day:")
     return series_preset(ss[K + "dataset"], ss[K + "outcome"])
+
+
+def _planted_section(config: Config) -> None:
+    """Planted evidence: what the data is and where the evidence sits (its fixed shape and the
+    box come with the choice; the form keeps the recipe, sizes and seed)."""
+    source = source_of(series_preset(st.session_state[K + "dataset"]))
+    truth = source.truth
+    st.info(
+        f"{texts.PLANTED_HELP} Here: {md_code(source.description())}.",
+        icon=":material/select_all:",
+    )
+    if truth is not None:
+        st.success(
+            f"**Ground truth** (what the effects should find): {truth.describe_truth()}",
+            icon=":material/check_circle:",
+        )
+
+
+def _planted_base(config: Config, dataset: str) -> Config:
+    """What a planted-evidence draft keeps of what the form does not show: the experiment's
+    own scoring knobs when it is of this data, else the data's preset's (its 50 x 50 sequences
+    cannot be scored as often as a small rule's)."""
+    return config if config.dataset == dataset else series_preset(dataset)
 
 
 def _series_draft(config: Config, base: Config) -> Config:
@@ -218,9 +243,13 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
         horizontal=True,
         on_change=_switch_data,
     )
-    real = DATA_KINDS[ss[K + "dataset"]].real
+    kind = DATA_KINDS[ss[K + "dataset"]]
+    real = kind.real
+    planted = not kind.rule_made and not real  # its evidence planted: the shape is its own
     if real:  # no rule, no sizes, no correlated pairs and no two-class check: the data is real
         series = _series_section(config)
+    elif planted:
+        _planted_section(config)
     else:
         c1, c2 = st.columns(2)
         c1.number_input("Sequence length (steps)", *b.seq_len, key=K + "seq_len")
@@ -239,7 +268,7 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
         text, rule = _rule_section(config, ss[K + "n_features"], ss[K + "seq_len"])
 
     st.subheader("2 · Training")
-    if not real:
+    if kind.rule_made:
         st.selectbox(
             "Recipe",
             list(RECIPES),
@@ -287,6 +316,7 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
         )
         if not real:  # a real series: its windows, standardised on the training years
             a1.number_input("Validation sequences", *b.n_val, step=100, key=K + "n_val")
+        if not kind.standardised:
             a2.checkbox(
                 "Scale inputs",
                 key=K + "input_scaling",
@@ -299,16 +329,17 @@ def _draft_form(config: Config) -> tuple[Config | None, bool]:
             draft = _series_draft(config, series)
         except ValueError as exc:  # ConfigError
             components.error_box("Change this setting", exc)
-    elif rule is not None and pairs_problem is None:
+    elif planted or (rule is not None and pairs_problem is None):
         # Scoring knobs are not here: they live on the effects page and are kept from `config`.
         values = {
             f.name: ss[K + f.name]
             for f in fields(Config)
             if f.name != "rule" and f.name not in SCORING_KNOBS
         }
-        values["rule"] = text
+        values["rule"] = config.rule if planted else text
+        base = _planted_base(config, ss[K + "dataset"]) if planted else config
         try:
-            draft = Config.from_dict(values, base=config).validate(b)
+            draft = Config.from_dict(values, base=base).validate(b)
         except ValueError as exc:  # ConfigError
             components.error_box("Change this setting", exc)
     current = (

@@ -43,7 +43,9 @@ def main() -> None:
     left, right = st.columns([2.3, 1], gap="large")
     with left:  # a series forecasts every day: its map is per day back (see days_back_heatmap)
         heatmap = (
-            plots.days_back_heatmap(scores) if series else plots.timestep_heatmap(scores, truth)
+            plots.days_back_heatmap(scores)
+            if series
+            else plots.timestep_heatmap(scores, truth, box=getattr(rule, "rect", None))
         )
         st.plotly_chart(heatmap, theme="streamlit", key="heatmap")
     with right:  # only speak of the rule's marks where there is a rule
