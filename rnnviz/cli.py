@@ -304,12 +304,21 @@ def comparison_json(comparison: Comparison) -> dict:
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Entry point; returns the process exit status (130 after Ctrl-C, as shells do).
 
-    ``app`` as the first argument starts the dashboard (:func:`app_main`); any other arguments
-    run one experiment in the terminal.
+    ``app`` as the first argument starts the dashboard (:func:`app_main`), ``sweep`` runs a
+    grid of experiments (:mod:`rnnviz.sweep.command`); any other arguments run one experiment
+    in the terminal.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["app"]:
         return app_main(argv[1:], prog=f"{prog} app")
+    if argv[:1] == ["sweep"]:
+        from rnnviz.sweep.command import sweep_main
+
+        try:
+            return sweep_main(argv[1:], prog=f"{prog} sweep")
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
     try:
         return _run(build_parser(prog).parse_args(argv))
     except KeyboardInterrupt:
