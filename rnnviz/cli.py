@@ -105,7 +105,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         description="Which inputs does an LSTM rely on? Train on a synthetic rule and measure "
         "the RMS change of its predictions when N(0, sigma) noise is added to one feature.",
         epilog=f"The dashboard: {prog} app [streamlit options], e.g. {prog} app --server.port "
-        "8502 (see: {prog} app --help). Defaults are the default preset's.".replace("{prog}", prog),
+        "8502 (see: {prog} app --help). Many experiments and methods at once: {prog} sweep "
+        "(see: {prog} sweep --help). Defaults are the default preset's.".replace("{prog}", prog),
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument(

@@ -251,3 +251,32 @@ def test_the_numbers_compared_differ_from_seed_to_seed(reference):
     _, table, _ = reference
     ok = table[(table["error"] == "") & (table["method"] == "perturbation")]
     assert len(ok) == 2 and ok["deletion"].nunique() == 2
+
+
+def test_the_command_writes_the_table_summary_and_figure(reference, capsys):
+    tasks, table, out = reference
+    knobs = [item for k, v in TINY.items() for item in ("--set", f"{k}={v}")]
+    argv = ["--rule", "threshold", "--rule", "x1 > 1.5", "--seeds", "0-1", *knobs]
+    argv += ["--methods", ",".join(METHODS), "--out", str(out), "--workers", "0"]
+    assert sweep_main(argv) == 0  # every row is there already: nothing runs
+    captured = capsys.readouterr()
+    assert "4 complete, 0 with rows to run" in captured.err
+    assert "note: 2 experiment(s) failed" in captured.err  # the unlearnable rule's rows
+    assert "rule:threshold" in captured.out and "perturbation" in captured.out
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"), table)
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(summary) == 2 * 3 and list(summary["n"]) == [2, 2, 2, 0, 0, 0]
+    assert "plotly" in (out / "summary.html").read_text()
+
+
+def test_the_figure_draws_every_seed_of_each_task_with_a_number(reference):
+    from rnnviz.report.plots import sweep_boxes
+
+    _, table, _ = reference
+    fig = sweep_boxes(table, "lag_auc")
+    assert [t.name for t in fig.data] == ["lstm"]  # the unlearnable rule has no number
+    ok = table[table["task"] == "rule:threshold"]
+    assert list(fig.data[0].y) == list(ok["lag_auc"])
+    assert list(fig.data[0].x) == list(ok["label"])
+    with pytest.raises(ValueError, match="no experiment of this sweep has a insertion"):
+        sweep_boxes(table[table["task"] == UNLEARNABLE], "insertion")

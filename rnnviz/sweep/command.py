@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import math
 import sys
 import time
@@ -23,7 +24,6 @@ from rnnviz.sweep.grid import KEYS, GridError, grid_tasks, load_grid, parse_grid
 from rnnviz.sweep.run import OnDone, Outcome, run_sweep
 from rnnviz.sweep.table import (
     FIGURE,
-    PARQUET,
     RESULTS,
     SUMMARY_CSV,
     ResultsError,
@@ -247,11 +247,17 @@ def sweep_main(argv: Sequence[str], prog: str = "rnnviz sweep") -> int:
     except OSError as exc:
         print(f"error: --out {out}: {exc.strerror}", file=sys.stderr)
         return 2
+    if args.scheduler is not None and importlib.util.find_spec("distributed") is None:
+        print(
+            "error: --scheduler runs on a Dask cluster: pip install 'rnnviz[sweep]'",
+            file=sys.stderr,
+        )
+        return 2
     todo = sum(any((t.experiment, m) not in finished for m in t.methods) for t in tasks)
     methods = len(tasks[0].methods)
     print(
-        f"{len(tasks)} experiments x {methods} methods; {len(tasks) - todo} finished before, "
-        f"{todo} to run",
+        f"{len(tasks)} experiments x {methods} methods; {len(tasks) - todo} complete, "
+        f"{todo} with rows to run",
         file=sys.stderr,
     )
     live = sys.stderr.isatty()
@@ -280,20 +286,32 @@ def sweep_main(argv: Sequence[str], prog: str = "rnnviz sweep") -> int:
 def report(tasks, out: Path, outcome: Outcome, seconds: float) -> int:
     """Write the grid's table, summary and figure; print the summary and what happened."""
     table = grid_table(ResultsFile(out).read(), tasks)
-    write_parquet(table, out)
     summary = summarise(table)
     summary.to_csv(out / SUMMARY_CSV, index=False)
-    figure = write_figure(table, out / FIGURE)
+    written = [out / RESULTS]
+    missing = []
+    if importlib.util.find_spec("pyarrow") is None:
+        missing.append("the Parquet copy needs pyarrow")
+    else:
+        written.append(write_parquet(table, out))
+    figure = None
+    if importlib.util.find_spec("plotly") is None:
+        missing.append("the figure needs plotly")
+    else:
+        figure = write_figure(table, out / FIGURE)
     print_summary(summary, sys.stdout)
     print(
-        f"ran {outcome.ran} experiments in {seconds:.1f} s ({outcome.skipped} finished before); "
-        f"table: {out / RESULTS}, {out / PARQUET}; summary: {out / SUMMARY_CSV}"
+        f"ran {outcome.ran} experiments in {seconds:.1f} s ({outcome.skipped} complete before); "
+        f"table: {', '.join(map(str, written))}; summary: {out / SUMMARY_CSV}"
         + (f"; figure: {figure}" if figure else ""),
         file=sys.stderr,
     )
-    if outcome.failed:
+    if missing:
+        print(f"note: {'; '.join(missing)}: pip install 'rnnviz[sweep]'", file=sys.stderr)
+    failed = table.loc[table["error"] != "", "experiment"].nunique()
+    if failed:
         print(
-            f"note: {outcome.failed} experiment(s) failed: their rows carry the error "
+            f"note: {failed} experiment(s) failed: their rows carry the error "
             "(--retry-errors runs them again)",
             file=sys.stderr,
         )
