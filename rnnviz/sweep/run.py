@@ -118,7 +118,8 @@ def _on_pool(
     remaining = todo
     for _ in range(retries + 1):
         done: set[str] = set()
-        with ProcessPoolExecutor(min(workers, len(remaining)), mp_context=pool_context()) as pool:
+        pool = ProcessPoolExecutor(min(workers, len(remaining)), mp_context=pool_context())
+        try:
             futures = {pool.submit(runner, task): task for task in remaining}
             for future in as_completed(futures):
                 task = futures[future]
@@ -130,6 +131,10 @@ def _on_pool(
                     rows = error_rows(task, exc)
                 record(task, rows)
                 done.add(task.experiment)
+        except BaseException:  # Ctrl-C: what finished is recorded; queued tasks never start
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         remaining = [t for t in remaining if t.experiment not in done]
         if not remaining:
             break
