@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -96,6 +98,16 @@ def test_the_command_exits_2_on_a_bad_grid_before_anything_runs(tmp_path, capsys
     assert sweep_main(["--rule", "lagged", "--set", "epochs=0", "--out", str(tmp_path)]) == 2
     assert "epochs = 0 is not allowed" in capsys.readouterr().err
     assert not (tmp_path / "results.csv").exists()
+
+
+def test_the_sweep_s_own_process_loads_no_tensorflow():
+    # the workers train; the process that plans, records and summarises stays light
+    code = (
+        "import sys, rnnviz.sweep.command, rnnviz.sweep.run; "
+        "print(sorted({'tensorflow', 'keras', 'distributed'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # --------------------------------------------------------------------------- the results file
