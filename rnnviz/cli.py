@@ -120,7 +120,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         description="Which inputs does an LSTM rely on? Train on a synthetic rule and measure "
         "the RMS change of its predictions when N(0, sigma) noise is added to one feature.",
         epilog=f"The dashboard: {prog} app [streamlit options], e.g. {prog} app --server.port "
-        "8502 (see: {prog} app --help). Defaults are the default preset's.".replace("{prog}", prog),
+        "8502 (see: {prog} app --help). Many experiments and methods at once: {prog} sweep "
+        "(see: {prog} sweep --help). Defaults are the default preset's.".replace("{prog}", prog),
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument(
@@ -332,12 +333,21 @@ def comparison_json(comparison: Comparison) -> dict:
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Entry point; returns the process exit status (130 after Ctrl-C, as shells do).
 
-    ``app`` as the first argument starts the dashboard (:func:`app_main`); any other arguments
-    run one experiment in the terminal.
+    ``app`` as the first argument starts the dashboard (:func:`app_main`), ``sweep`` runs a
+    grid of experiments (:mod:`rnnviz.sweep.command`); any other arguments run one experiment
+    in the terminal.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["app"]:
         return app_main(argv[1:], prog=f"{prog} app")
+    if argv[:1] == ["sweep"]:
+        from rnnviz.sweep.command import sweep_main
+
+        try:
+            return sweep_main(argv[1:], prog=f"{prog} sweep")
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
     with _remembered_ctrl_c() as interrupted:
         try:
             return _run(build_parser(prog).parse_args(argv), interrupted)

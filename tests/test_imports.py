@@ -23,6 +23,7 @@ ROOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("experiment", ("rnnviz.experiment",)),
     ("report", ("rnnviz.report",)),
     ("serve", ("rnnviz.serve",)),
+    ("sweep", ("rnnviz.sweep",)),
     ("cli, ui", ("rnnviz.cli", "rnnviz.__main__", "rnnviz.ui", "rnnviz")),
 )
 

@@ -12,7 +12,7 @@ import pytest
 import rnnviz.serve.store
 from rnnviz.config import Config
 from rnnviz.data.split import make_split
-from rnnviz.serve.store import ModelStore
+from rnnviz.serve.store import LOCK_PREFIX, ModelStore
 from rnnviz.training.fit import train
 
 CFG = Config(n_train=300, n_val=100, n_score=40, epochs=1, seq_len=6)
@@ -61,14 +61,21 @@ def test_interrupted_training_leaves_no_entry(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         store.get_or_train(CFG, progress=stop)
     assert store.get(CFG) is None
-    assert not [p for p in tmp_path.iterdir()]
+    # nothing but the key's lock file (empty; it stays so that waiting processes share it)
+    assert not _listing(tmp_path)
+
+
+def _listing(folder):
+    """What ``folder`` holds besides the keys' lock files (empty files that stay, so that
+    processes waiting for a key share one)."""
+    return [p for p in folder.iterdir() if not p.name.startswith(LOCK_PREFIX)]
 
 
 def test_disk_cache_is_capped_least_recently_used_first(tmp_path):
     store = ModelStore(tmp_path, max_disk=2)
     for seed in range(3):
         store.get_or_train(CFG.replace(seed=seed))
-    kept = {p.name for p in tmp_path.iterdir()}
+    kept = {p.name for p in _listing(tmp_path)}
     assert kept == {CFG.replace(seed=s).training_id() for s in (1, 2)}
 
 
@@ -140,7 +147,7 @@ def test_eviction_never_touches_foreign_files(tmp_path, fake_train):
         store.get_or_train(config)
     assert store.folder == tmp_path  # the disk cache stayed on throughout
     assert _snapshot(tmp_path, foreign) == before  # every foreign file there, byte-identical
-    own = {p.name for p in tmp_path.iterdir()} - set(foreign)
+    own = {p.name for p in _listing(tmp_path)} - set(foreign)
     assert own == {c.training_id() for c in configs[-30:]}  # cap counts only the store's entries
     assert ModelStore(tmp_path).get(configs[-1]) is not None
 
@@ -248,7 +255,7 @@ def test_a_failed_write_skips_that_entry_only(tmp_path, fake_train, monkeypatch)
     store = ModelStore(tmp_path)
     store.get_or_train(broken)  # kept in memory; nothing half-written left behind
     assert "No space left" in store.notice and store.folder == tmp_path
-    assert list(tmp_path.iterdir()) == []
+    assert _listing(tmp_path) == []
     store.get_or_train(TINY)
     assert ModelStore(tmp_path).get(TINY) is not None  # other keys still use the disk
 

@@ -1545,3 +1545,71 @@ def sequence_figure(
         height=140 * n_features + 230 + layout["margin"]["t"] + (60 if narrow else 0),
     )
     return fig
+
+
+SWEEP_METRIC_NAMES = {
+    "lag_auc": "lag AUC against the truth",
+    "feature_auc": "feature AUC against the truth",
+    "deletion": "deletion score (area between the method's curve and random's)",
+    "insertion": "insertion score (area between the method's curve and random's)",
+}
+
+
+def sweep_boxes(table, metric: str = "lag_auc") -> go.Figure:
+    """A sweep's ``metric`` over seeds: one panel per task, one box per method and cell with
+    every seed's value as a point (the spread the summary's quartiles report).
+
+    ``table`` is a sweep's results (:mod:`rnnviz.sweep.table`: a pandas DataFrame, one row per
+    experiment × method with columns task, cell, method, label, error and the metrics); rows
+    with an error or without the metric (no ground truth) are left out. ValueError when no row
+    has the metric.
+    """
+    from plotly.subplots import make_subplots
+
+    rows = table[(table["error"] == "") & table[metric].notna()]
+    if rows.empty:
+        raise ValueError(f"no experiment of this sweep has a {metric} score")
+    tasks = list(dict.fromkeys(rows["task"]))
+    cells = list(dict.fromkeys(rows["cell"]))
+    fig = make_subplots(
+        rows=len(tasks),
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=[textwrap.shorten(t, 60) for t in tasks],
+        vertical_spacing=min(0.12, 0.5 / len(tasks)),
+    )
+    shown: set[str] = set()
+    for r, task in enumerate(tasks, start=1):
+        for c, cell in enumerate(cells):
+            part = rows[(rows["task"] == task) & (rows["cell"] == cell)]
+            if part.empty:
+                continue
+            fig.add_trace(
+                go.Box(
+                    x=list(part["label"]),
+                    y=list(part[metric]),
+                    name=cell,
+                    legendgroup=cell,
+                    showlegend=cell not in shown,
+                    marker_color=FEATURE_COLORS[c % len(FEATURE_COLORS)],
+                    boxpoints="all",
+                    jitter=0.3,
+                    pointpos=0,
+                    text=[f"seed {s}" for s in part["seed"]],
+                    hovertemplate="%{x}<br>%{text}: %{y:.3f}<extra>%{fullData.name}</extra>",
+                ),
+                row=r,
+                col=1,
+            )
+            shown.add(cell)
+    seeds = rows["seed"].nunique()
+    name = SWEEP_METRIC_NAMES.get(metric, metric)
+    return _layout(
+        fig,
+        f"{name[:1].upper()}{name[1:]}, over {seeds} seed{'s' if seeds != 1 else ''}",
+        "",
+        metric,
+        subtitle="one point per seed; box: median and quartiles",
+        boxmode="group",
+        height=max(320, 260 * len(tasks)),
+    )

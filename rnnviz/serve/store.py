@@ -17,11 +17,14 @@ inside the temporary folder before the rename, so every finished entry has it. E
 deleted and does not count against ``max_disk``. A key whose name is taken by something
 foreign is kept in memory only, and ``notice`` says so. Temporary folders are named
 ``.rnnviz-tmp-<key>-<random>``; those left by a killed write are removed when a store starts
-(no other dot-folder is touched).
+(no other dot-folder is touched). Training and writing an entry holds the key's lock file
+(``.rnnviz-lock-<key>``, ``filelock``): another process asking for the same config meanwhile
+(a sweep's workers, a second machine on a shared folder) waits, then reads the entry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -36,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from rnnviz.attr.scoring import PerturbationResult
 from rnnviz.config import Config
@@ -178,6 +182,9 @@ ENTRY_MARKER = "rnnviz-entry.json"  # inside every entry the store wrote
 ENTRY_FORMAT = 1
 _KEY = re.compile(r"[0-9a-f]{16}")  # Config.training_id(): the only names entries have
 TEMP_PREFIX = ".rnnviz-tmp-"  # + key + "-" + mkdtemp's random letters
+# A key's lock file: held while one process trains and writes that key's entry, so processes
+# sharing the folder (a sweep's workers, machines on a shared disk) never train it twice at once.
+LOCK_PREFIX = ".rnnviz-lock-"  # + key
 # A temporary folder younger than this may be another process's write in progress (hosted mode
 # warms the cache in processes of its own, rnnviz.serve.warm): only older ones count as left behind.
 STALE_TEMP_S = 600.0
@@ -305,12 +312,36 @@ class ModelStore:
             cached = self.get(config)
             if cached is not None:
                 return cached
-            result = train(config, progress)
-            self.trainings += 1
-            release_free_memory()  # a training's temporaries, back to the system
-            self._remember(key, result)
-            self._write(key, result)
-            return result
+            with self._entry_lock(key):
+                cached = self.get(config)  # another process may have written it meanwhile
+                if cached is not None:
+                    return cached
+                result = train(config, progress)
+                self.trainings += 1
+                release_free_memory()  # a training's temporaries, back to the system
+                self._remember(key, result)
+                self._write(key, result)
+                return result
+
+    @contextlib.contextmanager
+    def _entry_lock(self, key: str):
+        """Hold ``key``'s lock file while training and writing its entry (other processes on
+        the folder wait, then find the entry); no lock without a disk cache, or where the lock
+        file cannot be made (a cache that turned read-only: nothing is written there either)."""
+        lock = None
+        # a cache folder that vanished is not made again by the lock (the write then fails:
+        # memory only, as without the lock)
+        if self.folder is not None and self.folder.is_dir() and _KEY.fullmatch(key):
+            try:
+                lock = FileLock(str(self.folder / f"{LOCK_PREFIX}{key}"))
+                lock.acquire()
+            except OSError:
+                lock = None
+        try:
+            yield
+        finally:
+            if lock is not None:
+                lock.release()
 
     def on_disk(self, config: Config) -> bool:
         """Whether ``config``'s model has an entry of ours on disk (not verified)."""
