@@ -301,8 +301,12 @@ def expected_reveal(lesson) -> lessons.Reveal:
         from rnnviz.data.source import source_of
 
         methods = [lessons.SURE_CELL_METHOD, "group"]
+        from rnnviz.attr.saturation import saturation_of
+
         found = cache.comparison(results[0], config, methods, {"group": lessons.SURE_WINDOW})
-        return lessons.reveal_sure(found, source_of(config).truth)
+        share = saturation_of(cache.scores(results[0], config), config.task).share
+        assert 0 <= share <= 1
+        return lessons.reveal_sure(found, source_of(config).truth, sure_share=share)
     scores = [cache.scores(r, c) for r, c in zip(results, lesson.configs, strict=True)]
     if lesson.kind == "features":
         return lessons.reveal_features(scores[0], noise_of(config))

@@ -66,7 +66,18 @@ def test_the_rule_presets_models_are_not_saturated(name):
     assert check.share < 0.5 and not check.at_precision
 
 
-@pytest.mark.parametrize("name", _planted() or [pytest.param("none", marks=pytest.mark.skip)])
-def test_every_planted_evidence_preset_warns(name):
+# Each planted-evidence model takes 15-30 s to train and score: the suite trains the lesson's
+# box, the least sure of the three (85% of its answers within 0.001 of 0 or 1; the other two
+# 100%). ``python benchmarks/bench_saturation.py`` checks all of them.
+PLANTED_HERE = ("box-raretime",)
+
+
+def test_the_planted_evidence_presets_are_the_benchmark_s_boxes():
+    assert set(PLANTED_HERE) <= set(_planted())
+    assert set(_planted()) == {"box-middle", "box-raretime", "box-rarefeature"}
+
+
+@pytest.mark.parametrize("name", PLANTED_HERE)
+def test_a_planted_evidence_preset_warns(name):
     check = _check(name)
     assert check.warn, (name, check)

@@ -121,6 +121,7 @@ def _reveal(lesson: Lesson, results: list) -> lessons.Reveal | None:
 def _reveal_sure(result, config) -> lessons.Reveal:
     """The planted box: one method's per-cell map, the window scale's map (the box outlined on
     both) and the deletion curves; the reveal reads all three."""
+    from rnnviz.attr.saturation import saturation_of
     from rnnviz.data.source import source_of
 
     truth = source_of(config).truth
@@ -130,7 +131,10 @@ def _reveal_sure(result, config) -> lessons.Reveal:
         attribution = comparison.attributions[name]
         charts.by_width(build, f"lesson_figure_{name}", attribution, None, box=truth.rect)
     charts.by_width(plots.faithfulness_curves, "lesson_curves", comparison)
-    return lessons.reveal_sure(comparison, truth)
+    scores = components.scores_or_error(result, config)  # they carry the outputs' sure share
+    check = None if scores is None else saturation_of(scores, config.task, config.effect_on)
+    share = check.share if check is not None and check.applies else None
+    return lessons.reveal_sure(comparison, truth, sure_share=share)
 
 
 def main() -> None:
