@@ -203,3 +203,17 @@ def test_a_result_is_a_frozen_record_with_its_model_behind_a_handle():
     stand_in = TrainResult(**{**vars(result), "handle": ModelHandle(predict=len)})
     assert stand_in.predict is len and stand_in == result  # the handle is no part of equality
     assert pickle.loads(pickle.dumps(stand_in)).predict is len
+
+
+def test_a_planted_box_verdict_speaks_of_the_task_not_a_rule():
+    from rnnviz.config import PRESETS
+    from rnnviz.report.readings import training_verdict
+
+    box = training_verdict(made(1.0, 0.5, config=PRESETS["box-raretime"]))
+    assert box.startswith("The LSTM learned the task: validation accuracy 100.0%") and (
+        "rule" not in box
+    )
+    assert "did NOT learn the task" in training_verdict(
+        made(0.52, 0.5, config=PRESETS["box-middle"])
+    )
+    assert training_verdict(made(1.0, 0.5)).startswith("The LSTM learned the rule")

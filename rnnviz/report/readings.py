@@ -970,20 +970,22 @@ def training_verdict(result: TrainResult) -> str:
     ratio = error_ratio(acc, base)
     share = "" if ratio is None else f" It makes {ratio:.0%} of the baseline's errors"
     model = f"The {CELL_NAMES[result.config.cell]}"
+    # planted evidence has labels to learn, not a rule
+    goal = "the rule" if result.config.data_kind.rule_made else "the task"
     if result.grade == "learned":
         return (
-            f"{model} learned the rule: validation accuracy {acc:.1%} against {base:.1%} "
+            f"{model} learned {goal}: validation accuracy {acc:.1%} against {base:.1%} "
             f"for always guessing the majority class.{share}{share and '.'}"
         )
     if result.grade == "partly learned":
         return (
-            f"{model} only PARTLY learned the rule: validation accuracy {acc:.1%} against "
+            f"{model} only PARTLY learned {goal}: validation accuracy {acc:.1%} against "
             f"{base:.1%} for always guessing the majority class.{share} (learned means at "
             f"most {LEARNED_ERROR_RATIO:.0%}). Its effects describe a model that is only "
             "partly right; train longer or change the recipe."
         )
     return (
-        f"{model} did NOT learn the rule: validation accuracy {acc:.1%} is not clearly "
+        f"{model} did NOT learn {goal}: validation accuracy {acc:.1%} is not clearly "
         f"above the {base:.1%} of always guessing the majority class.{share}{share and '.'} "
         "Its effects describe an untrained model; train longer or change the recipe."
     )
