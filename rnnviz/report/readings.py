@@ -1204,3 +1204,92 @@ def sequence_truth_line(scores: Mapping[str, float | None]) -> str:
             else ("; the largest effect is not on the cell that decided it")
         )
     return line + "."
+
+
+# --------------------------------------------------------------------------- over seeds (a sweep)
+
+SEED_COLUMNS = ("method", "truth first", "feature AUC", "deletion", "seeds")
+# A feature AUC this close to 1 counts as 1: every feature the rule reads outranks every other.
+FIRST_AUC = 1.0 - 1e-9
+
+
+def _over_seeds(rows) -> list[dict[str, Any]]:
+    """Per method (in the rows' order), from a sweep's rows of one task (columns of
+    :data:`rnnviz.sweep.work.COLUMNS`): its label, seeds, failed seeds, how many scored seeds
+    put the truth first (feature AUC 1), and the feature AUC and deletion scores of its seeds."""
+    out = []
+    for method in dict.fromkeys(rows["method"]):
+        mine = rows[rows["method"] == method]
+        ok = mine[mine["error"] == ""]
+        auc = ok["feature_auc"].dropna().to_numpy(float)
+        out.append(
+            {
+                "label": method_label(method),
+                "seeds": int(mine["seed"].nunique()),
+                "failed": int(mine.loc[mine["error"] != "", "seed"].nunique()),
+                "auc": auc,
+                "first": int((auc >= FIRST_AUC).sum()),
+                "deletion": ok["deletion"].dropna().to_numpy(float),
+            }
+        )
+    return out
+
+
+def _median_range(values: np.ndarray, fmt: str) -> str:
+    """ "0.92 (0.75–1.00)": the median over seeds, lowest–highest in brackets; "—" without."""
+    if values.size == 0:
+        return "—"
+    median = format(float(np.median(values)), fmt)
+    if values.size == 1:
+        return median
+    low, high = format(float(values.min()), fmt), format(float(values.max()), fmt)
+    return f"{median} ({low} to {high})" if fmt.startswith("+") else f"{median} ({low}–{high})"
+
+
+def seeds_reading(rows) -> str | None:
+    """One sentence over a sweep's seeds of one task: per method, in how many seeds it ranked
+    the rule's features first (feature AUC 1), best first ("Over 5 seeds, Input perturbation
+    ranks the rule's features first in 5/5, Connection weights in 2/5."); without truth (a real
+    series), the methods most and least faithful by median deletion score. None without rows."""
+    if rows is None or len(rows) == 0:
+        return None
+    stats = _over_seeds(rows)
+    n = int(rows["seed"].nunique())
+    head = f"Over {n} seed{'s' * (n != 1)}"
+    failed = int(rows.loc[rows["error"] != "", "seed"].nunique())
+    tail = f" ({failed} of {n} failed in the sweep)" if failed else ""
+    scored = sorted((s for s in stats if s["auc"].size), key=lambda s: -s["first"] / s["auc"].size)
+    if scored:
+        parts = [f"{s['first']}/{s['auc'].size}" for s in scored]
+        first = f"{scored[0]['label']} ranks the rule's features first in {parts[0]}"
+        others = [f"{s['label']} in {p}" for s, p in zip(scored[1:], parts[1:], strict=True)]
+        return f"{head}{tail}, {join([first, *others])}."
+    faithful = sorted(
+        (s for s in stats if s["deletion"].size), key=lambda s: -float(np.median(s["deletion"]))
+    )
+    if not faithful:
+        return f"{head}{tail}, no method has a score to compare."
+    best = faithful[0]
+    line = (
+        f"{head}{tail}, with no ground truth to rank against, the most faithful by deletion is "
+        f"{best['label']} (median {float(np.median(best['deletion'])):+.3f})"
+    )
+    if len(faithful) > 1:
+        worst = faithful[-1]
+        line += f", the least {worst['label']} ({float(np.median(worst['deletion'])):+.3f})"
+    return line + "."
+
+
+def seeds_table(rows) -> dict[str, list[str]]:
+    """Display columns (:data:`SEED_COLUMNS`) of a sweep's seeds of one task, one row per
+    method: seeds ranking the truth first ("3/5", "—" without truth), the feature AUC and the
+    deletion score as median (lowest–highest), and the seeds counted (failed ones said)."""
+    out: dict[str, list[str]] = {c: [] for c in SEED_COLUMNS}
+    for s in _over_seeds(rows):
+        out["method"].append(s["label"])
+        out["truth first"].append(f"{s['first']}/{s['auc'].size}" if s["auc"].size else "—")
+        out["feature AUC"].append(_median_range(s["auc"], ".2f"))
+        out["deletion"].append(_median_range(s["deletion"], "+.3f"))
+        failed = f" ({s['failed']} failed)" if s["failed"] else ""
+        out["seeds"].append(f"{s['seeds']}{failed}")
+    return out

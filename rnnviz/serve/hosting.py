@@ -62,6 +62,9 @@ class Settings:
     whole_model_uploads: bool = True  # a whole .keras file (never in hosted mode)
     max_upload_mb: float = 20.0
     warm_presets: bool = False  # train the preset experiments at start, behind visitors
+    # A finished sweep's --out folder (``rnnviz sweep``): the Compare page shows its rows of
+    # the experiment on screen over seeds. Set by whoever runs the server, never by a visitor.
+    sweep_dir: str = ""
 
     @property
     def bounds(self) -> Bounds:
@@ -123,6 +126,7 @@ def load_settings(
         ("worker_budget_mb", float),
         ("max_training", int),
         ("warm_presets", _flag),
+        ("sweep_dir", str),
     ):
         raw = get(name)
         if raw is not None and str(raw) != "":

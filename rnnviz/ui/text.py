@@ -491,3 +491,11 @@ READ_SEQUENCE = (
     "noise (a local slope, ± its spread over draws); occlusion's are the output minus the "
     "output with the cell set to the feature's mean."
 )
+
+SEEDS_NOTE = (
+    "From the sweep run for this class (`rnnviz sweep`): the same task, cell, size and training "
+    "recipe as this experiment, one model per seed. *Truth first*: in how many seeds every feature "
+    "the rule reads scored above every other (feature AUC 1.00). Medians over seeds, lowest to "
+    "highest in brackets; deletion is the area between random orders' curve and the method's "
+    "(higher = more faithful)."
+)

@@ -24,9 +24,10 @@ from rnnviz.data.source import source_of
 from rnnviz.experiment import DISAGREEMENT_EXAMPLE
 from rnnviz.report import plots, readings
 from rnnviz.serve.jobs import stepwise_fraction, wait_for
+from rnnviz.sweep.seeds import SweepUnreadable, load_sweep, task_rows
 from rnnviz.training.result import TrainResult
 from rnnviz.ui import cache, charts, components, state, tables, text
-from rnnviz.ui.text import md_code
+from rnnviz.ui.text import md_code, md_escape
 
 log = logging.getLogger(__name__)
 
@@ -435,6 +436,28 @@ def _results(config: Config, result: TrainResult, comparison) -> None:
     )
 
 
+def _over_seeds(config: Config) -> None:
+    """The class's sweep (the server's ``sweep_dir``) over the seeds of this experiment's task:
+    nothing without one, one line when it cannot be read or has no such task."""
+    folder = cache.settings().sweep_dir
+    if not folder:
+        return
+    try:
+        rows = task_rows(load_sweep(folder), config)
+    except SweepUnreadable as exc:
+        log.warning("the sweep in %s cannot be shown: %s", folder, exc)
+        st.caption(f"The class's sweep cannot be shown: {md_escape(exc)}.")
+        return
+    if rows.empty:
+        st.caption("The class's sweep has no other seeds of this experiment.")
+        return
+    n = rows["seed"].nunique()
+    with st.expander(f"Over {n} seeds (from the class's sweep)", icon=":material/table:"):
+        st.markdown(md_escape(readings.seeds_reading(rows)))
+        st.table(readings.seeds_table(rows), hide_index=True, border="horizontal")
+        st.caption(text.SEEDS_NOTE)
+
+
 def main() -> None:
     session = components.page_start()
     st.title("Compare methods")
@@ -446,6 +469,7 @@ def main() -> None:
             icon=":material/info:",
         )
     config = _subject(session)
+    _over_seeds(config)
     result = components.trained_model(config)
     if result is None:
         components.no_model_info()
