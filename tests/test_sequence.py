@@ -215,3 +215,13 @@ def test_truth_scores_of_an_exact_map(x) -> None:
     # The deciding cell is (x1, t); the largest |effect| is there when 2 x1[t] >= x2[t].
     wins = (2 * x[:3, :, 0] >= x[:3, :, 1]).mean()
     assert one["top_on_deciding"] == pytest.approx(wins)
+
+
+def test_the_reading_keeps_small_effects_readable(x) -> None:
+    """A small σ makes small numbers: the reading gives two significant digits, not "+0.00"."""
+    from rnnviz.report.readings import sequence_reading
+
+    ctx = Context(linear, x, seed=4)
+    attr = sequence_attribution(ctx, 0, "perturbation", sigma=0.001, n_repeats=2)
+    text = sequence_reading(attr)
+    assert "x1 at step" in text and "moved it most, up (+0.002:" in text, text

@@ -1180,7 +1180,7 @@ def sequence_reading(attr, step_names: Sequence[str] | None = None) -> str:
         )
     direction = "up" if value > 0 else "down"
     return (
-        f"{head}: {where} moved it most, {direction} ({value:+.2f}: {sequence_units(attr.method)})."
+        f"{head}: {where} moved it most, {direction} ({value:+.2g}: {sequence_units(attr.method)})."
     )
 
 
