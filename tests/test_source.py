@@ -21,8 +21,11 @@ TINY = Config(seq_len=6, n_features=3, n_train=120, n_val=60, n_score=40, rule="
 ROOT = Path(__file__).resolve().parent.parent / "rnnviz"
 # Modules allowed to know the families by name: the seam itself.
 SEAM = {"rnnviz/data/source.py"}
+# A test of a dataset's name: a config's dataset against a written name (any family), or any
+# value against the rule-made family's name. Comparing two configs' datasets (is this draft of
+# the same data?) names no family and is allowed.
 BRANCH = re.compile(
-    r"""dataset\s*[!=]=\s*["']synthetic["']|\.dataset\s*[!=]=|[!=]=\s*["']synthetic["']"""
+    r"""dataset\s*[!=]=\s*["']|[!=]=\s*["']synthetic["']|["'][\w-]+["']\s*[!=]=\s*\S*dataset"""
 )
 
 
@@ -47,9 +50,15 @@ def test_no_module_outside_the_seam_tests_the_dataset_by_name():
 def test_the_branch_scan_finds_a_planted_branch(tmp_path):
     (tmp_path / "a.py").write_text('x = 1\nif config.dataset != "synthetic":\n    pass\n')
     (tmp_path / "b.py").write_text('real = ss["dataset"] == "synthetic"  # a widget\n')
+    (tmp_path / "c.py").write_text(
+        'box = config.dataset == "box-middle"\nsame = config.dataset == draft.dataset\n'
+        'rain = "seattle-weather" != config.dataset\n'
+    )
     assert branch_sites(tmp_path) == [
         'rnnviz/a.py:2: if config.dataset != "synthetic":',
         'rnnviz/b.py:1: real = ss["dataset"] == "synthetic"  # a widget',
+        'rnnviz/c.py:1: box = config.dataset == "box-middle"',
+        'rnnviz/c.py:3: rain = "seattle-weather" != config.dataset',
     ]
 
 

@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from rnnviz.config import Config
 from rnnviz.report import plots
-from rnnviz.serve.store import ModelStore
+from rnnviz.serve.store import LOCK_PREFIX, ModelStore
 from rnnviz.training.model import build_model
 from rnnviz.ui import cache, state
 
@@ -333,8 +333,13 @@ def test_a_worker_killed_mid_training_shows_a_clear_message_a_retry_and_leaves_n
         (error,) = at.error
         assert "Training failed" in error.value and "worker process stopped" in shown(error.value)
         assert not charts(at)
-        leftovers = [p.name for p in cache_dir.iterdir() if config.training_id() in p.name]
-        assert leftovers == []  # no entry and no half-written temporary folder
+        leftovers = [
+            p.name
+            for p in cache_dir.iterdir()
+            if config.training_id() in p.name and not p.name.startswith(LOCK_PREFIX)
+        ]
+        assert leftovers == []  # no entry and no half-written temporary folder (a lock file
+        # stays: other processes share it, see rnnviz.serve.store)
         assert cache.model_store().get(config) is None
         retry = [b for b in at.button if b.label == "Try again"]
         assert retry
