@@ -111,6 +111,14 @@ SETTING_VARS = (
 )
 
 
+# The worker (``rnnviz.ui.cache.worker``) outlives the modules: one per test session. A process
+# keeps what it traced per architecture (a second training of one costs ~0.5 s against ~5 s), but
+# the app's 200 MB budget replaces it after about every second architecture; this budget keeps
+# it for the session's few dozen tiny architectures, still bounded. (The budget itself is
+# tested with a Worker of its own in tests/test_jobs.py.)
+TEST_WORKER_BUDGET_MB = "1500"
+
+
 def private_cache(tmp_path_factory, env: Mapping[str, str] | None = None):
     """Generator for a module fixture: the app's caches in a fresh tmp folder (yielded), local
     settings unless ``env`` sets some, and cleared caches before and after the module. The
@@ -121,7 +129,11 @@ def private_cache(tmp_path_factory, env: Mapping[str, str] | None = None):
     mp = pytest.MonkeyPatch()
     for name in SETTING_VARS:
         mp.delenv(name, raising=False)
-    defaults = {"RNNVIZ_CACHE_DIR": str(folder), "RNNVIZ_WARM_PRESETS": "0"}
+    defaults = {
+        "RNNVIZ_CACHE_DIR": str(folder),
+        "RNNVIZ_WARM_PRESETS": "0",
+        "RNNVIZ_WORKER_BUDGET_MB": TEST_WORKER_BUDGET_MB,
+    }
     for name, value in {**defaults, **(env or {})}.items():
         mp.setenv(name, value)
     cache.settings.clear()
