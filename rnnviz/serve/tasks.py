@@ -171,14 +171,13 @@ def upload_scores(upload: Upload, n: int, sigma: float, n_repeats: int, seed: in
     )
 
 
-def upload_sequence(
-    upload: Upload, n: int, index: int, sigma: float, n_repeats: int, seed: int, progress=None
-):
+def upload_sequence(upload: Upload, n: int, index: int, config: Config, progress=None):
     """Per-sequence signed maps of uploaded sequence ``index`` (of the first ``n``): the
     perturbation and occlusion methods, and the gradient ones for an rnnviz architecture (a
-    whole Keras model may hold layers the traced gradients do not take)."""
+    whole Keras model may hold layers the traced gradients do not take), with ``config``'s
+    noise and seed."""
     from rnnviz.attr.methods import Context
-    from rnnviz.attr.sequence import SEQUENCE_METHODS, sequence_attributions
+    from rnnviz.attr.sequence import SEQUENCE_METHODS, params_from_config, sequence_attributions
 
     predict = _uploaded_model(upload)
     y = None if upload.y is None else upload.y[:n]
@@ -187,14 +186,10 @@ def upload_sequence(
         upload.x[:n],
         y=y,
         model=predict.model if upload.kind == "weights" else None,
-        seed=seed,
+        seed=config.seed,
         feature_names=upload.feature_names,
     )
-    params = {
-        "perturbation": {"sigma": sigma, "n_repeats": n_repeats},
-        **{m: {"baseline": "mean"} for m in ("ablation", "group", "integrated_gradients")},
-    }
-    return sequence_attributions(ctx, index, SEQUENCE_METHODS, params=params)
+    return sequence_attributions(ctx, index, SEQUENCE_METHODS, params=params_from_config(config))
 
 
 def upload_sequence_picks(upload: Upload, n: int, progress=None) -> dict:

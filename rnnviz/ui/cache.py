@@ -250,7 +250,8 @@ def _upload_sequence(
     _upload: Upload, upload_key: str, n: int, index: int, sigma: float, n_repeats: int, seed: int
 ) -> dict:
     key = f"{upload_key}-sequence-{n}-{index}-{sigma!r}-{n_repeats}-{seed}"
-    return worker().run("upload_sequence", key, (_upload, n, index, sigma, n_repeats, seed))
+    config = Config(sigma=sigma, n_repeats=n_repeats, seed=seed)  # the noise and seed it reads
+    return worker().run("upload_sequence", key, (_upload, n, index, config))
 
 
 def upload_sequence(upload: Upload, n: int, config: Config, index: int) -> dict:
